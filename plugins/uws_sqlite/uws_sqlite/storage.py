@@ -1,0 +1,65 @@
+"""SQLite storage: the core SQL storage on a local file, in WAL mode."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+from uws_pyramid.errors import ConfigurationError
+from uws_pyramid.sql.storage import SQLStorage
+
+
+def sqlite_engine(path: str, busy_timeout: float) -> Engine:
+    """An engine whose connections use WAL and a busy timeout, and whose write
+    transactions take the write lock at BEGIN, so that concurrent writers queue up
+    instead of failing with "database is locked"."""
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": busy_timeout, "check_same_thread": False},
+        pool_size=8,
+        max_overflow=24,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN, not the driver.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class SQLiteStorage(SQLStorage):
+    """Jobs in one SQLite file; one server process (or several on one host)."""
+
+    name = "sqlite"
+    write_options = {"sqlite_begin": "IMMEDIATE"}
+
+    @classmethod
+    def from_settings(cls, options: Mapping[str, str], here: str) -> SQLiteStorage:
+        path = options.get("path", "var/uws.sqlite")
+        if not path:
+            raise ConfigurationError("uws.storage.path: a file path is required")
+        if path != ":memory:":
+            path = os.path.join(here, path)
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        try:
+            timeout = float(options.get("busy_timeout", "30"))
+        except ValueError:
+            raise ConfigurationError(
+                "uws.storage.busy_timeout: expected a number of seconds"
+            ) from None
+        storage = cls(sqlite_engine(path, timeout))
+        storage.create_schema()
+        return storage

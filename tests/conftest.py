@@ -1,0 +1,74 @@
+"""Fixtures: ini-like settings -> app -> WebTest app that validates every UWS document it sees."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import webtest
+
+from uws_pyramid import main
+
+from .uwsxsd import is_uws_xml, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class UWSTestApp(webtest.TestApp):
+    """A TestApp that checks every UWS XML document against the UWS 1.1 schema."""
+
+    validated = 0
+
+    def do_request(self, *args: Any, **kwargs: Any) -> webtest.TestResponse:
+        response = super().do_request(*args, **kwargs)
+        if response.body and is_uws_xml(response.content_type or "", response.body):
+            validate(response.body)
+            UWSTestApp.validated += 1
+        return response
+
+
+def require_services() -> bool:
+    """In CI a missing service is a failure, never a skip."""
+    return os.environ.get("UWS_REQUIRE_SERVICES") == "1"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll until ``predicate()`` is truthy; its value, or AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "here": str(tmp_path),
+        "uws.storage": "sqlite",
+        "uws.storage.path": "uws.sqlite",
+        "uws.manager": "local",
+        "uws.manager.max_running": "4",
+        "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.workdir": "jobs",
+        "uws.wait.max": "30",
+        "uws.background": "false",
+    }
+
+
+@pytest.fixture
+def app(settings: dict[str, Any]) -> Iterator[Any]:
+    wsgi = main({"here": settings["here"]}, **settings)
+    yield wsgi
+    wsgi.registry.uws.close()
+
+
+@pytest.fixture
+def testapp(app: Any) -> UWSTestApp:
+    return UWSTestApp(app)

@@ -1,0 +1,55 @@
+"""Fake managers for unit tests of the service's error paths (never the only test of a feature)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from uws_pyramid.jobs import Job, Phase, utcnow
+from uws_pyramid.manager import Manager
+from uws_pyramid.plugins import hookimpl
+
+
+class HoldingManager(Manager):
+    """Keeps every submitted job QUEUED and remembers what it was asked to do."""
+
+    name = "holding"
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+        self.aborted: list[str] = []
+        self.deleted: list[str] = []
+
+    @classmethod
+    def from_settings(cls, options: Mapping[str, str], here: str) -> HoldingManager:
+        return cls()
+
+    def submit(self, job: Job) -> None:
+        self.submitted.append(job.job_id)
+
+    def abort(self, job: Job) -> None:
+        self.aborted.append(job.job_id)
+
+    def delete(self, job: Job) -> None:
+        self.deleted.append(job.job_id)
+
+    def finish(self, job_id: str, phase: Phase = Phase.COMPLETED, **changes: Any) -> Job | None:
+        """Play the part of a job's process reporting its end."""
+        self.context.record(job_id, {Phase.QUEUED}, phase=Phase.EXECUTING, start_time=utcnow())
+        return self.context.record(
+            job_id, {Phase.EXECUTING}, phase=phase, end_time=utcnow(), **changes
+        )
+
+
+class BrokenManager(HoldingManager):
+    """A manager whose cluster refuses every submission."""
+
+    name = "broken"
+
+    def submit(self, job: Job) -> None:
+        raise RuntimeError("sbatch: error: Batch job submission failed")
+
+
+class FakesPlugin:
+    @hookimpl
+    def uws_manager_classes(self) -> Sequence[type[Manager]]:
+        return [HoldingManager, BrokenManager]

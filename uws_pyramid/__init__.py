@@ -1,0 +1,18 @@
+"""uws-pyramid: an IVOA UWS 1.1 job service built on Pyramid."""
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.router import Router
+
+
+def main(global_config: dict[str, Any], **settings: Any) -> Router:
+    """The WSGI application: the ini's settings, then one include per concern."""
+    settings.setdefault("here", global_config.get("here", "."))
+    with Configurator(settings=settings) as config:
+        config.include(".settings")
+        config.include(".runtime")
+        config.include(".web")
+        config.include(".client")
+    return config.make_wsgi_app()

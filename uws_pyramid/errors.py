@@ -1,0 +1,46 @@
+"""One error hierarchy: every failure a client can see is a UWSError rendered in one place."""
+from __future__ import annotations
+
+
+class UWSError(Exception):
+    """A failure with an HTTP status and a message meant for the client."""
+
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(UWSError):
+    status = 400
+
+
+class InvalidValue(BadRequest):
+    """A malformed value: the message names the parameter and the expected form."""
+
+    def __init__(self, name: str, expected: str, value: object = None) -> None:
+        shown = "" if value is None else f" (got {str(value)[:80]!r})"
+        super().__init__(f"Invalid value for parameter {name}{shown}: expected {expected}")
+        self.name = name
+        self.expected = expected
+
+
+class Forbidden(UWSError):
+    status = 403
+
+
+class NotFound(UWSError):
+    status = 404
+
+
+class MethodNotAllowed(UWSError):
+    status = 405
+
+
+class PayloadTooLarge(UWSError):
+    status = 413
+
+
+class ConfigurationError(Exception):
+    """A bad deployment setting: stops start-up with a message naming the key."""

@@ -1,0 +1,1 @@
+"""The job execution contract shared by every manager (working directory, wrapper, results)."""

@@ -1,0 +1,58 @@
+"""A job's working directory: where uploads, parameters, outputs and bookkeeping live."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import NotFound
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(filename: str, fallback: str = "upload") -> str:
+    """A file name that cannot leave its directory: the last path component, reduced to
+    letters, digits, dot, dash and underscore, never hidden, never empty, at most 100 chars."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    base = _UNSAFE.sub("_", base).lstrip(".-")[:100]
+    return base or fallback
+
+
+class JobDir:
+    """Layout of ``<root>/<job_id>``: the script's cwd; ``.uws/`` keeps the contract's files."""
+
+    def __init__(self, root: Path, job_id: str) -> None:
+        self.path = root / job_id
+        self.meta = self.path / ".uws"
+
+    @property
+    def stdout(self) -> Path:
+        return self.meta / "stdout.txt"
+
+    @property
+    def stderr(self) -> Path:
+        return self.meta / "stderr.txt"
+
+    def create(self) -> Path:
+        self.meta.mkdir(parents=True, exist_ok=True)
+        return self.path
+
+    def store_upload(self, param: str, filename: str, stream: BinaryIO) -> str:
+        """Save an uploaded file under a sanitised name; return that name (the parameter's value)."""
+        self.create()
+        name = safe_name(filename, fallback=param)
+        with open(self.path / name, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        return name
+
+    def resolve(self, relative: str) -> Path:
+        """The file at ``relative`` inside the directory; NotFound for anything outside it."""
+        root = self.path.resolve()
+        target = (root / relative).resolve()
+        if root != target and root not in target.parents:
+            raise NotFound("no such result")
+        return target
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)

@@ -1,0 +1,138 @@
+"""The job types of a directory: <name>.wadl descriptions and their scripts/<name>.sh."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import ConfigurationError, NotFound
+from .model import JOB_NAME, JobDescription
+from .wadl import JDLError, read_wadl, write_wadl
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    """One consistent load of the directory; replaced whole, never changed in place."""
+
+    descriptions: dict[str, JobDescription] = field(default_factory=dict)
+    wadl: dict[str, bytes] = field(default_factory=dict)
+    broken: dict[str, str] = field(default_factory=dict)
+
+
+class JobDescriptions:
+    """The valid and broken job types found in ``directory``; reads never block on a reload."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise ConfigurationError(f"{self.directory}: job description directory not found")
+        self._lock = threading.Lock()
+        self._catalog = _Catalog()
+        self.reload()
+
+    @property
+    def broken(self) -> dict[str, str]:
+        """Job type name -> why its description cannot be used."""
+        return dict(self._catalog.broken)
+
+    def names(self) -> list[str]:
+        return sorted(self._catalog.descriptions)
+
+    def get(self, name: str) -> JobDescription:
+        catalog = self._catalog
+        if name in catalog.descriptions:
+            return catalog.descriptions[name]
+        if name in catalog.broken:
+            raise NotFound(f"job type '{name}' is unavailable: {catalog.broken[name]}")
+        raise NotFound(f"unknown job type '{name}'")
+
+    def script_path(self, name: str) -> Path:
+        self.get(name)
+        return self._script(name)
+
+    def wadl_bytes(self, name: str) -> bytes:
+        """The description file as it was loaded (comments and layout kept)."""
+        self.get(name)
+        return self._catalog.wadl[name]
+
+    def reload(self) -> None:
+        # The lock keeps two reloads from installing their results in the wrong order;
+        # readers take self._catalog in one step and never wait.
+        with self._lock:
+            self._catalog = self._load()
+
+    def save(self, jd: JobDescription, script: str | None) -> None:
+        """Write ``jd`` (and ``script``) after keeping the previous versions in .history/."""
+        data = write_wadl(jd)
+        if read_wadl(data, f"{jd.name}.wadl") != jd:
+            raise JDLError(f"{jd.name}.wadl", "the description does not survive a write and read")
+        wadl_path, script_path = self.directory / f"{jd.name}.wadl", self._script(jd.name)
+        if script is None and not script_path.is_file():
+            raise JDLError(str(script_path), "no script for this job type: give one")
+        with self._lock:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+            history = self.directory / ".history"
+            history.mkdir(exist_ok=True)
+            if wadl_path.exists():
+                shutil.copy2(wadl_path, history / f"{jd.name}.{stamp}.wadl")
+            if script is not None and script_path.exists():
+                shutil.copy2(script_path, history / f"{jd.name}.{stamp}.sh")
+            if script is not None:
+                script_path.parent.mkdir(exist_ok=True)
+                # Browsers send text areas with CRLF line ends, which bash does not accept.
+                _replace(script_path, script.replace("\r\n", "\n").encode(), 0o755)
+            _replace(wadl_path, data, 0o644)
+            log.info("saved job description %s (previous version kept as %s)", jd.name, stamp)
+            self._catalog = self._load()
+
+    def _script(self, name: str) -> Path:
+        return self.directory / "scripts" / f"{name}.sh"
+
+    def _load(self) -> _Catalog:
+        catalog = _Catalog()
+        for path in sorted(self.directory.glob("*.wadl")):
+            if path.name.startswith("."):
+                continue
+            name = path.stem
+            try:
+                data = path.read_bytes()
+                catalog.descriptions[name] = self._check(name, path, data)
+                catalog.wadl[name] = data
+            except (OSError, JDLError) as exc:
+                reason = exc.reason if isinstance(exc, JDLError) else str(exc)
+                log.error("job type %s is unusable: %s: %s", name, path, reason)
+                catalog.broken[name] = reason
+        log.info("loaded %d job types from %s (%d broken)", len(catalog.descriptions),
+                 self.directory, len(catalog.broken))
+        return catalog
+
+    def _check(self, name: str, path: Path, data: bytes) -> JobDescription:
+        if not JOB_NAME.match(name):
+            raise JDLError(str(path), f"{name!r} is not a valid job type name")
+        jd = read_wadl(data, str(path))
+        if jd.name != name:
+            raise JDLError(str(path), f"job name {jd.name!r} does not match the file name {name!r}")
+        if not self._script(name).is_file():
+            raise JDLError(str(path), f"script not found: {self._script(name)}")
+        return jd
+
+
+def _replace(path: Path, data: bytes, mode: int) -> None:
+    """Write ``path`` atomically, so that a concurrent load never sees half a file."""
+    # The temporary name starts with a dot and does not end in .wadl: never loaded.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

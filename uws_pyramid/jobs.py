@@ -1,0 +1,125 @@
+"""Domain model of UWS jobs: phases, jobs, results, error summaries (no Pyramid, no SQL)."""
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+
+class Phase(StrEnum):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    EXECUTING = "EXECUTING"
+    COMPLETED = "COMPLETED"
+    ERROR = "ERROR"
+    ABORTED = "ABORTED"
+    UNKNOWN = "UNKNOWN"
+    HELD = "HELD"
+    SUSPENDED = "SUSPENDED"
+    ARCHIVED = "ARCHIVED"
+
+    @classmethod
+    def parse(cls, text: str) -> Phase | None:
+        """The phase named by ``text`` in any case, or None."""
+        try:
+            return cls(text.strip().upper())
+        except ValueError:
+            return None
+
+
+#: Phases in which the job is in the hands of a manager.
+ACTIVE = frozenset({Phase.QUEUED, Phase.EXECUTING, Phase.HELD, Phase.SUSPENDED})
+#: Phases a job never leaves (except towards ARCHIVED or deletion).
+FINAL = frozenset({Phase.COMPLETED, Phase.ERROR, Phase.ABORTED, Phase.ARCHIVED})
+#: Phases in which a WAIT request blocks (UWS 1.1 section 2.2.1.2).
+WAITABLE = frozenset({Phase.PENDING, Phase.QUEUED, Phase.EXECUTING})
+#: Phases from which a job may be aborted.
+ABORTABLE = frozenset({Phase.PENDING, Phase.QUEUED, Phase.EXECUTING, Phase.HELD, Phase.SUSPENDED})
+
+#: Characters of job ids; the alphabet leaves out h, t, p and s so that no id starts with one
+#: of them (a popular Python client strips those characters from the start of redirect paths).
+ID_ALPHABET = "abcdefgijklmnoqruvwxyz0123456789"
+
+
+def new_job_id() -> str:
+    """An unguessable, URL-safe job id: 24 characters of 32 symbols, i.e. 120 random bits."""
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(24))
+
+
+def utcnow() -> datetime:
+    """Now in UTC, to the millisecond (what every storage keeps)."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class ErrorSummary:
+    """UWS errorSummary: a short message; the full text, if any, is served at /error."""
+
+    message: str
+    type: str = "fatal"  # "fatal" or "transient"
+    has_detail: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    """One result of a job: ``path`` is relative to the job's working directory."""
+
+    id: str
+    path: str
+    mime_type: str | None = None
+    size: int | None = None
+
+
+@dataclass
+class Job:
+    """A UWS job as stored; every time is an aware UTC datetime."""
+
+    job_id: str
+    job_type: str
+    phase: Phase = Phase.PENDING
+    run_id: str | None = None
+    owner_id: str | None = None
+    creation_time: datetime = field(default_factory=utcnow)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    execution_duration: int = 0  # seconds, 0 means unlimited
+    destruction: datetime | None = None
+    quote: datetime | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    results: list[Result] = field(default_factory=list)
+    error: ErrorSummary | None = None
+    job_info: dict[str, Any] = field(default_factory=dict)
+    process_id: str | None = None  # the manager's id (PID, SLURM job id)
+
+    def changed(self, **changes: Any) -> Job:
+        return dataclasses.replace(self, **changes)
+
+    def result(self, result_id: str) -> Result | None:
+        return next((r for r in self.results if r.id == result_id), None)
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """What a job list shows of a job."""
+
+    job_id: str
+    job_type: str
+    phase: Phase
+    run_id: str | None
+    owner_id: str | None
+    creation_time: datetime
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Job list filters (UWS 1.1 section 2.2.2.1); the filters combine with AND."""
+
+    job_type: str | None = None
+    owner_id: str | None = None
+    phases: frozenset[Phase] | None = None  # None: every phase but ARCHIVED
+    after: datetime | None = None
+    last: int | None = None  # newest first when set

@@ -1,0 +1,45 @@
+"""Wake-ups for WAIT requests: a storage publishes a job's change, waiting requests wake up."""
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class Notifier:
+    """In-process notifier; storages shared by several processes feed it from their own channel.
+
+    A waiter subscribes *before* it reads the job, so a change recorded between the read and
+    the wait still wakes it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiters: dict[str, set[threading.Event]] = defaultdict(set)
+
+    @contextmanager
+    def subscribe(self, job_id: str) -> Iterator[threading.Event]:
+        event = threading.Event()
+        with self._lock:
+            self._waiters[job_id].add(event)
+        try:
+            yield event
+        finally:
+            with self._lock:
+                waiters = self._waiters.get(job_id)
+                if waiters is not None:
+                    waiters.discard(event)
+                    if not waiters:
+                        del self._waiters[job_id]
+
+    def publish(self, job_id: str) -> None:
+        with self._lock:
+            events = list(self._waiters.get(job_id, ()))
+        for event in events:
+            event.set()
+
+    def waiting(self) -> int:
+        """How many requests wait now (for tests and metrics)."""
+        with self._lock:
+            return sum(len(w) for w in self._waiters.values())

@@ -1,0 +1,120 @@
+"""Start-up wiring: plugins, storage, manager, job descriptions, the service, background tasks."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pluggy
+from pyramid.config import Configurator
+from pyramid.request import Request
+
+from .jdl.registry import JobDescriptions
+from .jobs import utcnow
+from .manager import Manager, ManagerContext
+from .plugins import make_plugin_manager, select
+from .service import JobService
+from .settings import UWSSettings
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Background:
+    """One daemon thread running periodic tasks, each once per deployment."""
+
+    storage: Storage
+    tasks: list[tuple[str, float, Callable[[], object]]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="uws-background", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        due = {name: 0.0 for name, _, _ in self.tasks}
+        clock = 0.0
+        tick = min((interval for _, interval, _ in self.tasks), default=1.0)
+        tick = min(tick, 1.0)
+        while not self._stop.wait(tick if clock else 0):
+            clock += tick
+            for name, interval, task in self.tasks:
+                if clock < due[name]:
+                    continue
+                due[name] = clock + interval
+                try:
+                    with self.storage.exclusive(name) as mine:
+                        if mine:
+                            task()
+                except Exception:
+                    log.exception("background task %s failed", name)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+@dataclass
+class Runtime:
+    """Everything the application built at start-up (``request.registry.uws``)."""
+
+    settings: UWSSettings
+    plugins: pluggy.PluginManager
+    storage: Storage
+    manager: Manager
+    descriptions: JobDescriptions
+    service: JobService
+    background: Background
+
+    def close(self) -> None:
+        self.background.stop()
+        self.manager.close()
+        self.storage.close()
+
+
+def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ()) -> Runtime:
+    pm = make_plugin_manager(extra_plugins)
+    storage_cls = select(pm, "storage", settings.storage)
+    manager_cls = select(pm, "manager", settings.manager)
+    here = str(settings.here)
+    storage: Storage = storage_cls.from_settings(settings.storage_options, here)
+    manager: Manager = manager_cls.from_settings(settings.manager_options, here)
+    descriptions = JobDescriptions(settings.jdl_dir)
+    settings.workdir.mkdir(parents=True, exist_ok=True)
+    service = JobService(storage, manager, descriptions, settings, pm.hook)
+    manager.bind(
+        ManagerContext(
+            storage=storage,
+            descriptions=descriptions,
+            workdir_root=settings.workdir,
+            record=service.record,
+            settings=settings.__dict__,
+        )
+    )
+    background = Background(storage)
+    background.tasks.append(("destruction", settings.destruction_interval, service.destroy_expired))
+    background.tasks.append(("reconcile", settings.reconcile_interval, manager.reconcile))
+    if settings.background:
+        background.start()
+    log.info(
+        "uws ready: storage %s, manager %s, job types %s",
+        settings.storage, settings.manager, ", ".join(descriptions.names()) or "none",
+    )
+    return Runtime(settings, pm, storage, manager, descriptions, service, background)
+
+
+def includeme(config: Configurator) -> None:
+    settings: UWSSettings = config.registry.uws_settings
+    extra = tuple(config.get_settings().get("testing.plugins", ()))
+    runtime = build_runtime(settings, extra)
+    config.registry.uws = runtime
+    config.registry.uws_started = utcnow()
+
+    def jobs(request: Request) -> JobService:
+        return request.registry.uws.service
+
+    config.add_request_method(jobs, "jobs", reify=True)

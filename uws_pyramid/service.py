@@ -1,0 +1,352 @@
+"""JobService: every UWS use case and every phase rule, above Storage and Manager."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .errors import BadRequest, Forbidden, InvalidValue, NotFound
+from .execution.workdir import JobDir, safe_name
+from .jdl import JobDescription, validate_parameters
+from .jdl.registry import JobDescriptions
+from .jobs import (
+    ABORTABLE,
+    ACTIVE,
+    WAITABLE,
+    ErrorSummary,
+    Job,
+    JobQuery,
+    JobRef,
+    Phase,
+    Result,
+    new_job_id,
+    utcnow,
+)
+from .manager import Manager
+from .settings import UWSSettings
+from .storage import Storage
+from .timeparse import parse_datetime, parse_int
+
+log = logging.getLogger(__name__)
+
+#: UWS job control parameters: never job parameters (UWS 1.1 section 2.2.3).
+CONTROL = frozenset({"PHASE", "RUNID", "EXECUTIONDURATION", "DESTRUCTION", "ACTION"})
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent with multipart/form-data for a ``file`` parameter."""
+
+    name: str
+    filename: str
+    stream: BinaryIO
+
+
+@dataclass
+class Submission:
+    """What a client POSTed: UWS control values (upper-case names), job parameters, files."""
+
+    control: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+    uploads: list[Upload] = field(default_factory=list)
+
+    @property
+    def touches_parameters(self) -> bool:
+        return bool(self.parameters or self.uploads)
+
+
+class JobService:
+    """The use cases of the REST API, and what managers call to record a job's progress."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        manager: Manager,
+        descriptions: JobDescriptions,
+        settings: UWSSettings,
+        hook: Any,
+    ) -> None:
+        self.storage = storage
+        self.manager = manager
+        self.descriptions = descriptions
+        self.settings = settings
+        self.hook = hook
+        # Waiting requests hold a server thread each: cap them so they never starve the others.
+        self._waiters = threading.BoundedSemaphore(max(settings.max_waiters, 1))
+        self._wait_enabled = settings.max_waiters > 0
+
+    # -- reading ------------------------------------------------------------------------
+
+    def get(self, job_type: str, job_id: str) -> Job:
+        self.descriptions.get(job_type)
+        job = self.storage.get(job_id)
+        if job.job_type != job_type:
+            raise NotFound(f"no job {job_id!r} of type {job_type!r}")
+        return job
+
+    def list(self, query: JobQuery) -> list[JobRef]:
+        if query.job_type is not None:
+            self.descriptions.get(query.job_type)
+        return self.storage.list(query)
+
+    def job_dir(self, job_id: str) -> JobDir:
+        return JobDir(self.settings.workdir, job_id)
+
+    def result_file(self, job: Job, result_id: str) -> tuple[Result, Path]:
+        result = job.result(result_id)
+        if result is None:
+            raise NotFound(f"job {job.job_id} has no result {result_id!r}")
+        path = self.job_dir(job.job_id).resolve(result.path)
+        if not path.is_file():
+            raise NotFound(f"the file of result {result_id!r} is gone")
+        return result, path
+
+    def error_text(self, job: Job) -> str:
+        if job.error is None:
+            raise NotFound(f"job {job.job_id} has no error")
+        stderr = self.job_dir(job.job_id).stderr
+        if job.error.has_detail and stderr.is_file():
+            return stderr.read_text(errors="replace")
+        return job.error.message
+
+    def wait(self, job: Job, timeout: int, phase: Phase | None) -> Job:
+        """UWS blocking GET: return when the phase changes or after ``timeout`` seconds."""
+        seconds = self.settings.wait_max if timeout < 0 else min(timeout, self.settings.wait_max)
+        if seconds == 0 or not self._wait_enabled:
+            return job
+        # Under load the Recommendation lets the server return early: do so rather than
+        # let waiters occupy every thread.
+        if not self._waiters.acquire(blocking=False):
+            return job
+        try:
+            with self.storage.notifier.subscribe(job.job_id) as changed:
+                job = self.storage.get(job.job_id)  # fresh, now that changes wake us
+                if job.phase not in WAITABLE or (phase is not None and job.phase != phase):
+                    return job
+                changed.wait(seconds)
+            return self.storage.get(job.job_id)
+        finally:
+            self._waiters.release()
+
+    # -- creating and changing ------------------------------------------------------------
+
+    def create(self, job_type: str, sub: Submission, owner_id: str | None) -> Job:
+        jd = self.descriptions.get(job_type)
+        if "ACTION" in sub.control:
+            raise BadRequest("ACTION is not accepted when creating a job")
+        run = self._phase_request(sub, allowed=("RUN",))
+        now = utcnow()
+        job = Job(
+            job_id=new_job_id(),
+            job_type=job_type,
+            run_id=sub.control.get("RUNID"),
+            owner_id=owner_id,
+            creation_time=now,
+            execution_duration=self._execution_duration(jd, sub.control.get("EXECUTIONDURATION")),
+            destruction=self._destruction(now, sub.control.get("DESTRUCTION"), jd),
+            quote=now + timedelta(seconds=jd.quote) if jd.quote else None,
+            parameters=self._parameters(jd, sub, complete=True),
+        )
+        self._store_uploads(job.job_id, sub)
+        self.storage.create(job)
+        log.info("created job %s of type %s", job.job_id, job_type)
+        return self.run(job) if run else job
+
+    def modify(self, job: Job, sub: Submission) -> Job | None:
+        """POST to a job: ACTION=DELETE, parameter and control changes, then PHASE. Every
+        value is checked before anything is changed, so a bad request changes nothing."""
+        action = sub.control.get("ACTION")
+        if action is not None:
+            if action.strip().upper() != "DELETE":
+                raise InvalidValue("ACTION", "DELETE", action)
+            self.delete(job)
+            return None
+        phase = self._phase_request(sub, allowed=("RUN", "ABORT"))
+        jd = self.descriptions.get(job.job_type)
+        changes: dict[str, Any] = {}
+        pending_only = sub.touches_parameters or "EXECUTIONDURATION" in sub.control
+        if sub.touches_parameters:
+            changes["parameters"] = {
+                **job.parameters,
+                **self._parameters(jd, sub, complete=False),
+            }
+        if "EXECUTIONDURATION" in sub.control:
+            changes["execution_duration"] = self._execution_duration(
+                jd, sub.control["EXECUTIONDURATION"]
+            )
+        if "DESTRUCTION" in sub.control:
+            changes["destruction"] = self._destruction(
+                job.creation_time, sub.control["DESTRUCTION"], jd
+            )
+        if "RUNID" in sub.control:
+            changes["run_id"] = sub.control["RUNID"]
+        if pending_only and job.phase != Phase.PENDING:
+            raise Forbidden(f"job {job.job_id} is {job.phase}: only a PENDING job can be changed")
+        if changes:
+            self._store_uploads(job.job_id, sub)
+            done = self.record(job.job_id, {Phase.PENDING} if pending_only else None, **changes)
+            if done is None:
+                raise Forbidden(f"job {job.job_id} left PENDING: it can no longer be changed")
+            job = done
+        if phase == "RUN":
+            return self.run(job)
+        if phase == "ABORT":
+            return self.abort(job)
+        return job
+
+    def run(self, job: Job) -> Job:
+        queued = self.record(job.job_id, {Phase.PENDING, Phase.HELD}, phase=Phase.QUEUED)
+        if queued is None:
+            current = self.storage.get(job.job_id)
+            if current.phase in (Phase.QUEUED, Phase.EXECUTING):
+                return current  # already started: RUN is idempotent
+            raise Forbidden(f"job {job.job_id} is {current.phase}: only a PENDING job can be run")
+        try:
+            self.manager.submit(queued)
+        except Exception as exc:  # the manager's fault must not lose the job: record it
+            log.exception("submission of job %s failed", job.job_id)
+            self.record(
+                job.job_id,
+                {Phase.QUEUED},
+                phase=Phase.ERROR,
+                end_time=utcnow(),
+                error=ErrorSummary(f"the job could not be submitted: {exc}"),
+            )
+        return self.storage.get(job.job_id)
+
+    def abort(self, job: Job) -> Job:
+        changed = self._record_full(job.job_id, ABORTABLE, phase=Phase.ABORTED, end_time=utcnow())
+        if changed is None:
+            current = self.storage.get(job.job_id)
+            if current.phase == Phase.ABORTED:
+                return current
+            raise Forbidden(f"job {job.job_id} is {current.phase}: it cannot be aborted")
+        before, after = changed
+        if before.phase in ACTIVE:
+            try:
+                self.manager.abort(after)
+            except Exception:
+                log.exception("abort of job %s failed in the manager", job.job_id)
+        return self.storage.get(job.job_id)
+
+    def delete(self, job: Job) -> None:
+        if job.phase in ABORTABLE:
+            # Record ABORTED first, so that a completion racing with us cannot revive the job.
+            self.record(job.job_id, ABORTABLE, phase=Phase.ABORTED, end_time=utcnow())
+        try:
+            self.manager.delete(job)
+        except Exception:
+            log.exception("the manager failed to delete job %s; removing its records", job.job_id)
+        self.job_dir(job.job_id).remove()
+        if self.storage.delete(job.job_id):
+            self._call_hook(self.hook.uws_job_deleted, job=job)
+            log.info("deleted job %s", job.job_id)
+
+    # -- what managers and background tasks call --------------------------------------
+
+    def record(self, job_id: str, when: Collection[Phase] | None, **changes: Any) -> Job | None:
+        """Store changes if the job's phase is in ``when``; None if it was not (or is gone)."""
+        changed = self._record_full(job_id, when, **changes)
+        return None if changed is None else changed[1]
+
+    def _record_full(
+        self, job_id: str, when: Collection[Phase] | None, **changes: Any
+    ) -> tuple[Job, Job] | None:
+        try:
+            changed = self.storage.update(job_id, when, **changes)
+        except NotFound:
+            return None
+        if changed is not None and changed[0].phase != changed[1].phase:
+            self._call_hook(
+                self.hook.uws_job_phase_changed, job=changed[1], previous=changed[0].phase
+            )
+        return changed
+
+    def destroy_expired(self, now: datetime | None = None) -> int:
+        """Destroy (or archive) the jobs whose destruction time has passed."""
+        count = 0
+        for job in self.storage.expired(now or utcnow()):
+            try:
+                if self.settings.destruction_archive:
+                    self.archive(job)
+                else:
+                    self.delete(job)
+                count += 1
+            except Exception:
+                log.exception("destruction of job %s failed", job.job_id)
+        if count:
+            log.info("destruction pass: %d job(s) %s", count,
+                     "archived" if self.settings.destruction_archive else "deleted")
+        return count
+
+    def archive(self, job: Job) -> None:
+        if job.phase in ABORTABLE:
+            self.abort(job)
+        try:
+            self.manager.delete(job)
+        except Exception:
+            log.exception("the manager failed to clean job %s", job.job_id)
+        self.job_dir(job.job_id).remove()
+        self.record(job.job_id, None, phase=Phase.ARCHIVED, results=[])
+
+    # -- parsing and limits --------------------------------------------------------------
+
+    def _phase_request(self, sub: Submission, allowed: tuple[str, ...]) -> str | None:
+        value = sub.control.get("PHASE")
+        if value is None:
+            return None
+        phase = value.strip().upper()
+        if phase not in allowed:
+            raise InvalidValue("PHASE", " or ".join(allowed), value)
+        return phase
+
+    def _parameters(self, jd: JobDescription, sub: Submission, *, complete: bool) -> dict[str, str]:
+        values = dict(sub.parameters)
+        for name, value in values.items():
+            spec = jd.parameter(name)
+            if spec is not None and spec.type == "file":
+                raise InvalidValue(spec.name, "a file sent with multipart/form-data", value)
+        for upload in sub.uploads:
+            spec = jd.parameter(upload.name)
+            if spec is not None and spec.type != "file":
+                raise InvalidValue(spec.name, f"a value of type {spec.type}, not a file")
+            values[upload.name] = safe_name(upload.filename, fallback=upload.name)
+        return validate_parameters(jd, values, complete=complete)
+
+    def _store_uploads(self, job_id: str, sub: Submission) -> None:
+        if sub.uploads:
+            job_dir = self.job_dir(job_id)
+            for upload in sub.uploads:
+                job_dir.store_upload(upload.name, upload.filename, upload.stream)
+
+    def _execution_duration(self, jd: JobDescription, requested: str | None) -> int:
+        cap = jd.max_execution_duration or self.settings.execution_duration_max
+        if requested is None:
+            value = jd.execution_duration or self.settings.execution_duration_default
+        else:
+            value = parse_int(
+                "EXECUTIONDURATION", requested, 0, "a whole number of seconds >= 0 (0: no limit)"
+            )
+        # A client asking for more than the maximum (or for no limit) gets the maximum.
+        if cap and (value == 0 or value > cap):
+            value = cap
+        return value
+
+    def _destruction(self, created: datetime, requested: str | None, jd: JobDescription) -> datetime | None:
+        cap = self.settings.destruction_max
+        latest = created + timedelta(seconds=cap) if cap else None
+        if requested is None:
+            default = jd.destruction or self.settings.destruction_default
+            value = created + timedelta(seconds=default) if default else None
+        else:
+            value = parse_datetime("DESTRUCTION", requested)
+            if value <= utcnow():
+                raise InvalidValue("DESTRUCTION", "a time in the future", requested)
+        if latest is not None and (value is None or value > latest):
+            value = latest
+        return value
+

@@ -1,0 +1,204 @@
+"""The SQL storage shared by the SQLite and PostgreSQL plugins (SQLAlchemy Core)."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, and_, delete, insert, select, update
+
+from ..errors import NotFound
+from ..jobs import ErrorSummary, Job, JobQuery, JobRef, Phase, Result
+from ..storage import Storage
+from .tables import jobs, metadata
+
+log = logging.getLogger(__name__)
+
+REF_COLUMNS = (
+    jobs.c.job_id,
+    jobs.c.job_type,
+    jobs.c.phase,
+    jobs.c.run_id,
+    jobs.c.owner_id,
+    jobs.c.creation_time,
+)
+
+
+def job_to_row(job: Job) -> dict[str, Any]:
+    row = {
+        "job_id": job.job_id,
+        "job_type": job.job_type,
+        "phase": str(job.phase),
+        "run_id": job.run_id,
+        "owner_id": job.owner_id,
+        "creation_time": job.creation_time,
+        "start_time": job.start_time,
+        "end_time": job.end_time,
+        "execution_duration": job.execution_duration,
+        "destruction": job.destruction,
+        "quote": job.quote,
+        "process_id": job.process_id,
+        "parameters": dict(job.parameters),
+        "results": [
+            {"id": r.id, "path": r.path, "mime_type": r.mime_type, "size": r.size}
+            for r in job.results
+        ],
+        "job_info": dict(job.job_info),
+    }
+    row.update(error_columns(job.error))
+    return row
+
+
+def error_columns(error: ErrorSummary | None) -> dict[str, Any]:
+    if error is None:
+        return {"error_type": None, "error_message": None, "error_has_detail": None}
+    return {
+        "error_type": error.type,
+        "error_message": error.message,
+        "error_has_detail": error.has_detail,
+    }
+
+
+def row_to_job(row: Row[Any]) -> Job:
+    m = row._mapping
+    error = None
+    if m["error_message"] is not None:
+        error = ErrorSummary(m["error_message"], m["error_type"], bool(m["error_has_detail"]))
+    return Job(
+        job_id=m["job_id"],
+        job_type=m["job_type"],
+        phase=Phase(m["phase"]),
+        run_id=m["run_id"],
+        owner_id=m["owner_id"],
+        creation_time=m["creation_time"],
+        start_time=m["start_time"],
+        end_time=m["end_time"],
+        execution_duration=m["execution_duration"],
+        destruction=m["destruction"],
+        quote=m["quote"],
+        parameters=dict(m["parameters"]),
+        results=[Result(**r) for r in m["results"]],
+        error=error,
+        job_info=dict(m["job_info"]),
+        process_id=m["process_id"],
+    )
+
+
+class SQLStorage(Storage):
+    """Storage on any SQLAlchemy engine; subclasses build the engine and add what their
+    database does better."""
+
+    #: Execution options of write transactions (SQLite asks for BEGIN IMMEDIATE).
+    write_options: Mapping[str, Any] = {}
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(**self.write_options) as conn:
+            with conn.begin():
+                yield conn
+
+    def create(self, job: Job) -> None:
+        with self._write() as conn:
+            conn.execute(insert(jobs), job_to_row(job))
+
+    def get(self, job_id: str) -> Job:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
+        if row is None:
+            raise NotFound(f"no job {job_id!r}")
+        return row_to_job(row)
+
+    def list(self, query: JobQuery) -> list[JobRef]:
+        conditions = []
+        if query.job_type is not None:
+            conditions.append(jobs.c.job_type == query.job_type)
+        if query.owner_id is not None:
+            conditions.append(jobs.c.owner_id == query.owner_id)
+        if query.phases is not None:
+            conditions.append(jobs.c.phase.in_([str(p) for p in query.phases]))
+        else:
+            conditions.append(jobs.c.phase != str(Phase.ARCHIVED))
+        if query.after is not None:
+            conditions.append(jobs.c.creation_time > query.after)
+        stmt = select(*REF_COLUMNS).where(and_(*conditions))
+        if query.last is not None:
+            stmt = stmt.order_by(jobs.c.creation_time.desc(), jobs.c.job_id.desc())
+            stmt = stmt.limit(query.last)
+        else:
+            stmt = stmt.order_by(jobs.c.creation_time, jobs.c.job_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            JobRef(r[0], r[1], Phase(r[2]), r[3], r[4], r[5]) for r in rows
+        ]
+
+    def update(
+        self, job_id: str, when: Collection[Phase] | None = None, **changes: Any
+    ) -> tuple[Job, Job] | None:
+        with self._write() as conn:
+            row = conn.execute(
+                select(jobs).where(jobs.c.job_id == job_id).with_for_update()
+            ).first()
+            if row is None:
+                raise NotFound(f"no job {job_id!r}")
+            before = row_to_job(row)
+            if when is not None and before.phase not in when:
+                return None
+            after = before.changed(**changes)
+            values = job_to_row(after)
+            changed = {k: v for k, v in values.items() if k in self._columns_of(changes)}
+            if changed:
+                conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**changed))
+                self.on_changed(conn, before, after)
+        if before.phase != after.phase:
+            self.notifier.publish(job_id)
+        return before, after
+
+    def on_changed(self, conn: Connection, before: Job, after: Job) -> None:
+        """Inside the write transaction, after an update (PostgreSQL sends NOTIFY here)."""
+
+    @staticmethod
+    def _columns_of(changes: Mapping[str, Any]) -> set[str]:
+        columns = set(changes)
+        if "error" in columns:
+            columns |= {"error_type", "error_message", "error_has_detail"}
+        return columns
+
+    def delete(self, job_id: str) -> bool:
+        with self._write() as conn:
+            deleted = conn.execute(delete(jobs).where(jobs.c.job_id == job_id)).rowcount
+        if deleted:
+            self.notifier.publish(job_id)
+        return bool(deleted)
+
+    def in_phases(self, phases: Collection[Phase], limit: int = 1000) -> list[Job]:
+        stmt = (
+            select(jobs)
+            .where(jobs.c.phase.in_([str(p) for p in phases]))
+            .order_by(jobs.c.creation_time)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [row_to_job(r) for r in conn.execute(stmt)]
+
+    def expired(self, now: datetime, limit: int = 1000) -> list[Job]:
+        stmt = (
+            select(jobs)
+            .where(jobs.c.destruction <= now, jobs.c.phase != str(Phase.ARCHIVED))
+            .order_by(jobs.c.destruction)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [row_to_job(r) for r in conn.execute(stmt)]
+
+    def close(self) -> None:
+        self.engine.dispose()

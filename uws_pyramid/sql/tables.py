@@ -1,0 +1,85 @@
+"""SQLAlchemy Core tables shared by the SQL storages (SQLite, PostgreSQL)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes: TIMESTAMPTZ where the database has it, naive UTC elsewhere."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(DateTime(timezone=True))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData()
+
+jobs = Table(
+    "uws_jobs",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("job_type", String(64), nullable=False),
+    Column("phase", String(16), nullable=False),
+    Column("run_id", Text),
+    Column("owner_id", String(255)),
+    Column("creation_time", UTCDateTime, nullable=False),
+    Column("start_time", UTCDateTime),
+    Column("end_time", UTCDateTime),
+    Column("execution_duration", Integer, nullable=False, default=0),
+    Column("destruction", UTCDateTime),
+    Column("quote", UTCDateTime),
+    Column("error_type", String(16)),
+    Column("error_message", Text),
+    Column("error_has_detail", Boolean),
+    Column("process_id", String(255)),
+    # Parameters, results and jobInfo are read and written with the job, never queried
+    # on their own: JSON columns keep a job to one row and one round trip.
+    Column("parameters", JSONType, nullable=False),
+    Column("results", JSONType, nullable=False),
+    Column("job_info", JSONType, nullable=False),
+)
+
+# The list queries: by job type (and owner) newest first, by phase, and the destruction sweep.
+Index("ix_uws_jobs_type_created", jobs.c.job_type, jobs.c.creation_time)
+Index("ix_uws_jobs_owner_created", jobs.c.owner_id, jobs.c.creation_time)
+Index("ix_uws_jobs_created", jobs.c.creation_time)
+Index("ix_uws_jobs_phase", jobs.c.phase)
+Index("ix_uws_jobs_destruction", jobs.c.destruction)

@@ -1,0 +1,58 @@
+"""Parsing of the times and durations clients send (AFTER, DESTRUCTION, EXECUTIONDURATION, WAIT)."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from .errors import InvalidValue
+
+_AFTER = re.compile(
+    r"^(\d{4})(?:-?(\d{2})(?:-?(\d{2})"
+    r"(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d{1,9}))?)?)?)?)?)?(Z)?$"
+)
+AFTER_FORM = "a UTC date and time such as 2015-10-26T09:15:35Z (from 2015 to 2015-10-26T09:15:35.123Z)"
+
+
+def parse_after(name: str, text: str) -> datetime:
+    """A UTC time in one of the forms UWS clients use; other offsets are refused."""
+    m = _AFTER.match(text.strip())
+    if not m:
+        raise InvalidValue(name, AFTER_FORM, text)
+    year, month, day, hour, minute, second, fraction, _z = m.groups()
+    try:
+        return datetime(
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")[:6]),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        raise InvalidValue(name, AFTER_FORM, text) from None
+
+
+def parse_datetime(name: str, text: str) -> datetime:
+    """An ISO 8601 time; without an offset it is taken as UTC; converted to UTC."""
+    raw = text.strip()
+    try:
+        if _AFTER.match(raw):
+            return parse_after(name, raw)
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidValue(name, "an ISO 8601 date and time such as 2026-12-31T12:00:00Z", text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def parse_int(name: str, text: str, minimum: int, expected: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise InvalidValue(name, expected, text) from None
+    if value < minimum:
+        raise InvalidValue(name, expected, text)
+    return value

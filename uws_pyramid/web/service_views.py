@@ -1,0 +1,150 @@
+"""Service-level resources: home page, VOSI capabilities and availability, job descriptions."""
+from __future__ import annotations
+
+import html
+import json
+
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ..jobs import JobQuery
+from .xml import format_time
+
+STANDARD_ID = "ivo://ivoa.net/std/UWS#rest-1.1"
+
+
+def _xml(body: str) -> Response:
+    return Response(body=body.encode("utf-8"), content_type="application/xml", charset="utf-8")
+
+
+def _json(value: object) -> Response:
+    body = json.dumps(value, ensure_ascii=False).encode("utf-8")
+    return Response(body=body, content_type="application/json", charset="utf-8")
+
+
+@view_config(route_name="home", request_method=("GET", "HEAD"))
+def home(request: Request) -> Response:
+    descriptions = request.jobs.descriptions
+    rows = []
+    for name in descriptions.names():
+        jd = descriptions.get(name)
+        rows.append(
+            "<li><a href='{jobs}'><code>{name}</code></a>: {desc} "
+            "(<a href='{jdl}'>description</a>)</li>".format(
+                jobs=html.escape(request.route_url("jobs", jobtype=name)),
+                name=html.escape(name),
+                desc=html.escape(jd.description.strip().splitlines()[0] if jd.description else ""),
+                jdl=html.escape(request.route_url("jdl", jobtype=name)),
+            )
+        )
+    broken = "".join(
+        f"<li><code>{html.escape(n)}</code>: {html.escape(r)}</li>"
+        for n, r in sorted(descriptions.broken.items())
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>UWS service</title></head>
+<body>
+<h1>UWS 1.1 job service</h1>
+<p>This service runs jobs of the types below, following the IVOA
+<a href="https://www.ivoa.net/documents/UWS/">Universal Worker Service</a> pattern, version 1.1.
+Each job list is at <code>/rest/&lt;job type&gt;</code>; create a job with a POST there,
+start it with <code>PHASE=RUN</code>, wait for it with <code>?WAIT=30</code>.</p>
+<p><a href="{html.escape(request.route_url('client_home'))}">Open the browser client</a></p>
+<h2>Job types</h2>
+<ul>{''.join(rows) or '<li>none</li>'}</ul>
+{f'<h2>Job types with an invalid description</h2><ul>{broken}</ul>' if broken else ''}
+<h2>Service</h2>
+<ul>
+<li><a href="{html.escape(request.route_url('jdl_list'))}">Job descriptions (JSON)</a></li>
+<li><a href="{html.escape(request.route_url('capabilities'))}">VOSI capabilities</a></li>
+<li><a href="{html.escape(request.route_url('availability'))}">VOSI availability</a></li>
+</ul>
+</body></html>
+"""
+    return Response(body=page.encode("utf-8"), content_type="text/html", charset="utf-8")
+
+
+@view_config(route_name="capabilities", request_method=("GET", "HEAD"))
+def capabilities(request: Request) -> Response:
+    interfaces = "".join(
+        f"""
+  <capability standardID="{STANDARD_ID}">
+    <interface xsi:type="vs:ParamHTTP" role="std">
+      <accessURL use="base">{html.escape(request.route_url("jobs", jobtype=name))}</accessURL>
+    </interface>
+  </capability>"""
+        for name in request.jobs.descriptions.names()
+    )
+    return _xml(
+        f"""<?xml version="1.0"?>
+<vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    xmlns:vs="http://www.ivoa.net/xml/VODataService/v1.1">
+  <capability standardID="ivo://ivoa.net/std/VOSI#capabilities">
+    <interface xsi:type="vs:ParamHTTP">
+      <accessURL use="full">{html.escape(request.route_url("capabilities"))}</accessURL>
+    </interface>
+  </capability>
+  <capability standardID="ivo://ivoa.net/std/VOSI#availability">
+    <interface xsi:type="vs:ParamHTTP">
+      <accessURL use="full">{html.escape(request.route_url("availability"))}</accessURL>
+    </interface>
+  </capability>{interfaces}
+</vosi:capabilities>
+"""
+    )
+
+
+@view_config(route_name="availability", request_method=("GET", "HEAD"))
+def availability(request: Request) -> Response:
+    try:
+        request.jobs.storage.list(JobQuery(last=1))
+        available, note = True, "service is accepting jobs"
+    except Exception as exc:  # any storage fault makes the service unavailable
+        available, note = False, f"storage unavailable: {type(exc).__name__}"
+    return _xml(
+        f"""<?xml version="1.0"?>
+<vosi:availability xmlns:vosi="http://www.ivoa.net/xml/VOSIAvailability/v1.0">
+  <vosi:available>{'true' if available else 'false'}</vosi:available>
+  <vosi:upSince>{format_time(request.registry.uws_started)}</vosi:upSince>
+  <vosi:note>{html.escape(note)}</vosi:note>
+</vosi:availability>
+"""
+    )
+
+
+@view_config(route_name="jdl_list", request_method=("GET", "HEAD"))
+def jdl_list(request: Request) -> Response:
+    descriptions = request.jobs.descriptions
+    return _json(
+        {
+            "jobTypes": [
+                {
+                    "name": name,
+                    "description": descriptions.get(name).description,
+                    "jobs": request.route_url("jobs", jobtype=name),
+                    "wadl": request.route_url("jdl", jobtype=name),
+                    "json": request.route_url("jdl_json", jobtype=name),
+                }
+                for name in descriptions.names()
+            ],
+            "invalid": descriptions.broken,
+        }
+    )
+
+
+@view_config(route_name="jdl", request_method=("GET", "HEAD"))
+def jdl(request: Request) -> Response:
+    name = request.matchdict["jobtype"]
+    request.jobs.descriptions.get(name)  # 404 with the reason for unknown or broken types
+    body = request.jobs.descriptions.wadl_bytes(name)
+    return Response(body=body, content_type="application/xml", charset="utf-8")
+
+
+@view_config(route_name="jdl_json", request_method=("GET", "HEAD"))
+def jdl_json(request: Request) -> Response:
+    return _json(request.jobs.descriptions.get(request.matchdict["jobtype"]).to_json())
+

@@ -1,0 +1,237 @@
+"""The UWS REST resources under /rest/{jobtype}: thin views over JobService."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.request import Request
+from pyramid.response import FileResponse, Response
+from pyramid.view import view_config, view_defaults
+
+from ..errors import BadRequest, MethodNotAllowed, NotFound
+from ..jobs import Job, JobQuery
+from ..timeparse import parse_after, parse_int
+from . import jsonform, xml
+from .requests import parse_phase, query_value, query_values, submission, wants_json
+
+#: How many jobs the job list shows after a DELETE redirects there (UWS 1.1 section 2.2.2.1).
+LAST_AFTER_DELETE = 100
+
+
+def uws_document(
+    request: Request,
+    xml_form: Callable[..., bytes],
+    json_form: Callable[..., dict[str, Any]],
+    *args: Any,
+) -> Response:
+    """The XML form of a UWS document, or its JSON form when the client prefers JSON."""
+    if wants_json(request):
+        body = json.dumps(json_form(*args), ensure_ascii=False).encode("utf-8")
+        return Response(body=body, content_type="application/json", charset="utf-8")
+    return Response(body=xml_form(*args), content_type="application/xml", charset="utf-8")
+
+
+def text(value: str) -> Response:
+    return Response(body=value.encode("utf-8"), content_type="text/plain", charset="utf-8")
+
+
+def not_allowed(request: Request) -> Response:
+    raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}")
+
+
+def job_url(request: Request, job: Job) -> str:
+    return request.route_url("job", jobtype=job.job_type, job_id=job.job_id)
+
+
+def see_job(request: Request, job: Job) -> HTTPSeeOther:
+    return HTTPSeeOther(location=job_url(request, job))
+
+
+def job_list_query(request: Request, job_type: str | None) -> JobQuery:
+    phases = frozenset(parse_phase("PHASE", v) for v in query_values(request, "PHASE"))
+    after = query_value(request, "AFTER")
+    last = query_value(request, "LAST")
+    return JobQuery(
+        job_type=job_type,
+        phases=phases or None,
+        after=parse_after("AFTER", after) if after is not None else None,
+        last=parse_int("LAST", last, 1, "an integer > 0") if last is not None else None,
+    )
+
+
+@view_defaults(route_name="jobs")
+class JobListView:
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.job_type = request.matchdict["jobtype"]
+
+    @view_config(request_method=("GET", "HEAD"))
+    def get(self) -> Response:
+        refs = self.request.jobs.list(job_list_query(self.request, self.job_type))
+        url = self.request.route_url("jobs", jobtype=self.job_type)
+        return uws_document(self.request, xml.job_list_xml, jsonform.job_list_json, refs, url)
+
+    @view_config(request_method="POST")
+    def create(self) -> HTTPSeeOther:
+        job = self.request.jobs.create(self.job_type, submission(self.request), owner_id=None)
+        return see_job(self.request, job)
+
+    @view_config()
+    def other(self) -> Response:
+        return not_allowed(self.request)
+
+
+@view_config(route_name="all_jobs", request_method=("GET", "HEAD"))
+def all_jobs(request: Request) -> Response:
+    """Every job of every type, as one job list (for the browser client and operators)."""
+    refs = request.jobs.list(job_list_query(request, None))
+    url = request.route_url("all_jobs")
+    return uws_document(request, xml.job_list_xml, jsonform.job_list_json, refs, url)
+
+
+class JobResource:
+    """Base of the views of one job: finds the job (404 for unknown types and jobs)."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.job: Job = request.jobs.get(request.matchdict["jobtype"], request.matchdict["job_id"])
+
+    @property
+    def url(self) -> str:
+        return job_url(self.request, self.job)
+
+
+@view_defaults(route_name="job")
+class JobView(JobResource):
+    @view_config(request_method=("GET", "HEAD"))
+    def get(self) -> Response:
+        job = self.job
+        wait = query_value(self.request, "WAIT")
+        if wait is not None:
+            timeout = parse_int("WAIT", wait, -1, "an integer number of seconds, or -1")
+            phase = query_value(self.request, "PHASE")
+            expected = parse_phase("PHASE", phase) if phase is not None else None
+            job = self.request.jobs.wait(job, timeout, expected)
+        return uws_document(self.request, xml.job_xml, jsonform.job_json, job, self.url)
+
+    @view_config(request_method="POST")
+    def post(self) -> HTTPSeeOther:
+        job = self.request.jobs.modify(self.job, submission(self.request))
+        if job is None:
+            return self._see_list()
+        return see_job(self.request, job)
+
+    @view_config(request_method="DELETE")
+    def delete(self) -> HTTPSeeOther:
+        self.request.jobs.delete(self.job)
+        return self._see_list()
+
+    def _see_list(self) -> HTTPSeeOther:
+        url = self.request.route_url(
+            "jobs", jobtype=self.job.job_type, _query={"LAST": LAST_AFTER_DELETE}
+        )
+        return HTTPSeeOther(location=url)
+
+    @view_config()
+    def other(self) -> Response:
+        return not_allowed(self.request)
+
+
+#: Job properties served as text/plain, by lower-case resource name (UWS 1.1 section 2.2).
+PROPERTIES: dict[str, Callable[[Job], str]] = {
+    "phase": lambda job: str(job.phase),
+    "executionduration": lambda job: str(job.execution_duration),
+    "destruction": lambda job: xml.format_time(job.destruction) if job.destruction else "",
+    "quote": lambda job: xml.format_time(job.quote) if job.quote else "",
+    "owner": lambda job: job.owner_id or "",
+    "runid": lambda job: job.run_id or "",
+}
+#: What a POST to a property resource sets (the name of the control parameter it carries).
+POSTABLE = {"phase": "PHASE", "executionduration": "EXECUTIONDURATION", "destruction": "DESTRUCTION"}
+
+
+@view_defaults(route_name="job_property")
+class JobPropertyView(JobResource):
+    @property
+    def prop(self) -> str:
+        return self.request.matchdict["prop"].lower()
+
+    @view_config(request_method=("GET", "HEAD"))
+    def get(self) -> Response:
+        prop = self.prop
+        if prop == "parameters":
+            return uws_document(
+                self.request, xml.parameters_xml, jsonform.parameters_json, self.job
+            )
+        if prop == "results":
+            return uws_document(
+                self.request, xml.results_xml, jsonform.results_json, self.job, self.url
+            )
+        if prop == "error":
+            return text(self.request.jobs.error_text(self.job))
+        if prop in PROPERTIES:
+            return text(PROPERTIES[prop](self.job))
+        raise NotFound(f"no resource {self.request.matchdict['prop']!r} in a job")
+
+    @view_config(request_method="POST")
+    def post(self) -> HTTPSeeOther:
+        prop = self.prop
+        if prop not in POSTABLE:
+            if prop in PROPERTIES or prop in ("parameters", "results", "error"):
+                raise MethodNotAllowed(f"POST is not allowed on {self.request.path}")
+            raise NotFound(f"no resource {self.request.matchdict['prop']!r} in a job")
+        sub = submission(self.request)
+        name = POSTABLE[prop]
+        if name not in sub.control:
+            raise BadRequest(f"{name} is required when posting to /{prop}")
+        if set(sub.control) != {name} or sub.touches_parameters:
+            raise BadRequest(f"only {name} may be posted to /{prop}")
+        job = self.request.jobs.modify(self.job, sub)
+        assert job is not None  # only ACTION=DELETE deletes
+        return see_job(self.request, job)
+
+    @view_config()
+    def other(self) -> Response:
+        return not_allowed(self.request)
+
+
+@view_config(route_name="job_parameter", request_method=("GET", "HEAD"))
+def job_parameter(request: Request) -> Response:
+    job = JobResource(request).job
+    name = request.matchdict["name"]
+    matches = [k for k in job.parameters if k.lower() == name.lower()]
+    if not matches:
+        raise NotFound(f"job {job.job_id} has no parameter {name!r}")
+    value = job.parameters[matches[0]]
+    spec = request.jobs.descriptions.get(job.job_type).parameter(matches[0])
+    if spec is not None and spec.type == "file":
+        path = request.jobs.job_dir(job.job_id).resolve(value)
+        if path.is_file():
+            return _file_response(request, path, "application/octet-stream")
+    return text(value)
+
+
+@view_config(route_name="job_result", request_method=("GET", "HEAD"))
+def job_result(request: Request) -> Response:
+    job = JobResource(request).job
+    result, path = request.jobs.result_file(job, request.matchdict["result_id"])
+    return _file_response(request, path, result.mime_type or "application/octet-stream")
+
+
+def _file_response(request: Request, path: Any, mime_type: str) -> Response:
+    response = FileResponse(str(path), request=request, content_type=mime_type)
+    stat = path.stat()
+    response.etag = f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
+    response.headers["Accept-Ranges"] = "bytes"
+    response.conditional_response = True
+    return response
+
+
+@view_config(route_name="job_parameter")
+@view_config(route_name="job_result")
+@view_config(route_name="all_jobs")
+def read_only(request: Request) -> Response:
+    return not_allowed(request)
+
