@@ -266,6 +266,12 @@ class JobService:
             )
         return changed
 
+    def _call_hook(self, hook: Any, **kwargs: Any) -> None:
+        try:
+            hook(**kwargs)
+        except Exception:  # notification plugins must never break a phase change
+            log.exception("a plugin's %s hook failed", hook.name)
+
     def destroy_expired(self, now: datetime | None = None) -> int:
         """Destroy (or archive) the jobs whose destruction time has passed."""
         count = 0

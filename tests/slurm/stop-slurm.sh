@@ -34,23 +34,40 @@ daemon_pid() {
     echo "$pid"
 }
 
-# stop_daemon PIDFILE NAME [USER]: SIGTERM, wait up to 15 s, then SIGKILL.
-stop_daemon() {
-    local pidfile=$1 name=$2 user=${3:-} pid i
-    while pid=$(daemon_pid "$pidfile" "$name" "$user"); do
-        log "stopping $name (pid $pid)"
-        kill -TERM "$pid" 2>/dev/null || true
+# stop_daemons: SIGTERM slurmd, slurmctld and munged together (each takes ~2 s
+# to exit), wait up to 15 s, then SIGKILL what is left.  Loops in case a
+# second copy of a daemon was running.
+stop_daemons() {
+    local pids pid name i round spec alive
+    for ((round = 0; round < 3; round++)); do
+        pids=()
+        for spec in "$SLURMD_PID slurmd" "$CTLD_PID slurmctld" "$MUNGE_PID munged munge"; do
+            # shellcheck disable=SC2086
+            if pid=$(daemon_pid $spec); then
+                name=${spec#* }
+                log "stopping ${name%% *} (pid $pid)"
+                kill -TERM "$pid" 2>/dev/null || true
+                pids+=("$pid")
+            fi
+        done
+        ((${#pids[@]})) || break
         for ((i = 0; i < 75; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
+            alive=false
+            for pid in "${pids[@]}"; do
+                kill -0 "$pid" 2>/dev/null && alive=true
+            done
+            $alive || break
             sleep 0.2
         done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "$name (pid $pid) ignored SIGTERM; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-            sleep 0.2
-        fi
+        for pid in "${pids[@]}"; do
+            if kill -0 "$pid" 2>/dev/null; then
+                log "pid $pid ignored SIGTERM; killing it"
+                kill -KILL "$pid" 2>/dev/null || true
+            fi
+        done
+        sleep 0.2
     done
-    rm -f "$pidfile"
+    rm -f "$SLURMD_PID" "$CTLD_PID" "$MUNGE_PID"
 }
 
 # ---------------------------------------------------------------- jobs
@@ -74,8 +91,6 @@ if command -v scontrol >/dev/null 2>&1 && scontrol ping 2>/dev/null | grep -q 'i
 fi
 
 # ---------------------------------------------------------------- daemons
-stop_daemon "$SLURMD_PID" slurmd
-stop_daemon "$CTLD_PID" slurmctld
-stop_daemon "$MUNGE_PID" munged munge
+stop_daemons
 
 echo "SLURM stopped"

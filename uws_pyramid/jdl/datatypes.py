@@ -19,15 +19,16 @@ NUMERIC = frozenset({INT, LONG, FLOAT, DOUBLE})
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+\Z")
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 _BOUNDS = {INT: 2**31, LONG: 2**63}
 
 
 def parse(type_: str, text: str) -> object:
     """Return ``text`` as a Python value of ``type_``; raise ValueError if it is not one."""
-    # Environment variables cannot hold NUL, so such a value could never reach a job script.
-    if "\x00" in text:
-        raise ValueError("NUL character in value")
+    # Job XML documents cannot carry these characters, and environment variables cannot hold NUL.
+    if NOT_XML.search(text):
+        raise ValueError("control character in value")
     if type_ in INTEGERS:
         if not _INTEGER.match(text):
             raise ValueError("not an integer")
@@ -79,4 +80,4 @@ def describe(
         BOOLEAN: "true or false (or 1 or 0)",
         URI: "a URI with a scheme, such as https://example.org/data",
         FILE: "a non-empty file name",
-    }.get(type_, "a string without NUL characters")
+    }.get(type_, "text without control characters other than tab and line ends")

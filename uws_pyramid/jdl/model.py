@@ -5,9 +5,9 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
-from .datatypes import FILE, NUMERIC, STRING, TYPES, describe, parse
+from .datatypes import FILE, NOT_XML, NUMERIC, STRING, TYPES, describe, parse
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,14 @@ RESULT_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 OPTION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 MIME_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;.*)?\Z")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _clean_text(owner: object, label: str) -> None:
+    """Strip a free-text field (as the WADL reader does) and refuse what XML cannot hold."""
+    text = getattr(owner, label)
+    if NOT_XML.search(text):
+        raise ValueError(f"{label} {text[:40]!r} has control characters")
+    object.__setattr__(owner, label, text.strip())
 
 
 class FrozenOptions(Mapping[str, str]):
@@ -45,9 +53,6 @@ class FrozenOptions(Mapping[str, str]):
         return f"FrozenOptions({self._items!r})"
 
 
-OptionsArg = Union[Mapping[str, str], Iterable[tuple[str, str]]]
-
-
 @dataclass(frozen=True)
 class ParameterSpec:
     """One job parameter. ``min``, ``max`` and ``choices`` are kept as the text of the description."""
@@ -63,6 +68,7 @@ class ParameterSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "choices", tuple(self.choices))
+        _clean_text(self, "description")
         if not PARAMETER_NAME.match(self.name):
             raise ValueError(f"parameter name {self.name!r} is not an identifier")
         if self.name.upper() in CONTROL_NAMES:
@@ -136,6 +142,7 @@ class ResultSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
+        _clean_text(self, "description")
         if not RESULT_ID.match(self.id):
             raise ValueError(f"result id {self.id!r} is not a valid name")
         if not MIME_TYPE.match(self.mime_type):
@@ -177,6 +184,8 @@ class JobDescription:
         object.__setattr__(self, "parameters", tuple(self.parameters))
         object.__setattr__(self, "results", tuple(self.results))
         object.__setattr__(self, "options", FrozenOptions(self.options))
+        _clean_text(self, "description")
+        _clean_text(self, "version")
         if not JOB_NAME.match(self.name):
             raise ValueError(
                 f"job name {self.name!r} must be a letter then up to 63 letters, digits, _ or -"

@@ -95,7 +95,7 @@ def _parser() -> etree.XMLParser:
 
 
 def _text(element: etree._Element | None) -> str:
-    return "" if element is None else "".join(element.itertext()).strip()
+    return "" if element is None else "".join(str(t) for t in element.itertext()).strip()
 
 
 def _seconds(element: etree._Element | None, attribute: str) -> int | None:
@@ -152,11 +152,14 @@ def _read(root: etree._Element) -> JobDescription:
         raise ValueError("no <request id='create_job_parameters'> element")
     parameters = [_parameter(p, find) for p in findall("W:param", request)
                   if p.get("name") not in CONTROL_NAMES]
-    options = []
+    options: dict[str, str] = {}
     for param in findall("W:param[@style='plain']", joblist):
-        if param.get("name") is None or param.get("fixed") is None:
+        key, value = param.get("name"), param.get("fixed")
+        if key is None or value is None:
             raise ValueError("a manager option <param style='plain'> needs name and fixed")
-        options.append((param.get("name"), param.get("fixed")))
+        if key in options:
+            raise ValueError(f"duplicate manager option {key!r}")
+        options[key] = value
     duration = find(".//W:param[@name='EXECUTIONDURATION']")
     return JobDescription(
         name=name,
@@ -211,7 +214,7 @@ def _results(
 
 def write_wadl(jd: JobDescription) -> bytes:
     """Serialise ``jd`` in the format that read_wadl reads (see the module docstring)."""
-    application = etree.Element(_tag("application"), nsmap={None: WADL_NS, "xs": XS_NS})
+    application = etree.Element(_tag("application"), nsmap={None: WADL_NS, "xs": XS_NS})  # type: ignore[dict-item]
     _add(application, "doc", f"UWS job type {jd.name} (uws-pyramid job description)")
     joblist = _add(_add(application, "resources"), "resource", id="joblist", path=jd.name)
     if jd.version:
