@@ -108,7 +108,9 @@ class JobDescriptions:
             except (OSError, JDLError) as exc:
                 reason = exc.reason if isinstance(exc, JDLError) else str(exc)
                 log.error("job type %s is unusable: %s: %s", name, path, reason)
-                catalog.broken[name] = reason
+                # Clients see the file's name, not the server's paths.
+                catalog.broken[name] = f"{path.name}: {reason}"
+
         log.info("loaded %d job types from %s (%d broken)", len(catalog.descriptions),
                  self.directory, len(catalog.broken))
         return catalog

@@ -1,0 +1,153 @@
+"""Benchmark helpers: start servers in their own processes, drive them with N client processes."""
+from __future__ import annotations
+
+import http.client
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+INI = """[app:main]
+use = egg:uws-pyramid
+{settings}
+
+[server:main]
+use = egg:waitress#main
+listen = 127.0.0.1:{port}
+threads = {threads}
+
+[loggers]
+keys = root
+[handlers]
+keys = console
+[formatters]
+keys = generic
+[logger_root]
+level = WARN
+handlers = console
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+[formatter_generic]
+format = %(levelname)s %(name)s %(message)s
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"no server on port {port} after {timeout} s")
+
+
+@contextmanager
+def uws_server(settings: dict[str, str], threads: int = 8) -> Iterator[str]:
+    """``pserve`` on a temporary ini with these ``uws.*`` settings; yields the base URL."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        ini = Path(tmp) / "bench.ini"
+        lines = "\n".join(f"{k} = {v}" for k, v in settings.items())
+        ini.write_text(INI.format(settings=lines, port=port, threads=threads))
+        proc = subprocess.Popen([str(BIN / "pserve"), str(ini)], cwd=tmp)
+        try:
+            wait_until_up(port)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+@contextmanager
+def trivial_server(threads: int = 8) -> Iterator[str]:
+    """The ceiling: a WSGI app that answers "ok" at once, under the same waitress."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "bench")}
+    proc = subprocess.Popen(
+        [str(BIN / "waitress-serve"), f"--listen=127.0.0.1:{port}", f"--threads={threads}",
+         "trivial:app"],
+        env=env, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_up(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+Request = Callable[[int], tuple[str, str, bytes | None]]  # i -> (method, path, body)
+
+
+def _client(base: str, make: Request, seconds: float, seed: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    done, failed, i = 0, 0, seed * 1_000_000
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        method, path, body = make(i)
+        i += 1
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        if response.status >= 400:
+            failed += 1
+        done += 1
+    out.put((done, failed))
+
+
+def throughput(base: str, make: Request, clients: int = 8, seconds: float = 5.0) -> float:
+    """Requests per second of ``clients`` processes, each on one keep-alive connection."""
+    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    procs = [
+        multiprocessing.Process(target=_client, args=(base, make, seconds, n, queue))
+        for n in range(clients)
+    ]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    done = sum(r[0] for r in results)
+    failed = sum(r[1] for r in results)
+    if failed:
+        raise RuntimeError(f"{failed} of {done} requests failed")
+    return done / seconds
+
+
+def timed(base: str, path: str, repeat: int = 5) -> float:
+    """Median seconds of one GET of ``path`` (one client)."""
+    url = urlsplit(base)
+    times = []
+    for _ in range(repeat):
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+        t0 = time.perf_counter()
+        conn.request("GET", path)
+        body = conn.getresponse().read()
+        times.append(time.perf_counter() - t0)
+        conn.close()
+        assert body
+    return statistics.median(times)
