@@ -254,13 +254,24 @@ def test_results_with_and_without_size_and_mime_type() -> None:
         assert got["counts"].get("size") == "0"
 
 
-def test_result_links_are_url_safe_and_base_can_move() -> None:
+def test_result_links_are_url_safe() -> None:
     job = pending_job().changed(results=[Result("my result/1", "x")])
     root = parse(results_xml(job, JOB_URL + "/"))
     assert root[0].get(HREF) == f"{JOB_URL}/results/my%20result%2F1"
-    moved = parse(job_xml(job, JOB_URL, results_base="https://files.example.org/abc123"))
-    href = child(moved, "results")[0].get(HREF)
-    assert href == "https://files.example.org/abc123/my%20result%2F1"
+    href = child(parse(job_xml(job, JOB_URL)), "results")[0].get(HREF)
+    assert href == f"{JOB_URL}/results/my%20result%2F1"
+
+
+def test_uploaded_parameters_are_given_by_reference() -> None:
+    job = pending_job().changed(parameters={"infile": "data.txt", "n": "1"})
+    for doc in (job_xml(job, JOB_URL, {"infile"}), parameters_xml(job, JOB_URL, {"infile"})):
+        validate(doc)
+        root = parse(doc)
+        params = root if etree.QName(root).localname == "parameters" else child(root, "parameters")
+        infile, n = params.findall("uws:parameter", NS)
+        assert infile.get("byReference") == "true"
+        assert infile.text == f"{JOB_URL}/parameters/infile"
+        assert (n.get("byReference"), n.text) == (None, "1")
 
 
 def test_error_summary() -> None:

@@ -93,6 +93,11 @@ class JobService:
             self.descriptions.get(query.job_type)
         return self.storage.list(query)
 
+    def uploads(self, job: Job) -> frozenset[str]:
+        """Names of the job's parameters that are uploaded files."""
+        jd = self.descriptions.get(job.job_type)
+        return frozenset(p.name for p in jd.parameters if p.type == "file")
+
     def job_dir(self, job_id: str) -> JobDir:
         return JobDir(self.settings.workdir, job_id)
 

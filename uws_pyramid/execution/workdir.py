@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import NotFound
+from . import wrapper
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -28,11 +29,33 @@ class JobDir:
 
     @property
     def stdout(self) -> Path:
-        return self.meta / "stdout.txt"
+        return self.meta / wrapper.STDOUT_FILE
 
     @property
     def stderr(self) -> Path:
-        return self.meta / "stderr.txt"
+        return self.meta / wrapper.STDERR_FILE
+
+    # The execution contract's files; ``wrapper`` defines the names and who writes each one.
+
+    @property
+    def job_file(self) -> Path:
+        return self.meta / wrapper.JOB_FILE
+
+    @property
+    def wrapper_file(self) -> Path:
+        return self.meta / wrapper.WRAPPER_FILE
+
+    @property
+    def exit_file(self) -> Path:
+        return self.meta / wrapper.EXIT_FILE
+
+    @property
+    def parameters_file(self) -> Path:
+        return self.path / wrapper.PARAMETERS_FILE
+
+    @property
+    def progress_file(self) -> Path:
+        return self.path / wrapper.PROGRESS_FILE
 
     def create(self) -> Path:
         self.meta.mkdir(parents=True, exist_ok=True)

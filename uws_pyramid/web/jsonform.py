@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -67,7 +67,9 @@ def results_json(job: Job, job_url: str) -> dict[str, Any]:
     return {"results": _results(job, job_url.rstrip("/") + "/results")}
 
 
-def parameters_json(job: Job) -> dict[str, Any]:
+def parameters_json(
+    job: Job, job_url: str | None = None, uploads: Collection[str] = ()
+) -> dict[str, Any]:
     """``{"parameters": {name: value}}`` (JSON carries every value as it is)."""
     return {"parameters": dict(job.parameters)}
 
@@ -76,9 +78,10 @@ def _error_summary(error: ErrorSummary) -> dict[str, Any]:
     return {"type": error.type, "hasDetail": error.has_detail, "message": error.message}
 
 
-def job_json(job: Job, job_url: str, results_base: str | None = None) -> dict[str, Any]:
-    """The job with the keys of ``uws:job``; errorSummary and jobInfo are null when absent."""
-    base = job_url.rstrip("/") + "/results" if results_base is None else results_base
+def job_json(job: Job, job_url: str, uploads: Collection[str] = ()) -> dict[str, Any]:
+    """The job with the keys of ``uws:job``; errorSummary and jobInfo are null when absent.
+    (Uploaded parameters keep their file name as value: JSON needs no by-reference form.)"""
+    base = job_url.rstrip("/") + "/results"
     return {
         "version": UWS_VERSION,
         "jobId": job.job_id,

@@ -114,7 +114,8 @@ class JobView(JobResource):
             phase = query_value(self.request, "PHASE")
             expected = parse_phase("PHASE", phase) if phase is not None else None
             job = self.request.jobs.wait(job, timeout, expected)
-        return uws_document(self.request, xml.job_xml, jsonform.job_json, job, self.url)
+        uploads = self.request.jobs.uploads(job)
+        return uws_document(self.request, xml.job_xml, jsonform.job_json, job, self.url, uploads)
 
     @view_config(request_method="POST")
     def post(self) -> HTTPSeeOther:
@@ -162,8 +163,10 @@ class JobPropertyView(JobResource):
     def get(self) -> Response:
         prop = self.prop
         if prop == "parameters":
+            uploads = self.request.jobs.uploads(self.job)
             return uws_document(
-                self.request, xml.parameters_xml, jsonform.parameters_json, self.job
+                self.request, xml.parameters_xml, jsonform.parameters_json,
+                self.job, self.url, uploads,
             )
         if prop == "results":
             return uws_document(
@@ -205,8 +208,7 @@ def job_parameter(request: Request) -> Response:
     if not matches:
         raise NotFound(f"job {job.job_id} has no parameter {name!r}")
     value = job.parameters[matches[0]]
-    spec = request.jobs.descriptions.get(job.job_type).parameter(matches[0])
-    if spec is not None and spec.type == "file":
+    if matches[0] in request.jobs.uploads(job):
         path = request.jobs.job_dir(job.job_id).resolve(value)
         if path.is_file():
             return _file_response(request, path, "application/octet-stream")

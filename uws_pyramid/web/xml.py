@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote as _quote
@@ -132,14 +132,19 @@ def job_list_xml(refs: Sequence[JobRef], list_url: str) -> bytes:
 # Parameters and results (each also a part of the job document)
 
 
-def _parameters(job: Job, job_url: str | None, head: str = "") -> Iterator[str]:
-    """``uws:parameters``; ``head`` goes into its start tag (namespaces when it is the root)."""
+def _parameters(
+    job: Job, job_url: str | None, head: str = "", uploads: Collection[str] = ()
+) -> Iterator[str]:
+    """``uws:parameters``; ``head`` goes into its start tag (namespaces when it is the root).
+
+    Uploaded files (``uploads``: parameter names) are given by reference, as UWS 1.1 section
+    2.2.3.1.1 asks: the value is the URL where the file's content is served."""
     if not job.parameters:
         yield f"<uws:parameters{head}/>"
         return
     yield f"<uws:parameters{head}>"
     for name, value in job.parameters.items():
-        if job_url is not None and _NOT_XML.search(value):
+        if job_url is not None and (name in uploads or _NOT_XML.search(value)):
             # UWS 1.1 section 2.2.2.4: a value that XML cannot carry is given by reference.
             href = f"{job_url.rstrip('/')}/parameters/{url_segment(name)}"
             yield (
@@ -171,14 +176,14 @@ def _results(job: Job, results_base: str, head: str = "") -> Iterator[str]:
     yield "</uws:results>"
 
 
-def parameters_xml(job: Job, job_url: str | None = None) -> bytes:
+def parameters_xml(job: Job, job_url: str | None = None, uploads: Collection[str] = ()) -> bytes:
     """The ``uws:parameters`` document of /{jobs}/{job-id}/parameters.
 
     A value with characters that XML 1.0 cannot carry (NUL, most C0 controls) is shown
     ``byReference="true"`` as ``{job_url}/parameters/{name}`` when ``job_url`` is given;
     without it those characters are replaced by U+FFFD.
     """
-    return _document(_parameters(job, job_url, " " + _NAMESPACES))
+    return _document(_parameters(job, job_url, " " + _NAMESPACES, uploads))
 
 
 def results_xml(job: Job, job_url: str) -> bytes:
@@ -245,7 +250,7 @@ def _job_info(info: Mapping[str, Any]) -> Iterator[str]:
     yield "</uws:jobInfo>"
 
 
-def _job(job: Job, job_url: str, results_base: str) -> Iterator[str]:
+def _job(job: Job, job_url: str, uploads: Collection[str]) -> Iterator[str]:
     yield f'<uws:job {_NAMESPACES} version="{UWS_VERSION}">'
     yield f"<uws:jobId>{_text(job.job_id)}</uws:jobId>"
     # runId is optional but not nillable in the schema: absent when the client gave none.
@@ -262,8 +267,8 @@ def _job(job: Job, job_url: str, results_base: str) -> Iterator[str]:
     yield _time_element("endTime", job.end_time)
     yield f"<uws:executionDuration>{int(job.execution_duration)}</uws:executionDuration>"
     yield _time_element("destruction", job.destruction)
-    yield from _parameters(job, job_url)
-    yield from _results(job, results_base)
+    yield from _parameters(job, job_url, uploads=uploads)
+    yield from _results(job, _results_base(job_url))
     if job.error is not None:
         yield _error_summary(job.error)
     if job.job_info:
@@ -271,11 +276,7 @@ def _job(job: Job, job_url: str, results_base: str) -> Iterator[str]:
     yield "</uws:job>"
 
 
-def job_xml(job: Job, job_url: str, results_base: str | None = None) -> bytes:
-    """The ``uws:job`` document of /{jobs}/{job-id}, elements in the schema's order.
-
-    Result links are ``{results_base}/{id}``; ``results_base`` defaults to ``{job_url}/results``
-    (UWS lets results live elsewhere, e.g. on a separate file server).
-    """
-    base = _results_base(job_url) if results_base is None else results_base
-    return _document(_job(job, job_url, base))
+def job_xml(job: Job, job_url: str, uploads: Collection[str] = ()) -> bytes:
+    """The ``uws:job`` document of /{jobs}/{job-id}, elements in the schema's order; result
+    links are ``{job_url}/results/{id}``, uploaded parameters are given by reference."""
+    return _document(_job(job, job_url, uploads))

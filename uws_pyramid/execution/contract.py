@@ -1,0 +1,155 @@
+"""Server side of the execution contract: preparing a job's files and reading what its wrapper left."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..jobs import Job
+from . import wrapper
+from .workdir import JobDir
+
+log = logging.getLogger(__name__)
+
+WRAPPER_SCRIPT = Path(wrapper.__file__).resolve()
+HOST = socket.gethostname()
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """What the wrapper wrote when the script ended: Popen style, negative for a signal."""
+
+    returncode: int
+    ended: str | None = None
+
+
+@dataclass(frozen=True)
+class WrapperRecord:
+    """What the wrapper wrote when it started."""
+
+    pid: int
+    pgid: int
+    start_ticks: int | None
+    host: str
+
+
+def prepare(job: Job, job_dir: JobDir, path: str = wrapper.DEFAULT_PATH) -> None:
+    """Write ``parameters.json`` (for scripts) and ``.uws/job.json`` (for the wrapper); clear what
+    an earlier run left. ValueError for a parameter that cannot become an environment variable."""
+    for name, value in job.parameters.items():
+        wrapper.check_name(name)
+        wrapper.check_value(name, value)
+    job_dir.create()
+    for stale in (job_dir.exit_file, job_dir.wrapper_file, job_dir.stdout, job_dir.stderr):
+        stale.unlink(missing_ok=True)
+    wrapper.write_json(job_dir.parameters_file, dict(job.parameters))
+    wrapper.write_json(
+        job_dir.job_file,
+        {"job_id": job.job_id, "job_type": job.job_type, "parameters": dict(job.parameters),
+         "path": path},
+    )
+
+
+def wrapper_command(job_dir: JobDir, script: Path, python: str = sys.executable) -> list[str]:
+    """The command that runs the job: an argument list, never a shell string.
+
+    The wrapper runs as a file in isolated mode without site packages: it needs only the
+    standard library, so it starts in milliseconds and does not import the server."""
+    return [python, "-I", "-S", str(WRAPPER_SCRIPT), str(job_dir.path), str(script)]
+
+
+def environment(job: Job, job_dir: JobDir, path: str = wrapper.DEFAULT_PATH) -> dict[str, str]:
+    """The wrapper's own environment: the job's base environment, no server variable."""
+    return wrapper.base_environment(job.job_id, str(job_dir.path), path)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_exit(job_dir: JobDir) -> ExitStatus | None:
+    """The script's exit status, or None if the wrapper has not written one (yet)."""
+    data = _read_json(job_dir.exit_file)
+    if data is None or not isinstance(data.get("returncode"), int):
+        return None
+    ended = data.get("ended")
+    return ExitStatus(data["returncode"], ended if isinstance(ended, str) else None)
+
+
+def read_wrapper(job_dir: JobDir) -> WrapperRecord | None:
+    """The wrapper's record of itself, or None if it has not started (yet)."""
+    data = _read_json(job_dir.wrapper_file)
+    if data is None or not isinstance(data.get("pid"), int):
+        return None
+    ticks = data.get("start_ticks")
+    pgid = data.get("pgid")
+    return WrapperRecord(
+        pid=data["pid"],
+        pgid=pgid if isinstance(pgid, int) else data["pid"],
+        start_ticks=ticks if isinstance(ticks, int) else None,
+        host=str(data.get("host", "")),
+    )
+
+
+def is_running(pid: int, start_ticks: int | None, job_dir: JobDir | None = None) -> bool:
+    """Whether ``pid`` is still the process we started (on this host).
+
+    The start time guards against a PID reused by another process; without one, the process
+    must be a wrapper of ``job_dir`` (its command line names the directory)."""
+    ticks = wrapper.start_ticks(pid)
+    if ticks is None:
+        return False
+    if start_ticks is not None:
+        return ticks == start_ticks
+    if job_dir is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as stream:
+            args = stream.read().split(b"\0")
+    except OSError:
+        return False
+    return str(WRAPPER_SCRIPT).encode() in args and str(job_dir.path).encode() in args
+
+
+def read_progress(job_dir: JobDir) -> float | None:
+    """The fraction done that the script wrote to ``progress`` (clamped to 0..1), or None."""
+    try:
+        with open(job_dir.progress_file, "rb") as stream:
+            text = stream.read(64).decode("ascii").strip()
+        value = float(text)
+    except (OSError, ValueError):
+        return None
+    if not math.isfinite(value):
+        return None
+    return min(max(value, 0.0), 1.0)
+
+
+def job_info(process_id: str, job_dir: JobDir, host: str = HOST, **extra: Any) -> dict[str, Any]:
+    """A job's jobInfo: the manager's process id, the host and, once written, ``progress``."""
+    info: dict[str, Any] = {"process_id": process_id, "host": host, **extra}
+    progress = read_progress(job_dir)
+    if progress is not None:
+        info["progress"] = progress
+    return info
+
+
+def signal_group(pgid: int, signum: int) -> bool:
+    """Send ``signum`` to a process group; False if the group is gone."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        log.warning("not allowed to signal process group %d", pgid)
+        return False
+    return True
