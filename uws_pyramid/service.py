@@ -272,10 +272,13 @@ class JobService:
         return changed
 
     def _call_hook(self, hook: Any, **kwargs: Any) -> None:
-        try:
-            hook(**kwargs)
-        except Exception:  # notification plugins must never break a phase change
-            log.exception("a plugin's %s hook failed", hook.name)
+        # Each implementation on its own: one plugin's bug must neither break the phase
+        # change nor keep the other plugins from hearing of it.
+        for impl in hook.get_hookimpls():
+            try:
+                impl.function(**kwargs)
+            except Exception:
+                log.exception("plugin %s failed in %s", impl.plugin_name, hook.name)
 
     def destroy_expired(self, now: datetime | None = None) -> int:
         """Destroy (or archive) the jobs whose destruction time has passed."""
