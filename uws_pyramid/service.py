@@ -276,7 +276,7 @@ class JobService:
         # change nor keep the other plugins from hearing of it.
         for impl in hook.get_hookimpls():
             try:
-                impl.function(**kwargs)
+                impl.function(*(kwargs[name] for name in impl.argnames))
             except Exception:
                 log.exception("plugin %s failed in %s", impl.plugin_name, hook.name)
 
