@@ -18,6 +18,7 @@ class HoldingManager(Manager):
         self.submitted: list[str] = []
         self.aborted: list[str] = []
         self.deleted: list[str] = []
+        self.events: list[tuple[str, str]] = []
 
     @classmethod
     def from_settings(cls, options: Mapping[str, str], here: str) -> HoldingManager:
@@ -31,6 +32,9 @@ class HoldingManager(Manager):
 
     def delete(self, job: Job) -> None:
         self.deleted.append(job.job_id)
+
+    def event(self, job: Job, event: str) -> None:
+        self.events.append((job.job_id, event))
 
     def finish(self, job_id: str, phase: Phase = Phase.COMPLETED, **changes: Any) -> Job | None:
         """Play the part of a job's process reporting its end."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from .events import job_secret
 from .jobs import Job, Phase
 from .storage import Storage
 
@@ -28,9 +29,19 @@ class ManagerContext:
     workdir_root: Path  # each job runs in workdir_root / job_id
     record: RecordPhase
     settings: Mapping[str, Any]  # the parsed uws.* settings of the service
+    server_secret: bytes = b""  # derive a job's secret with events.job_secret(...)
+    base_url: str = ""  # uws.base_url: where jobs running elsewhere send their events
 
     def job_dir(self, job_id: str) -> Path:
         return self.workdir_root / job_id
+
+    def job_secret(self, job_id: str) -> str:
+        """The secret a job signs its events with (see uws_pyramid.events)."""
+        return job_secret(self.server_secret, job_id)
+
+    def events_url(self, job_id: str) -> str:
+        """Where the job POSTs its signed events (``uws.base_url`` must be set)."""
+        return f"{self.base_url}/events/{job_id}"
 
 
 class Manager(ABC):
@@ -65,6 +76,11 @@ class Manager(ABC):
     @abstractmethod
     def delete(self, job: Job) -> None:
         """Stop the job if it runs, then remove its files. Storage records are the caller's."""
+
+    def event(self, job: Job, event: str) -> None:
+        """A verified event ("started" or "ended") from the job's own process: look at the
+        job now rather than at the next reconciliation. The event is a wake-up call only:
+        read the job's real state, never trust the event for its outcome."""
 
     def reconcile(self) -> None:
         """Compare active jobs with reality and fix what drifted (called periodically)."""

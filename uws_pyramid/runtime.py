@@ -10,6 +10,7 @@ import pluggy
 from pyramid.config import Configurator
 from pyramid.request import Request
 
+from .events import load_secret
 from .jdl.registry import JobDescriptions
 from .jobs import utcnow
 from .manager import Manager, ManagerContext
@@ -93,6 +94,8 @@ def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ())
             workdir_root=settings.workdir,
             record=service.record,
             settings=settings.__dict__,
+            server_secret=load_secret(settings.secret_file),
+            base_url=settings.base_url,
         )
     )
     background = Background(storage)

@@ -40,6 +40,8 @@ class UWSSettings:
     debug: bool = False
     editor: bool = False
     background: bool = True
+    secret_file: Path = Path("var/secret")
+    base_url: str = ""
 
 
 def _get(
@@ -72,6 +74,12 @@ def _bool(text: str) -> bool:
     if text.lower() not in {"true", "false", "yes", "no", "on", "off", "1", "0"}:
         raise ValueError(text)
     return asbool(text)
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError(text)
+    return text
 
 
 def _prefixed(settings: Mapping[str, Any], prefix: str) -> dict[str, str]:
@@ -126,6 +134,8 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
         debug=_get(settings, "uws.debug", False, _bool, "a boolean"),
         editor=_get(settings, "uws.editor", False, _bool, "a boolean"),
         background=_get(settings, "uws.background", True, _bool, "a boolean"),
+        secret_file=path("uws.secret_file", "var/secret"),
+        base_url=_get(settings, "uws.base_url", "", _url, "an http(s) URL").rstrip("/"),
     )
     if parsed.execution_duration_max and (
         parsed.execution_duration_default > parsed.execution_duration_max
@@ -142,7 +152,7 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
 _KEYS = (
     "jdl_dir workdir execution_duration.default execution_duration.max destruction.default "
     "destruction.max destruction.archive destruction.interval reconcile_interval wait.max "
-    "wait.max_waiters debug editor background"
+    "wait.max_waiters debug editor background secret_file base_url"
 ).split()
 
 

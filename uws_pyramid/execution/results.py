@@ -18,6 +18,7 @@ from typing import Any
 from ..jdl.model import JobDescription, ResultSpec
 from ..jobs import ErrorSummary, Phase, Result, utcnow
 from .workdir import JobDir
+from .wrapper import META
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def _inside(root: Path, relative: str) -> Path | None:
     target = (root / relative).resolve()
     if root not in target.parents or not target.is_file():
         return None
-    if (root / ".uws") in target.parents:
+    if (root / META) in target.parents:
         return None  # the contract's own files: stdout and stderr are offered by name
     return target
 

@@ -81,13 +81,15 @@ def script_environment(
     return env
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write ``path`` atomically (a temporary file, then a rename), so readers never see half."""
+def write_json(path: Path, data: Any, sync: bool = False) -> None:
+    """Write ``path`` atomically (a temporary file, then a rename), so readers never see half;
+    ``sync`` also makes it survive a crash of the host."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(temporary, "w", encoding="utf-8") as stream:
         json.dump(data, stream)
-        stream.flush()
-        os.fsync(stream.fileno())
+        if sync:
+            stream.flush()
+            os.fsync(stream.fileno())
     os.replace(temporary, path)
 
 
@@ -172,7 +174,7 @@ def main(argv: list[str]) -> int:
         except OSError:
             print(f"uws wrapper: {type(exc).__name__}: {exc}", file=sys.stderr)
         returncode = 1
-    write_json(job_dir / META / EXIT_FILE, {"returncode": returncode, "ended": _now()})
+    write_json(job_dir / META / EXIT_FILE, {"returncode": returncode, "ended": _now()}, sync=True)
     return returncode if returncode >= 0 else 128 - returncode
 
 

@@ -11,6 +11,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("jdl_list", "/jdl")
     config.add_route("jdl", "/jdl/{jobtype}")
     config.add_route("jdl_json", "/jdl/{jobtype}/json")
+    config.add_route("job_event", "/events/{job_id}")
     config.add_route("all_jobs", "/rest")
     config.add_route("jobs", "/rest/{jobtype}")
     config.add_route("job", "/rest/{jobtype}/{job_id}")

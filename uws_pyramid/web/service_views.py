@@ -8,7 +8,8 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from ..jobs import JobQuery
+from ..events import verify
+from ..jobs import ACTIVE, JobQuery
 from .xml import format_time
 
 STANDARD_ID = "ivo://ivoa.net/std/UWS#rest-1.1"
@@ -148,3 +149,22 @@ def jdl(request: Request) -> Response:
 def jdl_json(request: Request) -> Response:
     return _json(request.jobs.descriptions.get(request.matchdict["jobtype"]).to_json())
 
+
+
+@view_config(route_name="job_event", request_method="POST")
+def job_event(request: Request) -> Response:
+    """A signed event from a job's process (see uws_pyramid.events); 204 when taken."""
+    job_id = request.matchdict["job_id"]
+    form = request.POST
+    runtime = request.registry.uws
+    verify(
+        runtime.manager.context.server_secret,
+        job_id,
+        form.get("event", ""),
+        form.get("time", ""),
+        form.get("signature", ""),
+    )
+    job = runtime.storage.get(job_id)
+    if job.phase in ACTIVE:  # events of finished jobs are ignored, not errors
+        runtime.manager.event(job, form["event"])
+    return Response(status=204)

@@ -1,0 +1,14 @@
+"""uws-local: the local-process job manager plugin of uws-pyramid."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from uws_pyramid.manager import Manager
+from uws_pyramid.plugins import hookimpl
+
+from .manager import LocalManager
+
+
+@hookimpl
+def uws_manager_classes() -> Sequence[type[Manager]]:
+    return [LocalManager]

@@ -1,0 +1,71 @@
+// Job descriptions of this service (not part of UWS): /jdl lists and describes job types, and
+// PUT /jdl/{type} saves one when the service's editor is enabled.
+
+/**
+ * @typedef {{name: string, type: string, required: boolean, default: string|null,
+ *   description: string, min: string|null, max: string|null, choices: string[]}} ParameterSpec
+ * @typedef {{id: string, mime_type: string, default: string, description: string}} ResultSpec
+ * @typedef {{name: string, description: string, version: string,
+ *   parameters: ParameterSpec[], results: ResultSpec[], execution_duration: number|null,
+ *   max_execution_duration: number|null, quote: number|null, destruction: number|null,
+ *   options: Object<string, string>}} JobDescription
+ */
+
+export class JobDescriptions {
+  /**
+   * @param {import("./uws.js").UWSClient} client for its fetch and error handling
+   * @param {string} base the service's root URL, e.g. ``/``
+   */
+  constructor(client, base = "/") {
+    this.client = client;
+    this.base = base.endsWith("/") ? base : `${base}/`;
+  }
+
+  async json(path, init) {
+    const headers = { Accept: "application/json", ...(init?.headers || {}) };
+    return (await this.client.request(this.base + path, { ...init, headers })).json();
+  }
+
+  /** @returns {Promise<{jobTypes: {name: string, description: string, jobs: string}[],
+   *   invalid: Object<string, string>}>} */
+  list() {
+    return this.json("jdl");
+  }
+
+  /** @param {string} name @returns {Promise<JobDescription>} */
+  get(name) {
+    return this.json(`jdl/${encodeURIComponent(name)}/json`);
+  }
+
+  /** @param {string} name @returns {Promise<string>} the WADL document */
+  async wadl(name) {
+    return (await this.client.request(`${this.base}jdl/${encodeURIComponent(name)}`)).text();
+  }
+
+  /** @param {string} name @returns {Promise<string>} the job type's script (editor only) */
+  async script(name) {
+    return (await this.client.request(`${this.base}jdl/${encodeURIComponent(name)}/script`)).text();
+  }
+
+  /** @returns {Promise<{editor: boolean}>} what this service's client may offer */
+  config() {
+    return this.json("client/config");
+  }
+
+  /**
+   * Check, or save and activate, a job description (and its script, null to keep it).
+   * Throws UWSError 400 with the fault for an invalid description, 403 without the editor.
+   * @param {JobDescription} description
+   * @param {string|null} script
+   * @param {{check?: boolean}} [options] ``check``: validate only, write nothing
+   * @returns {Promise<{name: string, wadl: string, saved: boolean}>}
+   */
+  save(description, script, { check = false } = {}) {
+    const path = `jdl/${encodeURIComponent(description.name)}${check ? "?check=1" : ""}`;
+    return this.json(path, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ description, script }),
+    });
+  }
+}

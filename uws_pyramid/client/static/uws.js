@@ -1,0 +1,261 @@
+// A UWS 1.1 client for web pages: list, create, run, wait for, abort and delete jobs and read
+// their XML. Works with any UWS 1.1 service; needs only fetch and a DOMParser.
+//
+//   import { UWSClient } from "/client/static/uws.js";
+//   const uws = new UWSClient();
+//   const job = await uws.createJob("/rest/echo", { message: "hi" }, { run: true });
+//   const done = await uws.watchJob(job.url, (j) => console.log(j.phase));
+
+import { FINAL, WAITABLE, errorFields, parseJob, parseJobList, parseParameters,
+  parseResults } from "./uwsxml.js";
+
+export * from "./uwsxml.js";
+
+/** A response with an error status; ``fields`` are the parameters its message blames. */
+export class UWSError extends Error {
+  /** @param {number} status @param {string} message @param {string} url */
+  constructor(status, message, url) {
+    super(message || `HTTP ${status}`);
+    this.name = "UWSError";
+    this.status = status;
+    this.url = url;
+    /** @type {string[]} */
+    this.fields = errorFields(message);
+  }
+}
+
+/**
+ * Job parameters: an object (``{name: value}``) or a list of ``[name, value]`` pairs; values
+ * are strings, numbers, booleans or Blobs/Files (which make the request multipart/form-data).
+ * null and undefined values are left out.
+ * @typedef {Object<string, any> | Array<[string, any]>} Params
+ */
+
+/** @param {Params} params @returns {URLSearchParams|FormData} */
+export function encodeParams(params) {
+  const pairs = (Array.isArray(params) ? params : Object.entries(params || {}))
+    .filter(([, value]) => value !== null && value !== undefined);
+  const hasFile = pairs.some(([, v]) => typeof Blob !== "undefined" && v instanceof Blob);
+  const body = hasFile ? new FormData() : new URLSearchParams();
+  for (const [name, value] of pairs) {
+    body.append(name, typeof value === "object" && hasFile ? value : String(value));
+  }
+  return body;
+}
+
+/**
+ * The URL of a job list with UWS 1.1 filters.
+ * @param {string} listUrl
+ * @param {{phases?: string[], after?: string|null, last?: number|null}} [filters]
+ * @returns {string}
+ */
+export function jobListUrl(listUrl, { phases = [], after = null, last = null } = {}) {
+  const query = new URLSearchParams();
+  for (const phase of phases) query.append("PHASE", phase);
+  if (after) query.append("AFTER", after);
+  if (last) query.append("LAST", String(last));
+  const text = query.toString();
+  return text ? `${listUrl}${listUrl.includes("?") ? "&" : "?"}${text}` : listUrl;
+}
+
+/** @param {number} ms @param {AbortSignal} [signal] @returns {Promise<void>} */
+export function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}
+
+export class UWSClient {
+  /**
+   * @param {{fetch?: typeof fetch, DOMParser?: any, waitSeconds?: number}} [options]
+   *   ``fetch`` and ``DOMParser`` default to the browser's; ``waitSeconds`` is the longest
+   *   blocking GET that watchJob asks for (30 s).
+   */
+  constructor(options = {}) {
+    this.fetch = options.fetch || globalThis.fetch.bind(globalThis);
+    this.DOMParser = options.DOMParser || globalThis.DOMParser;
+    this.waitSeconds = options.waitSeconds ?? 30;
+  }
+
+  /**
+   * fetch, throwing UWSError (with the server's text) for a status >= 400.
+   * @param {string} url @param {RequestInit} [init] @returns {Promise<Response>}
+   */
+  async request(url, init = {}) {
+    const response = await this.fetch(url, { credentials: "same-origin", ...init });
+    if (!response.ok) {
+      const text = (await response.text()).trim();
+      throw new UWSError(response.status, text, url);
+    }
+    return response;
+  }
+
+  /** @param {string} text @returns {Document} a parsed XML document */
+  parseXml(text) {
+    const doc = new this.DOMParser().parseFromString(text, "application/xml");
+    const fault = doc.getElementsByTagName("parsererror");
+    if (fault.length) throw new Error(`not well-formed XML: ${fault[0].textContent}`);
+    return doc;
+  }
+
+  /** @param {string} url @param {RequestInit} [init] @returns {Promise<{doc: Document, url: string}>} */
+  async xml(url, init = {}) {
+    const headers = { Accept: "application/xml", ...(init.headers || {}) };
+    const response = await this.request(url, { ...init, headers });
+    return { doc: this.parseXml(await response.text()), url: response.url || url };
+  }
+
+  async jobAt(url, init) {
+    const { doc, url: final } = await this.xml(url, init);
+    return { ...parseJob(doc), url: final.split("?")[0] };
+  }
+
+  /**
+   * The job list, filtered as UWS 1.1 allows; with ``last`` the newest come first.
+   * @param {string} listUrl e.g. ``/rest/echo``
+   * @param {{phases?: string[], after?: string|null, last?: number|null, signal?: AbortSignal}} [options]
+   * @returns {Promise<import("./uwsxml.js").JobRef[]>}
+   */
+  async listJobs(listUrl, options = {}) {
+    const { doc } = await this.xml(jobListUrl(listUrl, options), { signal: options.signal });
+    return parseJobList(doc);
+  }
+
+  /**
+   * @param {string} jobUrl @param {{signal?: AbortSignal}} [options]
+   * @returns {Promise<import("./uwsxml.js").Job & {url: string}>}
+   */
+  getJob(jobUrl, options = {}) {
+    return this.jobAt(jobUrl, { signal: options.signal });
+  }
+
+  /**
+   * UWS blocking GET: returns when the job changes, or after ``seconds``, or at once if the
+   * job is not in ``phase`` (the phase the caller last saw, which avoids a race).
+   * @param {string} jobUrl
+   * @param {{seconds?: number, phase?: string|null, signal?: AbortSignal}} [options]
+   */
+  waitJob(jobUrl, { seconds = 30, phase = null, signal } = {}) {
+    const query = new URLSearchParams({ WAIT: String(seconds) });
+    if (phase) query.append("PHASE", phase);
+    return this.jobAt(`${jobUrl}?${query}`, { signal });
+  }
+
+  /**
+   * Create a job; returns it as the service shows it after the 303 redirect.
+   * @param {string} listUrl
+   * @param {Params} params job parameters
+   * @param {{run?: boolean, runId?: string, executionDuration?: number|string,
+   *   destruction?: string}} [control]
+   */
+  createJob(listUrl, params, { run = false, runId, executionDuration, destruction } = {}) {
+    const pairs = Array.isArray(params) ? [...params] : Object.entries(params || {});
+    const extra = [["RUNID", runId], ["EXECUTIONDURATION", executionDuration],
+      ["DESTRUCTION", destruction], ["PHASE", run ? "RUN" : null]];
+    for (const [name, value] of extra) {
+      if (value !== undefined && value !== null && value !== "") pairs.push([name, value]);
+    }
+    return this.jobAt(listUrl, { method: "POST", body: encodeParams(pairs) });
+  }
+
+  /**
+   * POST to a job: parameter changes (PENDING only), RUNID, EXECUTIONDURATION, DESTRUCTION.
+   * @param {string} jobUrl @param {Params} params
+   */
+  updateJob(jobUrl, params) {
+    return this.jobAt(jobUrl, { method: "POST", body: encodeParams(params) });
+  }
+
+  /** @param {string} jobUrl */
+  runJob(jobUrl) {
+    return this.jobAt(`${jobUrl}/phase`, { method: "POST", body: encodeParams({ PHASE: "RUN" }) });
+  }
+
+  /** @param {string} jobUrl */
+  abortJob(jobUrl) {
+    return this.jobAt(`${jobUrl}/phase`, { method: "POST", body: encodeParams({ PHASE: "ABORT" }) });
+  }
+
+  /** @param {string} jobUrl @param {number|string} seconds */
+  setExecutionDuration(jobUrl, seconds) {
+    const body = encodeParams({ EXECUTIONDURATION: seconds });
+    return this.jobAt(`${jobUrl}/executionduration`, { method: "POST", body });
+  }
+
+  /** @param {string} jobUrl @param {string} time ISO 8601 */
+  setDestruction(jobUrl, time) {
+    return this.jobAt(`${jobUrl}/destruction`, { method: "POST", body: encodeParams({ DESTRUCTION: time }) });
+  }
+
+  /** Delete a job (HTTP DELETE). @param {string} jobUrl @returns {Promise<void>} */
+  async deleteJob(jobUrl) {
+    const response = await this.request(jobUrl, { method: "DELETE" });
+    await response.arrayBuffer();
+  }
+
+  /** @param {string} jobUrl @returns {Promise<string>} the phase, as text */
+  async getPhase(jobUrl) {
+    return (await (await this.request(`${jobUrl}/phase`)).text()).trim();
+  }
+
+  /** @param {string} jobUrl @returns {Promise<string>} the text of the job's /error */
+  async getError(jobUrl) {
+    return (await this.request(`${jobUrl}/error`)).text();
+  }
+
+  /** @param {string} jobUrl */
+  async getParameters(jobUrl) {
+    return parseParameters((await this.xml(`${jobUrl}/parameters`)).doc);
+  }
+
+  /** @param {string} jobUrl */
+  async getResults(jobUrl) {
+    return parseResults((await this.xml(`${jobUrl}/results`)).doc);
+  }
+
+  /**
+   * The start of a text resource (a result, stdout, ...), read with a Range request.
+   * @param {string} url @param {{maxBytes?: number, signal?: AbortSignal}} [options]
+   * @returns {Promise<{text: string, truncated: boolean, type: string}>}
+   */
+  async getText(url, { maxBytes = 65536, signal } = {}) {
+    const headers = { Range: `bytes=0-${maxBytes - 1}` };
+    const response = await this.request(url, { headers, signal });
+    const buffer = await response.arrayBuffer();
+    const total = /\/(\d+)$/.exec(response.headers.get("Content-Range") || "");
+    const truncated = buffer.byteLength > maxBytes || (total !== null && Number(total[1]) > maxBytes);
+    const text = new TextDecoder("utf-8").decode(buffer.slice(0, maxBytes));
+    return { text, truncated, type: response.headers.get("Content-Type") || "" };
+  }
+
+  /**
+   * Follow a job with blocking GETs until it reaches a final phase (or ``signal`` aborts):
+   * ``onChange`` sees every version of the job that differs from the last one. When the
+   * service returns early without a change (as UWS allows under load), waits back off.
+   * @param {string} jobUrl
+   * @param {(job: any) => void} [onChange]
+   * @param {{signal?: AbortSignal, seconds?: number}} [options]
+   * @returns {Promise<any>} the last version of the job seen
+   */
+  async watchJob(jobUrl, onChange = () => {}, { signal, seconds = this.waitSeconds } = {}) {
+    let job = await this.getJob(jobUrl, { signal });
+    onChange(job);
+    let pause = 0;
+    while (!signal?.aborted && !FINAL.includes(job.phase)) {
+      const started = Date.now();
+      const next = WAITABLE.includes(job.phase)
+        ? await this.waitJob(jobUrl, { seconds, phase: job.phase, signal })
+        : (await sleep(Math.max(pause, 2000), signal), await this.getJob(jobUrl, { signal }));
+      if (JSON.stringify(next) !== JSON.stringify(job)) {
+        pause = 0;
+        onChange(next);
+      } else if (Date.now() - started < 1000) {
+        pause = Math.min(Math.max(pause * 2, 500), 10000);
+        await sleep(pause, signal);
+      }
+      job = next;
+    }
+    return job;
+  }
+}
