@@ -7,12 +7,23 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    and_,
+    delete,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 
-from ..errors import NotFound
+from ..errors import ConfigurationError, NotFound
 from ..jobs import ErrorSummary, Job, JobQuery, JobRef, Phase, Result
 from ..storage import Storage
-from .tables import jobs, metadata
+from . import migrations
+from .tables import jobs
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +35,10 @@ REF_COLUMNS = (
     jobs.c.owner_id,
     jobs.c.creation_time,
 )
+
+# Inline, not a bound parameter: the planners of both databases can then match it to the
+# predicate of the partial index ix_uws_jobs_destruction (migration 0002).
+LIVE = jobs.c.phase != literal_column("'ARCHIVED'")
 
 
 def job_to_row(job: Job) -> dict[str, Any]:
@@ -98,7 +113,27 @@ class SQLStorage(Storage):
         self.engine = engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        """Bring the schema to the newest revision (Alembic migrations; idempotent)."""
+        with self._write() as conn:
+            migrations.upgrade(conn)
+
+    def check_schema(self) -> None:
+        """Raise ConfigurationError unless the schema is at the newest revision."""
+        with self.engine.connect() as conn:
+            found = migrations.current(conn)
+        if found != migrations.head():
+            raise ConfigurationError(
+                f"uws.storage.auto_migrate = false: the database schema is at revision "
+                f"{found or 'none (empty database)'}, this code needs {migrations.head()}; "
+                f"run `uws-admin migrate <ini file>` (or set uws.storage.auto_migrate = true)"
+            )
+
+    def prepare_schema(self, auto_migrate: bool) -> None:
+        """At start-up: migrate the schema, or check that someone did."""
+        if auto_migrate:
+            self.create_schema()
+        else:
+            self.check_schema()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -166,6 +201,9 @@ class SQLStorage(Storage):
     def on_changed(self, conn: Connection, before: Job, after: Job) -> None:
         """Inside the write transaction, after an update (PostgreSQL sends NOTIFY here)."""
 
+    def on_deleted(self, conn: Connection, job_id: str) -> None:
+        """Inside the write transaction, after a delete (PostgreSQL sends NOTIFY here)."""
+
     @staticmethod
     def _columns_of(changes: Mapping[str, Any]) -> set[str]:
         columns = set(changes)
@@ -176,6 +214,8 @@ class SQLStorage(Storage):
     def delete(self, job_id: str) -> bool:
         with self._write() as conn:
             deleted = conn.execute(delete(jobs).where(jobs.c.job_id == job_id)).rowcount
+            if deleted:
+                self.on_deleted(conn, job_id)
         if deleted:
             self.notifier.publish(job_id)
         return bool(deleted)
@@ -193,7 +233,7 @@ class SQLStorage(Storage):
     def expired(self, now: datetime, limit: int = 1000) -> list[Job]:
         stmt = (
             select(jobs)
-            .where(jobs.c.destruction <= now, jobs.c.phase != str(Phase.ARCHIVED))
+            .where(jobs.c.destruction <= now, LIVE)
             .order_by(jobs.c.destruction)
             .limit(limit)
         )

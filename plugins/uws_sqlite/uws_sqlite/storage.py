@@ -10,6 +10,9 @@ from sqlalchemy import Engine, create_engine, event
 from uws_pyramid.errors import ConfigurationError
 from uws_pyramid.sql.storage import SQLStorage
 
+BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
+            "false": False, "no": False, "off": False, "0": False}
+
 
 def sqlite_engine(path: str, busy_timeout: float) -> Engine:
     """An engine whose connections use WAL and a busy timeout, and whose write
@@ -47,7 +50,7 @@ class SQLiteStorage(SQLStorage):
     write_options = {"sqlite_begin": "IMMEDIATE"}
 
     @classmethod
-    def from_settings(cls, options: Mapping[str, str], here: str) -> SQLiteStorage:
+    def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
         path = options.get("path", "var/uws.sqlite")
         if not path:
             raise ConfigurationError("uws.storage.path: a file path is required")
@@ -60,6 +63,20 @@ class SQLiteStorage(SQLStorage):
             raise ConfigurationError(
                 "uws.storage.busy_timeout: expected a number of seconds"
             ) from None
-        storage = cls(sqlite_engine(path, timeout))
-        storage.create_schema()
+        return sqlite_engine(path, timeout)
+
+    @classmethod
+    def from_settings(cls, options: Mapping[str, str], here: str) -> SQLiteStorage:
+        # On by default: a fresh development start creates (or upgrades) the schema.
+        auto_migrate = options.get("auto_migrate", "true").strip().lower()
+        if auto_migrate not in BOOLEANS:
+            raise ConfigurationError(
+                f"uws.storage.auto_migrate = {auto_migrate!r}: expected true or false"
+            )
+        storage = cls(cls.engine_from_settings(options, here))
+        try:
+            storage.prepare_schema(BOOLEANS[auto_migrate])
+        except BaseException:
+            storage.close()
+            raise
         return storage

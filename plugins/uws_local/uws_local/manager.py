@@ -1,0 +1,330 @@
+"""LocalManager: jobs run as process groups on the server host, a bounded number at a time."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from uws_pyramid.errors import ConfigurationError, NotFound
+from uws_pyramid.execution import contract
+from uws_pyramid.execution.results import final_changes, timeout_error
+from uws_pyramid.execution.workdir import JobDir
+from uws_pyramid.execution.wrapper import DEFAULT_PATH
+from uws_pyramid.jdl.model import JobDescription
+from uws_pyramid.jobs import ErrorSummary, Job, Phase, utcnow
+from uws_pyramid.manager import Manager, ManagerContext
+
+from .processes import Running, kill_strays, spawn, wait_for_exit
+from .recovery import Recovery
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """The ``uws.manager.*`` options of the local manager."""
+
+    max_running: int
+    kill_grace: float = 5.0
+    poll_interval: float = 1.0
+    path: str = DEFAULT_PATH
+    python: str = sys.executable
+
+    @classmethod
+    def parse(cls, options: Mapping[str, str]) -> LocalOptions:
+        known = {"max_running", "kill_grace", "poll_interval", "path", "python"}
+        for key in options:
+            if key not in known:
+                raise ConfigurationError(
+                    f"uws.manager.{key}: unknown option of the local manager "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+
+        def number(key: str, default: float, kind: type, minimum: float, expected: str) -> Any:
+            raw = str(options.get(key, "")).strip()
+            if not raw:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = None
+            if value is None or value < minimum or value != value:
+                raise ConfigurationError(f"uws.manager.{key} = {raw!r}: expected {expected}")
+            return value
+
+        return cls(
+            max_running=number("max_running", os.cpu_count() or 1, int, 1, "an integer >= 1"),
+            kill_grace=number("kill_grace", 5.0, float, 0, "seconds (a number >= 0)"),
+            poll_interval=number("poll_interval", 1.0, float, 0.01, "seconds (a number >= 0.01)"),
+            path=str(options.get("path") or DEFAULT_PATH),
+            python=str(options.get("python") or sys.executable),
+        )
+
+
+class LocalManager(Manager):
+    """Runs each job as ``wrapper -> bash script`` in its own process group on this host.
+
+    Jobs beyond ``max_running`` wait, QUEUED, in submission order. One thread per job waits
+    for its process; one monitor thread enforces execution durations, records progress and
+    watches processes adopted after a restart (which are not our children)."""
+
+    name = "local"
+
+    def __init__(self, options: LocalOptions) -> None:
+        self.options = options
+        self._lock = threading.Lock()
+        self._queue: deque[str] = deque()
+        self._starting: set[str] = set()
+        self._running: dict[str, Running] = {}
+        self._stop = threading.Event()
+        self._closed = False
+        self._monitor: threading.Thread | None = None
+        self._recovery = Recovery(self)
+
+    @classmethod
+    def from_settings(cls, options: Mapping[str, str], here: str) -> LocalManager:
+        return cls(LocalOptions.parse(options))
+
+    # -- the Manager interface -------------------------------------------------------------
+
+    def bind(self, context: ManagerContext) -> None:
+        super().bind(context)
+        with context.storage.exclusive("reconcile") as mine:
+            if mine:
+                self._recovery.reconcile(first=True)
+        self._monitor = threading.Thread(target=self._watch, name="uws-local-monitor", daemon=True)
+        self._monitor.start()
+
+    def submit(self, job: Job) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the local manager is shut down")
+            if self.knows(job.job_id):
+                return
+            start_now = self._free_slots() > 0 and not self._queue
+            if start_now:
+                self._starting.add(job.job_id)
+            else:
+                self._queue.append(job.job_id)
+                log.info("job %s queued (%d waiting)", job.job_id, len(self._queue))
+        if start_now:
+            try:
+                self._start(job)
+            except BaseException:
+                self._start_queued()  # the slot it held is free again
+                raise
+
+    def abort(self, job: Job) -> None:
+        with self._lock:
+            if job.job_id in self._queue:
+                self._queue.remove(job.job_id)
+                return
+            run = self._running.get(job.job_id)
+        if run is not None:
+            self._terminate(run)
+
+    def delete(self, job: Job) -> None:
+        with self._lock:
+            if job.job_id in self._queue:
+                self._queue.remove(job.job_id)
+            run = self._running.get(job.job_id)
+            if run is not None:
+                run.deleted = True
+                run.signal(signal.SIGKILL)
+        if run is not None and not run.finished.wait(max(5.0, 3 * self.options.poll_interval)):
+            log.warning("job %s: its process did not end after SIGKILL", job.job_id)
+        JobDir(self.context.workdir_root, job.job_id).remove()
+
+    def reconcile(self) -> None:
+        if not self._closed:
+            self._recovery.reconcile(first=False)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._stop.set()
+        if self._monitor is not None:
+            self._monitor.join(timeout=5)
+        log.info("local manager closed; %d job(s) keep running", len(self._running))
+
+    # -- slots and starting ----------------------------------------------------------------
+
+    def knows(self, job_id: str) -> bool:
+        """Whether the job is queued, starting or running here (call with the lock held)."""
+        return job_id in self._running or job_id in self._starting or job_id in self._queue
+
+    def _free_slots(self) -> int:
+        return self.options.max_running - len(self._running) - len(self._starting)
+
+    def _start(self, job: Job) -> None:
+        """Spawn a job that holds a slot (in ``_starting``) and record it EXECUTING."""
+        job_dir = JobDir(self.context.workdir_root, job.job_id)
+        try:
+            script = self.context.descriptions.script_path(job.job_type)
+            run = spawn(job, job_dir, script, self.options.python, self.options.path)
+        except BaseException:
+            with self._lock:
+                self._starting.discard(job.job_id)
+            raise
+        with self._lock:
+            self._starting.discard(job.job_id)
+            self._running[job.job_id] = run
+        recorded = None
+        try:
+            recorded = self.context.record(
+                job.job_id, {Phase.QUEUED}, phase=Phase.EXECUTING, start_time=utcnow(),
+                process_id=str(run.pid), job_info=contract.job_info(str(run.pid), job_dir),
+            )
+        finally:
+            # Started only now, so that the end is never recorded before EXECUTING.
+            threading.Thread(
+                target=self._wait, args=(run,), name=f"uws-local-{job.job_id[:8]}", daemon=True
+            ).start()
+        if recorded is None:
+            log.info("job %s left QUEUED while it started: stopping it", job.job_id)
+            self._terminate(run)
+        else:
+            log.info("job %s started: process group %d", job.job_id, run.pgid)
+
+    def _start_queued(self) -> None:
+        """Start queued jobs, oldest first, while slots are free."""
+        while True:
+            with self._lock:
+                if self._closed or not self._queue or self._free_slots() <= 0:
+                    return
+                job_id = self._queue.popleft()
+                self._starting.add(job_id)
+            try:
+                job: Job | None = self.context.storage.get(job_id)
+            except NotFound:
+                job = None
+            if job is None or job.phase != Phase.QUEUED:
+                with self._lock:
+                    self._starting.discard(job_id)
+                continue
+            try:
+                self._start(job)
+            except Exception as exc:
+                log.exception("job %s could not be started", job_id)
+                self.context.record(
+                    job_id, {Phase.QUEUED}, phase=Phase.ERROR, end_time=utcnow(),
+                    error=ErrorSummary(f"the job could not be started: {exc}"),
+                )
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def _wait(self, run: Running) -> None:
+        """Thread body: wait for our child wrapper, then record how the job ended."""
+        wait_for_exit(run)
+        with self._lock:
+            kill_strays(run)
+            run.done = True
+        assert run.process is not None
+        returncode = run.process.wait()
+        if self._closed:
+            return  # a later server learns the outcome from the exit status file
+        self.finish(run, returncode)
+
+    def finish(self, run: Running, returncode: int | None) -> None:
+        """Record the end of a job whose process is gone: collect results, free its slot."""
+        try:
+            status = contract.read_exit(run.job_dir)
+            if status is not None:
+                returncode = status.returncode
+            if not run.deleted:
+                self._record_end(run, returncode)
+        except Exception:
+            log.exception("job %s: recording its end failed", run.job_id)
+        finally:
+            run.finished.set()
+            with self._lock:
+                self._running.pop(run.job_id, None)
+            self._start_queued()
+
+    def _record_end(self, run: Running, returncode: int | None) -> None:
+        try:
+            job = self.context.storage.get(run.job_id)
+        except NotFound:
+            return
+        changes = final_changes(run.job_dir, self.description(job.job_type), job.parameters,
+                                returncode)
+        changes["job_info"] = {**job.job_info, **contract.job_info(str(run.pid), run.job_dir)}
+        if self.context.record(run.job_id, {Phase.QUEUED, Phase.EXECUTING}, **changes):
+            log.info("job %s ended: %s", run.job_id, changes["phase"])
+            return
+        # Aborted meanwhile (by a user, or for its duration): keep the results made so far.
+        self.context.record(run.job_id, {Phase.ABORTED}, results=changes["results"],
+                            job_info=changes["job_info"])
+
+    def description(self, job_type: str) -> JobDescription | None:
+        try:
+            return self.context.descriptions.get(job_type)
+        except NotFound:
+            log.warning("job type %s is gone: only stdout and stderr are kept", job_type)
+            return None
+
+    def _terminate(self, run: Running) -> None:
+        """SIGTERM to the job's process group now, SIGKILL after the grace period."""
+        with self._lock:
+            if run.signal(signal.SIGTERM) and run.kill_at is None:
+                run.kill_at = time.monotonic() + self.options.kill_grace
+
+    # -- the monitor thread ----------------------------------------------------------------
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pause = self._tick()
+            except Exception:
+                log.exception("local manager monitor pass failed")
+                pause = self.options.poll_interval
+            self._stop.wait(pause)
+
+    def _tick(self) -> float:
+        """Enforce durations and kill deadlines, record progress, watch adopted processes;
+        return how long to sleep before the next pass."""
+        with self._lock:
+            runs = list(self._running.values())
+        for run in runs:
+            if run.deadline is not None and not run.expired and time.monotonic() >= run.deadline:
+                self._expire(run)
+            if run.kill_at is not None and time.monotonic() >= run.kill_at:
+                with self._lock:
+                    if run.signal(signal.SIGKILL):
+                        log.info("job %s: SIGKILL after the grace period", run.job_id)
+                    run.kill_at = None
+            if run.done or (run.adopted and self._recovery.poll(run)):
+                continue
+            self._record_progress(run)
+        now = time.monotonic()
+        pause = self.options.poll_interval
+        for run in runs:
+            for moment in (run.deadline if not run.expired else None, run.kill_at):
+                if moment is not None:
+                    pause = min(pause, moment - now)
+        return max(pause, 0.01)
+
+    def _expire(self, run: Running) -> None:
+        run.expired = True
+        self.context.record(
+            run.job_id, {Phase.EXECUTING}, phase=Phase.ABORTED, end_time=utcnow(),
+            error=timeout_error(run.duration),
+        )
+        log.info("job %s exceeded its execution duration of %d s", run.job_id, run.duration)
+        self._terminate(run)
+
+    def _record_progress(self, run: Running) -> None:
+        progress = contract.read_progress(run.job_dir)
+        if progress is not None and progress != run.progress:
+            run.progress = progress
+            self.context.record(
+                run.job_id, {Phase.EXECUTING},
+                job_info=contract.job_info(str(run.pid), run.job_dir),
+            )

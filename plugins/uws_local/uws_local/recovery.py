@@ -1,0 +1,130 @@
+"""Reconciliation of the local manager: active jobs in storage that no thread of ours watches."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from uws_pyramid.execution import contract
+from uws_pyramid.execution.results import final_changes
+from uws_pyramid.execution.workdir import JobDir
+from uws_pyramid.execution.wrapper import start_ticks
+from uws_pyramid.jobs import ErrorSummary, Job, Phase, utcnow
+
+from .processes import Running
+
+if TYPE_CHECKING:
+    from .manager import LocalManager
+
+log = logging.getLogger(__name__)
+
+
+def _pid(process_id: str | None) -> int | None:
+    return int(process_id) if process_id and process_id.isdigit() else None
+
+
+class Recovery:
+    """After a restart (or a lost thread): track running jobs again, end the ones whose process
+    vanished, start the QUEUED ones that have none."""
+
+    def __init__(self, manager: LocalManager) -> None:
+        self.manager = manager
+        # QUEUED jobs unknown at the last pass: the service records QUEUED just before it calls
+        # submit, so one sighting may be a job on its way to us; two are a lost one.
+        self._suspects: set[str] = set()
+
+    def reconcile(self, first: bool) -> None:
+        m = self.manager
+        with m._lock:
+            adopted = [run for run in m._running.values() if run.adopted and not run.done]
+        for run in adopted:
+            self.poll(run)
+        # Read storage before looking at what we know: a job that moves on in between is
+        # then known (or already final), never taken for a lost one.
+        jobs = m.context.storage.in_phases({Phase.QUEUED, Phase.EXECUTING})
+        with m._lock:
+            unknown = [job for job in jobs if not m.knows(job.job_id)]
+        suspects: set[str] = set()
+        for job in unknown:
+            try:
+                if self._recover(job):
+                    continue
+            except Exception:
+                log.exception("job %s: reconciliation failed", job.job_id)
+                continue
+            if first or job.job_id in self._suspects:
+                self._restart(job)
+            else:
+                suspects.add(job.job_id)
+        self._suspects = suspects
+
+    def poll(self, run: Running) -> bool:
+        """End an adopted job whose wrapper is gone; True if it has ended."""
+        if run.alive():
+            return False
+        with self.manager._lock:
+            if run.done:
+                return True
+            run.done = True
+        self.manager.finish(run, None)
+        return True
+
+    def _recover(self, job: Job) -> bool:
+        """Adopt or end a job we do not track; False for a QUEUED job that never started."""
+        m = self.manager
+        job_dir = JobDir(m.context.workdir_root, job.job_id)
+        record = contract.read_wrapper(job_dir)
+        if record is not None and record.host and record.host != contract.HOST:
+            log.warning("job %s runs on host %s, not on this one: left alone",
+                        job.job_id, record.host)
+            return True
+        pid = record.pid if record is not None else _pid(job.process_id)
+        ticks = record.start_ticks if record is not None else None
+        if pid is not None and contract.is_running(pid, ticks, job_dir):
+            pgid = record.pgid if record is not None else pid
+            self._adopt(job, job_dir, pid, pgid, ticks if ticks is not None else start_ticks(pid))
+            return True
+        status = contract.read_exit(job_dir)
+        if status is None and job.phase == Phase.QUEUED:
+            return False
+        changes = final_changes(
+            job_dir, m.description(job.job_type), job.parameters,
+            None if status is None else status.returncode,
+        )
+        changes["job_info"] = {**job.job_info, **contract.job_info(str(pid or ""), job_dir)}
+        if m.context.record(job.job_id, {job.phase}, **changes):
+            log.warning("job %s: its process is gone; recorded %s (%s)", job.job_id,
+                        changes["phase"], "exit status file" if status else "no exit status")
+        return True
+
+    def _adopt(self, job: Job, job_dir: JobDir, pid: int, pgid: int, ticks: int | None) -> None:
+        m = self.manager
+        deadline = None
+        if job.execution_duration > 0:
+            started = job.start_time or utcnow()
+            end = started + timedelta(seconds=job.execution_duration)
+            deadline = time.monotonic() + (end - utcnow()).total_seconds()
+        run = Running(
+            job_id=job.job_id, job_dir=job_dir, pid=pid, pgid=pgid, start_ticks=ticks,
+            process=None, duration=job.execution_duration, deadline=deadline,
+        )
+        with m._lock:
+            m._running[job.job_id] = run
+        log.info("job %s: process %d still runs; watching it again", job.job_id, pid)
+        if job.phase == Phase.QUEUED:
+            m.context.record(
+                job.job_id, {Phase.QUEUED}, phase=Phase.EXECUTING, start_time=utcnow(),
+                process_id=str(pid), job_info=contract.job_info(str(pid), job_dir),
+            )
+
+    def _restart(self, job: Job) -> None:
+        log.info("job %s is QUEUED without a process: submitting it", job.job_id)
+        try:
+            self.manager.submit(job)
+        except Exception as exc:
+            log.exception("job %s could not be submitted again", job.job_id)
+            self.manager.context.record(
+                job.job_id, {Phase.QUEUED}, phase=Phase.ERROR, end_time=utcnow(),
+                error=ErrorSummary(f"the job could not be submitted: {exc}"),
+            )

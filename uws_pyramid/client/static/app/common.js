@@ -1,0 +1,81 @@
+// What every page shares: the service's URLs, the clients, navigation, phases and times.
+import { UWSClient } from "../uws.js";
+import { JobDescriptions } from "../jdl.js";
+import { h, replace } from "./dom.js";
+
+/** The service root: this file is served at {root}client/static/app/common.js. */
+export const ROOT = new URL("../../../", import.meta.url).href;
+export const uws = new UWSClient();
+export const descriptions = new JobDescriptions(uws, ROOT);
+export const params = new URLSearchParams(location.search);
+
+/** @param {string|null} jobType @returns {string} the job list URL ("/rest" for every type) */
+export function listUrl(jobType) {
+  return jobType ? `${ROOT}rest/${encodeURIComponent(jobType)}` : `${ROOT}rest`;
+}
+
+/** @param {string} jobType @param {string} jobId */
+export function jobUrl(jobType, jobId) {
+  return `${listUrl(jobType)}/${encodeURIComponent(jobId)}`;
+}
+
+/** A client page's URL: ``page("job.html", {type, id})``. */
+export function page(name, query = {}) {
+  const search = new URLSearchParams(
+    Object.entries(query).filter(([, v]) => v !== null && v !== undefined && v !== ""));
+  const text = search.toString();
+  return text ? `${name}?${text}` : name;
+}
+
+/** The job type and id of a job URL of this service, or null. */
+export function splitJobUrl(href) {
+  const match = /\/rest\/([^/?#]+)\/([^/?#]+)$/.exec(new URL(href, ROOT).pathname);
+  return match ? { type: decodeURIComponent(match[1]), id: decodeURIComponent(match[2]) } : null;
+}
+
+/** Fill the page's <header> with the navigation; ``current`` is the link to mark. */
+export function header(current, jobType = null) {
+  const links = [
+    ["jobs", page("index.html", { type: jobType }), jobType ? `Jobs: ${jobType}` : "All jobs"],
+    ["create", page("create.html", { type: jobType }), "New job"],
+    ["jdl", page("jdl.html", { type: jobType }), "Job descriptions"],
+  ];
+  replace(document.querySelector("header"),
+    h("a", { class: "skip", href: "#main" }, "Skip to content"),
+    h("a", { class: "brand", href: ROOT }, "UWS"),
+    h("nav", { "aria-label": "Main" }, h("ul", {}, links.map(([key, href, label]) =>
+      h("li", {}, h("a", { href, "aria-current": key === current ? "page" : null }, label))))));
+}
+
+/** A phase as a coloured badge (the colour comes from style.css, the text says it too). */
+export function phaseBadge(phase) {
+  return h("span", { class: `phase phase-${String(phase || "UNKNOWN").toLowerCase()}` },
+    phase || "UNKNOWN");
+}
+
+/** An ISO time as local date and time, with the exact UTC value in a tooltip. */
+export function timeText(iso) {
+  if (!iso) return h("span", { class: "none" }, "—");
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return h("span", {}, iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  const local = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `
+    + `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  return h("time", { datetime: iso, title: iso }, local);
+}
+
+/** A byte count in words. */
+export function sizeText(bytes) {
+  if (bytes === null || bytes === undefined) return "";
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
+}
+
+/** The text to show for an error (a UWSError's server message, or a network fault). */
+export function errorText(error) {
+  if (error?.name === "UWSError") return `${error.status}: ${error.message}`;
+  return `The service could not be reached: ${error?.message || error}`;
+}
