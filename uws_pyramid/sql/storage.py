@@ -1,6 +1,7 @@
 """The SQL storage shared by the SQLite and PostgreSQL plugins (SQLAlchemy Core)."""
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -10,8 +11,11 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    ColumnElement,
     Row,
+    Select,
     and_,
+    bindparam,
     delete,
     insert,
     literal_column,
@@ -23,7 +27,7 @@ from ..errors import ConfigurationError, NotFound
 from ..jobs import ErrorSummary, Job, JobQuery, JobRef, Phase, Result
 from ..storage import Storage
 from . import migrations
-from .tables import jobs
+from .tables import UTCDateTime, jobs
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,36 @@ def row_to_job(row: Row[Any]) -> Job:
     )
 
 
+PHASES = {str(p): p for p in Phase}
+GET_JOB = select(jobs).where(jobs.c.job_id == bindparam("job_id"))
+LIST_FILTERS = ("job_type", "owner_id", "phases", "after", "last")
+
+
+@functools.cache
+def list_statement(
+    job_type: bool, owner_id: bool, phases: bool, after: bool, last: bool
+) -> Select[Any]:
+    """The job list query for one combination of filters, built once (with bound parameters)
+    because building SQLAlchemy statements costs more than running them."""
+    conditions: list[ColumnElement[bool]] = []
+    if job_type:
+        conditions.append(jobs.c.job_type == bindparam("job_type"))
+    if owner_id:
+        conditions.append(jobs.c.owner_id == bindparam("owner_id"))
+    if phases:
+        conditions.append(jobs.c.phase.in_(bindparam("phases", expanding=True)))
+    else:  # ARCHIVED jobs are listed only when asked for (UWS 1.1 section 2.2.2.1)
+        conditions.append(jobs.c.phase != str(Phase.ARCHIVED))
+    if after:
+        conditions.append(jobs.c.creation_time > bindparam("after", type_=UTCDateTime))
+    stmt = select(*REF_COLUMNS).where(and_(*conditions))
+    if last:
+        return stmt.order_by(jobs.c.creation_time.desc(), jobs.c.job_id.desc()).limit(
+            bindparam("last")
+        )
+    return stmt.order_by(jobs.c.creation_time, jobs.c.job_id)
+
+
 class SQLStorage(Storage):
     """Storage on any SQLAlchemy engine; subclasses build the engine and add what their
     database does better."""
@@ -111,6 +145,12 @@ class SQLStorage(Storage):
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self.engine = engine
+
+    @classmethod
+    def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
+        """The engine ``from_settings`` would use, without touching the schema (for
+        ``uws-admin migrate``)."""
+        raise NotImplementedError
 
     def create_schema(self) -> None:
         """Bring the schema to the newest revision (Alembic migrations; idempotent)."""
@@ -147,34 +187,24 @@ class SQLStorage(Storage):
 
     def get(self, job_id: str) -> Job:
         with self.engine.connect() as conn:
-            row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
+            row = conn.execute(GET_JOB, {"job_id": job_id}).first()
         if row is None:
             raise NotFound(f"no job {job_id!r}")
         return row_to_job(row)
 
     def list(self, query: JobQuery) -> list[JobRef]:
-        conditions = []
-        if query.job_type is not None:
-            conditions.append(jobs.c.job_type == query.job_type)
-        if query.owner_id is not None:
-            conditions.append(jobs.c.owner_id == query.owner_id)
-        if query.phases is not None:
-            conditions.append(jobs.c.phase.in_([str(p) for p in query.phases]))
-        else:
-            conditions.append(jobs.c.phase != str(Phase.ARCHIVED))
-        if query.after is not None:
-            conditions.append(jobs.c.creation_time > query.after)
-        stmt = select(*REF_COLUMNS).where(and_(*conditions))
-        if query.last is not None:
-            stmt = stmt.order_by(jobs.c.creation_time.desc(), jobs.c.job_id.desc())
-            stmt = stmt.limit(query.last)
-        else:
-            stmt = stmt.order_by(jobs.c.creation_time, jobs.c.job_id)
+        params: dict[str, Any] = {
+            "job_type": query.job_type,
+            "owner_id": query.owner_id,
+            "phases": sorted(query.phases) if query.phases is not None else None,
+            "after": query.after,
+            "last": query.last,
+        }
+        stmt = list_statement(*(params[k] is not None for k in LIST_FILTERS))
         with self.engine.connect() as conn:
-            rows = conn.execute(stmt).all()
-        return [
-            JobRef(r[0], r[1], Phase(r[2]), r[3], r[4], r[5]) for r in rows
-        ]
+            rows = conn.execute(stmt, {k: v for k, v in params.items() if v is not None})
+            phase = PHASES.__getitem__
+            return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
 
     def update(
         self, job_id: str, when: Collection[Phase] | None = None, **changes: Any

@@ -37,8 +37,11 @@ def sqlite_engine(path: str, busy_timeout: float) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # Writes take the write lock at once; a read is one statement, atomic without BEGIN
+        # (saving a round trip per request).
+        mode = conn.get_execution_options().get("sqlite_begin")
+        if mode:
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
