@@ -202,9 +202,9 @@ class SQLStorage(Storage):
         }
         stmt = list_statement(*(params[k] is not None for k in LIST_FILTERS))
         with self.engine.connect() as conn:
-            rows = conn.execute(stmt, {k: v for k, v in params.items() if v is not None})
-            phase = PHASES.__getitem__
-            return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
+            rows = conn.execute(stmt, {k: v for k, v in params.items() if v is not None}).all()
+        phase = PHASES.__getitem__
+        return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
 
     def update(
         self, job_id: str, when: Collection[Phase] | None = None, **changes: Any

@@ -2,70 +2,25 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
-from uws_pyramid.errors import ConfigurationError, NotFound
+from uws_pyramid.errors import NotFound
 from uws_pyramid.execution import contract
 from uws_pyramid.execution.results import final_changes, timeout_error
 from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.execution.wrapper import DEFAULT_PATH
 from uws_pyramid.jdl.model import JobDescription
 from uws_pyramid.jobs import ErrorSummary, Job, Phase, utcnow
 from uws_pyramid.manager import Manager, ManagerContext
 
+from .options import LocalOptions
 from .processes import Running, kill_strays, spawn, wait_for_exit
 from .recovery import Recovery
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LocalOptions:
-    """The ``uws.manager.*`` options of the local manager."""
-
-    max_running: int
-    kill_grace: float = 5.0
-    poll_interval: float = 1.0
-    path: str = DEFAULT_PATH
-    python: str = sys.executable
-
-    @classmethod
-    def parse(cls, options: Mapping[str, str]) -> LocalOptions:
-        known = {"max_running", "kill_grace", "poll_interval", "path", "python"}
-        for key in options:
-            if key not in known:
-                raise ConfigurationError(
-                    f"uws.manager.{key}: unknown option of the local manager "
-                    f"(known: {', '.join(sorted(known))})"
-                )
-
-        def number(key: str, default: float, kind: type, minimum: float, expected: str) -> Any:
-            raw = str(options.get(key, "")).strip()
-            if not raw:
-                return default
-            try:
-                value = kind(raw)
-            except ValueError:
-                value = None
-            if value is None or value < minimum or value != value:
-                raise ConfigurationError(f"uws.manager.{key} = {raw!r}: expected {expected}")
-            return value
-
-        return cls(
-            max_running=number("max_running", os.cpu_count() or 1, int, 1, "an integer >= 1"),
-            kill_grace=number("kill_grace", 5.0, float, 0, "seconds (a number >= 0)"),
-            poll_interval=number("poll_interval", 1.0, float, 0.01, "seconds (a number >= 0.01)"),
-            path=str(options.get("path") or DEFAULT_PATH),
-            python=str(options.get("python") or sys.executable),
-        )
 
 
 class LocalManager(Manager):

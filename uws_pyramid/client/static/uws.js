@@ -58,6 +58,14 @@ export function jobListUrl(listUrl, { phases = [], after = null, last = null } =
   return text ? `${listUrl}${listUrl.includes("?") ? "&" : "?"}${text}` : listUrl;
 }
 
+/** Compare job refs by creation time, newest first (ties: by id, descending, as the service). */
+export function newestFirst(a, b) {
+  const ta = Date.parse(a.creationTime || "") || 0;
+  const tb = Date.parse(b.creationTime || "") || 0;
+  if (ta !== tb) return tb - ta;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
 /** @param {number} ms @param {AbortSignal} [signal] @returns {Promise<void>} */
 export function sleep(ms, signal) {
   return new Promise((resolve) => {
@@ -120,6 +128,19 @@ export class UWSClient {
   async listJobs(listUrl, options = {}) {
     const { doc } = await this.xml(jobListUrl(listUrl, options), { signal: options.signal });
     return parseJobList(doc);
+  }
+
+  /**
+   * One list across several job lists (e.g. every job type of a service): the union of their
+   * filtered lists, newest first, cut to ``last``.
+   * @param {string[]} listUrls
+   * @param {{phases?: string[], after?: string|null, last?: number|null, signal?: AbortSignal}} [options]
+   * @returns {Promise<import("./uwsxml.js").JobRef[]>}
+   */
+  async listJobsMerged(listUrls, options = {}) {
+    const lists = await Promise.all(listUrls.map((url) => this.listJobs(url, options)));
+    const merged = lists.flat().sort(newestFirst);
+    return options.last ? merged.slice(0, options.last) : merged;
   }
 
   /**

@@ -149,6 +149,20 @@ export function parseJob(doc) {
 }
 
 /**
+ * The progress a job reports in its jobInfo (``progress``: a fraction, or a percentage),
+ * as a fraction between 0 and 1; null when it reports none.
+ * @param {{jobInfo: Object<string, string>|null}} job @returns {number|null}
+ */
+export function jobProgress(job) {
+  const raw = job?.jobInfo?.progress;
+  if (raw === undefined || raw === null || String(raw).trim() === "") return null;
+  const value = Number.parseFloat(String(raw).replace("%", ""));
+  if (!Number.isFinite(value)) return null;
+  const fraction = String(raw).includes("%") || value > 1 ? value / 100 : value;
+  return Math.min(Math.max(fraction, 0), 1);
+}
+
+/**
  * The names of the parameters that a UWS error message blames (as this service words them).
  * @param {string} message the text/plain body of a 400 response
  * @returns {string[]}
