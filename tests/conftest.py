@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 import webtest
 
 from uws_pyramid import main
+from uws_pyramid.testing import wait_for
 
 from .uwsxsd import is_uws_xml, validate
 
@@ -33,18 +33,6 @@ class UWSTestApp(webtest.TestApp):
 def require_services() -> bool:
     """In CI a missing service is a failure, never a skip."""
     return os.environ.get("UWS_REQUIRE_SERVICES") == "1"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Poll until ``predicate()`` is truthy; its value, or AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ import json
 import logging
 import math
 import os
-import socket
+import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from .workdir import JobDir
 log = logging.getLogger(__name__)
 
 WRAPPER_SCRIPT = Path(wrapper.__file__).resolve()
-HOST = socket.gethostname()
+HOST = wrapper.host()
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 @dataclass(frozen=True)
@@ -39,21 +41,39 @@ class WrapperRecord:
     host: str
 
 
+def check_parameter(name: str, value: object) -> None:
+    """Raise ValueError unless a parameter can reach the script as an environment variable."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ValueError(f"parameter name {name!r} is not an identifier")
+    if wrapper.reserved(name):
+        raise ValueError(f"parameter name {name!r} is reserved for the job's environment")
+    if not isinstance(value, str):
+        raise ValueError(f"parameter {name}: value {value!r} is not a string")
+    if "\x00" in value:
+        raise ValueError(f"parameter {name}: a NUL character cannot reach the script")
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``path`` atomically (temporary file, then rename): readers never see half of it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def prepare(job: Job, job_dir: JobDir, path: str = wrapper.DEFAULT_PATH) -> None:
-    """Write ``parameters.json`` (for scripts) and ``.uws/job.json`` (for the wrapper); clear what
-    an earlier run left. ValueError for a parameter that cannot become an environment variable."""
+    """Write ``parameters.json`` (for scripts) and ``.uws/job.env`` (for the wrapper); clear what
+    an earlier start left. ValueError for a parameter that cannot become a variable."""
     for name, value in job.parameters.items():
-        wrapper.check_name(name)
-        wrapper.check_value(name, value)
+        check_parameter(name, value)
     job_dir.create()
     for stale in (job_dir.exit_file, job_dir.wrapper_file, job_dir.stdout, job_dir.stderr):
         stale.unlink(missing_ok=True)
-    wrapper.write_json(job_dir.parameters_file, dict(job.parameters))
-    wrapper.write_json(
-        job_dir.job_file,
-        {"job_id": job.job_id, "job_type": job.job_type, "parameters": dict(job.parameters),
-         "path": path},
-    )
+    write_json(job_dir.parameters_file, dict(job.parameters))
+    entries = {"UWS_JOB_ID": job.job_id, "PATH": path, **job.parameters}
+    data = b"".join(f"{name}={value}".encode() + b"\0" for name, value in entries.items())
+    temporary = job_dir.job_file.with_name(f".{wrapper.JOB_FILE}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, job_dir.job_file)
 
 
 def wrapper_command(job_dir: JobDir, script: Path, python: str = sys.executable) -> list[str]:

@@ -1,28 +1,38 @@
-"""The job wrapper: runs a job's script with a clean environment and records its exit status."""
-# This module is run as a file (``python -I -S wrapper.py``) or with ``python -m``; it uses
-# the standard library only, so it starts fast and runs on a batch node without the server's
-# packages. It also defines the file protocol that the server side (``contract``) reads.
+"""The job wrapper: runs a job's script with a clean environment and records its exit status.
+
+Usage: ``python -I -S wrapper.py <job_dir> <script>`` (or ``python -m
+uws_pyramid.execution.wrapper``). Every job pays this program's start-up, so it imports
+only what the interpreter has loaded anyway; it needs no package of the server, and so
+runs unchanged on a batch node. Protocol, all files in ``<job_dir>/.uws/``:
+
+- ``job.env`` (manager, before the start): ``NAME=value`` entries each ended by a NUL byte,
+  like /proc/<pid>/environ: ``UWS_JOB_ID``, ``PATH``, then one entry per job parameter.
+- ``wrapper.json`` (wrapper, at its start): pid, pgid, start_ticks (field 22 of
+  /proc/<pid>/stat, against PID reuse), host, started (UTC, ISO 8601), script.
+- ``stdout.txt``, ``stderr.txt``: the script's output; the wrapper's own complaints go to
+  stderr.txt too, prefixed with "uws wrapper:".
+- ``exit.json`` (wrapper, when the script ended): returncode (negative: killed by that
+  signal, as in subprocess), ended. Written to a temporary file, synced, then renamed.
+  A manager that finds the wrapper gone and no exit.json knows the job was killed.
+"""
 from __future__ import annotations
 
-import json
-import logging
 import os
-import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
-log = logging.getLogger(__name__)
+try:  # the C module behind ``signal``: the same functions, without importing enum (~10 ms)
+    import _signal as signal
+except ImportError:  # pragma: no cover - other Python implementations
+    import signal  # type: ignore[no-redef]
 
-META = ".uws"  # the contract's folder inside the job directory
-JOB_FILE = "job.json"  # written by the manager: job id, parameters, PATH
-WRAPPER_FILE = "wrapper.json"  # written by the wrapper at start: pid, pgid, start ticks, host
-EXIT_FILE = "exit.json"  # written by the wrapper when the script ended: returncode, time
+# No ``logging`` here (its import would double the start-up): this program reports through
+# the files of the protocol; the server logs what it reads from them.
+
+META = ".uws"
+JOB_FILE = "job.env"
+WRAPPER_FILE = "wrapper.json"
+EXIT_FILE = "exit.json"
 STDOUT_FILE = "stdout.txt"
 STDERR_FILE = "stderr.txt"
 TMP_DIR = "tmp"  # the script's TMPDIR, inside META
@@ -32,9 +42,8 @@ PROGRESS_FILE = "progress"  # in the working directory, written by scripts: a fr
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 BASH = "/bin/bash"
 
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Variables that the contract sets, or that change how bash, the dynamic linker or common
-# interpreters behave before the script's first line (BASH_ENV is sourced by bash itself).
+# interpreters behave before the script's first line (bash itself sources $BASH_ENV).
 RESERVED = frozenset(
     "PATH HOME LANG TMPDIR PWD OLDPWD SHELL IFS ENV CDPATH GLOBIGNORE PS4 SHELLOPTS BASHOPTS "
     "PROMPT_COMMAND POSIXLY_CORRECT TZ PERL5LIB PERL5OPT RUBYOPT NODE_OPTIONS".split()
@@ -42,19 +51,12 @@ RESERVED = frozenset(
 RESERVED_PREFIXES = ("UWS_", "BASH", "LD_", "LC_", "PYTHON")
 
 
-def check_name(name: str) -> None:
-    """Raise ValueError unless ``name`` can be a parameter's environment variable."""
-    if not isinstance(name, str) or not NAME.match(name):
-        raise ValueError(f"parameter name {name!r} is not an identifier")
-    if name in RESERVED or name.upper().startswith(RESERVED_PREFIXES):
-        raise ValueError(f"parameter name {name!r} is reserved for the job's environment")
+def reserved(name: str) -> bool:
+    return name in RESERVED or name.upper().startswith(RESERVED_PREFIXES)
 
 
-def check_value(name: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise ValueError(f"parameter {name}: value {value!r} is not a string")
-    if "\x00" in value:
-        raise ValueError(f"parameter {name}: a NUL character cannot reach the script")
+def host() -> str:
+    return os.uname().nodename
 
 
 def base_environment(job_id: str, job_dir: str, path: str = DEFAULT_PATH) -> dict[str, str]:
@@ -69,28 +71,21 @@ def base_environment(job_id: str, job_dir: str, path: str = DEFAULT_PATH) -> dic
     }
 
 
-def script_environment(
-    job_id: str, job_dir: str, parameters: dict[str, str], path: str = DEFAULT_PATH
-) -> dict[str, str]:
-    """The script's environment: the base one plus one variable per parameter, as data."""
-    env = base_environment(job_id, job_dir, path)
-    for name, value in parameters.items():
-        check_name(name)
-        check_value(name, value)
+def script_environment(job_dir: str, entries: bytes) -> dict[str, str]:
+    """The script's environment from the manager's ``job.env``; ValueError if it is unsafe."""
+    given: dict[str, str] = {}
+    for entry in entries.split(b"\0"):
+        if entry:
+            name, sep, value = entry.decode("utf-8", "surrogateescape").partition("=")
+            if not sep:
+                raise ValueError(f"malformed entry in {JOB_FILE}")
+            given[name] = value
+    env = base_environment(given.pop("UWS_JOB_ID", ""), job_dir, given.pop("PATH", DEFAULT_PATH))
+    for name, value in given.items():
+        if not (name.isidentifier() and name.isascii()) or reserved(name):
+            raise ValueError(f"parameter name {name!r} cannot be an environment variable")
         env[name] = value
     return env
-
-
-def write_json(path: Path, data: Any, sync: bool = False) -> None:
-    """Write ``path`` atomically (a temporary file, then a rename), so readers never see half;
-    ``sync`` also makes it survive a crash of the host."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as stream:
-        json.dump(data, stream)
-        if sync:
-            stream.flush()
-            os.fsync(stream.fileno())
-    os.replace(temporary, path)
 
 
 def start_ticks(pid: int) -> int | None:
@@ -108,73 +103,105 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def _json(value: object) -> str:
+    """JSON for None, int and str (the json module's import costs more than this program)."""
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    out = []
+    for char in str(value).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace"):
+        if " " <= char < "\x7f" and char not in '"\\':
+            out.append(char)
+        else:
+            units = char.encode("utf-16-be", "surrogatepass")
+            out.extend(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+    return '"' + "".join(out) + '"'
+
+
+def write_record(path: str, record: dict[str, object], sync: bool = False) -> None:
+    """Write a JSON object atomically (temporary file, then rename); ``sync`` makes it
+    survive a crash of the host as well."""
+    text = "{" + ", ".join(f"{_json(k)}: {_json(v)}" for k, v in record.items()) + "}\n"
+    temporary = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, text.encode("ascii"))
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def run(job_dir: Path, script: str) -> int:
-    """Run ``script`` in ``job_dir`` as the contract says; return its Popen-style returncode."""
-    meta = job_dir / META
+def run(job_dir: str, script: str) -> int:
+    """Run ``script`` in ``job_dir`` as the protocol says; return its returncode."""
+    meta = os.path.join(job_dir, META)
     me = os.getpid()
-    write_json(meta / WRAPPER_FILE, {
-        "pid": me, "pgid": os.getpgrp(), "start_ticks": start_ticks(me),
-        "host": socket.gethostname(), "started": _now(), "script": script,
+    write_record(os.path.join(meta, WRAPPER_FILE), {
+        "pid": me, "pgid": os.getpgrp(), "start_ticks": start_ticks(me), "host": host(),
+        "started": _now(), "script": script,
     })
-    with open(meta / STDOUT_FILE, "ab") as out, open(meta / STDERR_FILE, "ab") as err:
-        try:
-            spec = json.loads((meta / JOB_FILE).read_text(encoding="utf-8"))
-            env = script_environment(
-                str(spec["job_id"]), str(job_dir), dict(spec.get("parameters", {})),
-                str(spec.get("path") or DEFAULT_PATH),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            err.write(f"uws wrapper: cannot prepare the job: {exc}\n".encode())
-            return 1
-        tmp = meta / TMP_DIR
-        tmp.mkdir(exist_ok=True)
-        child: subprocess.Popen[bytes] | None = None
-        stopping = False
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    out = os.open(os.path.join(meta, STDOUT_FILE), flags, 0o644)
+    err = os.open(os.path.join(meta, STDERR_FILE), flags, 0o644)
+    try:
+        with open(os.path.join(meta, JOB_FILE), "rb") as stream:
+            env = script_environment(job_dir, stream.read())
+    except (OSError, ValueError) as exc:
+        os.write(err, f"uws wrapper: cannot prepare the job: {exc}\n".encode())
+        return 1
+    os.makedirs(env["TMPDIR"], exist_ok=True)
+    child = 0
+    stopping = False
 
-        def on_term(signum: int, _frame: object) -> None:
-            # Stay alive to record the exit status: pass the signal to the script, whose
-            # process group (ours) usually received it as well.
-            nonlocal stopping
-            stopping = True
-            if child is not None and child.returncode is None:
-                os.kill(child.pid, signum)
+    def on_signal(signum: int, _frame: object) -> None:
+        # Stay alive to record the exit status: pass the signal on to the script (its process
+        # group, ours, usually received it as well).
+        nonlocal stopping
+        stopping = True
+        if child:
+            os.kill(child, signum)
 
-        signal.signal(signal.SIGTERM, on_term)
-        signal.signal(signal.SIGINT, on_term)
-        signal.signal(signal.SIGHUP, on_term)
-        if stopping:
-            return -signal.SIGTERM
-        child = subprocess.Popen(
-            [BASH, script], cwd=job_dir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
-        )
-        if stopping and child.returncode is None:
-            os.kill(child.pid, signal.SIGTERM)
-        returncode = child.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
-        return returncode
+    stopped = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    for signum in stopped:
+        signal.signal(signum, on_signal)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    child = os.posix_spawn(
+        BASH, [BASH, script], env,
+        file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, out, 1),
+                      (os.POSIX_SPAWN_DUP2, err, 2)],
+        setsigdef=stopped,
+    )
+    if stopping:
+        os.kill(child, signal.SIGTERM)
+    _, status = os.waitpid(child, 0)
+    try:
+        os.rmdir(env["TMPDIR"])
+    except OSError:
+        pass  # not empty: the job directory's removal takes it
+    return os.waitstatus_to_exitcode(status)
 
 
 def main(argv: list[str]) -> int:
-    """``wrapper.py <job_dir> <script>``: exits with the script's status (128+N for signal N)."""
+    """Exit with the script's status (128+N when signal N killed it)."""
     if len(argv) != 2:
-        print("usage: wrapper.py <job_dir> <script>", file=sys.stderr)
+        sys.stderr.write("usage: wrapper.py <job_dir> <script>\n")
         return 2
-    job_dir = Path(argv[0]).absolute()
+    job_dir = os.path.abspath(argv[0])
     os.chdir(job_dir)
     try:
         returncode = run(job_dir, argv[1])
     except Exception as exc:  # the server must learn of any failure through the exit file
-        try:
-            with open(job_dir / META / STDERR_FILE, "a", encoding="utf-8") as err:
-                err.write(f"uws wrapper: {type(exc).__name__}: {exc}\n")
-        except OSError:
-            print(f"uws wrapper: {type(exc).__name__}: {exc}", file=sys.stderr)
+        with open(os.path.join(job_dir, META, STDERR_FILE), "a", encoding="utf-8") as err:
+            err.write(f"uws wrapper: {type(exc).__name__}: {exc}\n")
         returncode = 1
-    write_json(job_dir / META / EXIT_FILE, {"returncode": returncode, "ended": _now()}, sync=True)
+    write_record(os.path.join(job_dir, META, EXIT_FILE),
+                 {"returncode": returncode, "ended": _now()}, sync=True)
     return returncode if returncode >= 0 else 128 - returncode
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..execution.wrapper import reserved  # stdlib only: no import cycle
 from .datatypes import FILE, NOT_XML, NUMERIC, STRING, TYPES, describe, parse
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class ParameterSpec:
             raise ValueError(f"parameter name {self.name!r} is not an identifier")
         if self.name.upper() in CONTROL_NAMES:
             raise ValueError(f"parameter name {self.name!r} is a reserved UWS name")
+        if reserved(self.name):
+            raise ValueError(f"parameter name {self.name!r} is reserved for the job's environment")
         if self.type not in TYPES:
             raise ValueError(
                 f"parameter {self.name}: unknown type {self.type!r} (use one of {', '.join(TYPES)})"

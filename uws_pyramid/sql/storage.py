@@ -141,6 +141,9 @@ class SQLStorage(Storage):
 
     #: Execution options of write transactions (SQLite asks for BEGIN IMMEDIATE).
     write_options: Mapping[str, Any] = {}
+    #: Execution options of reads, each one statement (PostgreSQL reads in autocommit: no
+    #: BEGIN and ROLLBACK round trips around one SELECT).
+    read_options: Mapping[str, Any] = {}
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
@@ -175,6 +178,9 @@ class SQLStorage(Storage):
         else:
             self.check_schema()
 
+    def _read(self) -> Connection:
+        return self.engine.connect().execution_options(**self.read_options)
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         with self.engine.connect().execution_options(**self.write_options) as conn:
@@ -186,7 +192,7 @@ class SQLStorage(Storage):
             conn.execute(insert(jobs), job_to_row(job))
 
     def get(self, job_id: str) -> Job:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(GET_JOB, {"job_id": job_id}).first()
         if row is None:
             raise NotFound(f"no job {job_id!r}")
@@ -201,7 +207,7 @@ class SQLStorage(Storage):
             "last": query.last,
         }
         stmt = list_statement(*(params[k] is not None for k in LIST_FILTERS))
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(stmt, {k: v for k, v in params.items() if v is not None}).all()
         phase = PHASES.__getitem__
         return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
@@ -257,7 +263,7 @@ class SQLStorage(Storage):
             .order_by(jobs.c.creation_time)
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [row_to_job(r) for r in conn.execute(stmt)]
 
     def expired(self, now: datetime, limit: int = 1000) -> list[Job]:
@@ -267,7 +273,7 @@ class SQLStorage(Storage):
             .order_by(jobs.c.destruction)
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [row_to_job(r) for r in conn.execute(stmt)]
 
     def close(self) -> None:

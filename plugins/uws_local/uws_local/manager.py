@@ -137,6 +137,9 @@ class LocalManager(Manager):
                 job.job_id, {Phase.QUEUED}, phase=Phase.EXECUTING, start_time=utcnow(),
                 process_id=str(run.pid), job_info=contract.job_info(str(run.pid), job_dir),
             )
+        except BaseException:
+            self._terminate(run)  # a job we could not record must not run unseen
+            raise
         finally:
             # Started only now, so that the end is never recorded before EXECUTING.
             threading.Thread(

@@ -46,7 +46,7 @@ class Running:
     def alive(self) -> bool:
         """Whether the wrapper still runs (for adopted processes, which we cannot wait for)."""
         if self.process is not None:
-            return self.process.poll() is None
+            return not self.done  # never poll(): that would reap it behind the waiting thread
         return contract.is_running(self.pid, self.start_ticks, self.job_dir)
 
     def signal(self, signum: int) -> bool:

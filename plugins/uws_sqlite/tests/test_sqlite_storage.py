@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from uws_pyramid.errors import ConfigurationError
-from uws_pyramid.storage_contract import StorageContract
+from uws_pyramid.testing import StorageContract
 from uws_sqlite.storage import SQLiteStorage
 
 

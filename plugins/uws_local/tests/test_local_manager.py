@@ -1,0 +1,215 @@
+"""uws-local passes the Manager contract, and keeps its own promises (limits, restarts)."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from uws_local.manager import LocalManager
+from uws_local.options import LocalOptions
+from uws_pyramid.errors import ConfigurationError
+from uws_pyramid.execution import wrapper
+from uws_pyramid.execution.results import VANISHED
+from uws_pyramid.jobs import Job, Phase, new_job_id, utcnow
+from uws_pyramid.testing import (
+    EXAMPLE_JDL,
+    ManagerContract,
+    ManagerHarness,
+    build_harness,
+    group_alive,
+    wait_for,
+    write_job_type,
+)
+
+FAST = {"uws.manager.kill_grace": "1", "uws.manager.poll_interval": "0.1"}
+
+
+class TestLocalManager(ManagerContract):
+    @pytest.fixture
+    def manager_settings(self) -> dict[str, str]:
+        return {"uws.manager": "local", "uws.manager.max_running": "2", **FAST}
+
+
+Factory = Callable[..., ManagerHarness]
+
+
+@pytest.fixture
+def make(tmp_path: Path) -> Iterator[Factory]:
+    """Build a runtime with the local manager on ``tmp_path``; each call is a "restart"."""
+    built: list[ManagerHarness] = []
+
+    def factory(max_running: int = 2, jdl: Path = EXAMPLE_JDL) -> ManagerHarness:
+        harness = build_harness(tmp_path, {
+            "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite", "uws.manager": "local",
+            "uws.manager.max_running": str(max_running), "uws.jdl_dir": str(jdl), **FAST,
+        })
+        built.append(harness)
+        return harness
+
+    yield factory
+    for harness in reversed(built):
+        if not harness.closed:
+            for job in harness.runtime.storage.in_phases({Phase.QUEUED, Phase.EXECUTING}):
+                harness.service.abort(job)
+            harness.close()
+
+
+def test_options_default_and_bad_values_name_their_key() -> None:
+    assert LocalOptions.parse({}).max_running == (os.cpu_count() or 1)
+    assert LocalOptions.parse({"max_running": "3", "kill_grace": "0"}).max_running == 3
+    for key, value in [("max_running", "0"), ("max_running", "two"), ("kill_grace", "-1"),
+                       ("poll_interval", "nan")]:
+        with pytest.raises(ConfigurationError, match=f"uws.manager.{key}"):
+            LocalManager.from_settings({key: value}, ".")
+    with pytest.raises(ConfigurationError, match="uws.manager.max_runing: unknown"):
+        LocalManager.from_settings({"max_runing": "2"}, ".")
+
+
+def test_run_to_executing_is_fast(make: Factory) -> None:
+    harness = make()
+    best = 1.0
+    for _ in range(3):
+        started = time.monotonic()
+        job = harness.run("echo")
+        best = min(best, time.monotonic() - started)
+        assert job.phase in (Phase.EXECUTING, Phase.COMPLETED)
+        harness.wait(job.job_id)  # idle again
+    assert best < 0.1
+
+
+def test_jobs_beyond_max_running_wait_in_submission_order(make: Factory) -> None:
+    harness = make(max_running=1)
+    blocker = harness.wait(harness.run("sleep", duration="30").job_id, {Phase.EXECUTING})
+    queued = [harness.run("echo", message=str(n)) for n in range(3)]
+    assert [job.phase for job in queued] == [Phase.QUEUED] * 3
+    harness.service.abort(harness.job(queued[1].job_id))  # a QUEUED job leaves the queue
+    harness.service.abort(blocker)
+    first, third = (harness.wait(job.job_id) for job in (queued[0], queued[2]))
+    assert first.phase == third.phase == Phase.COMPLETED
+    assert first.start_time and third.start_time and first.start_time <= third.start_time
+    assert harness.job(queued[1].job_id).phase == Phase.ABORTED
+
+
+def test_two_hundred_jobs_at_once_none_lost(make: Factory) -> None:
+    harness = make(max_running=4)
+    storage, most = harness.runtime.storage, [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            most[0] = max(most[0], len(storage.in_phases({Phase.EXECUTING})))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def submit(offset: int) -> None:
+        for n in range(offset, 200, 8):
+            job = harness.run("echo", message=f"job {n}")
+            with lock:
+                ids.append(job.job_id)
+
+    submitters = [threading.Thread(target=submit, args=(k,)) for k in range(8)]
+    for thread in submitters:
+        thread.start()
+    for thread in submitters:
+        thread.join()
+    try:
+        jobs = [harness.wait(job_id, timeout=60) for job_id in ids]
+    finally:
+        done.set()
+        sampler.join()
+    assert len(jobs) == 200
+    assert {job.phase for job in jobs} == {Phase.COMPLETED}
+    assert all(job.result("output") for job in jobs)
+    assert 1 <= most[0] <= 4
+
+
+def test_job_killed_while_the_server_was_down_ends_in_error(make: Factory) -> None:
+    first = make()
+    job = first.wait(first.run("sleep", duration="30").job_id, {Phase.EXECUTING})
+    pgid, _ = first.running_group(job.job_id)
+    first.close()
+    os.killpg(pgid, signal.SIGKILL)
+    wait_for(lambda: not group_alive(pgid))
+    second = make()
+    job = second.wait(job.job_id, timeout=2)
+    assert job.phase == Phase.ERROR
+    assert job.error is not None and job.error.message == VANISHED
+    assert job.result("stdout") is not None
+
+
+def test_job_that_ended_while_the_server_was_down_gets_its_outcome(make: Factory) -> None:
+    first = make()
+    job = first.wait(first.run("fail", message="late failure").job_id, {Phase.EXECUTING})
+    first.close()
+    wait_for(lambda: first.job_dir(job.job_id).exit_file.exists())
+    job = make().wait(job.job_id, timeout=2)
+    assert job.phase == Phase.ERROR
+    assert job.error is not None and job.error.message == "late failure"
+
+
+def test_restart_adopts_running_jobs_and_starts_queued_ones(make: Factory) -> None:
+    first = make(max_running=1)
+    sleeper = first.wait(first.run("sleep", duration="30").job_id, {Phase.EXECUTING})
+    pgid, _ = first.running_group(sleeper.job_id)
+    waiting = first.run("echo", message="after the restart")
+    assert waiting.phase == Phase.QUEUED
+    first.close()
+    second = make(max_running=1)
+    time.sleep(0.3)  # the adopted job holds the only slot
+    assert second.job(waiting.job_id).phase == Phase.QUEUED
+    assert second.job(sleeper.job_id).phase == Phase.EXECUTING
+    second.service.abort(second.job(sleeper.job_id))
+    wait_for(lambda: not group_alive(pgid))
+    assert second.wait(waiting.job_id).phase == Phase.COMPLETED
+    assert second.wait_result(sleeper.job_id).phase == Phase.ABORTED
+
+
+def test_a_reused_pid_is_not_taken_for_the_job(make: Factory, tmp_path: Path) -> None:
+    harness = make()
+    job = Job(new_job_id(), "sleep", phase=Phase.EXECUTING, start_time=utcnow(),
+              process_id=str(os.getpid()))
+    harness.runtime.storage.create(job)
+    meta = harness.job_dir(job.job_id).create() / ".uws"
+    ticks = wrapper.start_ticks(os.getpid())
+    assert ticks is not None
+    # Our own process, alive, but not started when the record says: a PID reused.
+    wrapper.write_record(str(meta / wrapper.WRAPPER_FILE),
+                         {"pid": os.getpid(), "pgid": os.getpgrp(), "start_ticks": ticks - 1})
+    harness.runtime.manager.reconcile()
+    done = harness.wait(job.job_id, timeout=2)
+    assert done.phase == Phase.ERROR and done.error is not None
+    assert done.error.message == VANISHED
+
+
+def test_background_processes_die_with_the_job(make: Factory, tmp_path: Path) -> None:
+    jdl = write_job_type(tmp_path / "jdl", "spawner", "sleep 30 &\necho $! > bg.pid\n")
+    harness = make(jdl=jdl)
+    job = harness.wait(harness.run("spawner").job_id)
+    assert job.phase == Phase.COMPLETED
+    stray = int((harness.job_dir(job.job_id).path / "bg.pid").read_text())
+    wait_for(lambda: wrapper.start_ticks(stray) is None, timeout=3)
+
+
+def test_sigterm_is_followed_by_sigkill(make: Factory, tmp_path: Path) -> None:
+    jdl = write_job_type(tmp_path / "jdl", "stubborn",
+                         "trap '' TERM\ntouch ready\nwhile :; do sleep 0.1; done\n")
+    harness = make(jdl=jdl)
+    job = harness.wait(harness.run("stubborn").job_id, {Phase.EXECUTING})
+    pgid, _ = harness.running_group(job.job_id)
+    wait_for(lambda: (harness.job_dir(job.job_id).path / "ready").exists())
+    started = time.monotonic()
+    harness.service.abort(job)
+    time.sleep(0.5)
+    assert group_alive(pgid)  # SIGTERM ignored: still there during the grace period
+    wait_for(lambda: not group_alive(pgid), timeout=3)
+    assert time.monotonic() - started >= 1.0
+    assert harness.wait_result(job.job_id).phase == Phase.ABORTED

@@ -1,0 +1,52 @@
+"""Options of the local manager: the ``uws.manager.*`` keys, checked once at start-up."""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from uws_pyramid.errors import ConfigurationError
+from uws_pyramid.execution.wrapper import DEFAULT_PATH
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """The ``uws.manager.*`` options of the local manager."""
+
+    max_running: int
+    kill_grace: float = 5.0
+    poll_interval: float = 1.0
+    path: str = DEFAULT_PATH
+    python: str = sys.executable
+
+    @classmethod
+    def parse(cls, options: Mapping[str, str]) -> LocalOptions:
+        known = {"max_running", "kill_grace", "poll_interval", "path", "python"}
+        for key in options:
+            if key not in known:
+                raise ConfigurationError(
+                    f"uws.manager.{key}: unknown option of the local manager "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+
+        def number(key: str, default: float, kind: type, minimum: float, expected: str) -> Any:
+            raw = str(options.get(key, "")).strip()
+            if not raw:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = None
+            if value is None or value < minimum or value != value:
+                raise ConfigurationError(f"uws.manager.{key} = {raw!r}: expected {expected}")
+            return value
+
+        return cls(
+            max_running=number("max_running", os.cpu_count() or 1, int, 1, "an integer >= 1"),
+            kill_grace=number("kill_grace", 5.0, float, 0, "seconds (a number >= 0)"),
+            poll_interval=number("poll_interval", 1.0, float, 0.01, "seconds (a number >= 0.01)"),
+            path=str(options.get("path") or DEFAULT_PATH),
+            python=str(options.get("python") or sys.executable),
+        )
