@@ -76,14 +76,17 @@ export function sleep(ms, signal) {
 
 export class UWSClient {
   /**
-   * @param {{fetch?: typeof fetch, DOMParser?: any, waitSeconds?: number}} [options]
+   * @param {{fetch?: typeof fetch, DOMParser?: any, waitSeconds?: number,
+   *   executingWaitSeconds?: number}} [options]
    *   ``fetch`` and ``DOMParser`` default to the browser's; ``waitSeconds`` is the longest
-   *   blocking GET that watchJob asks for (30 s).
+   *   blocking GET that watchJob asks for (30 s), ``executingWaitSeconds`` the one it asks for
+   *   while the job executes (3 s), so that progress in jobInfo is seen.
    */
   constructor(options = {}) {
     this.fetch = options.fetch || globalThis.fetch.bind(globalThis);
     this.DOMParser = options.DOMParser || globalThis.DOMParser;
     this.waitSeconds = options.waitSeconds ?? 30;
+    this.executingWaitSeconds = options.executingWaitSeconds ?? 3;
   }
 
   /**
@@ -242,7 +245,9 @@ export class UWSClient {
    */
   async getText(url, { maxBytes = 65536, signal } = {}) {
     const headers = { Range: `bytes=0-${maxBytes - 1}` };
-    const response = await this.request(url, { headers, signal });
+    const response = await this.fetch(url, { credentials: "same-origin", headers, signal });
+    if (response.status === 416) return { text: "", truncated: false, type: "" }; // empty file
+    if (!response.ok) throw new UWSError(response.status, (await response.text()).trim(), url);
     const buffer = await response.arrayBuffer();
     const total = /\/(\d+)$/.exec(response.headers.get("Content-Range") || "");
     const truncated = buffer.byteLength > maxBytes || (total !== null && Number(total[1]) > maxBytes);
@@ -252,8 +257,10 @@ export class UWSClient {
 
   /**
    * Follow a job with blocking GETs until it reaches a final phase (or ``signal`` aborts):
-   * ``onChange`` sees every version of the job that differs from the last one. When the
-   * service returns early without a change (as UWS allows under load), waits back off.
+   * ``onChange`` sees every version of the job that differs from the last one. A phase change
+   * ends a wait at once; an executing job is waited for in short steps (its jobInfo, e.g.
+   * progress, changes without a phase change). When the service returns early without a
+   * change (as UWS allows under load), waits back off.
    * @param {string} jobUrl
    * @param {(job: any) => void} [onChange]
    * @param {{signal?: AbortSignal, seconds?: number}} [options]
@@ -265,8 +272,9 @@ export class UWSClient {
     let pause = 0;
     while (!signal?.aborted && !FINAL.includes(job.phase)) {
       const started = Date.now();
+      const wait = job.phase === "EXECUTING" ? Math.min(seconds, this.executingWaitSeconds) : seconds;
       const next = WAITABLE.includes(job.phase)
-        ? await this.waitJob(jobUrl, { seconds, phase: job.phase, signal })
+        ? await this.waitJob(jobUrl, { seconds: wait, phase: job.phase, signal })
         : (await sleep(Math.max(pause, 2000), signal), await this.getJob(jobUrl, { signal }));
       if (JSON.stringify(next) !== JSON.stringify(job)) {
         pause = 0;

@@ -1,0 +1,128 @@
+"""PostgreSQL storage: the core SQL storage, plus LISTEN/NOTIFY wake-ups and advisory locks."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from sqlalchemy import Connection, Engine, create_engine, func, select
+from sqlalchemy.exc import OperationalError
+
+from uws_pyramid.errors import ConfigurationError
+from uws_pyramid.jobs import Job
+from uws_pyramid.notify import Notifier
+from uws_pyramid.sql.storage import SQLStorage
+
+from .config import PostgresSettings, parse_options
+from .listener import Listener
+from .locks import AdvisoryLocks
+
+log = logging.getLogger(__name__)
+
+#: The NOTIFY channel; the payload is the id of the job that changed.
+CHANNEL = "uws_job_changed"
+#: The dedicated connections sit idle for long: TCP keepalives find a silently dead one.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+              "keepalives_count": 3}
+
+
+def make_engine(settings: PostgresSettings) -> Engine:
+    return create_engine(
+        settings.url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+        # A server restart or a proxy's idle timeout must cost one retry, not a 500.
+        pool_pre_ping=True,
+        connect_args=settings.connect_args(),
+    )
+
+
+def wake_all(notifier: Notifier) -> None:
+    """Wake every waiter of this process (after notifications may have been lost)."""
+    publish_all = getattr(notifier, "publish_all", None)
+    if publish_all is not None:
+        publish_all()
+        return
+    with notifier._lock:  # until the core's Notifier has publish_all()
+        waited = list(notifier._waiters)
+    for job_id in waited:
+        notifier.publish(job_id)
+
+
+class PostgresStorage(SQLStorage):
+    """Jobs in PostgreSQL, shared by any number of server processes."""
+
+    name = "postgres"
+    read_options = {"isolation_level": "AUTOCOMMIT"}
+
+    def __init__(self, engine: Engine, connect_args: Mapping[str, Any] | None = None) -> None:
+        super().__init__(engine)
+        self._connect_args = dict(connect_args or {})
+        self.listener = Listener(self.dedicated_connection, CHANNEL, self._notified, self._missed)
+        self.locks = AdvisoryLocks(self.dedicated_connection)
+
+    @classmethod
+    def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
+        return make_engine(parse_options(options, here))
+
+    @classmethod
+    def from_settings(cls, options: Mapping[str, str], here: str) -> PostgresStorage:
+        settings = parse_options(options, here)
+        storage = cls(make_engine(settings), settings.connect_args())
+        try:
+            storage.prepare_schema(settings.auto_migrate)
+            storage.listener.start()
+        except (OperationalError, psycopg.OperationalError) as exc:
+            storage.close()
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            shown = settings.url.render_as_string(hide_password=True)
+            raise ConfigurationError(f"uws.storage.url: cannot connect to {shown}: {reason}") from None
+        except BaseException:
+            storage.close()
+            raise
+        return storage
+
+    def dedicated_connection(self) -> psycopg.Connection:
+        """A connection outside the pool, for LISTEN and for the advisory locks."""
+        _, params = self.engine.dialect.create_connect_args(self.engine.url)
+        params.pop("context", None)  # SQLAlchemy's adapters: plain psycopg types here
+        params.update(self._connect_args)
+        params.update(KEEPALIVES)
+        return psycopg.connect(**params, autocommit=True)
+
+    # -- wake-ups across processes --------------------------------------------------------
+
+    def on_changed(self, conn: Connection, before: Job, after: Job) -> None:
+        if before.phase != after.phase:
+            # Sent at commit, so listeners read the new phase; never sent on rollback.
+            conn.execute(select(func.pg_notify(CHANNEL, after.job_id)))
+
+    def on_deleted(self, conn: Connection, job_id: str) -> None:
+        conn.execute(select(func.pg_notify(CHANNEL, job_id)))
+
+    def _notified(self, job_id: str) -> None:
+        self.notifier.publish(job_id)
+
+    def _missed(self) -> None:
+        # The connection was down: any job may have changed meanwhile. A woken waiter reads
+        # its job again and returns early at worst, which UWS allows.
+        wake_all(self.notifier)
+
+    # -- background tasks, once per deployment ---------------------------------------------
+
+    @contextmanager
+    def exclusive(self, task: str) -> Iterator[bool]:
+        yield self.locks.holds(task)
+
+    def close(self) -> None:
+        self.listener.stop(wake=self._wake_listener)
+        self.locks.close()
+        super().close()
+
+    def _wake_listener(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(func.pg_notify(CHANNEL, "")))
+            conn.commit()

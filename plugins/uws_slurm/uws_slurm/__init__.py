@@ -1,0 +1,14 @@
+"""uws-slurm: the SLURM job manager plugin of uws-pyramid."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from uws_pyramid.manager import Manager
+from uws_pyramid.plugins import hookimpl
+
+from .manager import SlurmManager
+
+
+@hookimpl
+def uws_manager_classes() -> Sequence[type[Manager]]:
+    return [SlurmManager]

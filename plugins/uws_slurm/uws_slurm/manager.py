@@ -1,0 +1,183 @@
+"""SlurmManager: each job is one SLURM batch job, followed by signed callbacks and by polling."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from uws_pyramid.errors import NotFound
+from uws_pyramid.execution import contract
+from uws_pyramid.execution.workdir import JobDir
+from uws_pyramid.jdl.model import JobDescription
+from uws_pyramid.jobs import ACTIVE, Job
+from uws_pyramid.manager import Manager, ManagerContext
+
+from .batch import job_name, prepare
+from .follow import Follower
+from .options import SlurmOptions
+from .slurm import Slurm, SlurmError
+from .states import ACTIVE_SLURM
+
+log = logging.getLogger(__name__)
+
+#: How long ``delete`` waits for a cancelled job's processes to end before removing its files.
+DELETE_WAIT = 10.0
+
+
+class SlurmManager(Manager):
+    """Submits jobs with ``sbatch`` (here or on a login node through ssh) and follows them.
+
+    The job's ``process_id`` is its SLURM job id, so any server process can follow any job:
+    the wrapper's signed events wake the server as the job starts and ends, a watcher thread
+    polls the jobs this process follows, and ``reconcile`` (at start-up, then periodically,
+    once per deployment) adopts every active job, so none is lost to a missed event or a
+    restart."""
+
+    name = "slurm"
+
+    def __init__(self, options: SlurmOptions) -> None:
+        self.options = options
+        self.slurm = Slurm(options.ssh_host, options.ssh_command, options.bin_dir,
+                           options.command_timeout)
+        self.follower = Follower(self)
+        self.remote_root = Path(options.remote_workdir) if options.remote_workdir else None
+        self.events = False
+        self._lock = threading.Lock()
+        self._submitting: dict[str, str] = {}  # job id -> SLURM id before it is recorded
+
+    @classmethod
+    def from_settings(cls, options: Mapping[str, str], here: str) -> SlurmManager:
+        return cls(SlurmOptions.parse(options))
+
+    def bind(self, context: ManagerContext) -> None:
+        super().bind(context)
+        if self.remote_root is None:
+            self.remote_root = context.workdir_root
+        self.events = self.options.callbacks and bool(context.base_url)
+        if self.options.callbacks and not context.base_url:
+            log.warning("uws.base_url is not set: SLURM jobs are followed by polling only "
+                        "(every %s s)", self.options.poll_interval)
+        with context.storage.exclusive("reconcile") as mine:
+            if mine:
+                self.reconcile()
+        self.follower.start()
+
+    def job_dir(self, job_id: str) -> JobDir:
+        return JobDir(self.context.workdir_root, job_id)
+
+    # -- the Manager interface ------------------------------------------------------------
+
+    def submit(self, job: Job) -> None:
+        assert self.remote_root is not None
+        jd = self.context.descriptions.get(job.job_type)
+        script = self.context.descriptions.script_path(job.job_type)
+        url = self.context.events_url(job.job_id) if self.events else ""
+        batch = prepare(
+            job, self.job_dir(job.job_id), JobDir(self.remote_root, job.job_id), jd, script,
+            self.options, url, self.context.job_secret(job.job_id) if url else "",
+        )
+        with self._lock:
+            self._submitting[job.job_id] = ""
+        try:
+            slurm_id = self.slurm.sbatch(batch.args, batch.script)
+            with self._lock:
+                self._submitting[job.job_id] = slurm_id
+            self.follower.follow(job.job_id, slurm_id)
+            info = self.follower.info(job, slurm_id, partition=batch.partition)
+            recorded = self.context.record(job.job_id, ACTIVE, process_id=slurm_id,
+                                           job_info=info)
+        finally:
+            with self._lock:
+                self._submitting.pop(job.job_id, None)
+        log.info("job %s submitted as SLURM job %s", job.job_id, slurm_id)
+        if recorded is None:
+            # Aborted (or deleted) while sbatch ran: the abort had no SLURM id to cancel.
+            log.info("job %s left QUEUED during its submission: cancelling it", job.job_id)
+            self._cancel([slurm_id])
+
+    def abort(self, job: Job) -> None:
+        slurm_id = self._slurm_id(job)
+        if slurm_id:
+            self._cancel([slurm_id])
+            # Still followed: its results are collected when SLURM says it ended.
+            self.follower.hurry(job.job_id)
+
+    def delete(self, job: Job) -> None:
+        slurm_id = self._slurm_id(job)
+        followed = self.follower.unfollow(job.job_id)
+        if slurm_id and (job.phase in ACTIVE or followed):
+            self._cancel([slurm_id])
+            self._wait_gone(slurm_id)
+        self.job_dir(job.job_id).remove()
+
+    def event(self, job: Job, event: str) -> None:
+        if event == "ended":
+            status = contract.read_exit(self.job_dir(job.job_id))
+            if status is not None and status.returncode == 0:
+                # The script succeeded: no need to wait for SLURM to tidy up the batch job.
+                self.follower.complete(job)
+                return
+            # Otherwise SLURM's own word decides (a cancel or a time limit also ends the
+            # script); the batch job is still finishing, so look again at short intervals.
+            self.follower.hurry(job.job_id)
+        elif job.process_id:
+            self.follower.check([job])
+
+    def reconcile(self) -> None:
+        """Adopt every active job of the storage and bring it up to date with SLURM."""
+        jobs = self.context.storage.in_phases(ACTIVE, limit=100_000)
+        with self._lock:
+            submitting = set(self._submitting)
+        unsubmitted = [j for j in jobs if not j.process_id and j.job_id not in submitting]
+        for job in jobs:
+            if job.process_id:
+                self.follower.follow(job.job_id, job.process_id)
+        self.follower.check([j for j in jobs if j.process_id])
+        self.follower.check_unsubmitted(unsubmitted)
+
+    def close(self) -> None:
+        self.follower.stop()
+        log.info("SLURM manager closed; its jobs keep running in SLURM")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _slurm_id(self, job: Job) -> str:
+        if job.process_id:
+            return job.process_id
+        with self._lock:
+            submitting = self._submitting.get(job.job_id)
+        return submitting or self.follower.slurm_id(job.job_id) or ""
+
+    def _cancel(self, slurm_ids: list[str]) -> None:
+        try:
+            self.slurm.scancel(slurm_ids)
+        except SlurmError:
+            log.exception("scancel of SLURM job(s) %s failed", ", ".join(slurm_ids))
+            raise
+
+    def _wait_gone(self, slurm_id: str) -> None:
+        """Wait until SLURM says the cancelled job ended, so that none of its processes writes
+        into the directory we are about to remove."""
+        deadline = time.monotonic() + DELETE_WAIT
+        while time.monotonic() < deadline:
+            try:
+                found = self.slurm.squeue([slurm_id]).get(slurm_id)
+            except SlurmError:
+                return
+            if found is None or found.state not in ACTIVE_SLURM:
+                return
+            time.sleep(0.05)
+        log.warning("SLURM job %s did not end within %s s of its cancellation", slurm_id,
+                    DELETE_WAIT)
+
+    def job_name(self, job: Job) -> str:
+        return job_name(job)
+
+    def description(self, job_type: str) -> JobDescription | None:
+        try:
+            return self.context.descriptions.get(job_type)
+        except NotFound:
+            log.warning("job type %s is gone: only stdout and stderr are kept", job_type)
+            return None

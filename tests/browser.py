@@ -1,0 +1,121 @@
+"""Headless Chromium for the browser tests: the system's chromium and chromedriver via Selenium."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM_FLAGS = (
+    "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+    "--disable-background-networking --disable-component-update --disable-sync"
+).split()
+
+
+def start_chromium(required: bool) -> Any:
+    """A WebDriver for /usr/bin/chromium; skips (or fails when ``required``) if it is missing."""
+    chromium = shutil.which("chromium")
+    chromedriver = shutil.which("chromedriver")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        chromium = None
+    if chromium is None or chromedriver is None:
+        message = "chromium, chromium-driver (Debian) and selenium are needed for browser tests"
+        if required:
+            pytest.fail(message + " (UWS_REQUIRE_SERVICES=1)")
+        pytest.skip(message)
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='uws-chromium-')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # An explicit driver path: Selenium Manager never downloads a browser or a driver.
+    return webdriver.Chrome(options=options, service=Service(chromedriver))
+
+
+class Browser:
+    """The client's pages on one live server, with the waits and checks the tests share."""
+
+    def __init__(self, driver: Any, base: str, artifacts: Path) -> None:
+        self.driver = driver
+        self.base = base
+        self.artifacts = artifacts
+        driver.get_log("browser")  # drop messages of earlier tests
+
+    def open(self, page: str, wait: bool = True) -> None:
+        self.driver.get(f"{self.base}/client/static/{page}")
+        if wait:
+            self.wait(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def wait(self, condition: Callable[[Any], Any], timeout: float = 10.0) -> Any:
+        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.05,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+
+    def css(self, selector: str) -> Any:
+        return self.driver.find_element("css selector", selector)
+
+    def wait_css(self, selector: str, timeout: float = 10.0) -> Any:
+        def found(driver: Any) -> Any:
+            elements = driver.find_elements("css selector", selector)
+            return elements[0] if elements and elements[0].is_displayed() else None
+        return self.wait(found, timeout)
+
+    def rows(self) -> list[Any]:
+        return self.driver.find_elements("css selector", "#jobs tbody tr")
+
+    def phases(self) -> list[str]:
+        return [row.get_attribute("data-phase") for row in self.rows()]
+
+    def select(self, selector: str, value: str) -> None:
+        from selenium.webdriver.support.ui import Select
+
+        Select(self.css(selector)).select_by_value(value)
+
+    def mark_page(self) -> None:
+        """Mark the loaded document; page_marked() is False after any reload or navigation."""
+        self.driver.execute_script("window.uwsTestMark = 1")
+
+    def page_marked(self) -> bool:
+        return bool(self.driver.execute_script("return window.uwsTestMark === 1"))
+
+    def alert_text(self) -> str | None:
+        from selenium.common.exceptions import NoAlertPresentException
+
+        try:
+            return str(self.driver.switch_to.alert.text)
+        except NoAlertPresentException:
+            return None
+
+    def horizontal_overflow(self) -> int:
+        return int(self.driver.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"))
+
+    def tab_until(self, predicate: Callable[[Any], bool], limit: int = 40) -> None:
+        for _ in range(limit):
+            self.driver.switch_to.active_element.send_keys("\ue004")  # Tab
+            if predicate(self.driver.switch_to.active_element):
+                return
+        raise AssertionError("the element was not reached with the Tab key")
+
+    def errors(self) -> list[str]:
+        """JavaScript errors and CSP violations logged since the last call."""
+        return [e["message"] for e in self.driver.get_log("browser")
+                if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+
+    def shot(self, name: str) -> Path:
+        """Save a screenshot as test-artifacts/<name>.png (git-ignored)."""
+        self.artifacts.mkdir(exist_ok=True)
+        time.sleep(0.2)  # let the last update paint
+        path = self.artifacts / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path

@@ -1,0 +1,433 @@
+"""The browser client end to end in headless Chromium, its JavaScript unit tests, and its endpoints."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import insert
+
+from uws_pyramid.jobs import Job, Phase, new_job_id, utcnow
+
+from .browser import Browser, start_chromium
+from .conftest import ROOT, UWSTestApp, require_services, wait_for
+from .live import serve
+
+ARTIFACTS = ROOT / "test-artifacts"
+JS_TESTS = ROOT / "tests" / "js"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def settings(settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """The example job types, copied: the editor tests write descriptions."""
+    shutil.copytree(ROOT / "jdl", tmp_path / "jdl")
+    settings["uws.jdl_dir"] = str(tmp_path / "jdl")
+    settings["uws.editor"] = "true"
+    return settings
+
+
+@pytest.fixture
+def base(app: Any) -> Iterator[str]:
+    with serve(app, threads=8) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def driver() -> Iterator[Any]:
+    web = start_chromium(require_services())
+    yield web
+    web.quit()
+
+
+@pytest.fixture
+def browser(driver: Any, base: str) -> Browser:
+    driver.set_window_size(1200, 900)
+    return Browser(driver, base, ARTIFACTS)
+
+
+def create(base: str, job_type: str, **data: str) -> str:
+    response = requests.post(f"{base}/rest/{job_type}", data=data, allow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response.headers["Location"]
+
+
+def phase(url: str) -> str:
+    return requests.get(f"{url}/phase").text
+
+
+def job_page(url: str) -> str:
+    job_type, job_id = url.split("/")[-2:]
+    return f"job.html?type={job_type}&id={job_id}"
+
+
+# -- the JavaScript library ----------------------------------------------------------------------
+
+
+def test_javascript_library_unit_tests_and_live_service(base: str) -> None:
+    """Node's test runner over tests/js: pure functions, fake fetch, and this live service."""
+    node = shutil.which("node")
+    if node is None:
+        if require_services():
+            pytest.fail("node is required (UWS_REQUIRE_SERVICES=1)")
+        pytest.skip("node is not installed")
+    files = sorted(str(p) for p in JS_TESTS.glob("*.test.mjs"))
+    env = {**os.environ, "UWS_TEST_BASE": base}
+    run = subprocess.run([node, "--test", *files], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "# fail 0" in run.stdout and "# skipped 0" in run.stdout
+
+
+# -- pages in Chromium ---------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_create_echo_job_from_the_form_run_it_and_open_its_result(browser: Browser, base: str) -> None:
+    browser.open("create.html?type=echo")
+    message = browser.wait_css("#p-message")
+    assert message.get_attribute("value") == "hello"  # the default
+    message.clear()
+    message.send_keys("hello from the browser")
+    browser.css("#options summary").click()
+    browser.css("#c-RUNID").send_keys("browser run")
+    browser.shot("create-echo")
+    browser.css("#create-only").click()
+    browser.wait(lambda d: "job.html" in d.current_url)
+    browser.wait_css("body[data-phase='PENDING']")
+    browser.mark_page()
+    browser.css("#run").click()
+    browser.wait_css("body[data-phase='COMPLETED']", timeout=30)
+    assert browser.page_marked(), "the page was reloaded: the phase must update live"
+    assert browser.css("#phase").text == "COMPLETED"
+    preview = browser.wait_css("details[data-result='output'] pre.output")
+    assert preview.text == "hello from the browser"
+    assert "browser run" in browser.css("h1").text
+    browser.shot("job-completed")
+    assert browser.errors() == []
+    browser.css("details[data-result='output'] a.open").click()
+    browser.wait(lambda d: "/results/output" in d.current_url)
+    assert browser.driver.find_element("tag name", "body").text.strip() == "hello from the browser"
+
+
+@pytest.mark.browser
+def test_validation_error_appears_next_to_its_field(browser: Browser, base: str) -> None:
+    browser.open("create.html?type=sleep")
+    field = browser.wait_css("#p-duration")
+    field.clear()
+    field.send_keys("99999")
+    browser.css("#create-run").click()
+    error = browser.wait_css("[data-field='duration'] .field-error:not([hidden])")
+    assert "duration" in error.text and "3600" in error.text
+    assert field.get_attribute("aria-invalid") == "true"
+    assert browser.driver.switch_to.active_element == field
+    assert browser.css("#form-error").is_displayed() is False
+    browser.shot("create-validation-error")
+    assert "<uws:jobref" not in requests.get(f"{base}/rest/sleep").text
+
+
+@pytest.mark.browser
+def test_abort_a_sleep_job_from_its_page(browser: Browser, base: str) -> None:
+    url = create(base, "sleep", duration="60", PHASE="RUN")
+    browser.open(job_page(url))
+    browser.wait_css("body[data-phase='EXECUTING']", timeout=20)
+    browser.wait(lambda d: 0 < float(browser.css("#progress-bar").get_attribute("value")), timeout=10)
+    browser.shot("job-executing-progress")
+    browser.css("#abort").click()
+    browser.wait_css("body[data-phase='ABORTED']", timeout=20)
+    assert phase(url) == "ABORTED"
+    assert not browser.css("#abort").is_displayed()
+
+
+@pytest.mark.browser
+def test_job_values_are_shown_as_text_never_as_html(browser: Browser, base: str) -> None:
+    url = create(base, "echo", message=XSS, RUNID=XSS)
+    browser.open(job_page(url))
+    cell = browser.wait_css("tr[data-parameter='message'] .value")
+    assert cell.text == XSS
+    assert XSS in browser.css("h1").text
+    browser.open("index.html?type=echo")
+    row = browser.wait_css("td.runid")
+    assert row.text == XSS
+    assert browser.driver.find_elements("css selector", "main img") == []
+    assert browser.alert_text() is None
+    assert browser.errors() == []  # no request for "x", no CSP violation
+    browser.shot("xss-as-text")
+
+
+@pytest.mark.browser
+def test_job_list_filters_pages_refreshes_and_deletes(browser: Browser, base: str) -> None:
+    pending = [create(base, "echo", RUNID=f"pending {i}") for i in range(3)]
+    done = [create(base, "echo", RUNID=f"done {i}", PHASE="RUN") for i in range(2)]
+    failed = create(base, "fail", PHASE="RUN")
+    for url in [*done, failed]:
+        wait_for(lambda u=url: phase(u) in ("COMPLETED", "ERROR"), timeout=30)
+    browser.open("index.html")
+    browser.wait(lambda d: len(browser.rows()) == 6)
+    assert {r.get_attribute("data-phase") for r in browser.rows()} == {"PENDING", "COMPLETED", "ERROR"}
+    runids = [r.find_element("css selector", ".runid").text for r in browser.rows()]
+    assert runids[:3] == ["", "done 1", "done 0"], "newest first"
+    browser.shot("job-list-all")
+    browser.css("#phases input[value='PENDING']").click()
+    browser.wait(lambda d: browser.phases() == ["PENDING"] * 3)
+    assert "phase=PENDING" in browser.driver.current_url
+    browser.css("#phases input[value='ERROR']").click()
+    browser.wait(lambda d: sorted(set(browser.phases())) == ["ERROR", "PENDING"] and len(browser.phases()) == 4)
+    browser.css("#clear").click()
+    browser.wait(lambda d: len(browser.rows()) == 6)
+    browser.select("#size", "10")
+    newest = create(base, "echo", RUNID="arrived later")  # appears without a reload
+    browser.mark_page()
+    browser.wait(lambda d: "arrived later" in browser.rows()[0].text, timeout=15)
+    assert browser.page_marked()
+    browser.select("#jobtype", "echo")
+    browser.wait(lambda d: len(browser.rows()) == 6 and "/rest/echo" in browser.rows()[0].get_attribute("data-href"))
+    browser.driver.execute_script("document.getElementById('size').append(new Option('2', '2'))")
+    browser.select("#size", "2")
+    browser.wait(lambda d: len(browser.rows()) == 2 and browser.css("#older").is_enabled())
+    browser.css("#older").click()
+    browser.wait(lambda d: browser.css("#pageno").text == "Page 2" and len(browser.rows()) == 2)
+    assert browser.rows()[0].find_element("css selector", ".runid").text == "done 0"
+    browser.css("#newer").click()
+    browser.wait(lambda d: browser.css("#pageno").text == "Page 1")
+    browser.wait(lambda d: "arrived later" in browser.rows()[0].text)
+    for box in browser.driver.find_elements("css selector", "#jobs tbody input[type=checkbox]"):
+        box.click()
+    browser.css("#delete").click()
+    browser.wait_css("dialog[open] button.danger").click()
+    browser.wait(lambda d: "2 job(s) done" in browser.css("#status").text)
+    assert requests.get(newest).status_code == 404
+    assert all(requests.get(u).status_code == 200 for u in pending)
+
+
+@pytest.mark.browser
+def test_a_list_of_10000_jobs_is_usable_within_a_second(browser: Browser, app: Any, base: str) -> None:
+    storage = app.registry.uws.storage
+    table = storage_table()
+    now = utcnow()
+    rows = [
+        storage_row(Job(job_id=new_job_id(), job_type="echo", run_id=f"bulk {i}", owner_id=None,
+                        creation_time=now - timedelta(seconds=10_000 - i), phase=Phase.COMPLETED,
+                        execution_duration=60, destruction=now + timedelta(days=7),
+                        parameters={"message": str(i)}))
+        for i in range(10_000)
+    ]
+    with storage.engine.begin() as conn:
+        conn.execute(insert(table), rows)
+    for page in ("index.html", "index.html?type=echo"):
+        browser.open("jdl.html")  # warm: the static files are cached as a returning user has them
+        started = time.monotonic()
+        browser.open(page, wait=False)
+        browser.wait(lambda d: len(browser.rows()) == 25, timeout=10)
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.0, f"{page} took {elapsed:.2f} s to list its first jobs"
+        assert "bulk 9999" in browser.rows()[0].text
+    browser.shot("job-list-10000")
+
+
+@pytest.mark.browser
+def test_phone_sized_screen_and_keyboard_only(browser: Browser, base: str) -> None:
+    url = create(base, "echo", RUNID="on a phone", PHASE="RUN")
+    wait_for(lambda: phase(url) == "COMPLETED", timeout=30)
+    browser.driver.set_window_size(390, 844)
+    for name, page in (("phone-job-list", "index.html"), ("phone-job", job_page(url)),
+                       ("phone-create", "create.html?type=sleep")):
+        browser.open(page)
+        browser.wait_css("body[data-loaded], body[data-phase]")
+        time.sleep(0.3)
+        assert browser.horizontal_overflow() <= 0, f"{page} scrolls sideways on a phone"
+        browser.shot(name)
+    # Keyboard only: the first field has the focus; Tab to "Create", Enter.
+    active = browser.driver.switch_to.active_element
+    assert active.get_attribute("id") == "p-duration"
+    active.send_keys("\ue003\ue003" + "7")  # two backspaces, then 7
+    browser.tab_until(lambda el: el.get_attribute("id") == "create-only")
+    browser.driver.switch_to.active_element.send_keys("\ue007")  # Enter
+    browser.wait(lambda d: "job.html" in d.current_url)
+    browser.wait_css("tr[data-parameter='duration']")
+    assert browser.css("tr[data-parameter='duration'] .value").text == "7"
+
+
+@pytest.mark.browser
+def test_edit_a_pending_job_and_rerun_a_finished_one(browser: Browser, base: str) -> None:
+    url = create(base, "sleep", duration="5")
+    browser.open(job_page(url))
+    browser.wait_css("body[data-phase='PENDING']")
+    browser.css("#edit").click()
+    field = browser.wait_css("#e-duration")
+    field.clear()
+    field.send_keys("-3")
+    browser.css("#edit-form button[type=submit]").click()
+    assert "duration" in browser.wait_css("[data-field='duration'] .field-error:not([hidden])").text
+    field.clear()
+    field.send_keys("1")
+    browser.css("#c-EXECUTIONDURATION").clear()
+    browser.css("#c-EXECUTIONDURATION").send_keys("30")
+    browser.css("#edit-form button[type=submit]").click()
+    browser.wait(lambda d: browser.css("tr[data-parameter='duration'] .value").text == "1")
+    assert "30 s" in browser.css("#properties").text
+    browser.css("#run").click()
+    browser.wait_css("body[data-phase='COMPLETED']", timeout=30)
+    browser.css("#rerun").click()
+    browser.wait(lambda d: "job.html" in d.current_url and url.split("/")[-1] not in d.current_url)
+    browser.wait_css("body[data-phase='COMPLETED']", timeout=30)
+    assert browser.css("tr[data-parameter='duration'] .value").text == "1"
+
+
+@pytest.mark.browser
+def test_description_page_and_editor_create_a_job_type_live(browser: Browser, base: str) -> None:
+    browser.open("jdl.html?type=sleep")
+    browser.wait_css("body[data-loaded]")
+    assert "an integer between 0 and 3600" in browser.css("#description").text
+    browser.shot("job-description")
+    browser.open("editor.html")
+    browser.wait_css("body[data-loaded]")
+    browser.css("#name").send_keys("greet")
+    browser.css("#description").send_keys("Greet someone.")
+    browser.css("#add-parameter").click()
+    row = browser.css("#parameters .row")
+    row.find_element("css selector", "[data-key=name]").send_keys("who")
+    row.find_element("css selector", "[data-key=default]").send_keys("world")
+    row.find_element("css selector", "[data-key=max]").send_keys("3")  # max on a string: invalid
+    browser.css("#add-result").click()
+    result = browser.css("#results .row")
+    result.find_element("css selector", "[data-key=id]").send_keys("greeting")
+    result.find_element("css selector", "[data-key=default]").send_keys("greeting.txt")
+    script = browser.css("#script")
+    script.send_keys('printf "hello, %s\\n" "$who" > greeting.txt\n')
+    browser.css("#check").click()
+    fault = browser.wait_css("#form-error:not([hidden])")
+    assert "400" in fault.text and "min/max only apply to numeric" in fault.text
+    assert "invalid" in row.get_attribute("class")
+    row.find_element("css selector", "[data-key=max]").clear()
+    browser.css("#check").click()
+    browser.wait(lambda d: "valid" in browser.css("#status").text)
+    assert 'path="greet"' in browser.css("#wadl").get_attribute("textContent")
+    assert requests.get(f"{base}/jdl/greet/json").status_code == 404  # only checked
+    browser.css("#save").click()
+    browser.wait(lambda d: "Saved and activated" in browser.css("#status").text)
+    browser.shot("editor")
+    url = create(base, "greet", PHASE="RUN")
+    wait_for(lambda: phase(url) in ("COMPLETED", "ERROR"), timeout=30)
+    assert requests.get(f"{url}/results/greeting").text == "hello, world\n"
+
+
+# -- the editor's endpoints and the client's headers (no browser) --------------------------------
+
+
+def storage_table() -> Any:
+    from uws_pyramid.sql.tables import jobs
+
+    return jobs
+
+
+def storage_row(job: Job) -> dict[str, Any]:
+    from uws_pyramid.sql.storage import job_to_row
+
+    return job_to_row(job)
+
+
+def test_client_responses_forbid_inline_scripts(testapp: UWSTestApp) -> None:
+    for path in ("/client/", "/client/static/index.html", "/client/static/uws.js", "/client/config"):
+        response = testapp.get(path, status="*")
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "object-src 'none'" in policy
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert testapp.get("/client/static/uws.js").content_type == "text/javascript"
+    assert "Content-Security-Policy" not in testapp.get("/rest/echo").headers
+    assert testapp.get("/client/config").json == {"editor": True}
+    assert "/client/" in testapp.get("/").text
+
+
+def test_no_page_or_script_uses_inline_code_or_html_injection() -> None:
+    static = ROOT / "uws_pyramid" / "client" / "static"
+    for page in static.glob("*.html"):
+        text = page.read_text()
+        assert "<script>" not in text and " on" + "click=" not in text and "style=" not in text, page
+    for script in static.rglob("*.js"):
+        text = script.read_text()
+        for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert banned not in text, f"{script.name} uses {banned}"
+
+
+def description(name: str = "greet", **changes: Any) -> dict[str, Any]:
+    jd = {"name": name, "description": "Greet.", "version": "1",
+          "parameters": [{"name": "who", "type": "xs:string", "default": "world", "required": False,
+                          "description": "", "min": None, "max": None, "choices": []}],
+          "results": [{"id": "out", "mime_type": "text/plain", "default": "out.txt", "description": ""}],
+          "execution_duration": 60, "max_execution_duration": 600, "quote": None, "destruction": 86400,
+          "options": {}}
+    jd.update(changes)
+    return jd
+
+
+SCRIPT = '#!/bin/bash\nprintf "hi %s\\n" "$who" > out.txt\n'
+
+
+def test_editor_saves_activates_and_keeps_the_previous_version(testapp: UWSTestApp, settings: dict[str, Any]) -> None:
+    jdl = Path(settings["uws.jdl_dir"])
+    checked = testapp.put_json("/jdl/greet?check=1", {"description": description(), "script": SCRIPT})
+    assert checked.json["saved"] is False and 'path="greet"' in checked.json["wadl"]
+    assert not (jdl / "greet.wadl").exists()
+    testapp.put_json("/jdl/greet", {"description": description(), "script": SCRIPT})
+    assert testapp.get("/jdl/greet/json").json["parameters"][0]["default"] == "world"
+    assert testapp.get("/jdl/greet/script").text == SCRIPT
+    changed = description(parameters=[{"name": "who", "type": "xs:string", "default": "you"}])
+    testapp.put_json("/jdl/greet", {"description": changed, "script": None})
+    assert testapp.get("/jdl/greet/json").json["parameters"][0]["default"] == "you"
+    assert len(list((jdl / ".history").glob("greet.*.wadl"))) == 1
+    assert testapp.get("/jdl/greet/script").text == SCRIPT  # kept
+    wadl = testapp.get("/jdl/greet").body
+    testapp.put("/jdl/greet", wadl, headers={"Content-Type": "application/xml"})
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"description": description(parameters=[{"name": "x", "type": "xs:int", "min": "5", "max": "1"}]),
+          "script": SCRIPT}, ["min 5 is greater than max 1"]),
+        ({"description": description(parameters=[{"name": "PHASE"}]), "script": SCRIPT}, ["reserved"]),
+        ({"description": description(name="other"), "script": SCRIPT}, ["differs"]),
+        ({"description": description(results=[{"id": "r", "default": "../x"}]), "script": SCRIPT}, ["relative"]),
+        ({"description": description(execution_duration="soon"), "script": SCRIPT}, ["execution_duration"]),
+        ({"description": description()}, ["no script"]),
+        ({"description": description(), "script": "  "}, ["script is empty"]),
+        ({"description": "nope"}, ["JSON object"]),
+    ],
+)
+def test_editor_refuses_an_invalid_description_with_its_fault(
+    testapp: UWSTestApp, body: dict[str, Any], words: list[str]
+) -> None:
+    response = testapp.put_json("/jdl/greet", body, status=400)
+    for word in words:
+        assert word in response.text
+    testapp.get("/jdl/greet/json", status=404)
+
+
+def test_editor_is_forbidden_when_the_setting_is_off(settings: dict[str, Any]) -> None:
+    from uws_pyramid import main
+
+    settings["uws.editor"] = "false"
+    app = main({"here": settings["here"]}, **settings)
+    try:
+        testapp = UWSTestApp(app)
+        body = {"description": description(), "script": SCRIPT}
+        assert "uws.editor" in testapp.put_json("/jdl/greet", body, status=403).text
+        testapp.get("/jdl/echo/script", status=403)
+        assert testapp.get("/client/config").json == {"editor": False}
+    finally:
+        app.registry.uws.close()
+
+
+def test_editor_wants_json_or_wadl_and_a_valid_name(testapp: UWSTestApp) -> None:
+    testapp.put("/jdl/greet", "x", headers={"Content-Type": "text/plain"}, status=400)
+    testapp.put("/jdl/greet", "{", headers={"Content-Type": "application/json"}, status=400)
+    testapp.put("/jdl/greet", "<nope", headers={"Content-Type": "application/xml"}, status=400)
+    testapp.put_json("/jdl/1bad", {"description": description("1bad"), "script": SCRIPT}, status=400)
+    testapp.get("/jdl/nosuch/script", status=404)

@@ -1,0 +1,162 @@
+// The job description editor (administrators; enabled by the service setting uws.editor):
+// edit parameters, results, durations and the script, validate, save and activate.
+import { byId, h, replace, status } from "./dom.js";
+import { descriptions, errorText, header, page, params } from "./common.js";
+
+const TYPES = ["xs:string", "xs:int", "xs:long", "xs:float", "xs:double", "xs:boolean", "xs:anyURI", "file"];
+const DURATIONS = ["execution_duration", "max_execution_duration", "quote", "destruction"];
+const jobType = params.get("type") || "";
+let counter = 0;
+
+function input(key, label, value, attrs = {}) {
+  const id = `f${(counter += 1)}`;
+  const control = attrs.type === "textarea"
+    ? h("textarea", { id, "data-key": key, rows: 2 }, value ?? "")
+    : h("input", { id, "data-key": key, value: value ?? "", ...attrs });
+  return h("div", { class: "field" }, h("label", { for: id }, label), control);
+}
+
+function row(kind, title, ...fields) {
+  const box = h("div", { class: `row ${kind}`, role: "group", "aria-label": title }, ...fields);
+  box.append(h("button", { type: "button", class: "remove", onclick: () => box.remove() }, `Remove ${title}`));
+  return box;
+}
+
+function parameterRow(p = {}) {
+  const type = h("select", { "data-key": "type", id: `f${(counter += 1)}` },
+    TYPES.map((t) => h("option", { value: t }, t)));
+  type.value = p.type || "xs:string";
+  return row("parameter", `parameter ${p.name || "(new)"}`,
+    input("name", "Name", p.name),
+    h("div", { class: "field" }, h("label", { for: type.id }, "Type"), type),
+    h("div", { class: "field check" }, h("label", {},
+      h("input", { type: "checkbox", "data-key": "required", checked: Boolean(p.required) }), " Required")),
+    input("default", "Default", p.default),
+    input("min", "Minimum", p.min),
+    input("max", "Maximum", p.max),
+    input("choices", "Choices (one per line)", (p.choices || []).join("\n"), { type: "textarea" }),
+    input("description", "Description", p.description, { type: "textarea" }));
+}
+
+function resultRow(r = {}) {
+  return row("result", `result ${r.id || "(new)"}`,
+    input("id", "Result id", r.id), input("mime_type", "Media type", r.mime_type || "text/plain"),
+    input("default", "File name or glob", r.default),
+    input("description", "Description", r.description, { type: "textarea" }));
+}
+
+function optionRow(key = "", value = "") {
+  return row("option", `option ${key || "(new)"}`, input("key", "Name", key), input("value", "Value", value));
+}
+
+function values(box) {
+  const out = {};
+  for (const el of box.querySelectorAll("[data-key]")) {
+    out[el.dataset.key] = el.type === "checkbox" ? el.checked : el.value;
+  }
+  return out;
+}
+
+function blankToNull(text) {
+  return text === undefined || text.trim() === "" ? null : text.trim();
+}
+
+/** The description as the service's JSON form (JobDescription.to_json). */
+function collect() {
+  const options = {};
+  for (const box of byId("options").children) {
+    const { key, value } = values(box);
+    if (key.trim()) options[key.trim()] = value;
+  }
+  const jd = {
+    name: byId("name").value.trim(),
+    version: byId("version").value.trim(),
+    description: byId("description").value,
+    parameters: [...byId("parameters").children].map((box) => {
+      const v = values(box);
+      return { ...v, default: blankToNull(v.default), min: blankToNull(v.min), max: blankToNull(v.max),
+        choices: v.choices.split("\n").map((c) => c.trim()).filter(Boolean) };
+    }),
+    results: [...byId("results").children].map(values),
+    options,
+  };
+  for (const key of DURATIONS) jd[key] = byId(key).value === "" ? null : Number(byId(key).value);
+  return jd;
+}
+
+function fill(jd, script) {
+  byId("name").value = jd.name || "";
+  byId("name").readOnly = Boolean(jd.name);
+  byId("version").value = jd.version || "";
+  byId("description").value = jd.description || "";
+  for (const key of DURATIONS) byId(key).value = jd[key] ?? "";
+  replace(byId("parameters"), (jd.parameters || []).map(parameterRow));
+  replace(byId("results"), (jd.results || []).map(resultRow));
+  replace(byId("options"), Object.entries(jd.options || {}).map(([k, v]) => optionRow(k, v)));
+  byId("script").value = script;
+}
+
+/** Mark the row that a fault names ("parameter x: ..." / "result y: ..."). */
+function markRows(message) {
+  for (const box of byId("editor").querySelectorAll(".row")) box.classList.remove("invalid");
+  const match = /(parameter|result)(?: name| id)? '?([A-Za-z0-9_.-]+)'?/.exec(message);
+  if (!match) return;
+  const container = byId(match[1] === "parameter" ? "parameters" : "results");
+  for (const box of container.children) {
+    const v = values(box);
+    if ((v.name || v.id) === match[2]) box.classList.add("invalid");
+  }
+}
+
+async function submit(check) {
+  const formError = byId("form-error");
+  formError.hidden = true;
+  const jd = collect();
+  const script = byId("script").value;
+  try {
+    const answer = await descriptions.save(jd, script.trim() ? script : null, { check });
+    byId("wadl").textContent = answer.wadl;
+    byId("wadl-box").hidden = false;
+    markRows("");
+    if (check) status("The description is valid; nothing was saved yet.");
+    else {
+      status("Saved and activated; the previous version was kept.");
+      byId("name").readOnly = true;
+      history.replaceState(null, "", page("editor.html", { type: jd.name }));
+    }
+  } catch (error) {
+    status("");
+    formError.textContent = errorText(error);
+    formError.hidden = false;
+    markRows(error.message || "");
+    formError.focus();
+  }
+}
+
+async function setUp() {
+  header("jdl", jobType || null);
+  try {
+    const config = await descriptions.config();
+    if (!config.editor) {
+      status("The job description editor is disabled on this service (setting uws.editor).", "error");
+      return;
+    }
+    let jd = { name: jobType, parameters: [], results: [], options: {} };
+    let script = "#!/bin/bash\nset -eu\n";
+    if (jobType && !params.get("broken")) jd = await descriptions.get(jobType);
+    if (jobType) script = await descriptions.script(jobType).catch(() => script);
+    byId("title").textContent = jobType ? `Edit job type ${jobType}` : "New job type";
+    fill(jd, script);
+    byId("editor").hidden = false;
+    byId("add-parameter").addEventListener("click", () => { byId("parameters").append(parameterRow()); byId("parameters").lastChild.querySelector("input").focus(); });
+    byId("add-result").addEventListener("click", () => { byId("results").append(resultRow()); byId("results").lastChild.querySelector("input").focus(); });
+    byId("add-option").addEventListener("click", () => { byId("options").append(optionRow()); byId("options").lastChild.querySelector("input").focus(); });
+    byId("check").addEventListener("click", () => submit(true));
+    byId("editor").addEventListener("submit", (e) => { e.preventDefault(); submit(false); });
+    document.body.dataset.loaded = "true";
+  } catch (error) {
+    status(errorText(error), "error");
+  }
+}
+
+setUp();

@@ -1,0 +1,204 @@
+// The job page: every property, parameters, results with previews, errors, progress, actions.
+// The page follows the job with UWS blocking GETs (uws.watchJob), never a tight polling loop.
+import { FINAL, jobProgress } from "../uws.js";
+import { byId, confirmDialog, h, replace, status } from "./dom.js";
+import { descriptions, errorText, header, jobUrl, listUrl, page, params, phaseBadge, sizeText,
+  splitJobUrl, timeText, uws } from "./common.js";
+import { showPreview } from "./preview.js";
+import { startEditing } from "./edit.js";
+
+const jobType = params.get("type") || "";
+const jobId = params.get("id") || "";
+const url = jobUrl(jobType, jobId);
+const ABORTABLE = ["PENDING", "QUEUED", "EXECUTING", "HELD", "SUSPENDED"];
+const STREAMS = ["stdout", "stderr"];
+let jd = null;
+let job = null;
+let watcher = null;
+let editing = false;
+let shownResults = "";
+let shownError = "";
+
+function property(list, label, value) {
+  list.push(h("dt", {}, label), h("dd", {}, value ?? h("span", { class: "none" }, "—")));
+}
+
+function showProperties() {
+  const items = [];
+  property(items, "Job ID", job.jobId);
+  property(items, "Job type", h("a", { href: page("jdl.html", { type: jobType }) }, jobType));
+  property(items, "Run ID", job.runId);
+  property(items, "Owner", job.ownerId);
+  property(items, "Phase", phaseBadge(job.phase));
+  property(items, "Quote", timeText(job.quote));
+  property(items, "Created", timeText(job.creationTime));
+  property(items, "Started", timeText(job.startTime));
+  property(items, "Ended", timeText(job.endTime));
+  property(items, "Execution duration",
+    job.executionDuration === null ? null : `${job.executionDuration} s${job.executionDuration ? "" : " (no limit)"}`);
+  property(items, "Destruction", timeText(job.destruction));
+  replace(byId("properties"), items);
+}
+
+function showParameters() {
+  if (editing) return;
+  const specs = new Map((jd?.parameters || []).map((p) => [p.name.toLowerCase(), p]));
+  const rows = job.parameters.map((p) => {
+    const spec = specs.get(p.id.toLowerCase());
+    let value = h("span", { class: "value" }, p.value);
+    if (p.byReference) value = h("a", { href: p.value }, p.value);
+    else if (spec?.type === "file") {
+      value = h("span", {}, h("span", { class: "value" }, p.value), " ",
+        h("a", { href: `${url}/parameters/${encodeURIComponent(p.id)}`, download: "" }, "download"));
+    }
+    return h("tr", { "data-parameter": p.id }, h("th", { scope: "row" }, p.id), h("td", {}, value));
+  });
+  replace(byId("parameters"), rows.length
+    ? h("div", { class: "table-wrap" }, h("table", { class: "parameters" }, h("tbody", {}, rows)))
+    : h("p", { class: "muted" }, "No parameters."));
+}
+
+function resultItem(result) {
+  const preview = h("div", { class: "preview" });
+  const stream = STREAMS.includes(result.id);
+  const details = h("details", { class: "result", "data-result": result.id, open: true },
+    h("summary", {}, h("span", { class: "result-id" }, result.id), " ",
+      h("span", { class: "muted" }, [result.mimeType, sizeText(result.size)].filter(Boolean).join(" · "))),
+    h("p", { class: "links" },
+      h("a", { href: result.href, class: "open" }, "Open"), " · ",
+      h("a", { href: result.href, download: stream ? `${job.jobId}.${result.id}.txt` : "" }, "Download")),
+    preview);
+  showPreview(result, preview);
+  return details;
+}
+
+function showResults() {
+  const key = JSON.stringify(job.results);
+  if (key === shownResults) return;
+  shownResults = key;
+  const main = job.results.filter((r) => !STREAMS.includes(r.id));
+  const streams = job.results.filter((r) => STREAMS.includes(r.id));
+  replace(byId("results"),
+    main.length ? main.map(resultItem)
+      : h("p", { class: "muted" }, FINAL.includes(job.phase) ? "No results." : "No results yet."),
+    streams.length ? [h("h3", {}, "Standard output and error"), streams.map(resultItem)] : null);
+}
+
+async function showError() {
+  const summary = job.errorSummary;
+  byId("error-section").hidden = !summary;
+  if (!summary) return;
+  byId("error-summary").textContent = `${summary.type} error: ${summary.message}`;
+  const key = `${job.phase}:${summary.message}`;
+  if (key === shownError) return;
+  shownError = key;
+  try {
+    byId("error-text").textContent = await uws.getError(url);
+  } catch (error) {
+    byId("error-text").textContent = errorText(error);
+  }
+}
+
+function showInfo() {
+  const info = Object.entries(job.jobInfo || {}).filter(([key]) => key !== "progress");
+  byId("info-section").hidden = info.length === 0;
+  const items = [];
+  for (const [key, value] of info) property(items, key, value);
+  replace(byId("info"), items);
+  const fraction = jobProgress(job);
+  const box = byId("progress");
+  box.hidden = fraction === null;
+  if (fraction !== null) {
+    const percent = `${Math.round(fraction * 100)} %`;
+    replace(box, h("label", { for: "progress-bar" }, "Progress "),
+      h("progress", { id: "progress-bar", max: "1", value: String(fraction) }, percent), ` ${percent}`);
+  }
+}
+
+function showButtons() {
+  const phase = job.phase;
+  byId("run").hidden = !["PENDING", "HELD"].includes(phase);
+  byId("abort").hidden = !ABORTABLE.includes(phase);
+  byId("edit").hidden = phase !== "PENDING" || editing || !jd;
+  byId("rerun").hidden = !jd;
+  byId("delete").hidden = false;
+}
+
+function show(next) {
+  job = next;
+  document.title = `${job.runId || job.jobId} (${job.phase}) – UWS`;
+  byId("title").textContent = `${jobType} job ${job.runId ? `“${job.runId}”` : job.jobId}`;
+  replace(byId("phase"), phaseBadge(job.phase));
+  document.body.dataset.phase = job.phase;
+  showProperties();
+  showParameters();
+  showResults();
+  showInfo();
+  showButtons();
+  showError();
+  if (editing && job.phase !== "PENDING") { editing = false; showParameters(); }
+}
+
+function watch() {
+  watcher?.abort();
+  watcher = new AbortController();
+  uws.watchJob(url, show, { signal: watcher.signal }).catch((error) => {
+    if (error.name === "AbortError") return;
+    status(errorText(error), "error");
+    if (error.status === 404) byId("actions").hidden = true;
+    else setTimeout(watch, 5000);
+  });
+}
+
+async function action(label, work) {
+  status(`${label}…`);
+  try {
+    await work();
+    status("");
+  } catch (error) {
+    status(errorText(error), "error");
+  }
+}
+
+async function rerun() {
+  const pairs = [];
+  for (const p of job.parameters) {
+    const spec = jd.parameters.find((s) => s.name.toLowerCase() === p.id.toLowerCase());
+    if (spec?.type === "file") {
+      const response = await uws.request(`${url}/parameters/${encodeURIComponent(p.id)}`);
+      pairs.push([p.id, new File([await response.blob()], p.value.split("/").pop() || p.id)]);
+    } else if (p.byReference) {
+      pairs.push([p.id, await (await uws.request(p.value)).text()]);
+    } else pairs.push([p.id, p.value]);
+  }
+  const copy = await uws.createJob(listUrl(jobType), pairs,
+    { run: true, runId: job.runId, executionDuration: job.executionDuration });
+  location.href = page("job.html", splitJobUrl(copy.url) || { type: jobType, id: copy.jobId });
+}
+
+function setUp() {
+  header(null, jobType || null);
+  byId("xml").href = url;
+  byId("run").addEventListener("click", () => action("Starting", async () => { show(await uws.runJob(url)); watch(); }));
+  byId("abort").addEventListener("click", () => action("Aborting", async () => { show(await uws.abortJob(url)); watch(); }));
+  byId("rerun").addEventListener("click", () => action("Creating a copy of this job", rerun));
+  byId("delete").addEventListener("click", async () => {
+    if (!(await confirmDialog(`Delete job ${job.jobId} and its results?`, "Delete"))) return;
+    action("Deleting", async () => {
+      watcher?.abort();
+      await uws.deleteJob(url);
+      location.href = page("index.html", { type: jobType });
+    });
+  });
+  byId("edit").addEventListener("click", () => {
+    editing = true;
+    showButtons();
+    startEditing({ job, jd, url, container: byId("parameters"),
+      done: (updated) => { editing = false; if (updated) show(updated); else showParameters(); showButtons(); } });
+  });
+  descriptions.get(jobType).then((found) => { jd = found; if (job) { showParameters(); showButtons(); } })
+    .catch(() => { jd = null; });
+  watch();
+}
+
+setUp();

@@ -1,0 +1,40 @@
+// Tabular previews: CSV/TSV and VOTable TABLEDATA into rows of cells (pure functions).
+
+/**
+ * Split delimited text into rows of cells; double quotes protect separators and line ends.
+ * @param {string} text @param {string} [separator] "," or "\t" @param {number} [limit] rows
+ * @returns {string[][]}
+ */
+export function parseDelimited(text, separator = ",", limit = 200) {
+  const rows = [];
+  let row = [];
+  let cell = "";
+  let quoted = false;
+  for (let i = 0; i < text.length && rows.length < limit; i += 1) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i += 1; } else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"' && cell === "") quoted = true;
+    else if (c === separator) { row.push(cell); cell = ""; }
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i += 1;
+      row.push(cell); rows.push(row); row = []; cell = "";
+    } else cell += c;
+  }
+  if ((cell !== "" || row.length) && rows.length < limit) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+/**
+ * The first table of a VOTable document: a header row of FIELD names, then TABLEDATA rows.
+ * @param {Document} doc @param {number} [limit] @returns {string[][]}
+ */
+export function votableRows(doc, limit = 200) {
+  const table = doc.getElementsByTagNameNS("*", "TABLE")[0];
+  if (!table) return [];
+  const names = Array.from(table.getElementsByTagNameNS("*", "FIELD"), (f) => f.getAttribute("name") || "");
+  const rows = Array.from(table.getElementsByTagNameNS("*", "TR")).slice(0, limit)
+    .map((tr) => Array.from(tr.getElementsByTagNameNS("*", "TD"), (td) => td.textContent));
+  return [names, ...rows];
+}

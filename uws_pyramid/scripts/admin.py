@@ -1,0 +1,112 @@
+"""uws-admin: operator commands on a deployment's ini file (schema migrations, status)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from pyramid.paster import get_appsettings, setup_logging
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..errors import ConfigurationError
+from ..plugins import make_plugin_manager, select
+from ..settings import UWSSettings, parse_settings
+from ..sql import migrations
+from ..sql.storage import SQLStorage
+
+log = logging.getLogger(__name__)
+
+
+def load(ini: str) -> UWSSettings:
+    """The parsed ``uws.*`` settings of the ini's [app:main] section."""
+    if not os.path.isfile(ini):
+        raise ConfigurationError(f"{ini}: no such file")
+    setup_logging(ini)
+    settings = dict(get_appsettings(ini, name="main"))
+    settings.setdefault("here", os.path.dirname(os.path.abspath(ini)))
+    return parse_settings(settings)
+
+
+def sql_storage(settings: UWSSettings) -> type[SQLStorage] | None:
+    cls = select(make_plugin_manager(), "storage", settings.storage)
+    return cls if issubclass(cls, SQLStorage) else None
+
+
+def engine_of(cls: type[SQLStorage], settings: UWSSettings) -> Engine:
+    return cls.engine_from_settings(settings.storage_options, str(settings.here))
+
+
+def migrate(args: argparse.Namespace) -> int:
+    settings = load(args.ini)
+    cls = sql_storage(settings)
+    if cls is None:
+        print(f"storage {settings.storage!r} keeps no SQL schema: nothing to migrate")
+        return 0
+    engine = engine_of(cls, settings)
+    try:
+        if args.sql:
+            migrations.upgrade_sql(engine.url.render_as_string(hide_password=True), args.revision)
+            return 0
+        with engine.connect().execution_options(**cls.write_options) as conn, conn.begin():
+            before, after = migrations.upgrade(conn, args.revision)
+    finally:
+        engine.dispose()
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        print(f"{where}: schema already at revision {after}")
+    else:
+        print(f"{where}: schema upgraded from {before or 'an empty database'} to {after}")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    settings = load(args.ini)
+    cls = sql_storage(settings)
+    if cls is None:
+        print(f"storage {settings.storage!r} keeps no SQL schema")
+        return 0
+    engine = engine_of(cls, settings)
+    try:
+        with engine.connect() as conn:
+            found = migrations.current(conn)
+    finally:
+        engine.dispose()
+    head = migrations.head()
+    state = "up to date" if found == head else "needs `uws-admin migrate`"
+    print(f"storage {settings.storage}: schema at {found or 'none'}, code needs {head}: {state}")
+    return 0 if found == head else 3
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="uws-admin", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("migrate", help="upgrade the storage's schema (Alembic)")
+    up.add_argument("ini", help="the deployment's ini file, e.g. production.ini")
+    up.add_argument("--revision", default="head", help="target revision (default: head)")
+    up.add_argument("--sql", action="store_true",
+                    help="print the SQL instead of running it (from an empty database)")
+    up.set_defaults(run=migrate)
+    st = commands.add_parser("status", help="show the schema revision; exit 3 if behind")
+    st.add_argument("ini")
+    st.set_defaults(run=status)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigurationError as exc:
+        print(f"uws-admin: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"uws-admin: database error: {reason}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
