@@ -1,0 +1,124 @@
+"""Local manager benchmark: 500 echo jobs through the REST API with max_running = 2 and 8.
+
+Reports jobs/s completed and the median and p99 of RUN-to-EXECUTING and RUN-to-COMPLETED
+(RUN is sent with the creation POST; start and end times are the server's own).
+Usage: python bench/bench_local.py [--jobs 500] [--clients 8]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen import ROOT, uws_server  # noqa: E402
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
+def submit(base: str) -> tuple[str, float]:
+    sent = time.time()
+    request = urllib.request.Request(f"{base}/rest/echo", data=b"message=bench&PHASE=RUN")
+    try:
+        OPENER.open(request)
+    except urllib.error.HTTPError as redirect:
+        return redirect.headers["Location"], sent
+    raise RuntimeError("no redirect after creation")
+
+
+def job(url: str) -> dict[str, object]:
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())
+
+
+def seconds(text: object) -> float:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def run(max_running: int, count: int, clients: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = {
+            "uws.storage.path": f"{tmp}/uws.sqlite", "uws.manager": "local",
+            "uws.manager.max_running": str(max_running), "uws.jdl_dir": str(ROOT / "jdl"),
+            "uws.workdir": f"{tmp}/jobs", "uws.background": "false",
+        }
+        with uws_server(settings, threads=16) as base:
+            t0 = time.time()
+            with ThreadPoolExecutor(clients) as pool:
+                submitted = list(pool.map(lambda _: submit(base), range(count)))
+            pending = dict(submitted)
+            done: dict[str, dict[str, object]] = {}
+            while pending:
+                for url in list(pending):
+                    doc = job(f"{url}?WAIT=5" if len(pending) == 1 else url)
+                    if doc["phase"] in ("COMPLETED", "ERROR", "ABORTED"):
+                        done[url] = doc
+                        pending.pop(url)
+                time.sleep(0.2)
+            sent = dict(submitted)
+            bad = [d for d in done.values() if d["phase"] != "COMPLETED"]
+            ends = [seconds(d["endTime"]) for d in done.values()]
+            to_exec = [seconds(d["startTime"]) - sent[u] for u, d in done.items()]
+            to_done = [seconds(d["endTime"]) - sent[u] for u, d in done.items()]
+            rate = count / (max(ends) - t0)
+            print(f"max_running={max_running}: {count} jobs, {len(bad)} not COMPLETED, "
+                  f"{rate:.1f} jobs/s; RUN->EXECUTING median {statistics.median(to_exec)*1000:.0f} ms "
+                  f"p99 {percentile(to_exec, 99)*1000:.0f} ms; RUN->COMPLETED median "
+                  f"{statistics.median(to_done)*1000:.0f} ms p99 {percentile(to_done, 99)*1000:.0f} ms")
+
+
+def idle(count: int = 20) -> None:
+    """One job at a time on an idle server: the latency a lone user sees."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = {
+            "uws.storage.path": f"{tmp}/uws.sqlite", "uws.manager": "local",
+            "uws.jdl_dir": str(ROOT / "jdl"), "uws.workdir": f"{tmp}/jobs",
+            "uws.background": "false",
+        }
+        with uws_server(settings) as base:
+            to_exec, to_done = [], []
+            for _ in range(count):
+                url, sent = submit(base)
+                doc = job(url)
+                while doc["phase"] not in ("COMPLETED", "ERROR", "ABORTED"):
+                    doc = job(f"{url}?WAIT=10")
+                to_exec.append(seconds(doc["startTime"]) - sent)
+                to_done.append(seconds(doc["endTime"]) - sent)
+            print(f"idle, one job at a time ({count} jobs): RUN->EXECUTING median "
+                  f"{statistics.median(to_exec)*1000:.0f} ms p99 {percentile(to_exec, 99)*1000:.0f} ms; "
+                  f"RUN->COMPLETED median {statistics.median(to_done)*1000:.0f} ms "
+                  f"p99 {percentile(to_done, 99)*1000:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    idle()
+    for max_running in (2, 8):
+        run(max_running, args.jobs, args.clients)
+
+
+if __name__ == "__main__":
+    main()
