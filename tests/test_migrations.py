@@ -23,8 +23,10 @@ from uws_pyramid.sql.tables import metadata
 from uws_pyramid.testing import make_job
 from uws_sqlite.storage import SQLiteStorage, sqlite_engine
 
+BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
-@pytest.fixture(params=["sqlite", "postgres"])
+
+@pytest.fixture(params=BOTH)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLStorage]:
     """A storage on an empty database, its schema left to the test."""
     storage: SQLStorage
@@ -124,7 +126,7 @@ uws.manager = local
 """
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.parametrize("kind", BOTH)
 def test_uws_admin_migrate_and_status(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:

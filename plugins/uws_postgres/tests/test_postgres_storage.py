@@ -20,6 +20,8 @@ from uws_pyramid.errors import ConfigurationError
 from uws_pyramid.jobs import Job, Phase
 from uws_pyramid.testing import StorageContract, make_job
 
+pytestmark = pytest.mark.postgres
+
 
 def open_storage(url: str, here: Path, **options: str) -> PostgresStorage:
     return PostgresStorage.from_settings({"url": url, "auto_migrate": "true", **options}, str(here))

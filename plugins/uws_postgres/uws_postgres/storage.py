@@ -79,7 +79,9 @@ class PostgresStorage(SQLStorage):
             storage.close()
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             shown = settings.url.render_as_string(hide_password=True)
-            raise ConfigurationError(f"uws.storage.url: cannot connect to {shown}: {reason}") from None
+            raise ConfigurationError(
+                f"uws.storage.url: cannot connect to {shown}: {reason}"
+            ) from None
         except BaseException:
             storage.close()
             raise

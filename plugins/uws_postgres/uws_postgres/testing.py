@@ -1,16 +1,26 @@
-"""Test helpers: temporary PostgreSQL databases, and the one rule for a missing server."""
+"""Test helpers: temporary databases, the one rule for a missing server, server processes."""
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import psycopg
 import pytest
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
+
+from uws_pyramid.scripts import admin
 
 #: The server the tests use (trust auth on this machine; CI starts it in .ci/run).
 ADMIN_URL = os.environ.get(
@@ -74,3 +84,118 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh, empty database for one test (no schema: the test migrates it)."""
     with temporary_database(postgres_admin_url) as url:
         yield url
+
+
+INI = """[app:main]
+use = egg:uws-pyramid
+{settings}
+
+[server:main]
+use = egg:waitress#main
+listen = 127.0.0.1:{port}
+threads = 16
+
+[loggers]
+keys = root
+[handlers]
+keys = console
+[formatters]
+keys = generic
+[logger_root]
+level = WARN
+handlers = console
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+[formatter_generic]
+format = %(asctime)s %(levelname)s [%(name)s] %(message)s
+"""
+
+
+def write_ini(path: Path, settings: dict[str, str], port: int = 0) -> Path:
+    lines = "\n".join(f"{k} = {v}" for k, v in settings.items())
+    path.write_text(INI.format(settings=lines, port=port))
+    return path
+
+
+@dataclass
+class Server:
+    """One ``pserve`` process; ``call`` makes one request and never follows redirects."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    settings: dict[str, str] = field(default_factory=dict)
+
+    def call(
+        self, method: str, path: str, form: dict[str, str] | None = None, timeout: float = 60
+    ) -> tuple[int, str, bytes]:
+        """Status, Location header and body."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            body = urlencode(form).encode() if form is not None else None
+            headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.getheader("Location") or "", response.read()
+        finally:
+            conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(name: str, settings: dict[str, str], tmp: Path) -> Iterator[Server]:
+    """``pserve`` on an ini with these settings, on a free port; its output in ``name.log``."""
+    port = free_port()
+    ini = write_ini(tmp / f"{name}.ini", settings, port)
+    log = tmp / f"{name}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "pserve"), str(ini)],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server {name} did not start:\n{log.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield Server(proc, port, log, settings)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+@contextmanager
+def two_servers(
+    admin_url: str, jdl_dir: Path, tmp: Path, **extra: str
+) -> Iterator[tuple[Server, Server]]:
+    """Processes A and B on one new database and one job directory, as in production, the
+    schema made first by ``uws-admin migrate`` as an operator would."""
+    with temporary_database(admin_url) as url:
+        settings = {
+            "uws.storage": "postgres",
+            "uws.storage.url": url,
+            "uws.manager": "local",
+            "uws.manager.max_running": "8",
+            "uws.jdl_dir": str(jdl_dir),
+            "uws.workdir": str(tmp / "jobs"),
+            "uws.wait.max": "60",
+            "uws.wait.max_waiters": "12",
+            **extra,
+        }
+        if admin.main(["migrate", str(write_ini(tmp / "migrate.ini", settings))]) != 0:
+            raise RuntimeError("uws-admin migrate failed")
+        with ExitStack() as stack:
+            a = stack.enter_context(server("a", settings, tmp))
+            b = stack.enter_context(server("b", settings, tmp))
+            yield a, b

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,6 +25,29 @@ from tests.live import serve  # noqa: E402
 
 #: Fast polling, so that tests without callbacks do not wait for the default 2 s.
 FAST = {"uws.manager.poll_interval": "0.2"}
+
+
+def start(testapp: UWSTestApp, job_type: str, **params: str) -> str:
+    response = testapp.post(f"/rest/{job_type}", {"PHASE": "RUN", **params}, status=303)
+    return response.location.rsplit("/", 1)[1]
+
+
+def job_json(testapp: UWSTestApp, job_type: str, job_id: str, query: str = "") -> Any:
+    return testapp.get(f"/rest/{job_type}/{job_id}{query}",
+                       headers={"Accept": "application/json"}).json
+
+
+def wait_phase(testapp: UWSTestApp, job_type: str, job_id: str, phases: set[str],
+               timeout: float = 30.0) -> Any:
+    """Block with UWS WAIT until the job is in one of ``phases``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = job_json(testapp, job_type, job_id)
+        if job["phase"] in phases:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job['phase']}, not in {phases}")
+        job_json(testapp, job_type, job_id, f"?WAIT=5&PHASE={job['phase']}")
 
 
 def cluster_problem() -> str | None:

@@ -12,36 +12,13 @@ from typing import Any
 
 import pytest
 import requests
+from conftest import AppFactory, UWSTestApp, job_json, start, wait_phase
 
-from conftest import AppFactory, UWSTestApp
 from uws_pyramid.testing import wait_for
 
 #: A poll interval so long that only callbacks can explain a prompt phase change.
 NO_POLLING = {"uws.manager.poll_interval": "120"}
 Live = Callable[..., tuple[Any, str]]
-
-
-def start(testapp: UWSTestApp, job_type: str, **params: str) -> str:
-    response = testapp.post(f"/rest/{job_type}", {"PHASE": "RUN", **params}, status=303)
-    return response.location.rsplit("/", 1)[1]
-
-
-def job_json(testapp: UWSTestApp, job_type: str, job_id: str, query: str = "") -> Any:
-    return testapp.get(f"/rest/{job_type}/{job_id}{query}",
-                       headers={"Accept": "application/json"}).json
-
-
-def wait_phase(testapp: UWSTestApp, job_type: str, job_id: str, phases: set[str],
-               timeout: float = 30.0) -> Any:
-    """Block with UWS WAIT until the job is in one of ``phases``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = job_json(testapp, job_type, job_id)
-        if job["phase"] in phases:
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} still {job['phase']}, not in {phases}")
-        job_json(testapp, job_type, job_id, f"?WAIT=5&PHASE={job['phase']}")
 
 
 def slurm_state(slurm_id: str) -> str:
@@ -63,9 +40,11 @@ def test_echo_completes_and_its_result_downloads(testapp: UWSTestApp) -> None:
     assert f"JobName=uws-echo-{job_id} " in show and f"/{job_id}/.uws/slurm.out" in show
 
 
-def test_sleep_is_aborted_and_slurm_shows_cancelled(testapp: UWSTestApp) -> None:
+def test_sleep_is_aborted_and_slurm_shows_cancelled(testapp: UWSTestApp, tmp_path: Path) -> None:
     job_id = start(testapp, "sleep", duration="60")
     job = wait_phase(testapp, "sleep", job_id, {"EXECUTING"})
+    # Abort a script that runs (SLURM says RUNNING as soon as the batch job starts).
+    wait_for(lambda: (tmp_path / "jobs" / job_id / "progress").exists(), 15)
     testapp.post(f"/rest/sleep/{job_id}/phase", {"PHASE": "ABORT"}, status=303)
     assert testapp.get(f"/rest/sleep/{job_id}/phase").text == "ABORTED"
     slurm_id = job["jobInfo"]["slurm_job_id"]
@@ -73,6 +52,7 @@ def test_sleep_is_aborted_and_slurm_shows_cancelled(testapp: UWSTestApp) -> None
     # The results made so far are kept once SLURM has ended the job.
     job = wait_for(lambda: (j := job_json(testapp, "sleep", job_id))["results"] and j, 15)
     assert job["phase"] == "ABORTED" and job["jobInfo"]["slurm_state"] == "CANCELLED"
+    assert [r["id"] for r in job["results"]] == ["stdout", "stderr"]
 
 
 def test_fail_ends_in_error_with_its_message(testapp: UWSTestApp) -> None:
@@ -161,7 +141,7 @@ def test_shell_metacharacters_reach_the_script_unchanged(
     assert not marker.exists()
     meta = tmp_path / "jobs" / job_id / ".uws"
     # The value is data in the contract's files, never in what sbatch or the shell read.
-    for name in ("batch.sh", "slurm.json"):
+    for name in ("batch.sh", "launch.args", "launch.env"):
         assert "touch" not in (meta / name).read_text()
     assert json.loads((tmp_path / "jobs" / job_id / "parameters.json").read_text()) == {
         "message": value}

@@ -46,6 +46,13 @@ def _copy(source: Path, target: Path, mode: int) -> None:
     os.chmod(target, mode)
 
 
+def _write_entries(path: Path, entries: list[str]) -> None:
+    """NUL-separated entries: what the launcher reads without importing json."""
+    if any("\0" in entry for entry in entries):
+        raise ValueError(f"{path.name}: an entry holds a NUL character")
+    path.write_bytes(b"".join(e.encode("utf-8", "surrogateescape") + b"\0" for e in entries))
+
+
 def prepare(
     job: Job, job_dir: JobDir, remote: JobDir, jd: JobDescription, script: Path,
     options: SlurmOptions, events_url: str, secret: str,
@@ -72,16 +79,15 @@ def prepare(
     if events_url:
         with open(key, "x", opener=lambda p, f: os.open(p, f, 0o600)) as out:
             out.write(secret)
-    contract.write_json(meta / launch.CONFIG_FILE, {
-        "job_id": job.job_id, "command": command, "events_url": events_url,
-        "env": contract.environment(job, remote, options.path),
-    })
+    env = contract.environment(job, remote, options.path)
+    _write_entries(meta / launch.ARGS_FILE, [job.job_id, events_url or "-", *command])
+    _write_entries(meta / launch.ENV_FILE, [f"{k}={v}" for k, v in env.items()])
     # No job data in the batch script: paths of the server's choosing (job ids are
     # server-made, [a-z0-9]), quoted all the same.
     body = (
         "#!/bin/sh\n"
-        f"# uws-slurm: UWS job {job.job_id} ({job.job_type}); its parameters are data in "
-        ".uws/job.json\n"
+        f"# uws-slurm: UWS job {job.job_id} ({job.job_type}); its parameters are data in the "
+        "files of its directory\n"
         f"exec {shlex.quote(options.python)} -I -S {shlex.quote(str(remote.meta / LAUNCH_COPY))} "
         f"{shlex.quote(str(remote.path))}\n"
     )
@@ -91,8 +97,9 @@ def prepare(
     args = [
         f"--job-name={job_name(job)}",
         f"--chdir={remote.path}",
-        f"--output={remote.meta / OUTPUT_FILE}",
-        f"--error={remote.meta / ERROR_FILE}",
+        # sbatch expands %j and the like in these two: a literal % is written %%.
+        f"--output={str(remote.meta / OUTPUT_FILE).replace('%', '%%')}",
+        f"--error={str(remote.meta / ERROR_FILE).replace('%', '%%')}",
         *resource_args(resources),
     ]
     minutes = time_limit(job.execution_duration)

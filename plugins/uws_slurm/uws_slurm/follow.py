@@ -25,6 +25,8 @@ HURRY_INTERVAL = 0.05
 HURRY = 15.0
 #: A QUEUED job with no SLURM id for this long was never submitted (server stopped meanwhile).
 UNSUBMITTED_GRACE = 60.0
+#: Seconds between two scancel of a job that the service aborted and SLURM still runs.
+CANCEL_AGAIN = 5.0
 NEVER_SUBMITTED = "the job was never submitted to SLURM (the server stopped while submitting it)"
 
 
@@ -32,6 +34,7 @@ NEVER_SUBMITTED = "the job was never submitted to SLURM (the server stopped whil
 class Followed:
     slurm_id: str
     hurry_until: float = 0.0
+    cancelled_at: float = 0.0
 
 
 class Follower:
@@ -42,6 +45,7 @@ class Follower:
         self._lock = threading.Lock()
         self._jobs: dict[str, Followed] = {}
         self._suspects: dict[str, float] = {}
+        self._events: dict[str, str] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -62,11 +66,24 @@ class Follower:
             followed = self._jobs.get(job_id)
         return followed.slurm_id if followed else None
 
-    def hurry(self, job_id: str) -> None:
+    def hurry(self, job_id: str, cancelled: bool = False) -> None:
+        """Look at the job often for a while (it is ending); ``cancelled``: we just asked
+        SLURM to cancel it."""
+        now = time.monotonic()
         with self._lock:
             followed = self._jobs.get(job_id)
             if followed is not None:
-                followed.hurry_until = time.monotonic() + HURRY
+                followed.hurry_until = now + HURRY
+                if cancelled:
+                    followed.cancelled_at = now
+        self._wake.set()
+
+    def notify(self, job_id: str, event: str) -> None:
+        """A job's verified event: handled by the watcher thread, so that the job's request
+        returns at once and a burst of events makes one squeue call, not one each."""
+        with self._lock:
+            if self._events.get(job_id) != "ended":
+                self._events[job_id] = event
         self._wake.set()
 
     # -- the watcher thread ----------------------------------------------------------------
@@ -81,24 +98,57 @@ class Follower:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def _hurried(self) -> set[str]:
+        now = time.monotonic()
+        with self._lock:
+            return {j for j, f in self._jobs.items() if f.hurry_until > now}
+
     def _loop(self) -> None:
-        last_full = time.monotonic()
+        due = time.monotonic() + self.manager.options.poll_interval
         while not self._stop.is_set():
-            now = time.monotonic()
-            with self._lock:
-                hurried = {j for j, f in self._jobs.items() if f.hurry_until > now}
-            due = last_full + self.manager.options.poll_interval
-            self._wake.wait(max(0.0, min(due - now, HURRY_INTERVAL if hurried else due - now)))
+            pause = due - time.monotonic()
+            if self._hurried():
+                pause = min(pause, HURRY_INTERVAL)
+            self._wake.wait(max(0.0, pause))
             self._wake.clear()
             if self._stop.is_set():
                 return
-            full = time.monotonic() >= due
+            with self._lock:
+                events, self._events = self._events, {}
             try:
-                self.poll(None if full else hurried)
+                if events:
+                    self.handle(events)
+                if time.monotonic() >= due:
+                    due = time.monotonic() + self.manager.options.poll_interval
+                    self.poll()
+                elif hurried := self._hurried():
+                    self.poll(hurried)
             except Exception:
                 log.exception("SLURM watcher pass failed")
-            if full:
-                last_full = time.monotonic()
+
+    def handle(self, events: dict[str, str]) -> None:
+        started: list[Job] = []
+        for job_id, event in events.items():
+            try:
+                job = self.manager.context.storage.get(job_id)
+            except NotFound:
+                continue
+            if job.phase not in ACTIVE or not job.process_id:
+                continue  # not submitted yet: the poll will see it
+            self.follow(job_id, job.process_id)
+            if event == "started":
+                started.append(job)
+                continue
+            status = contract.read_exit(self.manager.job_dir(job_id))
+            if status is not None and status.returncode == 0:
+                # The script succeeded: no need to wait for SLURM to tidy up the batch job.
+                self.complete(job)
+            else:
+                # SLURM's word decides (a cancel or a time limit also ends the script); the
+                # batch job is still finishing, so look again at short intervals.
+                self.hurry(job_id)
+        if started:
+            self.check(started)
 
     def poll(self, only: set[str] | None = None) -> None:
         """Check the followed jobs (or ``only`` those of them) against SLURM."""
@@ -171,7 +221,10 @@ class Follower:
             self.finish(job, sj, phase, info)
             return
         if job.phase not in ACTIVE:
-            return  # aborted by the service; SLURM has not finished cancelling it yet
+            # Aborted by the service: SLURM is ending it, or the scancel got lost.
+            if sj.state != "COMPLETING":
+                self._cancel_again(job.job_id, sj.job_id)
+            return
         record = self.manager.context.record
         if phase != job.phase:
             changes: dict[str, Any] = {"phase": phase, "job_info": info}
@@ -181,6 +234,20 @@ class Follower:
                 log.info("job %s (SLURM %s %s): %s", job.job_id, sj.job_id, sj.state, phase)
         elif info != job.job_info:
             record(job.job_id, {phase}, job_info=info)  # progress, node, pending reason
+
+    def _cancel_again(self, job_id: str, slurm_id: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            followed = self._jobs.get(job_id)
+            if followed is None or now - followed.cancelled_at < CANCEL_AGAIN:
+                return
+            followed.cancelled_at = now
+        log.info("job %s was aborted but SLURM job %s still runs: scancel again", job_id,
+                 slurm_id)
+        try:
+            self.manager.slurm.scancel([slurm_id])
+        except SlurmError as exc:
+            log.warning("scancel of SLURM job %s failed again: %s", slurm_id, exc)
 
     def complete(self, job: Job) -> None:
         """The script exited 0 (its exit file says so): the job is COMPLETED."""

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from uws_pyramid.errors import NotFound
-from uws_pyramid.execution import contract
 from uws_pyramid.execution.workdir import JobDir
 from uws_pyramid.jdl.model import JobDescription
 from uws_pyramid.jobs import ACTIVE, Job
@@ -74,13 +73,13 @@ class SlurmManager(Manager):
         jd = self.context.descriptions.get(job.job_type)
         script = self.context.descriptions.script_path(job.job_type)
         url = self.context.events_url(job.job_id) if self.events else ""
-        batch = prepare(
-            job, self.job_dir(job.job_id), JobDir(self.remote_root, job.job_id), jd, script,
-            self.options, url, self.context.job_secret(job.job_id) if url else "",
-        )
         with self._lock:
-            self._submitting[job.job_id] = ""
+            self._submitting[job.job_id] = ""  # reconcile: not lost, on its way
         try:
+            batch = prepare(
+                job, self.job_dir(job.job_id), JobDir(self.remote_root, job.job_id), jd, script,
+                self.options, url, self.context.job_secret(job.job_id) if url else "",
+            )
             slurm_id = self.slurm.sbatch(batch.args, batch.script)
             with self._lock:
                 self._submitting[job.job_id] = slurm_id
@@ -102,7 +101,7 @@ class SlurmManager(Manager):
         if slurm_id:
             self._cancel([slurm_id])
             # Still followed: its results are collected when SLURM says it ended.
-            self.follower.hurry(job.job_id)
+            self.follower.hurry(job.job_id, cancelled=True)
 
     def delete(self, job: Job) -> None:
         slurm_id = self._slurm_id(job)
@@ -113,17 +112,7 @@ class SlurmManager(Manager):
         self.job_dir(job.job_id).remove()
 
     def event(self, job: Job, event: str) -> None:
-        if event == "ended":
-            status = contract.read_exit(self.job_dir(job.job_id))
-            if status is not None and status.returncode == 0:
-                # The script succeeded: no need to wait for SLURM to tidy up the batch job.
-                self.follower.complete(job)
-                return
-            # Otherwise SLURM's own word decides (a cancel or a time limit also ends the
-            # script); the batch job is still finishing, so look again at short intervals.
-            self.follower.hurry(job.job_id)
-        elif job.process_id:
-            self.follower.check([job])
+        self.follower.notify(job.job_id, event)
 
     def reconcile(self) -> None:
         """Adopt every active job of the storage and bring it up to date with SLURM."""

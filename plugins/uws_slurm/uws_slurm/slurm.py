@@ -132,7 +132,8 @@ class Slurm:
             if "Invalid job id" in done.stderr:
                 return None
             raise SlurmError(_message("scontrol", done))
-        fields = dict(_KEY_VALUE.findall(done.stdout.strip().splitlines()[0] if done.stdout else ""))
+        first = done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
+        fields = dict(_KEY_VALUE.findall(first))
         if fields.get("JobId") != job_id or "JobState" not in fields:
             raise SlurmError(f"scontrol: unexpected output {done.stdout[:200]!r}")
         node = fields.get("NodeList", "")

@@ -90,8 +90,8 @@ def ending(
         code = status.returncode if status is not None else 0
         return final_changes(job_dir, jd, job.parameters, code, now)
     if phase == Phase.ERROR and sj.state == "FAILED":
-        code = status.returncode if status is not None else returncode(sj.exit_code)
-        changes = final_changes(job_dir, jd, job.parameters, code or 1, now)
+        exit_code = status.returncode if status is not None else returncode(sj.exit_code)
+        changes = final_changes(job_dir, jd, job.parameters, exit_code or 1, now)
         if status is None:
             # The wrapper never ran or never finished: the script has nothing to say.
             changes["error"] = ErrorSummary(

@@ -111,6 +111,7 @@ function markRows(message) {
 async function submit(check) {
   const formError = byId("form-error");
   formError.hidden = true;
+  byId("saved").hidden = true;
   const jd = collect();
   const script = byId("script").value;
   try {
@@ -118,9 +119,11 @@ async function submit(check) {
     byId("wadl").textContent = answer.wadl;
     byId("wadl-box").hidden = false;
     markRows("");
-    if (check) status("The description is valid; nothing was saved yet.");
+    const saved = byId("saved");
+    saved.hidden = false;
+    if (check) saved.textContent = "The description is valid; nothing was saved yet.";
     else {
-      status("Saved and activated; the previous version was kept.");
+      saved.textContent = "Saved and activated; the previous version was kept.";
       byId("name").readOnly = true;
       history.replaceState(null, "", page("editor.html", { type: jd.name }));
     }

@@ -46,11 +46,9 @@ function showParameters() {
   const rows = job.parameters.map((p) => {
     const spec = specs.get(p.id.toLowerCase());
     let value = h("span", { class: "value" }, p.value);
-    if (p.byReference) value = h("a", { href: p.value }, p.value);
-    else if (spec?.type === "file") {
-      value = h("span", {}, h("span", { class: "value" }, p.value), " ",
-        h("a", { href: `${url}/parameters/${encodeURIComponent(p.id)}`, download: "" }, "download"));
-    }
+    if (spec?.type === "file") {
+      value = h("a", { href: `${url}/parameters/${encodeURIComponent(p.id)}`, download: p.id }, "uploaded file");
+    } else if (p.byReference) value = h("a", { href: p.value }, "value (by reference)");
     return h("tr", { "data-parameter": p.id }, h("th", { scope: "row" }, p.id), h("td", {}, value));
   });
   replace(byId("parameters"), rows.length

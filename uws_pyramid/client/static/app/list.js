@@ -20,7 +20,13 @@ let timer = 0;
 let typeNames = null;
 let generation = 0;
 
+function showFilters() {
+  const active = [...state.phases, state.after ? `after ${state.after.replace("T", " ")}` : ""].filter(Boolean);
+  byId("filter-summary").textContent = active.length ? `Filters: ${active.join(", ")}` : "Filters";
+}
+
 function saveState() {
+  showFilters();
   const query = page("index.html", {
     type: state.type, after: state.after, size: state.size === 25 ? null : state.size,
     page: state.page || null,
@@ -185,6 +191,8 @@ async function setUp() {
     restart();
   });
   byId("after").value = state.after;
+  showFilters();
+  if (matchMedia("(max-width: 640px)").matches) byId("filter-box").open = false;
   byId("after").addEventListener("change", (e) => { state.after = e.target.value; restart(); });
   byId("size").value = String(state.size);
   byId("size").addEventListener("change", (e) => { state.size = Number(e.target.value); restart(); });
