@@ -287,7 +287,10 @@ def test_delete_and_action_delete(testapp: UWSTestApp, manager: HoldingManager) 
 
 
 def test_job_list_filters(app: Any, testapp: UWSTestApp, manager: HoldingManager) -> None:
-    urls = [create(testapp, RUNID=str(i)) for i in range(5)]
+    urls = []
+    for i in range(5):
+        urls.append(create(testapp, RUNID=str(i)))
+        time.sleep(0.002)  # creation times are kept to the millisecond: keep the order known
     ids = [u.rsplit("/", 1)[1] for u in urls]
     testapp.post(urls[1], {"PHASE": "RUN"})
     manager.finish(ids[1])
@@ -333,7 +336,11 @@ def test_job_list_filter_errors(testapp: UWSTestApp, query: str, name: str) -> N
 def test_all_jobs_list_and_json_forms(testapp: UWSTestApp) -> None:
     create(testapp)
     url = create(testapp, "sleep")
-    assert len(xml(testapp.get("/rest")).findall("uws:jobref", NS)) == 2
+    refs = xml(testapp.get("/rest")).findall("uws:jobref", NS)
+    hrefs = {r.get("{http://www.w3.org/1999/xlink}href") for r in refs}
+    assert url in hrefs and len(hrefs) == 2
+    for href in hrefs:
+        testapp.get(href)  # every link of the mixed list leads to its job
     headers = {"Accept": "application/json"}
     assert len(testapp.get("/rest/echo", headers=headers).json["jobs"]) == 1
     job = testapp.get(url, headers=headers).json

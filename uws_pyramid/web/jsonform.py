@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from uws_pyramid.jobs import ErrorSummary, Job, JobRef, Result
-from uws_pyramid.web.xml import UWS_VERSION, format_time, url_segment
+from uws_pyramid.web.xml import UWS_VERSION, format_time, type_segment, url_segment
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def job_list_json(refs: Sequence[JobRef], list_url: str) -> dict[str, Any]:
+def job_list_json(refs: Sequence[JobRef], list_url: str, by_type: bool = False) -> dict[str, Any]:
     """``{"version", "jobs": [{id, href, phase, runId, ownerId, creationTime}]}``."""
     base = list_url.rstrip("/") + "/"
     return {
@@ -37,7 +37,7 @@ def job_list_json(refs: Sequence[JobRef], list_url: str) -> dict[str, Any]:
         "jobs": [
             {
                 "id": ref.job_id,
-                "href": base + url_segment(ref.job_id),
+                "href": base + (type_segment(ref) if by_type else "") + url_segment(ref.job_id),
                 "phase": str(ref.phase),
                 "runId": ref.run_id,
                 "ownerId": ref.owner_id,

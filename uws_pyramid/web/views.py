@@ -88,7 +88,7 @@ def all_jobs(request: Request) -> Response:
     """Every job of every type, as one job list (for the browser client and operators)."""
     refs = request.jobs.list(job_list_query(request, None))
     url = request.route_url("all_jobs")
-    return uws_document(request, xml.job_list_xml, jsonform.job_list_json, refs, url)
+    return uws_document(request, xml.job_list_xml, jsonform.job_list_json, refs, url, True)
 
 
 class JobResource:

@@ -101,7 +101,12 @@ def _document(body: Iterable[str]) -> bytes:
 # Job list
 
 
-def job_list_xml(refs: Sequence[JobRef], list_url: str) -> bytes:
+def type_segment(ref: JobRef) -> str:
+    """``<type>/`` for links of a list that mixes job types (/rest)."""
+    return url_segment(ref.job_type) + "/"
+
+
+def job_list_xml(refs: Sequence[JobRef], list_url: str, by_type: bool = False) -> bytes:
     """The ``uws:jobs`` document of /{jobs}: one ``uws:jobref`` per job, in the given order."""
     base = _attr(list_url.rstrip("/")) + "/"
     parts = [f'<uws:jobs {_NAMESPACES} version="{UWS_VERSION}">']
@@ -120,7 +125,7 @@ def job_list_xml(refs: Sequence[JobRef], list_url: str) -> bytes:
             else f"<uws:ownerId>{_text(ref.owner_id)}</uws:ownerId>"
         )
         append(
-            f'<uws:jobref id="{id_attr}" xlink:href="{base}{id_segment}">'
+            f'<uws:jobref id="{id_attr}" xlink:href="{base}{type_segment(ref) if by_type else ""}{id_segment}">'
             f"<uws:phase>{ref.phase}</uws:phase>{run}{owner}"
             f"<uws:creationTime>{format_time(ref.creation_time)}</uws:creationTime></uws:jobref>"
         )
