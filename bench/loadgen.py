@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +65,18 @@ def wait_until_up(port: int, timeout: float = 30.0) -> None:
 
 
 @contextmanager
+def running(command: list[str], port: int, **popen: Any) -> Iterator[str]:
+    """Run a server process listening on ``port``; yield its base URL; stop it after."""
+    proc = subprocess.Popen(command, **popen)
+    try:
+        wait_until_up(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextmanager
 def uws_server(settings: dict[str, str], threads: int = 8) -> Iterator[str]:
     """``pserve`` on a temporary ini with these ``uws.*`` settings; yields the base URL."""
     port = free_port()
@@ -71,13 +84,8 @@ def uws_server(settings: dict[str, str], threads: int = 8) -> Iterator[str]:
         ini = Path(tmp) / "bench.ini"
         lines = "\n".join(f"{k} = {v}" for k, v in settings.items())
         ini.write_text(INI.format(settings=lines, port=port, threads=threads))
-        proc = subprocess.Popen([str(BIN / "pserve"), str(ini)], cwd=tmp)
-        try:
-            wait_until_up(port)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        with running([str(BIN / "pserve"), str(ini)], port, cwd=tmp) as base:
+            yield base
 
 
 @contextmanager
@@ -85,17 +93,10 @@ def trivial_server(threads: int = 8) -> Iterator[str]:
     """The ceiling: a WSGI app that answers "ok" at once, under the same waitress."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "bench")}
-    proc = subprocess.Popen(
-        [str(BIN / "waitress-serve"), f"--listen=127.0.0.1:{port}", f"--threads={threads}",
-         "trivial:app"],
-        env=env, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until_up(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    command = [str(BIN / "waitress-serve"), f"--listen=127.0.0.1:{port}",
+               f"--threads={threads}", "trivial:app"]
+    with running(command, port, env=env, stderr=subprocess.DEVNULL) as base:
+        yield base
 
 
 Request = Callable[[int], tuple[str, str, bytes | None]]  # i -> (method, path, body)
