@@ -63,6 +63,7 @@ def sqlite_settings(tmp: str) -> dict[str, str]:
         "uws.storage.path": f"{tmp}/uws.sqlite",
         "uws.manager": "local",
         "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.auth.anonymous": "true",
         "uws.workdir": f"{tmp}/jobs",
         "uws.background": "false",
     }

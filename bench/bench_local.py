@@ -59,7 +59,7 @@ def run(max_running: int, count: int, clients: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = {
             "uws.storage.path": f"{tmp}/uws.sqlite", "uws.manager": "local",
-            "uws.manager.max_running": str(max_running), "uws.jdl_dir": str(ROOT / "jdl"),
+            "uws.manager.max_running": str(max_running), "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true",
             "uws.workdir": f"{tmp}/jobs", "uws.background": "false",
         }
         with uws_server(settings, threads=16) as base:
@@ -92,7 +92,7 @@ def idle(count: int = 20) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = {
             "uws.storage.path": f"{tmp}/uws.sqlite", "uws.manager": "local",
-            "uws.jdl_dir": str(ROOT / "jdl"), "uws.workdir": f"{tmp}/jobs",
+            "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true", "uws.workdir": f"{tmp}/jobs",
             "uws.background": "false",
         }
         with uws_server(settings) as base:

@@ -38,7 +38,7 @@ def slurm_server(tmp: Path, threads: int) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     settings = {
         "uws.storage": "sqlite", "uws.storage.path": str(tmp / "uws.sqlite"),
-        "uws.manager": "slurm", "uws.jdl_dir": str(ROOT / "jdl"), "uws.workdir": str(tmp / "jobs"),
+        "uws.manager": "slurm", "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true", "uws.workdir": str(tmp / "jobs"),
         "uws.secret_file": str(tmp / "secret"), "uws.base_url": base, "uws.wait.max": "120",
         "uws.wait.max_waiters": "64", "uws.destruction.default": "3600",
     }

@@ -70,6 +70,24 @@ class Browser:
             return elements[0] if elements and elements[0].is_displayed() else None
         return self.wait(found, timeout)
 
+    def log_in(self, user: str, password: str) -> None:
+        """Fill in and send the login form of the page shown (login.html)."""
+        self.wait_css("#username").send_keys(user)
+        self.css("#password").send_keys(password)
+        self.css("#submit").click()
+
+    def session_cookie(self) -> str | None:
+        """The session cookie (WebDriver sees HttpOnly cookies; the page's scripts do not)."""
+        cookie = self.driver.get_cookie("uws_session")
+        return str(cookie["value"]) if cookie else None
+
+    def fetch_status(self, path: str) -> int:
+        """The status of a GET sent from the page with its cookies, as the client sends it."""
+        return int(self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0], {headers: {'X-Requested-With': 'XMLHttpRequest'}})"
+            ".then((r) => done(r.status), () => done(0));", path))
+
     def rows(self) -> list[Any]:
         return self.driver.find_elements("css selector", "#jobs tbody tr")
 

@@ -10,6 +10,7 @@ import pytest
 import webtest
 
 from uws_pyramid import main
+from uws_pyramid.accounts import Account
 from uws_pyramid.testing import wait_for
 
 from .uwsxsd import is_uws_xml, validate
@@ -44,6 +45,7 @@ def settings(tmp_path: Path) -> dict[str, Any]:
         "uws.manager": "local",
         "uws.manager.max_running": "4",
         "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.auth.anonymous": "true",
         "uws.workdir": "jobs",
         "uws.wait.max": "30",
         "uws.background": "false",
@@ -60,3 +62,24 @@ def app(settings: dict[str, Any]) -> Iterator[Any]:
 @pytest.fixture
 def testapp(app: Any) -> UWSTestApp:
     return UWSTestApp(app)
+
+
+def add_user(app: Any, name: str, password: str | None = None, *roles: str) -> Account:
+    """Store an account in the app's storage (what ``uws-admin users add`` does)."""
+    authenticator = app.registry.uws.authenticator
+    hashed = authenticator.hash_password(password) if password else None
+    account = Account(name, hashed, frozenset(roles))
+    authenticator.accounts.add(account)
+    return account
+
+
+ADMIN_PASSWORD = "admin-secret-1"
+
+
+@pytest.fixture
+def admin_app(app: Any) -> UWSTestApp:
+    """A test app logged in (HTTP Basic) as the administrator "root"."""
+    add_user(app, "root", ADMIN_PASSWORD, "admin")
+    testapp = UWSTestApp(app)
+    testapp.authorization = ("Basic", ("root", ADMIN_PASSWORD))
+    return testapp

@@ -18,20 +18,28 @@ from sqlalchemy import insert
 from uws_pyramid.jobs import Job, Phase, new_job_id, utcnow
 
 from .browser import Browser, start_chromium
-from .conftest import ROOT, require_services, wait_for
+from .conftest import ADMIN_PASSWORD, ROOT, add_user, require_services, wait_for
 from .live import serve
 
 ARTIFACTS = ROOT / "test-artifacts"
 JS_TESTS = ROOT / "tests" / "js"
 XSS = "<img src=x onerror=alert(1)>"
+PASSWORD = "alice-secret-1"
 
 
 @pytest.fixture
-def settings(settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+def anonymous() -> str:
+    """uws.auth.anonymous; a test changes it with ``@pytest.mark.parametrize("anonymous", ...)``."""
+    return "true"
+
+
+@pytest.fixture
+def settings(settings: dict[str, Any], tmp_path: Path, anonymous: str) -> dict[str, Any]:
     """The example job types, copied: the editor tests write descriptions."""
     shutil.copytree(ROOT / "jdl", tmp_path / "jdl")
     settings["uws.jdl_dir"] = str(tmp_path / "jdl")
     settings["uws.editor"] = "true"
+    settings["uws.auth.anonymous"] = anonymous
     return settings
 
 
@@ -52,6 +60,8 @@ def driver() -> Iterator[Any]:
 def browser(driver: Any, base: str) -> Iterator[Browser]:
     driver.set_window_size(1200, 900)
     yield Browser(driver, base, ARTIFACTS)
+    # Cookies do not tell ports apart: no test's session may reach the next test's server.
+    driver.delete_all_cookies()
     driver.get("about:blank")  # end the page's requests (WAIT) before the server stops
 
 
@@ -283,11 +293,23 @@ def test_edit_a_pending_job_and_rerun_a_finished_one(browser: Browser, base: str
 
 
 @pytest.mark.browser
-def test_description_page_and_editor_create_a_job_type_live(browser: Browser, base: str) -> None:
+def test_description_page_and_editor_create_a_job_type_live(browser: Browser, app: Any, base: str) -> None:
+    add_user(app, "root", ADMIN_PASSWORD, "admin")
     browser.open("jdl.html?type=sleep")
     browser.wait_css("body[data-loaded]")
     assert "an integer between 0 and 3600" in browser.css("#description").text
+    assert not browser.css("#new-type").is_displayed(), "the editor is for administrators"
+    assert browser.driver.find_elements("link text", "Edit") == []
     browser.shot("job-description")
+    browser.wait_css("#login-link").click()  # comes back here once logged in
+    browser.log_in("root", ADMIN_PASSWORD)
+    browser.wait(lambda d: "jdl.html?type=sleep" in d.current_url)
+    assert "root (administrator)" in browser.wait_css("#user").text
+    browser.wait_css("body[data-loaded]")
+    assert browser.css("#new-type").is_displayed()
+    browser.css("#description a[href^='editor.html']").click()
+    browser.wait_css("body[data-loaded]")
+    assert browser.css("#script").get_attribute("value").startswith("#!")  # the sleep script
     browser.open("editor.html")
     browser.wait_css("body[data-loaded]")
     browser.css("#name").send_keys("greet")
@@ -342,6 +364,68 @@ def test_file_parameter_is_uploaded_and_json_result_previewed(browser: Browser, 
     assert json.loads(preview) == {"lines": 2, "words": 3, "bytes": 14}
     assert "\n  " in preview  # pretty-printed
     browser.shot("job-json-result")
+
+
+# -- logging in and out -------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("anonymous", ["false"])
+def test_log_in_work_as_oneself_and_log_out(browser: Browser, app: Any, base: str) -> None:
+    add_user(app, "alice", PASSWORD)
+    browser.open("index.html?type=echo")  # anonymous access is off: off to the login page
+    browser.wait(lambda d: "login.html" in d.current_url)
+    assert "next=%2Fclient%2Fstatic%2Findex.html%3Ftype%3Decho" in browser.driver.current_url
+    assert browser.driver.find_elements("css selector", "#login-link") == []
+    browser.log_in("alice", "not-her-password")
+    error = browser.wait_css("#form-error:not([hidden])")
+    assert "401" not in error.text and "wrong user name or password" in error.text
+    assert browser.session_cookie() is None
+    assert "login.html" in browser.driver.current_url and browser.alert_text() is None
+    browser.shot("login-refused")
+    browser.css("#username").clear()
+    browser.log_in("alice", PASSWORD)
+    browser.wait(lambda d: d.current_url.endswith("index.html?type=echo"))
+    assert browser.session_cookie()
+    assert "uws_session" not in browser.driver.execute_script("return document.cookie")  # HttpOnly
+    assert all("status of 401" in e for e in browser.errors()), "the console: only the refusals"
+    assert browser.wait_css("#user").text == "alice"
+    browser.wait_css("body[data-loaded]")
+    assert browser.rows() == [] and browser.css("#empty").is_displayed()
+    browser.shot("logged-in-job-list")
+    # Creating a job is a change: the library sends the session's CSRF token with it.
+    browser.open("create.html?type=echo")
+    browser.wait_css("#p-message").send_keys(" from alice")
+    browser.css("#create-run").click()
+    browser.wait_css("body[data-phase='COMPLETED']", timeout=30)
+    assert "Owner\nalice" in browser.css("#properties").text
+    browser.open("index.html")
+    browser.wait(lambda d: len(browser.rows()) == 1)
+    assert browser.errors() == []
+    browser.wait_css("#logout").click()
+    browser.wait(lambda d: "login.html" in d.current_url)
+    assert browser.session_cookie() is None
+    assert browser.driver.find_elements("css selector", "#user") == []
+    assert browser.fetch_status("/rest/echo") == 401
+    browser.open("job.html?type=echo&id=nope")
+    browser.wait(lambda d: "login.html?next=%2Fclient%2Fstatic%2Fjob.html" in d.current_url)
+
+
+@pytest.mark.browser
+def test_open_service_offers_a_login_and_keeps_anonymous_jobs_apart(browser: Browser, app: Any, base: str) -> None:
+    add_user(app, "alice", PASSWORD)
+    create(base, "echo", RUNID="anonymous job")
+    browser.open("index.html")
+    browser.wait(lambda d: len(browser.rows()) == 1)
+    browser.wait_css("#login-link").click()
+    browser.wait_css("#anonymous a")  # the service lets strangers in: say so
+    browser.log_in("alice", PASSWORD)
+    browser.wait(lambda d: d.current_url.endswith("/index.html"))
+    browser.wait_css("#user")
+    browser.wait_css("body[data-loaded]")
+    assert browser.rows() == [], "alice sees her own jobs, not the anonymous ones"
+    assert browser.css("#logout").is_displayed()
+    assert browser.driver.find_elements("css selector", "#login-link") == []
 
 
 def storage_table() -> Any:

@@ -75,3 +75,39 @@ def test_httpie_style_form_posts_with_redirects_followed(base: str) -> None:
     assert "<uws:phase>ABORTED</uws:phase>" in job.text
     listing = session.delete(url)
     assert listing.status_code == 200 and "<uws:jobs" in listing.text
+
+
+def test_pyvo_with_basic_credentials_and_an_api_token(settings: dict[str, Any]) -> None:
+    """A service without anonymous access, as pyvo users meet it: requests sessions with auth."""
+    from uws_pyramid import main
+
+    from .conftest import add_user
+
+    app = main({}, **{**settings, "uws.auth.anonymous": "false"})
+    try:
+        add_user(app, "alice", "alice-secret-1")
+        add_user(app, "bob", "bob-secret-22")
+        auth = app.registry.uws.authenticator
+        issued = auth.new_token("alice", "pyvo")
+        auth.accounts.add_token(issued.token)
+        with serve(app, threads=8) as base:
+            alice = requests.Session()
+            alice.auth = ("alice", "alice-secret-1")
+            url = alice.post(f"{base}/rest/echo", data={"message": "mine"},
+                             allow_redirects=False).headers["Location"]
+            job = AsyncTAPJob(url, session=alice)
+            assert job.owner == "alice"
+            job.run()
+            job.wait(timeout=30)
+            assert job.phase == "COMPLETED"
+            with_token = requests.Session()
+            with_token.auth = ("token", issued.text)
+            assert AsyncTAPJob(url, session=with_token).phase == "COMPLETED"
+            bob = requests.Session()
+            bob.auth = ("bob", "bob-secret-22")
+            assert bob.get(url).status_code == 403
+            with pytest.raises(pyvo.dal.DALServiceError):
+                AsyncTAPJob(url, session=bob)
+            assert requests.get(url).status_code == 401
+    finally:
+        app.registry.uws.close()

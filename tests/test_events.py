@@ -69,7 +69,8 @@ def test_events_of_finished_or_unknown_jobs_change_nothing(
     testapp.post(f"/events/{job_id}", form, status=204)  # a replay after the end: ignored
     assert manager.events == []
     testapp.delete(f"/rest/sleep/{job_id}")
-    testapp.post(f"/events/{job_id}", form, status=404)
+    later = event_form(manager.context.job_secret(job_id), job_id, "ended", int(time.time()) + 1)
+    testapp.post(f"/events/{job_id}", later, status=404)
     testapp.get(f"/events/{job_id}", status=404)
 
 
@@ -77,3 +78,42 @@ def test_the_server_secret_is_created_once_and_private(app: Any, settings: dict[
     path = app.registry.uws.settings.secret_file
     assert path.stat().st_mode & 0o777 == 0o600
     assert len(path.read_text()) == 64
+
+
+def test_a_replayed_event_is_refused(testapp: UWSTestApp, manager: HoldingManager) -> None:
+    job_id = running_job(testapp)
+    form = event_form(manager.context.job_secret(job_id), job_id, "started")
+    testapp.post(f"/events/{job_id}", form, status=204)
+    assert "replayed" in testapp.post(f"/events/{job_id}", form, status=403).text
+    assert manager.events == [(job_id, "started")]
+
+
+@pytest.mark.parametrize(
+    ("allow", "peer", "status"),
+    [
+        ("10.0.0.0/8, 192.168.1.7", "10.1.2.3", 204),
+        ("10.0.0.0/8 192.168.1.7", "192.168.1.7", 204),
+        # Networks, not text: "192.168.1.7" is a prefix of "192.168.1.70" but not its network.
+        ("192.168.1.7", "192.168.1.70", 403),
+        ("10.0.0.0/8", "110.0.0.1", 403),
+        ("::1", "::1", 204),
+        ("::1", "127.0.0.1", 403),
+    ],
+)
+def test_the_event_allow_list_holds_networks(
+    settings: dict[str, Any], allow: str, peer: str, status: int
+) -> None:
+    from uws_pyramid import main
+
+    app = main({}, **{**settings, "uws.events.allow": allow})
+    try:
+        testapp = UWSTestApp(app, extra_environ={"REMOTE_ADDR": peer})
+        job_id = running_job(testapp)
+        manager = app.registry.uws.manager
+        form = event_form(manager.context.job_secret(job_id), job_id, "started")
+        response = testapp.post(f"/events/{job_id}", form, status=status)
+        assert manager.events == ([(job_id, "started")] if status == 204 else [])
+        if status == 403:
+            assert peer in response.text
+    finally:
+        app.registry.uws.close()

@@ -1,4 +1,4 @@
-"""Schema migrations: empty database to head, first revision with jobs to head, uws-admin."""
+"""Schema migrations: empty database to head, older revisions with jobs to head, uws-admin."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -14,12 +14,14 @@ from sqlalchemy.types import TypeEngine
 
 from uws_postgres.storage import PostgresStorage
 from uws_postgres.testing import postgres_admin_url, postgres_url  # noqa: F401  (fixtures)
+from uws_pyramid.accounts import Account
+from uws_pyramid.accounts_contract import make_token
 from uws_pyramid.errors import ConfigurationError
 from uws_pyramid.jobs import Phase, utcnow
 from uws_pyramid.scripts import admin
 from uws_pyramid.sql import migrations
 from uws_pyramid.sql.storage import SQLStorage
-from uws_pyramid.sql.tables import metadata
+from uws_pyramid.sql.tables import jobs, metadata
 from uws_pyramid.testing import make_job
 from uws_sqlite.storage import SQLiteStorage, sqlite_engine
 
@@ -85,8 +87,25 @@ def test_downgrade_to_base_and_up_again(store: SQLStorage) -> None:
     assert upgrade(store) == (None, migrations.head())
 
 
+def test_second_revision_with_jobs_to_head_adds_the_account_tables(store: SQLStorage) -> None:
+    assert upgrade(store, "0002") == (None, "0002")
+    job = make_job(parameters={"message": "ü"})
+    store.create(job)
+    assert not inspect(store.engine).has_table("uws_users")
+    assert upgrade(store) == ("0002", migrations.head())
+    assert store.get(job.job_id) == job
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"uws_jobs", "uws_users", "uws_tokens"} <= tables
+    accounts = store.accounts()
+    accounts.add(Account("alice", roles=frozenset({"astro"}), created=utcnow()))
+    token = make_token("alice", note="after the upgrade")
+    accounts.add_token(token)
+    assert accounts.tokens("alice") == [token]
+
+
 def test_schema_made_before_migrations_is_adopted(store: SQLStorage) -> None:
-    metadata.create_all(store.engine)  # what start-up did before Alembic
+    # What start-up did before Alembic: create_all of the one table there was then.
+    metadata.create_all(store.engine, tables=[jobs])
     job = make_job()
     store.create(job)
     assert upgrade(store) == (migrations.BASELINE, migrations.head())

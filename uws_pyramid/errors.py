@@ -26,8 +26,18 @@ class InvalidValue(BadRequest):
         self.expected = expected
 
 
+class Unauthorized(UWSError):
+    """No credentials, or wrong ones: the response asks for HTTP Basic credentials."""
+
+    status = 401
+
+
 class Forbidden(UWSError):
     status = 403
+
+
+class QuotaExceeded(Forbidden):
+    """A per-user limit would be passed; the message names the limit and its setting."""
 
 
 class NotFound(UWSError):
@@ -36,6 +46,10 @@ class NotFound(UWSError):
 
 class MethodNotAllowed(UWSError):
     status = 405
+
+
+class Conflict(UWSError):
+    status = 409
 
 
 class PayloadTooLarge(UWSError):

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 
@@ -48,6 +49,28 @@ def verify(
     expected = sign(job_secret(server_secret, job_id), job_id, event, when)
     if not hmac.compare_digest(expected, signature):
         raise Forbidden("job event refused: bad signature")
+
+
+class ReplayGuard:
+    """Remembers the signatures accepted within the window: each event is taken once.
+
+    Per process: with several server processes a replay to another one is not caught here,
+    but it still cannot change anything, since an event only makes the manager look at the
+    job's real state."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first_time(self, signature: str, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen = {s: t for s, t in self._seen.items() if t > now}
+            if self._seen.get(signature, 0) > now:
+                return False
+            self._seen[signature] = now + 2 * WINDOW
+            return True
 
 
 def load_secret(path: Path) -> bytes:

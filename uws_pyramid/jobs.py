@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
 
+from .errors import QuotaExceeded
+
 
 class Phase(StrEnum):
     PENDING = "PENDING"
@@ -38,6 +40,8 @@ FINAL = frozenset({Phase.COMPLETED, Phase.ERROR, Phase.ABORTED, Phase.ARCHIVED})
 WAITABLE = frozenset({Phase.PENDING, Phase.QUEUED, Phase.EXECUTING})
 #: Phases from which a job may be aborted.
 ABORTABLE = frozenset({Phase.PENDING, Phase.QUEUED, Phase.EXECUTING, Phase.HELD, Phase.SUSPENDED})
+#: Phases of a job that has not finished (what the active-jobs quota counts).
+UNFINISHED = ACTIVE | {Phase.PENDING}
 
 #: Characters of job ids; the alphabet leaves out h, t, p and s so that no id starts with one
 #: of them (a popular Python client strips those characters from the start of redirect paths).
@@ -53,6 +57,36 @@ def utcnow() -> datetime:
     """Now in UTC, to the millisecond (what every storage keeps)."""
     now = datetime.now(timezone.utc)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A per-owner limit: at most ``maximum`` of one owner's jobs in ``phases``.
+
+    Anonymous jobs (owner None) count together, as the jobs of one owner."""
+
+    phases: frozenset[Phase]
+    maximum: int
+    what: str  # what is counted, as the message names it: "running jobs"
+    setting: str  # the ini key that sets ``maximum``
+
+    @classmethod
+    def active_jobs(cls, maximum: int) -> Quota:
+        """Jobs not finished yet, PENDING included."""
+        return cls(UNFINISHED, maximum, "active jobs", "uws.quota.active_jobs")
+
+    @classmethod
+    def running_jobs(cls, maximum: int) -> Quota:
+        """Jobs in the hands of a manager."""
+        return cls(ACTIVE, maximum, "running jobs", "uws.quota.running_jobs")
+
+    def check(self, count: int) -> None:
+        """Raise QuotaExceeded if an owner who has ``count`` such jobs may not have one more."""
+        if count >= self.maximum:
+            raise QuotaExceeded(
+                f"quota reached: at most {self.maximum} {self.what} per user ({self.setting}); "
+                f"this user has {count}"
+            )
 
 
 @dataclass(frozen=True)
@@ -119,7 +153,8 @@ class JobQuery:
     """Job list filters (UWS 1.1 section 2.2.2.1); the filters combine with AND."""
 
     job_type: str | None = None
-    owner_id: str | None = None
+    owner_id: str | None = None  # only this user's jobs
+    anonymous: bool = False  # only jobs without an owner
     phases: frozenset[Phase] | None = None  # None: every phase but ARCHIVED
     after: datetime | None = None
     last: int | None = None  # newest first when set

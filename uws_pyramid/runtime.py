@@ -10,7 +10,9 @@ import pluggy
 from pyramid.config import Configurator
 from pyramid.request import Request
 
-from .events import load_secret
+from .auth import Authenticator
+from .errors import ConfigurationError
+from .events import ReplayGuard, load_secret
 from .jdl.registry import JobDescriptions
 from .jobs import utcnow
 from .manager import Manager, ManagerContext
@@ -70,6 +72,10 @@ class Runtime:
     descriptions: JobDescriptions
     service: JobService
     background: Background
+    #: Checks passwords and API tokens; None when the storage keeps no accounts.
+    authenticator: Authenticator | None
+    server_secret: bytes
+    replays: ReplayGuard = field(default_factory=ReplayGuard)
 
     def close(self) -> None:
         self.background.stop()
@@ -87,6 +93,7 @@ def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ())
     descriptions = JobDescriptions(settings.jdl_dir)
     settings.workdir.mkdir(parents=True, exist_ok=True)
     service = JobService(storage, manager, descriptions, settings, pm.hook)
+    server_secret = load_secret(settings.secret_file)
     manager.bind(
         ManagerContext(
             storage=storage,
@@ -94,7 +101,7 @@ def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ())
             workdir_root=settings.workdir,
             record=service.record,
             settings=settings.__dict__,
-            server_secret=load_secret(settings.secret_file),
+            server_secret=server_secret,
             base_url=settings.base_url,
         )
     )
@@ -107,7 +114,18 @@ def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ())
         "uws ready: storage %s, manager %s, job types %s",
         settings.storage, settings.manager, ", ".join(descriptions.names()) or "none",
     )
-    return Runtime(settings, pm, storage, manager, descriptions, service, background)
+    return Runtime(
+        settings, pm, storage, manager, descriptions, service, background,
+        authenticator_of(storage), server_secret,
+    )
+
+
+def authenticator_of(storage: Storage) -> Authenticator | None:
+    try:
+        return Authenticator(storage.accounts())
+    except ConfigurationError:
+        log.warning("storage %s keeps no accounts: only anonymous access", storage.name)
+        return None
 
 
 def includeme(config: Configurator) -> None:

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import BadRequest, Forbidden, InvalidValue, NotFound
+from .errors import BadRequest, Forbidden, InvalidValue, NotFound, QuotaExceeded
 from .execution.workdir import JobDir, safe_name
 from .jdl import JobDescription, validate_parameters
 from .jdl.registry import JobDescriptions
@@ -22,6 +22,7 @@ from .jobs import (
     JobQuery,
     JobRef,
     Phase,
+    Quota,
     Result,
     new_job_id,
     utcnow,
@@ -59,6 +60,11 @@ class Submission:
         return bool(self.parameters or self.uploads)
 
 
+def per_owner(quota: Callable[[int], Quota], maximum: int) -> tuple[Quota, ...]:
+    """The quotas to check: none when ``maximum`` is 0 (no limit)."""
+    return (quota(maximum),) if maximum else ()
+
+
 class JobService:
     """The use cases of the REST API, and what managers call to record a job's progress."""
 
@@ -78,6 +84,9 @@ class JobService:
         # Waiting requests hold a server thread each: cap them so they never starve the others.
         self._waiters = threading.BoundedSemaphore(max(settings.max_waiters, 1))
         self._wait_enabled = settings.max_waiters > 0
+        # A quota of 0 means no limit: no Quota for storage to check.
+        self._active_quota = per_owner(Quota.active_jobs, settings.quota_active_jobs)
+        self._running_quota = per_owner(Quota.running_jobs, settings.quota_running_jobs)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -141,6 +150,7 @@ class JobService:
 
     def create(self, job_type: str, sub: Submission, owner_id: str | None) -> Job:
         jd = self.descriptions.get(job_type)
+        self._check_limits(sub)
         if "ACTION" in sub.control:
             raise BadRequest("ACTION is not accepted when creating a job")
         run = self._phase_request(sub, allowed=("RUN",))
@@ -156,14 +166,31 @@ class JobService:
             quote=now + timedelta(seconds=jd.quote) if jd.quote else None,
             parameters=self._parameters(jd, sub, complete=True),
         )
-        self._store_uploads(job.job_id, sub)
-        self.storage.create(job)
+        # With PHASE=RUN the running quota is checked with the insert too: a start that
+        # would be refused must not leave a PENDING job behind.
+        quotas = self._active_quota + (self._running_quota if run else ())
+        try:
+            self._store_uploads(job.job_id, sub)
+            self.storage.create(job, quotas=quotas)
+        except BaseException:  # a refused creation leaves no directory, nor the uploads in it
+            self.job_dir(job.job_id).remove()
+            raise
         log.info("created job %s of type %s", job.job_id, job_type)
-        return self.run(job) if run else job
+        if not run:
+            return job
+        try:
+            return self.run(job)
+        except QuotaExceeded:
+            # Creations racing with this one were PENDING when each checked: none counted
+            # the others. run()'s check is the atomic one; it refused, so take the job back.
+            self.job_dir(job.job_id).remove()
+            self.storage.delete(job.job_id)
+            raise
 
     def modify(self, job: Job, sub: Submission) -> Job | None:
         """POST to a job: ACTION=DELETE, parameter and control changes, then PHASE. Every
         value is checked before anything is changed, so a bad request changes nothing."""
+        self._check_limits(sub)
         action = sub.control.get("ACTION")
         if action is not None:
             if action.strip().upper() != "DELETE":
@@ -204,7 +231,9 @@ class JobService:
         return job
 
     def run(self, job: Job) -> Job:
-        queued = self.record(job.job_id, {Phase.PENDING, Phase.HELD}, phase=Phase.QUEUED)
+        queued = self.record(
+            job.job_id, {Phase.PENDING, Phase.HELD}, quotas=self._running_quota, phase=Phase.QUEUED
+        )
         if queued is None:
             current = self.storage.get(job.job_id)
             if current.phase in (Phase.QUEUED, Phase.EXECUTING):
@@ -253,16 +282,29 @@ class JobService:
 
     # -- what managers and background tasks call --------------------------------------
 
-    def record(self, job_id: str, when: Collection[Phase] | None, **changes: Any) -> Job | None:
-        """Store changes if the job's phase is in ``when``; None if it was not (or is gone)."""
-        changed = self._record_full(job_id, when, **changes)
+    def record(
+        self,
+        job_id: str,
+        when: Collection[Phase] | None,
+        *,
+        quotas: Collection[Quota] = (),
+        **changes: Any,
+    ) -> Job | None:
+        """Store changes if the job's phase is in ``when``; None if it was not (or is gone).
+        QuotaExceeded if one of ``quotas`` refuses them."""
+        changed = self._record_full(job_id, when, quotas=quotas, **changes)
         return None if changed is None else changed[1]
 
     def _record_full(
-        self, job_id: str, when: Collection[Phase] | None, **changes: Any
+        self,
+        job_id: str,
+        when: Collection[Phase] | None,
+        *,
+        quotas: Collection[Quota] = (),
+        **changes: Any,
     ) -> tuple[Job, Job] | None:
         try:
-            changed = self.storage.update(job_id, when, **changes)
+            changed = self.storage.update(job_id, when, quotas=quotas, **changes)
         except NotFound:
             return None
         if changed is not None and changed[0].phase != changed[1].phase:
@@ -309,6 +351,23 @@ class JobService:
 
     # -- parsing and limits --------------------------------------------------------------
 
+    def _check_limits(self, sub: Submission) -> None:
+        """Refuse a request with too many values, or too long a value, before it is parsed
+        further (distinct names are counted: a repeated name keeps only its last value)."""
+        settings = self.settings
+        count = len(sub.control) + len(sub.parameters) + len(sub.uploads)
+        if count > settings.limit_parameters:
+            raise BadRequest(
+                f"too many parameters: {count}; at most {settings.limit_parameters} are "
+                f"accepted in one request (uws.limits.parameters)"
+            )
+        longest = settings.limit_parameter_length
+        for name, value in (*sub.control.items(), *sub.parameters.items()):
+            if len(value) > longest:
+                raise InvalidValue(
+                    name, f"at most {longest} characters (uws.limits.parameter_length)", value
+                )
+
     def _phase_request(self, sub: Submission, allowed: tuple[str, ...]) -> str | None:
         value = sub.control.get("PHASE")
         if value is None:
@@ -335,7 +394,9 @@ class JobService:
         if sub.uploads:
             job_dir = self.job_dir(job_id)
             for upload in sub.uploads:
-                job_dir.store_upload(upload.name, upload.filename, upload.stream)
+                job_dir.store_upload(
+                    upload.name, upload.filename, upload.stream, self.settings.limit_upload
+                )
 
     def _execution_duration(self, jd: JobDescription, requested: str | None) -> int:
         cap = jd.max_execution_duration or self.settings.execution_duration_max

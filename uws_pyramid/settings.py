@@ -1,6 +1,7 @@
 """The ``uws.*`` settings, parsed and checked once at start-up."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from .errors import ConfigurationError
 T = TypeVar("T")
 
 DAY = 86400
+MB = 1 << 20
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,21 @@ class UWSSettings:
     background: bool = True
     secret_file: Path = Path("var/secret")
     base_url: str = ""
+    # Accounts and access (README, "Accounts and access").
+    anonymous: bool = False
+    realm: str = "UWS"
+    proxy_header: str = ""
+    proxy_networks: tuple[Network, ...] = ()
+    type_roles: Mapping[str, str] = field(default_factory=dict)
+    session_max_age: int = 8 * 3600
+    events_allow: tuple[Network, ...] = ()
+    # Per-user quotas (0: none) and request limits.
+    quota_active_jobs: int = 0
+    quota_running_jobs: int = 0
+    limit_body: int = 128 * MB
+    limit_upload: int = 100 * MB
+    limit_parameters: int = 100
+    limit_parameter_length: int = 64 * 1024
 
 
 def _get(
@@ -76,10 +94,49 @@ def _bool(text: str) -> bool:
     return asbool(text)
 
 
+def _realm(text: str) -> str:
+    if '"' in text or "\\" in text:
+        raise ValueError(text)
+    return text
+
+
 def _url(text: str) -> str:
     if not text.startswith(("http://", "https://")):
         raise ValueError(text)
     return text
+
+
+def _networks(text: str) -> tuple[Network, ...]:
+    """Networks and addresses separated by spaces or commas (an address is a /32 or /128)."""
+    return tuple(ipaddress.ip_network(item, strict=False) for item in text.replace(",", " ").split())
+
+
+def _size(text: str) -> int:
+    """Bytes, with an optional K, M or G suffix (powers of 1024)."""
+    factor = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+    value = int(text[:-1] if factor > 1 else text) * factor
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
+def _mapping(text: str) -> dict[str, str]:
+    """Lines of ``key = value`` (or ``key: value``)."""
+    pairs = {}
+    for line in text.splitlines():
+        if line.strip():
+            key, sep, value = line.replace(":", "=", 1).partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise ValueError(line)
+            pairs[key.strip()] = value.strip()
+    return pairs
 
 
 def _prefixed(settings: Mapping[str, Any], prefix: str) -> dict[str, str]:
@@ -136,6 +193,31 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
         background=_get(settings, "uws.background", True, _bool, "a boolean"),
         secret_file=path("uws.secret_file", "var/secret"),
         base_url=_get(settings, "uws.base_url", "", _url, "an http(s) URL").rstrip("/"),
+        anonymous=_get(settings, "uws.auth.anonymous", False, _bool, "a boolean"),
+        realm=_get(settings, "uws.auth.realm", "UWS", _realm, "text without quotes"),
+        proxy_header=_get(settings, "uws.auth.proxy_header", "", str, "a header name"),
+        proxy_networks=_get(
+            settings, "uws.auth.proxy_networks", (), _networks, "IP networks (10.0.0.0/8 ::1)"
+        ),
+        type_roles=_get(
+            settings, "uws.auth.type_roles", {}, _mapping, "lines of 'job type = role'"
+        ),
+        session_max_age=_get(
+            settings, "uws.auth.session_max_age", 8 * 3600, _positive_int, "seconds (> 0)"
+        ),
+        events_allow=_get(
+            settings, "uws.events.allow", (), _networks, "IP networks (10.0.0.0/8 ::1)"
+        ),
+        quota_active_jobs=_get(settings, "uws.quota.active_jobs", 0, nn, "an integer >= 0"),
+        quota_running_jobs=_get(settings, "uws.quota.running_jobs", 0, nn, "an integer >= 0"),
+        limit_body=_get(settings, "uws.limits.body", 128 * MB, _size, "bytes (e.g. 128M)"),
+        limit_upload=_get(settings, "uws.limits.upload", 100 * MB, _size, "bytes (e.g. 100M)"),
+        limit_parameters=_get(
+            settings, "uws.limits.parameters", 100, _positive_int, "an integer > 0"
+        ),
+        limit_parameter_length=_get(
+            settings, "uws.limits.parameter_length", 64 * 1024, _positive_int, "an integer > 0"
+        ),
     )
     if parsed.execution_duration_max and (
         parsed.execution_duration_default > parsed.execution_duration_max
@@ -146,13 +228,21 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
         )
     if parsed.destruction_max and parsed.destruction_default > parsed.destruction_max:
         raise ConfigurationError("uws.destruction.default: must not exceed uws.destruction.max")
+    if parsed.proxy_header and not parsed.proxy_networks:
+        raise ConfigurationError(
+            "uws.auth.proxy_header: set uws.auth.proxy_networks to the addresses of the "
+            "proxies allowed to send it"
+        )
     return parsed
 
 
 _KEYS = (
     "jdl_dir workdir execution_duration.default execution_duration.max destruction.default "
     "destruction.max destruction.archive destruction.interval reconcile_interval wait.max "
-    "wait.max_waiters debug editor background secret_file base_url"
+    "wait.max_waiters debug editor background secret_file base_url auth.anonymous auth.realm "
+    "auth.proxy_header auth.proxy_networks auth.type_roles auth.session_max_age events.allow "
+    "quota.active_jobs quota.running_jobs limits.body limits.upload limits.parameters "
+    "limits.parameter_length"
 ).split()
 
 

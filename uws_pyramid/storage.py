@@ -7,7 +7,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar
 
-from .jobs import Job, JobQuery, JobRef, Phase
+from .accounts import Accounts
+from .errors import ConfigurationError
+from .jobs import Job, JobQuery, JobRef, Phase, Quota
 from .notify import Notifier
 
 
@@ -16,6 +18,13 @@ class Storage(ABC):
 
     Implementations raise ``errors.NotFound`` for unknown jobs, publish every change of a job
     on ``self.notifier`` after it is committed, and apply ``update`` as compare-and-set.
+
+    ``create`` and ``update`` take per-owner ``quotas``: inside the write's transaction,
+    before writing anything, count the jobs of the owner of the job written (owner None
+    counts as one owner) in each quota's phases, leaving that job itself out, and pass the
+    count to ``Quota.check``, which raises ``errors.QuotaExceeded`` when the owner has no
+    room for one more. Count and write are atomic together: however many processes and
+    threads write for one owner at once, a quota is never passed.
     """
 
     name: ClassVar[str]
@@ -30,8 +39,8 @@ class Storage(ABC):
         Raise ``errors.ConfigurationError`` naming the key for a bad value."""
 
     @abstractmethod
-    def create(self, job: Job) -> None:
-        """Store a new job."""
+    def create(self, job: Job, *, quotas: Collection[Quota] = ()) -> None:
+        """Store a new job, unless a quota refuses it (then nothing is stored)."""
 
     @abstractmethod
     def get(self, job_id: str) -> Job:
@@ -43,7 +52,12 @@ class Storage(ABC):
 
     @abstractmethod
     def update(
-        self, job_id: str, when: Collection[Phase] | None = None, **changes: Any
+        self,
+        job_id: str,
+        when: Collection[Phase] | None = None,
+        *,
+        quotas: Collection[Quota] = (),
+        **changes: Any,
     ) -> tuple[Job, Job] | None:
         """Set the given Job fields if the job's phase is in ``when`` (any phase if None).
 
@@ -51,7 +65,8 @@ class Storage(ABC):
         failed (compare-and-set: a user's ABORT and a job's COMPLETED cannot overwrite
         each other). ``NotFound`` if
         the job does not exist. ``parameters``, ``results`` and ``job_info`` replace the
-        stored values whole.
+        stored values whole. The phase condition is checked first, then the ``quotas``:
+        ``QuotaExceeded`` leaves the job unchanged.
         """
 
     @abstractmethod
@@ -72,6 +87,11 @@ class Storage(ABC):
         several processes yields True in one of them only (so the sweeper and the manager's
         reconciliation run once per deployment); a single-process storage always does."""
         yield True
+
+    def accounts(self) -> Accounts:
+        """The users, roles and API tokens kept by this storage. A storage that keeps none
+        leaves this as is: the service then runs with anonymous access only."""
+        raise ConfigurationError(f"storage {self.name!r} keeps no user accounts")
 
     def close(self) -> None:
         """Release connections."""

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from .errors import NotFound
-from .jobs import ErrorSummary, Job, JobQuery, Phase, Result, new_job_id, utcnow
+from .errors import NotFound, QuotaExceeded
+from .jobs import ErrorSummary, Job, JobQuery, Phase, Quota, Result, new_job_id, utcnow
 from .storage import Storage
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123000, tzinfo=timezone.utc)
@@ -15,6 +16,26 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, 123000, tzinfo=timezone.utc)
 
 def make_job(job_type: str = "echo", created: datetime | None = None, **fields: object) -> Job:
     return Job(job_id=new_job_id(), job_type=job_type, creation_time=created or utcnow(), **fields)  # type: ignore[arg-type]
+
+
+def race(actions: list[Callable[[], object]]) -> list[BaseException | None]:
+    """Run the actions in threads released together; what each raised (None: nothing)."""
+    outcomes: list[BaseException | None] = [None] * len(actions)
+    barrier = threading.Barrier(len(actions))
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            actions[i]()
+        except BaseException as exc:  # collected for the caller's assertions
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
 
 
 class StorageContract:
@@ -161,3 +182,69 @@ class StorageContract:
             assert not changed.is_set()
             threading.Timer(0.05, storage.update, (job.job_id, None), {"phase": Phase.QUEUED}).start()
             assert changed.wait(5)
+
+    def test_quotas_refuse_the_write_and_change_nothing(self, storage: Storage) -> None:
+        running, active = Quota.running_jobs(2), Quota.active_jobs(3)
+        queued = make_job(owner_id="alice", phase=Phase.QUEUED)
+        storage.create(queued, quotas=(running, active))
+        storage.create(make_job(owner_id="alice", phase=Phase.EXECUTING), quotas=(running,))
+        pending = make_job(owner_id="alice")
+        storage.create(pending, quotas=(active,))
+        storage.create(make_job(owner_id="alice", phase=Phase.COMPLETED))  # finished: not counted
+        storage.create(make_job(owner_id="bob", phase=Phase.QUEUED))  # someone else's
+        storage.create(make_job(phase=Phase.QUEUED))  # anonymous
+
+        refused = make_job(owner_id="alice")
+        with pytest.raises(QuotaExceeded) as info:
+            storage.create(refused, quotas=(running, active))
+        assert info.value.message == ("quota reached: at most 2 running jobs per user "
+                                      "(uws.quota.running_jobs); this user has 2")
+        with pytest.raises(QuotaExceeded, match=r"at most 3 active jobs per user "
+                                                r"\(uws\.quota\.active_jobs\); this user has 3"):
+            storage.create(refused, quotas=(active,))
+        with pytest.raises(NotFound):
+            storage.get(refused.job_id)
+        with pytest.raises(QuotaExceeded, match="at most 2 running jobs"):
+            storage.update(pending.job_id, {Phase.PENDING}, quotas=(running,),
+                           phase=Phase.QUEUED, run_id="refused")
+        assert storage.get(pending.job_id) == pending
+        # The phase condition comes first; the job written is never counted against itself.
+        assert storage.update(pending.job_id, {Phase.HELD}, quotas=(running,),
+                              phase=Phase.QUEUED) is None
+        assert storage.update(queued.job_id, None, quotas=(running,), run_id="kept")
+        # Other owners have their own room; anonymous jobs share one.
+        storage.create(make_job(owner_id="bob", phase=Phase.QUEUED), quotas=(running,))
+        storage.create(make_job(phase=Phase.QUEUED), quotas=(running,))
+        with pytest.raises(QuotaExceeded, match="this user has 2"):
+            storage.create(make_job(), quotas=(running,))
+        # A finished job makes room.
+        storage.update(queued.job_id, None, phase=Phase.COMPLETED)
+        assert storage.update(pending.job_id, {Phase.PENDING}, quotas=(running,),
+                              phase=Phase.QUEUED) is not None
+
+    def test_racing_writers_never_pass_a_quota(self, storage: Storage) -> None:
+        def assert_three_won(outcomes: list[BaseException | None]) -> None:
+            assert [o for o in outcomes if not isinstance(o, QuotaExceeded)] == [None] * 3
+
+        for attempt in range(3):
+            owner = f"creator{attempt}"
+            quotas = (Quota.active_jobs(3),)
+            created = [make_job(owner_id=owner) for _ in range(8)]
+            assert_three_won(race([
+                lambda job=job: storage.create(job, quotas=quotas) for job in created
+            ]))
+            assert len(storage.list(JobQuery(owner_id=owner))) == 3
+
+            owner = f"starter{attempt}"
+            quotas = (Quota.running_jobs(3),)
+            pending = [make_job(owner_id=owner) for _ in range(8)]
+            for job in pending:
+                storage.create(job)
+            assert_three_won(race([
+                lambda job=job: storage.update(
+                    job.job_id, {Phase.PENDING}, quotas=quotas, phase=Phase.QUEUED
+                )
+                for job in pending
+            ]))
+            queued = storage.list(JobQuery(owner_id=owner, phases=frozenset({Phase.QUEUED})))
+            assert len(queued) == 3

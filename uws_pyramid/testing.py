@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from .accounts_contract import AccountsContract
 from .errors import NotFound
 from .execution import contract
 from .execution.workdir import JobDir
@@ -24,8 +25,8 @@ from .settings import parse_settings
 from .storage_contract import StorageContract, make_job
 
 __all__ = [
-    "StorageContract", "make_job", "ManagerContract", "ManagerHarness", "build_harness",
-    "wait_for", "write_job_type", "group_alive", "EXAMPLE_JDL",
+    "StorageContract", "AccountsContract", "make_job", "ManagerContract", "ManagerHarness",
+    "build_harness", "wait_for", "write_job_type", "group_alive", "EXAMPLE_JDL",
 ]
 
 #: The example job types of the source tree (echo, sleep, fail, wordcount).
@@ -139,7 +140,7 @@ class ManagerHarness:
 def build_harness(here: Path, settings: Mapping[str, str], timeout: float = 10.0) -> ManagerHarness:
     """A runtime over ``here`` (database, ``jobs/`` working directories) with background tasks
     off: the manager's own threads must do the work."""
-    full = {"here": str(here), "uws.jdl_dir": str(EXAMPLE_JDL), "uws.workdir": "jobs",
+    full = {"here": str(here), "uws.jdl_dir": str(EXAMPLE_JDL), "uws.auth.anonymous": "true", "uws.workdir": "jobs",
             "uws.background": "false", **settings}
     return ManagerHarness(build_runtime(parse_settings(full)), timeout)
 

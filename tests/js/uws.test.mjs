@@ -159,6 +159,54 @@ test("run, abort, delete and the property resources use the UWS URLs", async () 
     ["POST", "PHASE=RUN"], ["POST", "PHASE=ABORT"], ["POST", "EXECUTIONDURATION=30"], ["DELETE", ""]]);
 });
 
+test("every request says X-Requested-With; changes carry the CSRF token, found once", async () => {
+  const calls = [];
+  const fetch = fakeFetch({
+    "GET /rest/echo/j1": () => [200, jobXml()],
+    "POST /rest/echo/j1/phase": () => [200, jobXml({ phase: "QUEUED" })],
+    "DELETE /rest/echo/j1": () => [200, ""],
+    "GET /rest/echo/j1/results/output": () => [200, "hello"],
+  }, calls);
+  let asked = 0;
+  const csrfToken = async () => { asked += 1; return "t0ken"; };
+  const uws = new UWSClient({ fetch, DOMParser, csrfToken });
+  await uws.getJob(`${BASE}/j1`);
+  assert.equal(asked, 0, "reading asks for no token");
+  await uws.runJob(`${BASE}/j1`);
+  await uws.deleteJob(`${BASE}/j1`);
+  await uws.getText(`${BASE}/j1/results/output`);
+  assert.equal(asked, 1);
+  assert.deepEqual(calls.map((c) => [c.method, c.init.headers["X-Requested-With"], c.init.headers["X-CSRF-Token"]]), [
+    ["GET", "XMLHttpRequest", undefined], ["POST", "XMLHttpRequest", "t0ken"],
+    ["DELETE", "XMLHttpRequest", "t0ken"], ["GET", "XMLHttpRequest", undefined]]);
+  assert.ok(calls.every((c) => c.init.credentials === "same-origin"));
+  assert.equal(calls[1].init.headers.Accept, "application/xml", "the caller's headers are kept");
+});
+
+test("without a token (no session) changes go without the header; a failed lookup is retried", async () => {
+  const calls = [];
+  const fetch = fakeFetch({ "DELETE /rest/echo/j1": () => [200, ""] }, calls);
+  await new UWSClient({ fetch, DOMParser }).deleteJob(`${BASE}/j1`);
+  assert.equal(calls[0].init.headers["X-CSRF-Token"], undefined);
+  let asked = 0;
+  const flaky = () => { asked += 1; if (asked === 1) throw new Error("offline"); return "second"; };
+  const uws = new UWSClient({ fetch, DOMParser, csrfToken: flaky });
+  await assert.rejects(uws.deleteJob(`${BASE}/j1`), /offline/);
+  await uws.deleteJob(`${BASE}/j1`);
+  await uws.deleteJob(`${BASE}/j1`);
+  assert.equal(asked, 2);
+  assert.equal(calls.at(-1).init.headers["X-CSRF-Token"], "second");
+});
+
+test("a 401 is reported to onUnauthorized, then fails as a UWSError", async () => {
+  const heard = [];
+  const fetch = fakeFetch({ "GET /rest/echo": () => [401, "log in to use this service\n"] });
+  const uws = new UWSClient({ fetch, DOMParser, onUnauthorized: (response) => heard.push(response.status) });
+  await assert.rejects(uws.listJobs(BASE), { name: "UWSError", status: 401, message: "log in to use this service" });
+  await assert.rejects(uws.getText(BASE), { status: 401 });
+  assert.deepEqual(heard, [401, 401]);
+});
+
 test("listJobsMerged merges job lists newest first and keeps LAST", async () => {
   const ref = (id, time) => `<uws:jobref id="${id}" xlink:href="${BASE}/${id}"><uws:phase>PENDING</uws:phase>`
     + `<uws:creationTime>${time}</uws:creationTime></uws:jobref>`;

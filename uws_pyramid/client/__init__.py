@@ -5,8 +5,10 @@ from pyramid.config import Configurator
 from pyramid.events import NewResponse
 from pyramid.httpexceptions import HTTPFound
 from pyramid.request import Request
+from pyramid.security import NO_PERMISSION_REQUIRED as PUBLIC
 
-from .editor import client_config, get_script, put_description
+from ..web.resources import EDIT
+from .editor import get_script, put_description
 
 #: No inline script or style, nothing from other origins; images may be blobs and data URLs.
 CONTENT_SECURITY_POLICY = (
@@ -31,11 +33,12 @@ def secure_client_responses(event: NewResponse) -> None:
 def includeme(config: Configurator) -> None:
     config.add_static_view("client/static", "uws_pyramid.client:static", cache_max_age=3600)
     config.add_route("client_home", "/client/")
-    config.add_view(client_home, route_name="client_home")
-    config.add_route("client_config", "/client/config")
-    config.add_view(client_config, route_name="client_config", request_method=("GET", "HEAD"))
+    config.add_view(client_home, route_name="client_home", permission=PUBLIC)
+    config.include(".login")
     config.add_route("jdl_script", "/jdl/{jobtype}/script")
-    config.add_view(get_script, route_name="jdl_script", request_method=("GET", "HEAD"))
+    config.add_view(
+        get_script, route_name="jdl_script", request_method=("GET", "HEAD"), permission=EDIT
+    )
     # The "jdl" route (GET: the WADL) belongs to the web package; the editor adds PUT.
-    config.add_view(put_description, route_name="jdl", request_method="PUT")
+    config.add_view(put_description, route_name="jdl", request_method="PUT", permission=EDIT)
     config.add_subscriber(secure_client_responses, NewResponse)

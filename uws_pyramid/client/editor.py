@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 DISABLED = "the job description editor is disabled on this service (setting uws.editor)"
 
 
-def _json(value: object) -> Response:
+def json_response(value: object) -> Response:
     body = json.dumps(value, ensure_ascii=False).encode("utf-8")
     return Response(body=body, content_type="application/json", charset="utf-8")
 
@@ -26,11 +26,6 @@ def _json(value: object) -> Response:
 def require_editor(request: Request) -> None:
     if not request.registry.uws_settings.editor:
         raise Forbidden(DISABLED)
-
-
-def client_config(request: Request) -> Response:
-    """What the browser client may offer on this service."""
-    return _json({"editor": bool(request.registry.uws_settings.editor)})
 
 
 def _text(item: Mapping[str, Any], key: str, where: str) -> str:
@@ -163,7 +158,7 @@ def put_description(request: Request) -> Response:
         except JDLError as exc:
             raise BadRequest(f"invalid job description: {exc.reason}") from None
         log.info("job description %s saved through the editor", name)
-    return _json({"name": name, "wadl": wadl.decode("utf-8"), "saved": not check})
+    return json_response({"name": name, "wadl": wadl.decode("utf-8"), "saved": not check})
 
 
 def get_script(request: Request) -> Response:
@@ -179,4 +174,4 @@ def get_script(request: Request) -> Response:
     return Response(body=path.read_bytes(), content_type="text/plain", charset="utf-8")
 
 
-__all__ = ["client_config", "description_from_json", "get_script", "put_description"]
+__all__ = ["description_from_json", "get_script", "json_response", "put_description"]

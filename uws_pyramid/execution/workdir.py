@@ -1,15 +1,19 @@
 """A job's working directory: where uploads, parameters, outputs and bookkeeping live."""
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import NotFound
+from ..errors import NotFound, PayloadTooLarge
 from . import wrapper
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: Bytes copied at a time from an upload to its file.
+_CHUNK = 1 << 20
 
 
 def safe_name(filename: str, fallback: str = "upload") -> str:
@@ -61,12 +65,32 @@ class JobDir:
         self.meta.mkdir(parents=True, exist_ok=True)
         return self.path
 
-    def store_upload(self, param: str, filename: str, stream: BinaryIO) -> str:
-        """Save an uploaded file under a sanitised name; return that name (the parameter's value)."""
+    def store_upload(self, param: str, filename: str, stream: BinaryIO, limit: int) -> str:
+        """Save an uploaded file under a sanitised name; return that name (the parameter's value).
+
+        PayloadTooLarge if it has more than ``limit`` bytes. The file is written aside and
+        renamed into place only once complete, so a refused or broken upload leaves an
+        earlier file of the same name as it was."""
         self.create()
         name = safe_name(filename, fallback=param)
-        with open(self.path / name, "wb") as out:
-            shutil.copyfileobj(stream, out, 1 << 20)
+        # In .uws/: the job's script never sees a partial file, and the rename stays on one
+        # file system. "x": a fresh file, created with the usual permissions.
+        partial = self.meta / f"upload-{secrets.token_hex(8)}"
+        try:
+            with open(partial, "xb") as out:
+                size = 0
+                while chunk := stream.read(_CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise PayloadTooLarge(
+                            f"the file of parameter {param} is larger than the limit of "
+                            f"{limit} bytes (uws.limits.upload)"
+                        )
+                    out.write(chunk)
+            os.replace(partial, self.path / name)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         return name
 
     def resolve(self, relative: str) -> Path:

@@ -1,21 +1,23 @@
-"""uws-admin: operator commands on a deployment's ini file (schema migrations, status)."""
+"""uws-admin: operator commands on a deployment's ini file (schema, users, roles, tokens)."""
 from __future__ import annotations
 
 import argparse
+import configparser
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from pyramid.paster import get_appsettings, setup_logging
+from pyramid.scripts.common import get_config_loader
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, UWSError
 from ..plugins import make_plugin_manager, select
 from ..settings import UWSSettings, parse_settings
 from ..sql import migrations
 from ..sql.storage import SQLStorage
+from . import users
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +26,14 @@ def load(ini: str) -> UWSSettings:
     """The parsed ``uws.*`` settings of the ini's [app:main] section."""
     if not os.path.isfile(ini):
         raise ConfigurationError(f"{ini}: no such file")
-    setup_logging(ini)
-    settings = dict(get_appsettings(ini, name="main"))
+    try:
+        # One loader for both: finding it scans every installed distribution (~0.1 s).
+        loader = get_config_loader(ini)
+        loader.setup_logging()
+        settings = dict(loader.get_wsgi_app_settings("main"))
+    except (configparser.Error, LookupError, ValueError) as exc:
+        # Not parseable, no [app:main], or not an .ini: the first line of the message says which.
+        raise ConfigurationError(f"{ini}: {str(exc).strip().splitlines()[0]}") from None
     settings.setdefault("here", os.path.dirname(os.path.abspath(ini)))
     return parse_settings(settings)
 
@@ -39,8 +47,7 @@ def engine_of(cls: type[SQLStorage], settings: UWSSettings) -> Engine:
     return cls.engine_from_settings(settings.storage_options, str(settings.here))
 
 
-def migrate(args: argparse.Namespace) -> int:
-    settings = load(args.ini)
+def migrate(args: argparse.Namespace, settings: UWSSettings) -> int:
     cls = sql_storage(settings)
     if cls is None:
         print(f"storage {settings.storage!r} keeps no SQL schema: nothing to migrate")
@@ -62,8 +69,7 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def status(args: argparse.Namespace) -> int:
-    settings = load(args.ini)
+def status(args: argparse.Namespace, settings: UWSSettings) -> int:
     cls = sql_storage(settings)
     if cls is None:
         print(f"storage {settings.storage!r} keeps no SQL schema")
@@ -92,14 +98,15 @@ def parser() -> argparse.ArgumentParser:
     st = commands.add_parser("status", help="show the schema revision; exit 3 if behind")
     st.add_argument("ini")
     st.set_defaults(run=status)
+    users.add_parsers(commands)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return int(args.run(args))
-    except ConfigurationError as exc:
+        return int(args.run(args, load(args.ini)))
+    except (ConfigurationError, UWSError) as exc:
         print(f"uws-admin: {exc}", file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     literal_column,
     select,
@@ -24,9 +25,10 @@ from sqlalchemy import (
 )
 
 from ..errors import ConfigurationError, NotFound
-from ..jobs import ErrorSummary, Job, JobQuery, JobRef, Phase, Result
+from ..jobs import ErrorSummary, Job, JobQuery, JobRef, Phase, Quota, Result
 from ..storage import Storage
 from . import migrations
+from .accounts import SQLAccounts
 from .tables import UTCDateTime, jobs
 
 log = logging.getLogger(__name__)
@@ -107,12 +109,12 @@ def row_to_job(row: Row[Any]) -> Job:
 
 PHASES = {str(p): p for p in Phase}
 GET_JOB = select(jobs).where(jobs.c.job_id == bindparam("job_id"))
-LIST_FILTERS = ("job_type", "owner_id", "phases", "after", "last")
+LIST_FILTERS = ("job_type", "owner_id", "anonymous", "phases", "after", "last")
 
 
 @functools.cache
 def list_statement(
-    job_type: bool, owner_id: bool, phases: bool, after: bool, last: bool
+    job_type: bool, owner_id: bool, anonymous: bool, phases: bool, after: bool, last: bool
 ) -> Select[Any]:
     """The job list query for one combination of filters, built once (with bound parameters)
     because building SQLAlchemy statements costs more than running them."""
@@ -121,6 +123,8 @@ def list_statement(
         conditions.append(jobs.c.job_type == bindparam("job_type"))
     if owner_id:
         conditions.append(jobs.c.owner_id == bindparam("owner_id"))
+    if anonymous:
+        conditions.append(jobs.c.owner_id.is_(None))
     if phases:
         conditions.append(jobs.c.phase.in_(bindparam("phases", expanding=True)))
     else:  # ARCHIVED jobs are listed only when asked for (UWS 1.1 section 2.2.2.1)
@@ -133,6 +137,17 @@ def list_statement(
             bindparam("last")
         )
     return stmt.order_by(jobs.c.creation_time, jobs.c.job_id)
+
+
+@functools.cache
+def owned_count_statement(anonymous: bool) -> Select[Any]:
+    """How many jobs of one owner are in some phases, one job left out (for quotas)."""
+    owner = jobs.c.owner_id.is_(None) if anonymous else jobs.c.owner_id == bindparam("owner_id")
+    return select(func.count()).where(
+        owner,
+        jobs.c.phase.in_(bindparam("phases", expanding=True)),
+        jobs.c.job_id != bindparam("job_id"),
+    )
 
 
 class SQLStorage(Storage):
@@ -148,6 +163,7 @@ class SQLStorage(Storage):
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self.engine = engine
+        self._accounts = SQLAccounts(self._read, self._write)
 
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
@@ -187,8 +203,9 @@ class SQLStorage(Storage):
             with conn.begin():
                 yield conn
 
-    def create(self, job: Job) -> None:
+    def create(self, job: Job, *, quotas: Collection[Quota] = ()) -> None:
         with self._write() as conn:
+            self._check_quotas(conn, job, quotas)
             conn.execute(insert(jobs), job_to_row(job))
 
     def get(self, job_id: str) -> Job:
@@ -202,18 +219,25 @@ class SQLStorage(Storage):
         params: dict[str, Any] = {
             "job_type": query.job_type,
             "owner_id": query.owner_id,
+            "anonymous": True if query.anonymous else None,
             "phases": sorted(query.phases) if query.phases is not None else None,
             "after": query.after,
             "last": query.last,
         }
         stmt = list_statement(*(params[k] is not None for k in LIST_FILTERS))
+        values = {k: v for k, v in params.items() if v is not None and k != "anonymous"}
         with self._read() as conn:
-            rows = conn.execute(stmt, {k: v for k, v in params.items() if v is not None}).all()
+            rows = conn.execute(stmt, values).all()
         phase = PHASES.__getitem__
         return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
 
     def update(
-        self, job_id: str, when: Collection[Phase] | None = None, **changes: Any
+        self,
+        job_id: str,
+        when: Collection[Phase] | None = None,
+        *,
+        quotas: Collection[Quota] = (),
+        **changes: Any,
     ) -> tuple[Job, Job] | None:
         with self._write() as conn:
             row = conn.execute(
@@ -225,6 +249,7 @@ class SQLStorage(Storage):
             if when is not None and before.phase not in when:
                 return None
             after = before.changed(**changes)
+            self._check_quotas(conn, after, quotas)
             values = job_to_row(after)
             changed = {k: v for k, v in values.items() if k in self._columns_of(changes)}
             if changed:
@@ -233,6 +258,24 @@ class SQLStorage(Storage):
         if before.phase != after.phase:
             self.notifier.publish(job_id)
         return before, after
+
+    def _check_quotas(self, conn: Connection, job: Job, quotas: Collection[Quota]) -> None:
+        """Inside the write transaction, before writing ``job``: QuotaExceeded if its owner
+        has no room left."""
+        if not quotas:
+            return  # nor any lock: a manager's phase changes never queue behind quota checks
+        self.lock_owner(conn, job.owner_id)
+        stmt = owned_count_statement(job.owner_id is None)
+        for quota in quotas:
+            params = {"owner_id": job.owner_id, "phases": sorted(quota.phases),
+                      "job_id": job.job_id}
+            quota.check(conn.execute(stmt, params).scalar_one())
+
+    def lock_owner(self, conn: Connection, owner_id: str | None) -> None:
+        """Inside the write transaction, before counting an owner's jobs for a quota: make
+        the quota checks of one owner wait for each other until commit. Nothing to do
+        where write transactions already exclude each other (SQLite's BEGIN IMMEDIATE);
+        a database that runs them side by side must override this."""
 
     def on_changed(self, conn: Connection, before: Job, after: Job) -> None:
         """Inside the write transaction, after an update (PostgreSQL sends NOTIFY here)."""
@@ -275,6 +318,9 @@ class SQLStorage(Storage):
         )
         with self._read() as conn:
             return [row_to_job(r) for r in conn.execute(stmt)]
+
+    def accounts(self) -> SQLAccounts:
+        return self._accounts
 
     def close(self) -> None:
         self.engine.dispose()

@@ -90,3 +90,24 @@ Index("ix_uws_jobs_owner_created", jobs.c.owner_id, jobs.c.creation_time)
 Index("ix_uws_jobs_created", jobs.c.creation_time)
 Index("ix_uws_jobs_phase", jobs.c.phase)
 Index("ix_uws_jobs_destruction", jobs.c.destruction)
+
+# Accounts (see uws_pyramid.accounts): looked up by primary key only.
+users = Table(
+    "uws_users",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("password_hash", Text),
+    Column("roles", JSONType, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+tokens = Table(
+    "uws_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("user_name", String(128), nullable=False, index=True),
+    Column("token_hash", Text, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("created", UTCDateTime, nullable=False),
+)

@@ -1,10 +1,17 @@
-"""HTTP layer: routes, thin views, UWS XML/JSON renderers, error rendering."""
+"""HTTP layer: routes, contexts with ACLs, thin views, UWS XML/JSON renderers, errors."""
 from __future__ import annotations
 
 from pyramid.config import Configurator
 
+from .resources import USE, JobContext, JobTypeResource, ServiceRoot
+
 
 def includeme(config: Configurator) -> None:
+    config.include(".limits")
+    config.include(".security")
+    config.set_root_factory(ServiceRoot)
+    # Views that name no permission need USE: public views say so with NO_PERMISSION_REQUIRED.
+    config.set_default_permission(USE)
     config.add_route("home", "/")
     config.add_route("capabilities", "/capabilities")
     config.add_route("availability", "/availability")
@@ -13,11 +20,15 @@ def includeme(config: Configurator) -> None:
     config.add_route("jdl_json", "/jdl/{jobtype}/json")
     config.add_route("job_event", "/events/{job_id}")
     config.add_route("all_jobs", "/rest")
-    config.add_route("jobs", "/rest/{jobtype}")
-    config.add_route("job", "/rest/{jobtype}/{job_id}")
-    config.add_route("job_parameter", "/rest/{jobtype}/{job_id}/parameters/{name}")
-    config.add_route("job_result", "/rest/{jobtype}/{job_id}/results/{result_id}")
-    config.add_route("job_property", "/rest/{jobtype}/{job_id}/{prop}")
+    config.add_route("jobs", "/rest/{jobtype}", factory=JobTypeResource)
+    config.add_route("job", "/rest/{jobtype}/{job_id}", factory=JobContext)
+    config.add_route(
+        "job_parameter", "/rest/{jobtype}/{job_id}/parameters/{name}", factory=JobContext
+    )
+    config.add_route(
+        "job_result", "/rest/{jobtype}/{job_id}/results/{result_id}", factory=JobContext
+    )
+    config.add_route("job_property", "/rest/{jobtype}/{job_id}/{prop}", factory=JobContext)
     config.scan(".views")
     config.scan(".service_views")
     config.scan(".errors")

@@ -5,12 +5,13 @@ import logging
 import traceback
 import uuid
 
-from pyramid.httpexceptions import HTTPException
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
+from pyramid.httpexceptions import HTTPException, HTTPForbidden
 from pyramid.request import Request
 from pyramid.response import Response
-from pyramid.view import exception_view_config, notfound_view_config
+from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
-from ..errors import UWSError
+from ..errors import Unauthorized, UWSError
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,38 @@ def _text(status: int, message: str) -> Response:
     )
 
 
+def _unauthorized(request: Request, message: str) -> Response:
+    response = _text(401, message)
+    # Not to the browser client's scripts: a challenge would make the browser pop up its own
+    # login dialog (and then send the cached password with every form, from any site).
+    if request.headers.get("X-Requested-With") != "XMLHttpRequest":
+        realm = request.registry.uws_settings.realm
+        response.headers["WWW-Authenticate"] = f'Basic realm="{realm}", charset="UTF-8"'
+    return response
+
+
 @exception_view_config(UWSError)
 def uws_error(exc: UWSError, request: Request) -> Response:
+    if isinstance(exc, Unauthorized):
+        return _unauthorized(request, exc.message)
     return _text(exc.status, exc.message)
+
+
+@forbidden_view_config()
+def forbidden(exc: HTTPForbidden, request: Request) -> Response:
+    """A permission denied by an ACL: 401 to anonymous callers, 403 to the others."""
+    if request.identity is None:
+        return _unauthorized(request, "log in to do this")
+    permission = getattr(exc.result, "permission", "")
+    denial = getattr(request.context, "denial", None)
+    return _text(403, denial(permission) if denial else f"permission {permission!r} denied")
+
+
+@exception_view_config(BadCSRFToken)
+@exception_view_config(BadCSRFOrigin)
+def bad_csrf(exc: HTTPException, request: Request) -> Response:
+    return _text(403, f"{exc.explanation or exc.title} (the browser client's session needs the "
+                      "X-CSRF-Token header from /client/config on every change)")
 
 
 @notfound_view_config()

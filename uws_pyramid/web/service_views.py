@@ -6,10 +6,13 @@ import json
 
 from pyramid.request import Request
 from pyramid.response import Response
+from pyramid.security import NO_PERMISSION_REQUIRED as PUBLIC
 from pyramid.view import view_config
 
+from ..errors import Forbidden
 from ..events import verify
 from ..jobs import ACTIVE, JobQuery
+from .security import from_networks
 from .xml import format_time
 
 STANDARD_ID = "ivo://ivoa.net/std/UWS#rest-1.1"
@@ -24,7 +27,7 @@ def _json(value: object) -> Response:
     return Response(body=body, content_type="application/json", charset="utf-8")
 
 
-@view_config(route_name="home", request_method=("GET", "HEAD"))
+@view_config(route_name="home", request_method=("GET", "HEAD"), permission=PUBLIC)
 def home(request: Request) -> Response:
     descriptions = request.jobs.descriptions
     rows = []
@@ -68,7 +71,7 @@ start it with <code>PHASE=RUN</code>, wait for it with <code>?WAIT=30</code>.</p
     return Response(body=page.encode("utf-8"), content_type="text/html", charset="utf-8")
 
 
-@view_config(route_name="capabilities", request_method=("GET", "HEAD"))
+@view_config(route_name="capabilities", request_method=("GET", "HEAD"), permission=PUBLIC)
 def capabilities(request: Request) -> Response:
     interfaces = "".join(
         f"""
@@ -99,7 +102,7 @@ def capabilities(request: Request) -> Response:
     )
 
 
-@view_config(route_name="availability", request_method=("GET", "HEAD"))
+@view_config(route_name="availability", request_method=("GET", "HEAD"), permission=PUBLIC)
 def availability(request: Request) -> Response:
     try:
         request.jobs.storage.list(JobQuery(last=1))
@@ -151,20 +154,20 @@ def jdl_json(request: Request) -> Response:
 
 
 
-@view_config(route_name="job_event", request_method="POST")
+@view_config(route_name="job_event", request_method="POST", permission=PUBLIC)
 def job_event(request: Request) -> Response:
     """A signed event from a job's process (see uws_pyramid.events); 204 when taken."""
     job_id = request.matchdict["job_id"]
-    form = request.POST
     runtime = request.registry.uws
-    verify(
-        runtime.manager.context.server_secret,
-        job_id,
-        form.get("event", ""),
-        form.get("time", ""),
-        form.get("signature", ""),
-    )
+    allowed = runtime.settings.events_allow
+    if allowed and not from_networks(request, allowed):
+        raise Forbidden(f"job events are not accepted from {request.remote_addr}")
+    form = request.POST
+    event, signature = form.get("event", ""), form.get("signature", "")
+    verify(runtime.server_secret, job_id, event, form.get("time", ""), signature)
+    if not runtime.replays.first_time(signature):
+        raise Forbidden("job event refused: replayed")
     job = runtime.storage.get(job_id)
     if job.phase in ACTIVE:  # events of finished jobs are ignored, not errors
-        runtime.manager.event(job, form["event"])
+        runtime.manager.event(job, event)
     return Response(status=204)

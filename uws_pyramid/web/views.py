@@ -14,6 +14,8 @@ from ..errors import BadRequest, MethodNotAllowed, NotFound
 from ..jobs import Job, JobQuery
 from ..timeparse import parse_after, parse_int
 from . import jsonform, xml
+from .resources import CHANGE, CREATE, READ
+from .security import owner_of_new_jobs, visible_jobs
 from .requests import parse_phase, query_value, query_values, submission, wants_json
 
 #: How many jobs the job list shows after a DELETE redirects there (UWS 1.1 section 2.2.2.1).
@@ -50,6 +52,7 @@ def see_job(request: Request, job: Job) -> HTTPSeeOther:
 
 
 def job_list_query(request: Request, job_type: str | None) -> JobQuery:
+    """The query's filters, limited to the jobs the caller may see."""
     phases = frozenset(parse_phase("PHASE", v) for v in query_values(request, "PHASE"))
     after = query_value(request, "AFTER")
     last = query_value(request, "LAST")
@@ -58,6 +61,7 @@ def job_list_query(request: Request, job_type: str | None) -> JobQuery:
         phases=phases or None,
         after=parse_after("AFTER", after) if after is not None else None,
         last=parse_int("LAST", last, 1, "an integer > 0") if last is not None else None,
+        **visible_jobs(request),
     )
 
 
@@ -73,9 +77,10 @@ class JobListView:
         url = self.request.route_url("jobs", jobtype=self.job_type)
         return uws_document(self.request, xml.job_list_xml, jsonform.job_list_json, refs, url)
 
-    @view_config(request_method="POST")
+    @view_config(request_method="POST", permission=CREATE)
     def create(self) -> HTTPSeeOther:
-        job = self.request.jobs.create(self.job_type, submission(self.request), owner_id=None)
+        owner = owner_of_new_jobs(self.request)
+        job = self.request.jobs.create(self.job_type, submission(self.request), owner_id=owner)
         return see_job(self.request, job)
 
     @view_config()
@@ -92,18 +97,18 @@ def all_jobs(request: Request) -> Response:
 
 
 class JobResource:
-    """Base of the views of one job: finds the job (404 for unknown types and jobs)."""
+    """Base of the views of one job (the JobContext found it, or answered 404)."""
 
     def __init__(self, request: Request) -> None:
         self.request = request
-        self.job: Job = request.jobs.get(request.matchdict["jobtype"], request.matchdict["job_id"])
+        self.job: Job = request.context.job
 
     @property
     def url(self) -> str:
         return job_url(self.request, self.job)
 
 
-@view_defaults(route_name="job")
+@view_defaults(route_name="job", permission=READ)
 class JobView(JobResource):
     @view_config(request_method=("GET", "HEAD"))
     def get(self) -> Response:
@@ -117,14 +122,14 @@ class JobView(JobResource):
         uploads = self.request.jobs.uploads(job)
         return uws_document(self.request, xml.job_xml, jsonform.job_json, job, self.url, uploads)
 
-    @view_config(request_method="POST")
+    @view_config(request_method="POST", permission=CHANGE)
     def post(self) -> HTTPSeeOther:
         job = self.request.jobs.modify(self.job, submission(self.request))
         if job is None:
             return self._see_list()
         return see_job(self.request, job)
 
-    @view_config(request_method="DELETE")
+    @view_config(request_method="DELETE", permission=CHANGE)
     def delete(self) -> HTTPSeeOther:
         self.request.jobs.delete(self.job)
         return self._see_list()
@@ -153,7 +158,7 @@ PROPERTIES: dict[str, Callable[[Job], str]] = {
 POSTABLE = {"phase": "PHASE", "executionduration": "EXECUTIONDURATION", "destruction": "DESTRUCTION"}
 
 
-@view_defaults(route_name="job_property")
+@view_defaults(route_name="job_property", permission=READ)
 class JobPropertyView(JobResource):
     @property
     def prop(self) -> str:
@@ -178,7 +183,7 @@ class JobPropertyView(JobResource):
             return text(PROPERTIES[prop](self.job))
         raise NotFound(f"no resource {self.request.matchdict['prop']!r} in a job")
 
-    @view_config(request_method="POST")
+    @view_config(request_method="POST", permission=CHANGE)
     def post(self) -> HTTPSeeOther:
         prop = self.prop
         if prop not in POSTABLE:
@@ -200,9 +205,9 @@ class JobPropertyView(JobResource):
         return not_allowed(self.request)
 
 
-@view_config(route_name="job_parameter", request_method=("GET", "HEAD"))
+@view_config(route_name="job_parameter", request_method=("GET", "HEAD"), permission=READ)
 def job_parameter(request: Request) -> Response:
-    job = JobResource(request).job
+    job = request.context.job
     name = request.matchdict["name"]
     matches = [k for k in job.parameters if k.lower() == name.lower()]
     if not matches:
@@ -215,9 +220,9 @@ def job_parameter(request: Request) -> Response:
     return text(value)
 
 
-@view_config(route_name="job_result", request_method=("GET", "HEAD"))
+@view_config(route_name="job_result", request_method=("GET", "HEAD"), permission=READ)
 def job_result(request: Request) -> Response:
-    job = JobResource(request).job
+    job = request.context.job
     result, path = request.jobs.result_file(job, request.matchdict["result_id"])
     return _file_response(request, path, result.mime_type or "application/octet-stream")
 
@@ -231,8 +236,8 @@ def _file_response(request: Request, path: Any, mime_type: str) -> Response:
     return response
 
 
-@view_config(route_name="job_parameter")
-@view_config(route_name="job_result")
+@view_config(route_name="job_parameter", permission=READ)
+@view_config(route_name="job_result", permission=READ)
 @view_config(route_name="all_jobs")
 def read_only(request: Request) -> Response:
     return not_allowed(request)

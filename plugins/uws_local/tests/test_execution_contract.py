@@ -49,7 +49,7 @@ def harness(tmp_path: Path, jdl: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.setenv("UWS_TEST_SECRET", "s3cret")  # a server secret no job may see
     harness = build_harness(tmp_path, {
         "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite", "uws.manager": "local",
-        "uws.manager.poll_interval": "0.1", "uws.jdl_dir": str(jdl),
+        "uws.manager.poll_interval": "0.1", "uws.jdl_dir": str(jdl), "uws.auth.anonymous": "true",
     })
     yield harness
     harness.close()

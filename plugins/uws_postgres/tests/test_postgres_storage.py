@@ -18,7 +18,7 @@ from uws_postgres.testing import (  # noqa: F401  (fixtures)
 )
 from uws_pyramid.errors import ConfigurationError
 from uws_pyramid.jobs import Job, Phase
-from uws_pyramid.testing import StorageContract, make_job
+from uws_pyramid.testing import AccountsContract, StorageContract, make_job
 
 pytestmark = pytest.mark.postgres
 
@@ -33,6 +33,10 @@ class TestPostgresStorage(StorageContract):
         store = open_storage(postgres_url, tmp_path)
         yield store
         store.close()
+
+
+class TestPostgresAccounts(AccountsContract):
+    storage = TestPostgresStorage.storage
 
 
 @pytest.fixture

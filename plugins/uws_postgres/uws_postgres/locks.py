@@ -1,4 +1,4 @@
-"""Background tasks run by one process: session advisory locks held on a dedicated connection."""
+"""PostgreSQL advisory locks: session locks for background tasks, and the keys of quota locks."""
 from __future__ import annotations
 
 import logging
@@ -10,14 +10,27 @@ import psycopg
 
 log = logging.getLogger(__name__)
 
-#: First half of every lock key ("UWS1"): keeps clear of other applications' advisory locks.
+#: First half of every lock key of a background task ("UWS1"): keeps clear of other
+#: applications' advisory locks.
 NAMESPACE = 0x55575331
+#: First half of every lock key of an owner's quota checks ("UWSQ").
+OWNER_NAMESPACE = 0x55575351
+
+
+def _int4(text: str) -> int:
+    crc = zlib.crc32(text.encode())
+    return crc - 2**32 if crc >= 2**31 else crc
 
 
 def lock_key(task: str) -> tuple[int, int]:
     """The two int4 halves of the advisory lock key of ``task``."""
-    crc = zlib.crc32(task.encode())
-    return NAMESPACE, crc - 2**32 if crc >= 2**31 else crc
+    return NAMESPACE, _int4(task)
+
+
+def owner_lock_key(owner_id: str | None) -> tuple[int, int]:
+    """The two int4 halves of the transaction lock key of an owner's quota checks. Owners
+    whose keys collide merely wait for each other; anonymous jobs have one key of their own."""
+    return OWNER_NAMESPACE, _int4("\0anonymous" if owner_id is None else owner_id)
 
 
 class AdvisoryLocks:

@@ -17,7 +17,7 @@ from uws_pyramid.sql.storage import SQLStorage
 
 from .config import PostgresSettings, parse_options
 from .listener import Listener
-from .locks import AdvisoryLocks
+from .locks import AdvisoryLocks, owner_lock_key
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,13 @@ class PostgresStorage(SQLStorage):
         params.update(self._connect_args)
         params.update(KEEPALIVES)
         return psycopg.connect(**params, autocommit=True)
+
+    # -- quotas --------------------------------------------------------------------------
+
+    def lock_owner(self, conn: Connection, owner_id: str | None) -> None:
+        # READ COMMITTED lets two transactions count the same jobs and both write: they
+        # queue here instead, and the lock goes at commit or rollback, never left behind.
+        conn.execute(select(func.pg_advisory_xact_lock(*owner_lock_key(owner_id))))
 
     # -- wake-ups across processes --------------------------------------------------------
 

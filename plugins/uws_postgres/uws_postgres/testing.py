@@ -188,6 +188,7 @@ def two_servers(
             "uws.manager": "local",
             "uws.manager.max_running": "8",
             "uws.jdl_dir": str(jdl_dir),
+            "uws.auth.anonymous": "true",
             "uws.workdir": str(tmp / "jobs"),
             "uws.wait.max": "60",
             "uws.wait.max_waiters": "12",

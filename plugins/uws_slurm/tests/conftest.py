@@ -83,6 +83,7 @@ def slurm_settings(here: Path, **extra: str) -> dict[str, Any]:
         "uws.storage.path": "uws.sqlite",
         "uws.manager": "slurm",
         "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.auth.anonymous": "true",
         "uws.workdir": "jobs",
         "uws.wait.max": "60",
         "uws.background": "false",

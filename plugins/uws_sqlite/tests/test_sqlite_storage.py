@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from uws_pyramid.errors import ConfigurationError
-from uws_pyramid.testing import StorageContract
+from uws_pyramid.testing import AccountsContract, StorageContract
 from uws_sqlite.storage import SQLiteStorage
 
 
@@ -18,6 +18,10 @@ class TestSQLiteStorage(StorageContract):
         store = SQLiteStorage.from_settings({"path": "uws.sqlite"}, str(tmp_path))
         yield store
         store.close()
+
+
+class TestSQLiteAccounts(AccountsContract):
+    storage = TestSQLiteStorage.storage
 
 
 def test_wal_mode_and_schema_on_first_start(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 // Job descriptions of this service (not part of UWS): /jdl lists and describes job types, and
-// PUT /jdl/{type} saves one when the service's editor is enabled.
+// PUT /jdl/{type} saves one when the service's editor is enabled; /client/config says who calls.
 
 /**
  * @typedef {{name: string, type: string, required: boolean, default: string|null,
@@ -9,6 +9,10 @@
  *   parameters: ParameterSpec[], results: ResultSpec[], execution_duration: number|null,
  *   max_execution_duration: number|null, quote: number|null, destruction: number|null,
  *   options: Object<string, string>}} JobDescription
+ * @typedef {{user: string|null, admin: boolean, anonymous: boolean, editor: boolean,
+ *   csrf_token: string, login: string|null, logout: string|null}} ClientConfig
+ *   ``login``: the login page (null when the service keeps no accounts); ``logout``: where
+ *   to POST to end the session (null without one); ``csrf_token``: "" without a session.
  */
 
 export class JobDescriptions {
@@ -47,7 +51,7 @@ export class JobDescriptions {
     return (await this.client.request(`${this.base}jdl/${encodeURIComponent(name)}/script`)).text();
   }
 
-  /** @returns {Promise<{editor: boolean}>} what this service's client may offer */
+  /** @returns {Promise<ClientConfig>} who the caller is and what the client may offer them */
   config() {
     return this.json("client/config");
   }

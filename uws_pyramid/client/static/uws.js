@@ -5,6 +5,9 @@
 //   const uws = new UWSClient();
 //   const job = await uws.createJob("/rest/echo", { message: "hi" }, { run: true });
 //   const done = await uws.watchJob(job.url, (j) => console.log(j.phase));
+//
+// A service that logs browsers in with a cookie wants a CSRF token with every change: give the
+// client one (option csrfToken), and perhaps a way to the login page (option onUnauthorized).
 
 import { FINAL, WAITABLE, errorFields, parseJob, parseJobList, parseParameters,
   parseResults } from "./uwsxml.js";
@@ -22,7 +25,15 @@ export class UWSError extends Error {
     /** @type {string[]} */
     this.fields = errorFields(message);
   }
+
+  /** The error of a failed response, with its text. @param {Response} response @param {string} url */
+  static async of(response, url) {
+    return new UWSError(response.status, (await response.text()).trim(), url);
+  }
 }
+
+/** Methods that change nothing: they go without a CSRF token. */
+const SAFE_METHODS = ["GET", "HEAD", "OPTIONS"];
 
 /**
  * Job parameters: an object (``{name: value}``) or a list of ``[name, value]`` pairs; values
@@ -77,28 +88,59 @@ export function sleep(ms, signal) {
 export class UWSClient {
   /**
    * @param {{fetch?: typeof fetch, DOMParser?: any, waitSeconds?: number,
-   *   executingWaitSeconds?: number}} [options]
+   *   executingWaitSeconds?: number, csrfToken?: string | (() => string | Promise<string>),
+   *   onUnauthorized?: (response: Response) => void}} [options]
    *   ``fetch`` and ``DOMParser`` default to the browser's; ``waitSeconds`` is the longest
    *   blocking GET that watchJob asks for (30 s), ``executingWaitSeconds`` the one it asks for
-   *   while the job executes (3 s), so that progress in jobInfo is seen.
+   *   while the job executes (3 s), so that progress in jobInfo is seen. ``csrfToken`` (a
+   *   token, or a function that finds it, called once) goes as X-CSRF-Token with every
+   *   change, for services that log browsers in with a cookie; ``onUnauthorized`` hears of
+   *   every 401 (e.g. to send the user to a login page) before the request fails.
    */
   constructor(options = {}) {
     this.fetch = options.fetch || globalThis.fetch.bind(globalThis);
     this.DOMParser = options.DOMParser || globalThis.DOMParser;
     this.waitSeconds = options.waitSeconds ?? 30;
     this.executingWaitSeconds = options.executingWaitSeconds ?? 3;
+    this.csrfSource = options.csrfToken ?? "";
+    this.onUnauthorized = options.onUnauthorized || null;
+    /** @type {Promise<string>|null} */
+    this.csrf = null;
+  }
+
+  /** The CSRF token for changes, found once (a failure to find it is tried again next time). */
+  csrfToken() {
+    if (this.csrf === null) {
+      const source = this.csrfSource;
+      this.csrf = Promise.resolve().then(() => (typeof source === "function" ? source() : source))
+        .catch((error) => { this.csrf = null; throw error; });
+    }
+    return this.csrf;
   }
 
   /**
-   * fetch, throwing UWSError (with the server's text) for a status >= 400.
+   * fetch with the page's cookies, ``X-Requested-With`` (so that a 401 makes the browser show
+   * no password dialog of its own) and, on changes, the CSRF token; any status.
+   * @param {string} url @param {RequestInit} [init] @returns {Promise<Response>}
+   */
+  async send(url, init = {}) {
+    const headers = { "X-Requested-With": "XMLHttpRequest", ...(init.headers || {}) };
+    if (!SAFE_METHODS.includes((init.method || "GET").toUpperCase())) {
+      const token = await this.csrfToken();
+      if (token) headers["X-CSRF-Token"] = token;
+    }
+    const response = await this.fetch(url, { credentials: "same-origin", ...init, headers });
+    if (response.status === 401) this.onUnauthorized?.(response);
+    return response;
+  }
+
+  /**
+   * send, throwing UWSError (with the server's text) for a status >= 400.
    * @param {string} url @param {RequestInit} [init] @returns {Promise<Response>}
    */
   async request(url, init = {}) {
-    const response = await this.fetch(url, { credentials: "same-origin", ...init });
-    if (!response.ok) {
-      const text = (await response.text()).trim();
-      throw new UWSError(response.status, text, url);
-    }
+    const response = await this.send(url, init);
+    if (!response.ok) throw await UWSError.of(response, url);
     return response;
   }
 
@@ -245,9 +287,9 @@ export class UWSClient {
    */
   async getText(url, { maxBytes = 65536, signal } = {}) {
     const headers = { Range: `bytes=0-${maxBytes - 1}` };
-    const response = await this.fetch(url, { credentials: "same-origin", headers, signal });
+    const response = await this.send(url, { headers, signal });
     if (response.status === 416) return { text: "", truncated: false, type: "" }; // empty file
-    if (!response.ok) throw new UWSError(response.status, (await response.text()).trim(), url);
+    if (!response.ok) throw await UWSError.of(response, url);
     const buffer = await response.arrayBuffer();
     const total = /\/(\d+)$/.exec(response.headers.get("Content-Range") || "");
     const truncated = buffer.byteLength > maxBytes || (total !== null && Number(total[1]) > maxBytes);

@@ -5,9 +5,37 @@ import { h, replace } from "./dom.js";
 
 /** The service root: this file is served at {root}client/static/app/common.js. */
 export const ROOT = new URL("../../../", import.meta.url).href;
-export const uws = new UWSClient();
+export const uws = new UWSClient({
+  csrfToken: async () => (await clientConfig()).csrf_token,
+  onUnauthorized: () => toLogin(),
+});
 export const descriptions = new JobDescriptions(uws, ROOT);
 export const params = new URLSearchParams(location.search);
+
+/** @type {Promise<import("../jdl.js").ClientConfig>|null} */
+let configuration = null;
+let leaving = false;
+
+/** Who the caller is and what the service offers them (GET /client/config), fetched once. */
+export function clientConfig() {
+  configuration ??= descriptions.config().catch((error) => { configuration = null; throw error; });
+  return configuration;
+}
+
+/** The login page's URL, to come back to this page afterwards; null without accounts. */
+function loginHref(config) {
+  if (!config.login) return null;
+  return `${config.login}?${new URLSearchParams({ next: location.pathname + location.search })}`;
+}
+
+/** Go to the login page (the service answered 401); not from the login page itself. */
+export async function toLogin() {
+  const config = await clientConfig().catch(() => null);
+  const href = config && loginHref(config);
+  if (leaving || !href || new URL(config.login, location.href).pathname === location.pathname) return;
+  leaving = true;
+  location.assign(href);
+}
 
 /** @param {string|null} jobType @returns {string} the job list URL ("/rest" for every type) */
 export function listUrl(jobType) {
@@ -40,11 +68,31 @@ export function header(current, jobType = null) {
     ["create", page("create.html", { type: jobType }), "New job"],
     ["jdl", page("jdl.html", { type: jobType }), "Job descriptions"],
   ];
+  const account = h("div", { class: "account", id: "account" });
   replace(document.querySelector("header"),
     h("a", { class: "skip", href: "#main" }, "Skip to content"),
     h("a", { class: "brand", href: ROOT }, "UWS"),
     h("nav", { "aria-label": "Main" }, h("ul", {}, links.map(([key, href, label]) =>
-      h("li", {}, h("a", { href, "aria-current": key === current ? "page" : null }, label))))));
+      h("li", {}, h("a", { href, "aria-current": key === current ? "page" : null }, label))))),
+    account);
+  clientConfig().then((config) => replace(account, accountControls(config, current)))
+    .catch(() => {}); // the page reports the service's faults where it uses it
+}
+
+/** Who is logged in, with a "Log out" button; or a "Log in" link. */
+function accountControls(config, current) {
+  if (!config.user) {
+    const href = current === "login" ? null : loginHref(config);
+    return href ? h("a", { href, id: "login-link" }, "Log in") : null;
+  }
+  const who = h("span", {}, h("span", { class: "quiet" }, "Logged in as "),
+    h("span", { class: "user", id: "user" }, config.user,
+      config.admin ? h("span", { class: "quiet" }, " (administrator)") : null));
+  if (!config.logout) return who; // HTTP Basic or a proxy: no session to end here
+  // A plain form: the service ends the session and redirects to the login page.
+  return [who, h("form", { method: "post", action: config.logout, class: "logout" },
+    h("input", { type: "hidden", name: "csrf_token", value: config.csrf_token }),
+    h("button", { type: "submit", id: "logout" }, "Log out"))];
 }
 
 /** A phase as a coloured badge (the colour comes from style.css, the text says it too). */

@@ -1,7 +1,7 @@
 // The job description editor (administrators; enabled by the service setting uws.editor):
 // edit parameters, results, durations and the script, validate, save and activate.
 import { byId, h, replace, status } from "./dom.js";
-import { descriptions, errorText, header, page, params } from "./common.js";
+import { clientConfig, descriptions, errorText, header, page, params, toLogin } from "./common.js";
 
 const TYPES = ["xs:string", "xs:int", "xs:long", "xs:float", "xs:double", "xs:boolean", "xs:anyURI", "file"];
 const DURATIONS = ["execution_duration", "max_execution_duration", "quote", "destruction"];
@@ -139,9 +139,12 @@ async function submit(check) {
 async function setUp() {
   header("jdl", jobType || null);
   try {
-    const config = await descriptions.config();
+    const config = await clientConfig();
     if (!config.editor) {
-      status("The job description editor is disabled on this service (setting uws.editor).", "error");
+      if (!config.user) toLogin(); // perhaps as an administrator
+      status(config.admin
+        ? "The job description editor is disabled on this service (setting uws.editor)."
+        : "Only administrators may edit job descriptions.", "error");
       return;
     }
     let jd = { name: jobType, parameters: [], results: [], options: {} };

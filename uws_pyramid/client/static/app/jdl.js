@@ -1,6 +1,6 @@
 // Job descriptions: the list of job types and one type's parameters, results and durations.
 import { byId, h, replace, status } from "./dom.js";
-import { ROOT, descriptions, errorText, header, page, params } from "./common.js";
+import { ROOT, clientConfig, descriptions, errorText, header, page, params } from "./common.js";
 import { expected } from "./form.js";
 
 const jobType = params.get("type") || "";
@@ -58,7 +58,7 @@ function showDescription(jd, editor) {
 async function setUp() {
   header("jdl", jobType || null);
   try {
-    const [{ jobTypes, invalid }, config] = await Promise.all([descriptions.list(), descriptions.config()]);
+    const [{ jobTypes, invalid }, config] = await Promise.all([descriptions.list(), clientConfig()]);
     replace(byId("types"), jobTypes.map((t) => h("li", {},
       h("a", { href: page("jdl.html", { type: t.name }), "aria-current": t.name === jobType ? "page" : null }, t.name),
       h("span", { class: "muted" }, ` ${t.description.split("\n")[0]}`))));

@@ -1,0 +1,117 @@
+"""Checking credentials: Argon2 password and token hashes, with a short cache of good ones."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from .accounts import Account, Accounts, Token, check_name
+
+#: API tokens read "uws_<id>_<secret>": the id finds the stored hash, the secret is checked.
+TOKEN_PREFIX = "uws_"
+#: Seconds a verified password or token is remembered (Argon2 costs ~0.1 s on purpose; a
+#: client sending Basic credentials with every request must not pay it every time).
+CACHE_SECONDS = 300
+CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just issued: ``text`` is shown to the user once and never stored."""
+
+    token: Token
+    text: str
+
+
+class Authenticator:
+    """Verifies user names with passwords, and API tokens, against the stored accounts."""
+
+    def __init__(self, accounts: Accounts, hasher: PasswordHasher | None = None) -> None:
+        self.accounts = accounts
+        self.hasher = hasher or PasswordHasher()
+        self._cache_key = secrets.token_bytes(32)
+        self._cache: dict[bytes, float] = {}
+        self._lock = threading.Lock()
+
+    @functools.cached_property
+    def _dummy(self) -> str:
+        """Verified for a user who does not exist, so that a wrong user name takes as long
+        to refuse as a wrong password (made on first use: it costs as much as a login)."""
+        return self.hasher.hash(secrets.token_hex(16))
+
+    # -- making hashes -------------------------------------------------------------------
+
+    def hash_password(self, password: str) -> str:
+        if len(password) < 8:
+            raise ValueError("a password needs at least 8 characters")
+        return self.hasher.hash(password)
+
+    def new_token(self, user: str, note: str = "") -> NewToken:
+        check_name("user", user)
+        token_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        token = Token(token_id, user, self.hasher.hash(secret), note)
+        return NewToken(token, f"{TOKEN_PREFIX}{token_id}_{secret}")
+
+    # -- checking ------------------------------------------------------------------------
+
+    def check_password(self, name: str, password: str) -> Account | None:
+        """The enabled account with this name and password, or None."""
+        account = self.accounts.get(name) if name else None
+        stored = account.password_hash if account is not None else None
+        if not self._verify(stored, password, name):
+            return None
+        assert account is not None
+        return None if account.disabled else account
+
+    def check_token(self, text: str) -> Account | None:
+        """The enabled account owning this API token, or None."""
+        token_id, secret = _split_token(text)
+        token = self.accounts.get_token(token_id) if token_id else None
+        if not self._verify(token.token_hash if token else None, secret, token_id):
+            return None
+        assert token is not None
+        account = self.accounts.get(token.user)
+        return None if account is None or account.disabled else account
+
+    def _verify(self, stored: str | None, secret: str, who: str) -> bool:
+        """Constant-time in the secret (Argon2), cached for good answers only."""
+        key = hmac.new(
+            self._cache_key, f"{who}\0{secret}\0{stored}".encode(), hashlib.sha256
+        ).digest()
+        now = time.monotonic()
+        with self._lock:
+            expires = self._cache.get(key)
+        if expires is not None and expires > now:
+            return True
+        try:
+            self.hasher.verify(stored or self._dummy, secret)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+        if stored is None:
+            return False
+        with self._lock:
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache = {k: v for k, v in self._cache.items() if v > now}
+                if len(self._cache) >= CACHE_SIZE:
+                    self._cache.clear()
+            self._cache[key] = now + CACHE_SECONDS
+        return True
+
+
+def _split_token(text: str) -> tuple[str, str]:
+    if not text.startswith(TOKEN_PREFIX):
+        return "", text
+    token_id, _, secret = text[len(TOKEN_PREFIX) :].partition("_")
+    return (token_id, secret) if secret else ("", text)
+
+
+def is_token(text: str) -> bool:
+    return bool(_split_token(text)[0])

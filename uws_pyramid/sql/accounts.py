@@ -1,0 +1,111 @@
+"""Accounts kept in the SQL storages' database (tables uws_users and uws_tokens)."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..accounts import Account, Accounts, Token
+from ..errors import Conflict, NotFound
+from .tables import tokens, users
+
+
+def _account(row: Row[Any]) -> Account:
+    m = row._mapping
+    return Account(
+        name=m["name"],
+        password_hash=m["password_hash"],
+        roles=frozenset(m["roles"]),
+        disabled=bool(m["disabled"]),
+        created=m["created"],
+    )
+
+
+def _token(row: Row[Any]) -> Token:
+    m = row._mapping
+    return Token(m["token_id"], m["user_name"], m["token_hash"], m["note"], m["created"])
+
+
+def _user_row(account: Account) -> dict[str, Any]:
+    return {
+        "name": account.name,
+        "password_hash": account.password_hash,
+        "roles": sorted(account.roles),
+        "disabled": account.disabled,
+        "created": account.created,
+    }
+
+
+class SQLAccounts(Accounts):
+    """Accounts on the connections of an SQL storage (its read and write transactions)."""
+
+    def __init__(
+        self,
+        read: Callable[[], Connection],
+        write: Callable[[], AbstractContextManager[Connection]],
+    ) -> None:
+        self._read = read
+        self._write = write
+
+    def add(self, account: Account) -> None:
+        try:
+            with self._write() as conn:
+                conn.execute(insert(users), _user_row(account))
+        except IntegrityError:
+            raise Conflict(f"user {account.name!r} exists already") from None
+
+    def get(self, name: str) -> Account | None:
+        with self._read() as conn:
+            row = conn.execute(select(users).where(users.c.name == name)).first()
+        return None if row is None else _account(row)
+
+    def list(self) -> list[Account]:
+        with self._read() as conn:
+            return [_account(r) for r in conn.execute(select(users).order_by(users.c.name))]
+
+    def update(self, name: str, **changes: Any) -> Account:
+        with self._write() as conn:
+            row = conn.execute(select(users).where(users.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"no user {name!r}")
+            after = dataclasses.replace(_account(row), **changes)
+            conn.execute(update(users).where(users.c.name == name).values(**_user_row(after)))
+        return after
+
+    def remove(self, name: str) -> bool:
+        with self._write() as conn:
+            conn.execute(delete(tokens).where(tokens.c.user_name == name))
+            return bool(conn.execute(delete(users).where(users.c.name == name)).rowcount)
+
+    def add_token(self, token: Token) -> None:
+        with self._write() as conn:
+            if conn.execute(select(users.c.name).where(users.c.name == token.user)).first() is None:
+                raise NotFound(f"no user {token.user!r}")
+            conn.execute(
+                insert(tokens),
+                {
+                    "token_id": token.token_id,
+                    "user_name": token.user,
+                    "token_hash": token.token_hash,
+                    "note": token.note,
+                    "created": token.created,
+                },
+            )
+
+    def get_token(self, token_id: str) -> Token | None:
+        with self._read() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.token_id == token_id)).first()
+        return None if row is None else _token(row)
+
+    def tokens(self, user: str) -> list[Token]:
+        stmt = select(tokens).where(tokens.c.user_name == user).order_by(tokens.c.created)
+        with self._read() as conn:
+            return [_token(r) for r in conn.execute(stmt)]
+
+    def remove_token(self, token_id: str) -> bool:
+        with self._write() as conn:
+            return bool(conn.execute(delete(tokens).where(tokens.c.token_id == token_id)).rowcount)

@@ -1,0 +1,73 @@
+"""Route contexts with their ACLs: the service, a job type, a job."""
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.authorization import ALL_PERMISSIONS, Allow, Authenticated
+from pyramid.request import Request
+
+from ..accounts import ADMIN
+from ..errors import Unauthorized
+from ..jobs import Job
+from .security import ANONYMOUS
+
+#: Permissions: list jobs and read descriptions; create jobs of a type; read and change a
+#: job; edit job descriptions (administrators only, who hold every permission).
+USE, CREATE, READ, CHANGE, EDIT = "use", "create", "read", "change", "edit"
+
+ADMINS = (Allow, f"role:{ADMIN}", ALL_PERMISSIONS)
+USERS = (Authenticated, ANONYMOUS)  # ANONYMOUS is held only when anonymous access is on
+
+
+def require_login(request: Request) -> None:
+    """401 before anything is looked up, so that strangers learn nothing of jobs."""
+    if request.identity is None and not request.registry.uws_settings.anonymous:
+        raise Unauthorized("log in to use this service")
+
+
+class ServiceRoot:
+    """The default context: job lists of all types and the job descriptions."""
+
+    __acl__: list[Any] = [ADMINS, *((Allow, p, USE) for p in USERS)]
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    def denial(self, permission: str) -> str:
+        if permission == EDIT:
+            return "only administrators may edit job descriptions"
+        return f"permission {permission!r} denied"
+
+
+class JobTypeResource:
+    """/rest/{jobtype}: anyone may list (their own jobs); creating may need a role."""
+
+    def __init__(self, request: Request) -> None:
+        require_login(request)
+        self.job_type = request.matchdict["jobtype"]
+        request.jobs.descriptions.get(self.job_type)  # 404 for unknown types
+        self.role = request.registry.uws_settings.type_roles.get(self.job_type)
+        creators = [f"role:{self.role}"] if self.role else USERS
+        self.__acl__ = [
+            ADMINS,
+            *((Allow, p, USE) for p in USERS),
+            *((Allow, p, CREATE) for p in creators),
+        ]
+
+    def denial(self, permission: str) -> str:
+        if permission == CREATE and self.role:
+            return f"creating jobs of type {self.job_type} needs the role {self.role!r}"
+        return f"permission {permission!r} denied on job type {self.job_type}"
+
+
+class JobContext:
+    """One job and everything under it: its owner's (anonymous jobs: anonymous callers')."""
+
+    def __init__(self, request: Request) -> None:
+        require_login(request)
+        self.job: Job = request.jobs.get(request.matchdict["jobtype"], request.matchdict["job_id"])
+        owner = self.job.owner_id
+        self.__acl__ = [ADMINS, (Allow, f"user:{owner}" if owner else ANONYMOUS, (READ, CHANGE))]
+
+    def denial(self, permission: str) -> str:
+        return f"job {self.job.job_id} belongs to another user"
