@@ -18,5 +18,10 @@ def serve(app: Any, threads: int = 4) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
+        # Idle keep-alive connections (browsers keep them) would hold the loop open: have
+        # the loop close them, then stop listening.
+        for channel in list(server.active_channels.values()):
+            channel.will_close = True
+        server.pull_trigger()
         server.close()
         thread.join(timeout=5)
