@@ -22,13 +22,15 @@ from uws_pyramid.sql.storage import SQLStorage, job_to_row  # noqa: E402
 from uws_pyramid.sql.tables import jobs  # noqa: E402
 
 
-def prefill(storage: SQLStorage, count: int, job_type: str = "echo") -> list[str]:
-    """Insert ``count`` finished jobs in one transaction; return their ids."""
+def prefill(
+    storage: SQLStorage, count: int, job_type: str = "echo", owner: str | None = None
+) -> list[str]:
+    """Insert ``count`` finished jobs of ``owner`` in one transaction; return their ids."""
     start = utcnow() - timedelta(days=1)
     rows = [
         job_to_row(Job(
             job_id=new_job_id(), job_type=job_type, phase=Phase.COMPLETED,
-            creation_time=start + timedelta(seconds=i), run_id=f"run{i}",
+            creation_time=start + timedelta(seconds=i), run_id=f"run{i}", owner_id=owner,
             parameters={"message": f"job {i}"}, execution_duration=60,
             destruction=start + timedelta(days=7),
         ))

@@ -102,10 +102,13 @@ def trivial_server(threads: int = 8) -> Iterator[str]:
 Request = Callable[[int], tuple[str, str, bytes | None]]  # i -> (method, path, body)
 
 
-def _client(base: str, make: Request, seconds: float, seed: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _client(
+    base: str, make: Request, seconds: float, seed: int, extra: dict[str, str],
+    out: multiprocessing.Queue,  # type: ignore[type-arg]
+) -> None:
     url = urlsplit(base)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **extra}
     done, failed, i = 0, 0, seed * 1_000_000
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -120,11 +123,16 @@ def _client(base: str, make: Request, seconds: float, seed: int, out: multiproce
     out.put((done, failed))
 
 
-def throughput(base: str, make: Request, clients: int = 8, seconds: float = 5.0) -> float:
+def throughput(
+    base: str, make: Request, clients: int = 8, seconds: float = 5.0,
+    headers: dict[str, str] | None = None,
+) -> float:
     """Requests per second of ``clients`` processes, each on one keep-alive connection."""
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     procs = [
-        multiprocessing.Process(target=_client, args=(base, make, seconds, n, queue))
+        multiprocessing.Process(
+            target=_client, args=(base, make, seconds, n, headers or {}, queue)
+        )
         for n in range(clients)
     ]
     for p in procs:

@@ -1,6 +1,7 @@
 """Per-user quotas (403) and request limits (400, 413): refused requests store nothing."""
 from __future__ import annotations
 
+import base64
 import http.client
 import io
 import threading
@@ -17,7 +18,7 @@ from uws_pyramid import main
 from uws_pyramid.jobs import ACTIVE, FINAL, Job, JobQuery, Phase
 from uws_pyramid.testing import wait_for
 
-from .conftest import UWSTestApp
+from .conftest import UWSTestApp, add_user
 from .live import serve
 
 ACTIVE_MESSAGE = ("quota reached: at most 3 active jobs per user (uws.quota.active_jobs); "
@@ -205,13 +206,16 @@ def live_app(settings: dict[str, Any], **overrides: str) -> Iterator[Any]:
         app.registry.uws.close()
 
 
-def post(url: str, **form: str) -> tuple[int, str, str | None]:
-    """POST a form without following the redirect: status, body, Location."""
+def post(url: str, auth: str = "", **form: str) -> tuple[int, str, str | None]:
+    """POST a form without following the redirect (as ``auth``, "user:password", if given):
+    status, body, Location."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.netloc, timeout=30)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
     try:
-        conn.request("POST", parts.path, urlencode(form),
-                     {"Content-Type": "application/x-www-form-urlencoded"})
+        conn.request("POST", parts.path, urlencode(form), headers)
         response = conn.getresponse()
         return response.status, response.read().decode(), response.getheader("Location")
     finally:
@@ -288,3 +292,39 @@ def test_concurrent_clients_never_pass_the_running_quota(settings: dict[str, Any
         assert phases.count(Phase.PENDING) == 6 and len(phases) == 8
         for url in started:
             assert post(url, PHASE="ABORT")[0] == 303
+
+
+@pytest.mark.live
+def test_each_user_has_their_own_quota_under_concurrent_clients(settings: dict[str, Any]) -> None:
+    """Eight clients, four as alice and four as bob, each creating and starting a job at once:
+    two of each user's run, the others get the quota's 403, and nobody's jobs count for the
+    other."""
+    overrides = {"uws.quota.active_jobs": "0", "uws.auth.anonymous": "false"}
+    with live_app(settings, **overrides) as app, serve(app, threads=8) as base:
+        logins = {"alice": "alice:alice-secret-1", "bob": "bob:bob-secret-22"}
+        for login in logins.values():
+            add_user(app, *login.split(":"))
+        new_job = {"duration": "30", "PHASE": "RUN"}
+        users = ["alice", "bob"] * 4
+        answers: list[tuple[int, str, str | None]] = [(0, "", None)] * len(users)
+        barrier = threading.Barrier(len(users))
+
+        def client(i: int) -> None:
+            barrier.wait()
+            answers[i] = post(f"{base}/rest/sleep", logins[users[i]], **new_job)
+
+        with RunningWatch(app) as watch:
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(len(users))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        assert watch.most == 4
+        for user in logins:
+            mine = [answers[i] for i, u in enumerate(users) if u == user]
+            assert sorted(status for status, _, _ in mine) == [303, 303, 403, 403], mine
+        owners = sorted(job.owner_id or "" for job in stored(app))
+        assert owners == ["alice", "alice", "bob", "bob"]
+        for (status, _, location), user in zip(answers, users):
+            if status == 303:
+                assert post(str(location), logins[user], PHASE="ABORT")[0] == 303

@@ -6,12 +6,18 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts import Account, Accounts, Token
 from ..errors import Conflict, NotFound
 from .tables import tokens, users
+
+
+# Built once: looked up on every authenticated request, and building a statement costs more
+# than running it.
+GET_USER = select(users).where(users.c.name == bindparam("name"))
+GET_TOKEN = select(tokens).where(tokens.c.token_id == bindparam("token_id"))
 
 
 def _account(row: Row[Any]) -> Account:
@@ -60,7 +66,7 @@ class SQLAccounts(Accounts):
 
     def get(self, name: str) -> Account | None:
         with self._read() as conn:
-            row = conn.execute(select(users).where(users.c.name == name)).first()
+            row = conn.execute(GET_USER, {"name": name}).first()
         return None if row is None else _account(row)
 
     def list(self) -> list[Account]:
@@ -98,7 +104,7 @@ class SQLAccounts(Accounts):
 
     def get_token(self, token_id: str) -> Token | None:
         with self._read() as conn:
-            row = conn.execute(select(tokens).where(tokens.c.token_id == token_id)).first()
+            row = conn.execute(GET_TOKEN, {"token_id": token_id}).first()
         return None if row is None else _token(row)
 
     def tokens(self, user: str) -> list[Token]:
