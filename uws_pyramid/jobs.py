@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import QuotaExceeded
 
@@ -136,9 +136,9 @@ class Job:
         return next((r for r in self.results if r.id == result_id), None)
 
 
-@dataclass(frozen=True)
-class JobRef:
-    """What a job list shows of a job."""
+class JobRef(NamedTuple):
+    """What a job list shows of a job (a tuple: a list of 10,000 is built several times
+    faster than of dataclasses)."""
 
     job_id: str
     job_type: str

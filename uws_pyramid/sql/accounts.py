@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts import Account, Accounts, Token
@@ -20,8 +20,7 @@ GET_USER = select(users).where(users.c.name == bindparam("name"))
 GET_TOKEN = select(tokens).where(tokens.c.token_id == bindparam("token_id"))
 
 
-def _account(row: Row[Any]) -> Account:
-    m = row._mapping
+def _account(m: Mapping[str, Any]) -> Account:
     return Account(
         name=m["name"],
         password_hash=m["password_hash"],
@@ -31,8 +30,7 @@ def _account(row: Row[Any]) -> Account:
     )
 
 
-def _token(row: Row[Any]) -> Token:
-    m = row._mapping
+def _token(m: Mapping[str, Any]) -> Token:
     return Token(m["token_id"], m["user_name"], m["token_hash"], m["note"], m["created"])
 
 
@@ -51,9 +49,11 @@ class SQLAccounts(Accounts):
 
     def __init__(
         self,
+        one: Callable[[Select[Any], Mapping[str, Any]], Mapping[str, Any] | None],
         read: Callable[[], Connection],
         write: Callable[[], AbstractContextManager[Connection]],
     ) -> None:
+        self._one = one
         self._read = read
         self._write = write
 
@@ -65,20 +65,20 @@ class SQLAccounts(Accounts):
             raise Conflict(f"user {account.name!r} exists already") from None
 
     def get(self, name: str) -> Account | None:
-        with self._read() as conn:
-            row = conn.execute(GET_USER, {"name": name}).first()
+        row = self._one(GET_USER, {"name": name})
         return None if row is None else _account(row)
 
     def list(self) -> list[Account]:
         with self._read() as conn:
-            return [_account(r) for r in conn.execute(select(users).order_by(users.c.name))]
+            rows = conn.execute(select(users).order_by(users.c.name))
+            return [_account(r._mapping) for r in rows]
 
     def update(self, name: str, **changes: Any) -> Account:
         with self._write() as conn:
             row = conn.execute(select(users).where(users.c.name == name)).first()
             if row is None:
                 raise NotFound(f"no user {name!r}")
-            after = dataclasses.replace(_account(row), **changes)
+            after = dataclasses.replace(_account(row._mapping), **changes)
             conn.execute(update(users).where(users.c.name == name).values(**_user_row(after)))
         return after
 
@@ -103,14 +103,13 @@ class SQLAccounts(Accounts):
             )
 
     def get_token(self, token_id: str) -> Token | None:
-        with self._read() as conn:
-            row = conn.execute(GET_TOKEN, {"token_id": token_id}).first()
+        row = self._one(GET_TOKEN, {"token_id": token_id})
         return None if row is None else _token(row)
 
     def tokens(self, user: str) -> list[Token]:
         stmt = select(tokens).where(tokens.c.user_name == user).order_by(tokens.c.created)
         with self._read() as conn:
-            return [_token(r) for r in conn.execute(stmt)]
+            return [_token(r._mapping) for r in conn.execute(stmt)]
 
     def remove_token(self, token_id: str) -> bool:
         with self._write() as conn:

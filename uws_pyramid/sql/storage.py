@@ -12,7 +12,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     ColumnElement,
-    Row,
     Select,
     and_,
     bindparam,
@@ -29,6 +28,7 @@ from ..jobs import ErrorSummary, Job, JobQuery, JobRef, Phase, Quota, Result
 from ..storage import Storage
 from . import migrations
 from .accounts import SQLAccounts
+from .fastread import RowReader
 from .tables import UTCDateTime, jobs
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ def error_columns(error: ErrorSummary | None) -> dict[str, Any]:
     }
 
 
-def row_to_job(row: Row[Any]) -> Job:
-    m = row._mapping
+def row_to_job(m: Mapping[str, Any]) -> Job:
     error = None
     if m["error_message"] is not None:
         error = ErrorSummary(m["error_message"], m["error_type"], bool(m["error_has_detail"]))
@@ -154,6 +153,9 @@ class SQLStorage(Storage):
     """Storage on any SQLAlchemy engine; subclasses build the engine and add what their
     database does better."""
 
+    #: Lookups of one row skip SQLAlchemy's execution (sql/fastread.py): for databases whose
+    #: driver reads outside transactions (SQLite with the driver's autocommit).
+    fast_reads = False
     #: Execution options of write transactions (SQLite asks for BEGIN IMMEDIATE).
     write_options: Mapping[str, Any] = {}
     #: Execution options of reads, each one statement (PostgreSQL reads in autocommit: no
@@ -163,7 +165,8 @@ class SQLStorage(Storage):
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self.engine = engine
-        self._accounts = SQLAccounts(self._read, self._write)
+        self._accounts = SQLAccounts(self.one, self._read, self._write)
+        self._readers: dict[int, RowReader] = {}
 
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
@@ -194,6 +197,17 @@ class SQLStorage(Storage):
         else:
             self.check_schema()
 
+    def one(self, stmt: Select[Any], params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The one row (or None) of a statement built once at import time, by column name."""
+        if not self.fast_reads:
+            with self._read() as conn:
+                row = conn.execute(stmt, params).first()
+            return None if row is None else row._mapping
+        reader = self._readers.get(id(stmt))
+        if reader is None:
+            reader = self._readers[id(stmt)] = RowReader(self.engine, stmt)
+        return reader.one(params)
+
     def _read(self) -> Connection:
         return self.engine.connect().execution_options(**self.read_options)
 
@@ -209,8 +223,7 @@ class SQLStorage(Storage):
             conn.execute(insert(jobs), job_to_row(job))
 
     def get(self, job_id: str) -> Job:
-        with self._read() as conn:
-            row = conn.execute(GET_JOB, {"job_id": job_id}).first()
+        row = self.one(GET_JOB, {"job_id": job_id})
         if row is None:
             raise NotFound(f"no job {job_id!r}")
         return row_to_job(row)
@@ -245,7 +258,7 @@ class SQLStorage(Storage):
             ).first()
             if row is None:
                 raise NotFound(f"no job {job_id!r}")
-            before = row_to_job(row)
+            before = row_to_job(row._mapping)
             if when is not None and before.phase not in when:
                 return None
             after = before.changed(**changes)
@@ -307,7 +320,7 @@ class SQLStorage(Storage):
             .limit(limit)
         )
         with self._read() as conn:
-            return [row_to_job(r) for r in conn.execute(stmt)]
+            return [row_to_job(r._mapping) for r in conn.execute(stmt)]
 
     def expired(self, now: datetime, limit: int = 1000) -> list[Job]:
         stmt = (
@@ -317,7 +330,7 @@ class SQLStorage(Storage):
             .limit(limit)
         )
         with self._read() as conn:
-            return [row_to_job(r) for r in conn.execute(stmt)]
+            return [row_to_job(r._mapping) for r in conn.execute(stmt)]
 
     def accounts(self) -> SQLAccounts:
         return self._accounts

@@ -51,6 +51,7 @@ class SQLiteStorage(SQLStorage):
 
     name = "sqlite"
     write_options = {"sqlite_begin": "IMMEDIATE"}
+    fast_reads = True
 
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
