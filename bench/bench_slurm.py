@@ -24,7 +24,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import BIN, INI, ROOT, free_port, wait_until_up  # noqa: E402
+from loadgen import BIN, ROOT, free_port, wait_until_up  # noqa: E402
+
+from uws_pyramid.testing import write_ini  # noqa: E402
 
 log = logging.getLogger(__name__)
 ACTIVE = ("QUEUED", "EXECUTING")
@@ -38,13 +40,12 @@ def slurm_server(tmp: Path, threads: int) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     settings = {
         "uws.storage": "sqlite", "uws.storage.path": str(tmp / "uws.sqlite"),
-        "uws.manager": "slurm", "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true", "uws.workdir": str(tmp / "jobs"),
+        "uws.manager": "slurm", "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true",
+        "uws.workdir": str(tmp / "jobs"),
         "uws.secret_file": str(tmp / "secret"), "uws.base_url": base, "uws.wait.max": "120",
         "uws.wait.max_waiters": "64", "uws.destruction.default": "3600",
     }
-    ini = tmp / "bench.ini"
-    lines = "\n".join(f"{k} = {v}" for k, v in settings.items())
-    ini.write_text(INI.format(settings=lines, port=port, threads=threads))
+    ini = write_ini(tmp / "bench.ini", settings, port, threads)
     proc = subprocess.Popen([str(BIN / "pserve"), str(ini)], cwd=tmp)
     try:
         wait_until_up(port)

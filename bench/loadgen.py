@@ -16,36 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from uws_pyramid.testing import write_ini
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
-INI = """[app:main]
-use = egg:uws-pyramid
-{settings}
-
-[server:main]
-use = egg:waitress#main
-listen = 127.0.0.1:{port}
-threads = {threads}
-
-[loggers]
-keys = root
-[handlers]
-keys = console
-[formatters]
-keys = generic
-[logger_root]
-level = WARN
-handlers = console
-[handler_console]
-class = StreamHandler
-args = (sys.stderr,)
-level = NOTSET
-formatter = generic
-[formatter_generic]
-format = %(levelname)s %(name)s %(message)s
-"""
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -81,9 +55,7 @@ def uws_server(settings: dict[str, str], threads: int = 8) -> Iterator[str]:
     """``pserve`` on a temporary ini with these ``uws.*`` settings; yields the base URL."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        ini = Path(tmp) / "bench.ini"
-        lines = "\n".join(f"{k} = {v}" for k, v in settings.items())
-        ini.write_text(INI.format(settings=lines, port=port, threads=threads))
+        ini = write_ini(Path(tmp) / "bench.ini", settings, port, threads)
         with running([str(BIN / "pserve"), str(ini)], port, cwd=tmp) as base:
             yield base
 

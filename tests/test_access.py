@@ -317,3 +317,18 @@ def test_cross_site_writes_are_refused_even_with_good_credentials(app: Any) -> N
     assert "cross-site" in alice.post("/rest/echo", {}, headers=evil, status=403).text
     alice.post("/rest/echo", {}, headers={"Origin": "http://localhost"}, status=303)
 
+
+
+def test_files_of_jobs_run_no_scripts_in_the_service_origin(app: Any) -> None:
+    """A result (or uploaded file) holding HTML must not act with a logged-in user's session."""
+    runtime = app.registry.uws
+    job = runtime.service.create("echo", Submission(), "alice")
+    runtime.service.run(job)
+    job_dir = runtime.service.job_dir(job.job_id)
+    job_dir.create()
+    (job_dir.path / "page.html").write_text("<script>fetch('/rest/echo', {method: 'POST'})</script>")
+    runtime.manager.finish(job.job_id, results=[Result("page", "page.html", "text/html")])
+    page = client(app, "owner").get(f"/rest/echo/{job.job_id}/results/page")
+    assert page.content_type == "text/html"
+    assert page.headers["Content-Security-Policy"] == "sandbox"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"

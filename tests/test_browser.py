@@ -19,28 +19,13 @@ from uws_pyramid.jobs import Job, Phase, new_job_id, utcnow
 
 from .browser import Browser, start_chromium
 from .conftest import ADMIN_PASSWORD, ROOT, add_user, require_services, wait_for
+from .editable import anonymous, settings  # noqa: F401  (fixtures)
 from .live import serve
 
 ARTIFACTS = ROOT / "test-artifacts"
 JS_TESTS = ROOT / "tests" / "js"
 XSS = "<img src=x onerror=alert(1)>"
 PASSWORD = "alice-secret-1"
-
-
-@pytest.fixture
-def anonymous() -> str:
-    """uws.auth.anonymous; a test changes it with ``@pytest.mark.parametrize("anonymous", ...)``."""
-    return "true"
-
-
-@pytest.fixture
-def settings(settings: dict[str, Any], tmp_path: Path, anonymous: str) -> dict[str, Any]:
-    """The example job types, copied: the editor tests write descriptions."""
-    shutil.copytree(ROOT / "jdl", tmp_path / "jdl")
-    settings["uws.jdl_dir"] = str(tmp_path / "jdl")
-    settings["uws.editor"] = "true"
-    settings["uws.auth.anonymous"] = anonymous
-    return settings
 
 
 @pytest.fixture

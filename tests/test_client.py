@@ -2,7 +2,6 @@
 and the job description editor."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,25 +9,10 @@ import pytest
 import webtest
 
 from .conftest import ADMIN_PASSWORD, ROOT, UWSTestApp, add_user
+from .editable import anonymous, settings  # noqa: F401  (fixtures)
 
 PASSWORD = "alice-secret-1"
 LOGIN_PAGE = "/client/static/login.html"
-
-
-@pytest.fixture
-def anonymous() -> str:
-    """uws.auth.anonymous; a test changes it with ``@pytest.mark.parametrize("anonymous", ...)``."""
-    return "true"
-
-
-@pytest.fixture
-def settings(settings: dict[str, Any], tmp_path: Path, anonymous: str) -> dict[str, Any]:
-    """The example job types, copied: the editor writes descriptions."""
-    shutil.copytree(ROOT / "jdl", tmp_path / "jdl")
-    settings["uws.jdl_dir"] = str(tmp_path / "jdl")
-    settings["uws.editor"] = "true"
-    settings["uws.auth.anonymous"] = anonymous
-    return settings
 
 
 @pytest.fixture

@@ -45,6 +45,41 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         time.sleep(interval)
 
 
+SERVER_INI = """[app:main]
+use = egg:uws-pyramid
+{settings}
+
+[server:main]
+use = egg:waitress#main
+listen = 127.0.0.1:{port}
+threads = {threads}
+
+[loggers]
+keys = root
+[handlers]
+keys = console
+[formatters]
+keys = generic
+[logger_root]
+level = WARN
+handlers = console
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+[formatter_generic]
+format = %(asctime)s %(levelname)s [%(name)s] %(message)s
+"""
+
+
+def write_ini(path: Path, settings: Mapping[str, str], port: int = 0, threads: int = 16) -> Path:
+    """An ini file for ``pserve`` (tests and benchmarks that start real server processes)."""
+    lines = "\n".join(f"{k} = {v}" for k, v in settings.items())
+    path.write_text(SERVER_INI.format(settings=lines, port=port, threads=threads))
+    return path
+
+
 def write_job_type(
     directory: Path,
     name: str,

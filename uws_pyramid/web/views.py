@@ -227,8 +227,15 @@ def job_result(request: Request) -> Response:
     return _file_response(request, path, result.mime_type or "application/octet-stream")
 
 
+#: Files a job wrote or a user sent are served from the service's own origin: whatever they
+#: hold (HTML, SVG with scripts), the browser runs nothing of them there, so they cannot act
+#: with a logged-in user's session.
+FILE_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
+
+
 def _file_response(request: Request, path: Any, mime_type: str) -> Response:
     response = FileResponse(str(path), request=request, content_type=mime_type)
+    response.headers.update(FILE_HEADERS)
     stat = path.stat()
     response.etag = f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
     response.headers["Accept-Ranges"] = "bytes"

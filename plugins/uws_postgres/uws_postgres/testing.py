@@ -21,6 +21,7 @@ from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 from uws_pyramid.scripts import admin
+from uws_pyramid.testing import write_ini
 
 #: The server the tests use (trust auth on this machine; CI starts it in .ci/run).
 ADMIN_URL = os.environ.get(
@@ -84,40 +85,6 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh, empty database for one test (no schema: the test migrates it)."""
     with temporary_database(postgres_admin_url) as url:
         yield url
-
-
-INI = """[app:main]
-use = egg:uws-pyramid
-{settings}
-
-[server:main]
-use = egg:waitress#main
-listen = 127.0.0.1:{port}
-threads = 16
-
-[loggers]
-keys = root
-[handlers]
-keys = console
-[formatters]
-keys = generic
-[logger_root]
-level = WARN
-handlers = console
-[handler_console]
-class = StreamHandler
-args = (sys.stderr,)
-level = NOTSET
-formatter = generic
-[formatter_generic]
-format = %(asctime)s %(levelname)s [%(name)s] %(message)s
-"""
-
-
-def write_ini(path: Path, settings: dict[str, str], port: int = 0) -> Path:
-    lines = "\n".join(f"{k} = {v}" for k, v in settings.items())
-    path.write_text(INI.format(settings=lines, port=port))
-    return path
 
 
 @dataclass
