@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from typing import Any
 
 from uws_pyramid.errors import NotFound
 from uws_pyramid.execution import contract
@@ -16,8 +17,9 @@ from uws_pyramid.jdl.model import JobDescription
 from uws_pyramid.jobs import ErrorSummary, Job, Phase, utcnow
 from uws_pyramid.manager import Manager, ManagerContext
 
+from . import owner
 from .options import LocalOptions
-from .processes import Running, kill_strays, spawn, wait_for_exit
+from .processes import Running, kill_strays, signal_elsewhere, spawn, wait_for_exit
 from .recovery import Recovery
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,11 @@ class LocalManager(Manager):
 
     Jobs beyond ``max_running`` wait, QUEUED, in submission order. One thread per job waits
     for its process; one monitor thread enforces execution durations, records progress and
-    watches processes adopted after a restart (which are not our children)."""
+    watches processes adopted after a restart (which are not our children).
+
+    Several server processes of one host may share a database and a workdir: each job names
+    the manager instance that owns it (``job_info["server"]``), and the others leave it alone
+    while that owner lives."""
 
     name = "local"
 
@@ -42,6 +48,7 @@ class LocalManager(Manager):
         self._closed = False
         self._monitor: threading.Thread | None = None
         self._recovery = Recovery(self)
+        self.identity = owner.claim()
 
     @classmethod
     def from_settings(cls, options: Mapping[str, str], here: str) -> LocalManager:
@@ -58,6 +65,12 @@ class LocalManager(Manager):
         self._monitor.start()
 
     def submit(self, job: Job) -> None:
+        # Owned before it waits or starts, so that the reconciliation of another server
+        # process never takes it for a lost job.
+        if self.context.record(job.job_id, {Phase.QUEUED},
+                               job_info={**job.job_info, owner.KEY: self.identity}) is None:
+            log.info("job %s left QUEUED before it was accepted", job.job_id)
+            return
         with self._lock:
             if self._closed:
                 raise RuntimeError("the local manager is shut down")
@@ -84,6 +97,11 @@ class LocalManager(Manager):
             run = self._running.get(job.job_id)
         if run is not None:
             self._terminate(run)
+        elif self._signal_elsewhere(job, signal.SIGTERM):
+            timer = threading.Timer(self.options.kill_grace, self._signal_elsewhere,
+                                    (job, signal.SIGKILL))
+            timer.daemon = True
+            timer.start()
 
     def delete(self, job: Job) -> None:
         with self._lock:
@@ -93,7 +111,9 @@ class LocalManager(Manager):
             if run is not None:
                 run.deleted = True
                 run.signal(signal.SIGKILL)
-        if run is not None and not run.finished.wait(max(5.0, 3 * self.options.poll_interval)):
+        if run is None:
+            self._signal_elsewhere(job, signal.SIGKILL)
+        elif not run.finished.wait(max(5.0, 3 * self.options.poll_interval)):
             log.warning("job %s: its process did not end after SIGKILL", job.job_id)
         JobDir(self.context.workdir_root, job.job_id).remove()
 
@@ -104,6 +124,7 @@ class LocalManager(Manager):
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            owner.release(self.identity)  # from now on, other managers may take our jobs
         self._stop.set()
         if self._monitor is not None:
             self._monitor.join(timeout=5)
@@ -135,7 +156,7 @@ class LocalManager(Manager):
         try:
             recorded = self.context.record(
                 job.job_id, {Phase.QUEUED}, phase=Phase.EXECUTING, start_time=utcnow(),
-                process_id=str(run.pid), job_info=contract.job_info(str(run.pid), job_dir),
+                process_id=str(run.pid), job_info=self.job_info(run),
             )
         except BaseException:
             self._terminate(run)  # a job we could not record must not run unseen
@@ -213,7 +234,7 @@ class LocalManager(Manager):
             return
         changes = final_changes(run.job_dir, self.description(job.job_type), job.parameters,
                                 returncode)
-        changes["job_info"] = {**job.job_info, **contract.job_info(str(run.pid), run.job_dir)}
+        changes["job_info"] = {**job.job_info, **self.job_info(run)}
         if self.context.record(run.job_id, {Phase.QUEUED, Phase.EXECUTING}, **changes):
             log.info("job %s ended: %s", run.job_id, changes["phase"])
             return
@@ -227,6 +248,19 @@ class LocalManager(Manager):
         except NotFound:
             log.warning("job type %s is gone: only stdout and stderr are kept", job_type)
             return None
+
+    def job_info(self, run: Running) -> dict[str, Any]:
+        """The jobInfo of a job we run: its process, host, progress and us as its owner."""
+        return contract.job_info(str(run.pid), run.job_dir, **{owner.KEY: self.identity})
+
+    def _signal_elsewhere(self, job: Job, signum: int) -> bool:
+        """Signal a job that another server process of this host runs: its owner's monitor
+        then sees it end."""
+        done = signal_elsewhere(JobDir(self.context.workdir_root, job.job_id), signum)
+        if done:
+            log.info("job %s runs in another server process: sent it signal %d",
+                     job.job_id, signum)
+        return done
 
     def _terminate(self, run: Running) -> None:
         """SIGTERM to the job's process group now, SIGKILL after the grace period."""
@@ -283,6 +317,5 @@ class LocalManager(Manager):
         if progress is not None and progress != run.progress:
             run.progress = progress
             self.context.record(
-                run.job_id, {Phase.EXECUTING},
-                job_info=contract.job_info(str(run.pid), run.job_dir),
+                run.job_id, {Phase.EXECUTING}, job_info=self.job_info(run),
             )

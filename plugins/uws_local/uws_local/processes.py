@@ -101,3 +101,15 @@ def kill_strays(run: Running) -> None:
     is over, and they would escape the limit on running jobs. Call with the lock held."""
     if not run.done:
         contract.signal_group(run.pgid, signal.SIGKILL)
+
+
+def signal_elsewhere(job_dir: JobDir, signum: int) -> bool:
+    """Signal the process group of a job that another server process of this host runs; False
+    unless its wrapper record names this host and that wrapper still runs (its pid and start
+    time: a reused pid is never signalled)."""
+    record = contract.read_wrapper(job_dir)
+    if record is None or record.host != contract.HOST:
+        return False
+    if not contract.is_running(record.pid, record.start_ticks, job_dir):
+        return False
+    return contract.signal_group(record.pgid, signum)

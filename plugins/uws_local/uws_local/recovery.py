@@ -12,6 +12,7 @@ from uws_pyramid.execution.workdir import JobDir
 from uws_pyramid.execution.wrapper import start_ticks
 from uws_pyramid.jobs import ErrorSummary, Job, Phase, utcnow
 
+from . import owner
 from .processes import Running
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ def _pid(process_id: str | None) -> int | None:
 
 class Recovery:
     """After a restart (or a lost thread): track running jobs again, end the ones whose process
-    vanished, start the QUEUED ones that have none."""
+    vanished, start the QUEUED ones that have none. Jobs owned by another live manager (another
+    server process sharing the database) are theirs: left alone."""
 
     def __init__(self, manager: LocalManager) -> None:
         self.manager = manager
@@ -45,6 +47,7 @@ class Recovery:
         jobs = m.context.storage.in_phases({Phase.QUEUED, Phase.EXECUTING})
         with m._lock:
             unknown = [job for job in jobs if not m.knows(job.job_id)]
+        unknown = [job for job in unknown if not self._owned_elsewhere(job)]
         suspects: set[str] = set()
         for job in unknown:
             try:
@@ -58,6 +61,11 @@ class Recovery:
             else:
                 suspects.add(job.job_id)
         self._suspects = suspects
+
+    def _owned_elsewhere(self, job: Job) -> bool:
+        identity = job.job_info.get(owner.KEY)
+        return (isinstance(identity, str) and identity != self.manager.identity
+                and owner.alive(identity))
 
     def poll(self, run: Running) -> bool:
         """End an adopted job whose wrapper is gone; True if it has ended."""
@@ -115,8 +123,11 @@ class Recovery:
         if job.phase == Phase.QUEUED:
             m.context.record(
                 job.job_id, {Phase.QUEUED}, phase=Phase.EXECUTING, start_time=utcnow(),
-                process_id=str(pid), job_info=contract.job_info(str(pid), job_dir),
+                process_id=str(pid), job_info=m.job_info(run),
             )
+        else:
+            m.context.record(job.job_id, {Phase.EXECUTING},
+                             job_info={**job.job_info, **m.job_info(run)})
 
     def _restart(self, job: Job) -> None:
         log.info("job %s is QUEUED without a process: submitting it", job.job_id)
