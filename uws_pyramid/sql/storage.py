@@ -108,7 +108,6 @@ def row_to_job(m: Mapping[str, Any]) -> Job:
 
 PHASES = {str(p): p for p in Phase}
 GET_JOB = select(jobs).where(jobs.c.job_id == bindparam("job_id"))
-LIST_FILTERS = ("job_type", "owner_id", "anonymous", "phases", "after", "last")
 
 
 @functools.cache
@@ -232,15 +231,16 @@ class SQLStorage(Storage):
         params: dict[str, Any] = {
             "job_type": query.job_type,
             "owner_id": query.owner_id,
-            "anonymous": True if query.anonymous else None,
             "phases": sorted(query.phases) if query.phases is not None else None,
             "after": query.after,
             "last": query.last,
         }
-        stmt = list_statement(*(params[k] is not None for k in LIST_FILTERS))
-        values = {k: v for k, v in params.items() if v is not None and k != "anonymous"}
+        stmt = list_statement(
+            query.job_type is not None, query.owner_id is not None, query.anonymous,
+            query.phases is not None, query.after is not None, query.last is not None,
+        )
         with self._read() as conn:
-            rows = conn.execute(stmt, values).all()
+            rows = conn.execute(stmt, {k: v for k, v in params.items() if v is not None}).all()
         phase = PHASES.__getitem__
         return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
 

@@ -17,6 +17,8 @@ USE, CREATE, READ, CHANGE, EDIT = "use", "create", "read", "change", "edit"
 
 ADMINS = (Allow, f"role:{ADMIN}", ALL_PERMISSIONS)
 USERS = (Authenticated, ANONYMOUS)  # ANONYMOUS is held only when anonymous access is on
+#: What every caller allowed in may do: administrators everything, users USE.
+SERVICE_ACL = [ADMINS, *((Allow, p, USE) for p in USERS)]
 
 
 def require_login(request: Request) -> None:
@@ -28,7 +30,7 @@ def require_login(request: Request) -> None:
 class ServiceRoot:
     """The default context: job lists of all types and the job descriptions."""
 
-    __acl__: list[Any] = [ADMINS, *((Allow, p, USE) for p in USERS)]
+    __acl__: list[Any] = SERVICE_ACL
 
     def __init__(self, request: Request) -> None:
         self.request = request
@@ -48,11 +50,7 @@ class JobTypeResource:
         request.jobs.descriptions.get(self.job_type)  # 404 for unknown types
         self.role = request.registry.uws_settings.type_roles.get(self.job_type)
         creators = [f"role:{self.role}"] if self.role else USERS
-        self.__acl__ = [
-            ADMINS,
-            *((Allow, p, USE) for p in USERS),
-            *((Allow, p, CREATE) for p in creators),
-        ]
+        self.__acl__ = [*SERVICE_ACL, *((Allow, p, CREATE) for p in creators)]
 
     def denial(self, permission: str) -> str:
         if permission == CREATE and self.role:

@@ -37,11 +37,10 @@ _NOT_YET = object()
 
 @dataclass(frozen=True)
 class Identity:
-    """An authenticated caller; ``via`` is password, token, proxy or session."""
+    """An authenticated caller; ``session`` is set when the session cookie said who it is."""
 
     name: str
     roles: frozenset[str] = frozenset()
-    via: str = "password"
     session: Session | None = None
 
     @property
@@ -92,7 +91,7 @@ class SecurityPolicy:
         scheme, _, value = header.strip().partition(" ")
         scheme, value = scheme.lower(), value.strip()
         if scheme == "bearer":
-            account, via = self.authenticator.check_token(value), "token"
+            account = self.authenticator.check_token(value)
         elif scheme == "basic":
             try:
                 user, sep, secret = base64.b64decode(value, validate=True).decode().partition(":")
@@ -102,14 +101,14 @@ class SecurityPolicy:
                 raise Unauthorized("malformed Basic credentials: expected base64 of user:password")
             # An API token may stand in for the password, whatever the user name says.
             if is_token(secret):
-                account, via = self.authenticator.check_token(secret), "token"
+                account = self.authenticator.check_token(secret)
             else:
-                account, via = self.authenticator.check_password(user, secret), "password"
+                account = self.authenticator.check_password(user, secret)
         else:
             raise Unauthorized(f"unsupported authorization scheme {scheme!r}: use Basic or Bearer")
         if account is None:
             raise Unauthorized("wrong user name, password or token, or the account is disabled")
-        return Identity(account.name, account.roles, via)
+        return Identity(account.name, account.roles)
 
     def _from_proxy(self, request: Request) -> Identity | None:
         header = self.settings.proxy_header
@@ -131,7 +130,7 @@ class SecurityPolicy:
         account = self.authenticator.accounts.get(name) if self.authenticator else None
         if account is not None and account.disabled:
             raise Unauthorized(f"the account {name!r} is disabled")
-        return Identity(name, account.roles if account else frozenset(), "proxy")
+        return Identity(name, account.roles if account else frozenset())
 
     def _from_session(self, cookie: str) -> Identity | None:
         session = self.codec.decode(cookie)
@@ -140,7 +139,7 @@ class SecurityPolicy:
         account = self.authenticator.accounts.get(session.user)
         if account is None or account.disabled or fingerprint(account) != session.fingerprint:
             return None
-        return Identity(account.name, account.roles, "session", session)
+        return Identity(account.name, account.roles, session)
 
     def authenticated_userid(self, request: Request) -> str | None:
         identity = request.identity
