@@ -131,7 +131,7 @@ def test_too_many_parameters_is_400_and_stores_nothing(app: Any, testapp: UWSTes
     params = {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5"}
     refused = testapp.post("/rest/echo", params, status=400)
     assert refused.text.strip() == (
-        "too many parameters: 5; at most 4 are accepted in one request (uws.limits.parameters)"
+        "too many parameters: more than 4 in the request body (uws.limits.parameters)"
     )
     assert stored(app) == []
     url = create(testapp, "echo", message="kept")

@@ -52,8 +52,30 @@ class Conflict(UWSError):
     status = 409
 
 
+class TooManyRequests(UWSError):
+    """Too many failed logins from this client or for this user: retry after ``retry_after``
+    seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(UWSError):
     status = 413
+
+
+class ServiceUnavailable(UWSError):
+    """A dependency (the job database, ...) cannot be reached now: the client should retry
+    after ``retry_after`` seconds; nothing was lost."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ConfigurationError(Exception):

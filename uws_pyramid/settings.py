@@ -57,6 +57,7 @@ class UWSSettings:
     quota_active_jobs: int = 0
     quota_running_jobs: int = 0
     limit_body: int = 128 * MB
+    limit_unauthenticated_body: int = 8 * 1024
     limit_upload: int = 100 * MB
     limit_parameters: int = 100
     limit_parameter_length: int = 64 * 1024
@@ -211,6 +212,9 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
         quota_active_jobs=_get(settings, "uws.quota.active_jobs", 0, nn, "an integer >= 0"),
         quota_running_jobs=_get(settings, "uws.quota.running_jobs", 0, nn, "an integer >= 0"),
         limit_body=_get(settings, "uws.limits.body", 128 * MB, _size, "bytes (e.g. 128M)"),
+        limit_unauthenticated_body=_get(
+            settings, "uws.limits.unauthenticated_body", 8 * 1024, _size, "bytes (e.g. 8K)"
+        ),
         limit_upload=_get(settings, "uws.limits.upload", 100 * MB, _size, "bytes (e.g. 100M)"),
         limit_parameters=_get(
             settings, "uws.limits.parameters", 100, _positive_int, "an integer > 0"
@@ -242,6 +246,7 @@ _KEYS = (
     "wait.max_waiters debug editor background secret_file base_url auth.anonymous auth.realm "
     "auth.proxy_header auth.proxy_networks auth.type_roles auth.session_max_age events.allow "
     "quota.active_jobs quota.running_jobs limits.body limits.upload limits.parameters "
+    "limits.unauthenticated_body "
     "limits.parameter_length"
 ).split()
 

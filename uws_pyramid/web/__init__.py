@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from pyramid.config import Configurator
 
+from .requests import UWSRequest
 from .resources import USE, JobContext, JobTypeResource, ServiceRoot
 
 
 def includeme(config: Configurator) -> None:
+    config.set_request_factory(UWSRequest)
     config.include(".limits")
     config.include(".security")
     config.set_root_factory(ServiceRoot)

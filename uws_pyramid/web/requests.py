@@ -4,20 +4,73 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.request import Request
+from webob.multidict import MultiDict, NoVars
 
-from ..errors import BadRequest, InvalidValue
+from ..errors import InvalidValue, PayloadTooLarge
 from ..jobs import Phase
 from ..service import CONTROL, Submission, Upload
+from .forms import Form, Limits, parse_multipart, parse_urlencoded
+
+#: Routes that serve callers before (or without) authentication: small bodies only.
+PRE_AUTH_ROUTES = frozenset({"login", "logout", "job_event"})
+_FORM = "uws.form"
+
+
+class UWSRequest(Request):
+    """Pyramid's request, with a form parser that counts and bounds what it reads."""
+
+    @property
+    def POST(self) -> MultiDict | NoVars:  # type: ignore[override]
+        """The body's fields (WebOb's interface), parsed once, within the limits: at most
+        ``uws.limits.parameters`` fields, values and files within their own limits, and the
+        small ``uws.limits.unauthenticated_body`` on the routes that serve callers before
+        authentication. Files are closed when the request ends."""
+        found = self.environ.get(_FORM)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        content_type = (self.content_type or "").lower()
+        multipart = content_type == "multipart/form-data"
+        urlencoded = content_type == "application/x-www-form-urlencoded" or (
+            content_type == "" and self.method == "POST"
+        )
+        if not (multipart or urlencoded):
+            return NoVars(f"not an HTML form submission (Content-Type: {content_type})")
+        settings = self.registry.uws_settings
+        route = self.matched_route.name if self.matched_route is not None else None
+        if route in PRE_AUTH_ROUTES:
+            most, setting = settings.limit_unauthenticated_body, "uws.limits.unauthenticated_body"
+        else:
+            most, setting = settings.limit_body, "uws.limits.body"
+        length = self.content_length or 0
+        if length > most:
+            raise PayloadTooLarge(
+                f"the request body has {length} bytes; at most {most} are accepted here "
+                f"({setting})"
+            )
+        limits = Limits(
+            settings.limit_parameters, settings.limit_parameter_length, settings.limit_upload
+        )
+        form = Form()
+        # Registered first: the files are closed whatever happens from here on.
+        self.add_finished_callback(lambda request: form.close())
+        stream = self.body_file_raw
+        if self.is_body_seekable:
+            stream.seek(0)
+        if multipart:
+            parse_multipart(stream, length, self.headers.get("Content-Type", ""), limits, form)
+        else:
+            parse_urlencoded(stream, length, limits, form)
+        self.environ[_FORM] = form.fields
+        # Whatever else asks WebOb for the form (request.params) gets this one.
+        self.environ["webob._parsed_post_vars"] = (form.fields, self.body_file_raw)
+        return form.fields
 
 
 def _fields(request: Request) -> list[tuple[str, Any]]:
     """Query string then body fields, in order (the body wins when a name repeats)."""
     fields = list(request.GET.items())
     if request.method == "POST":
-        try:
-            fields += list(request.POST.items())
-        except Exception as exc:  # a malformed multipart or urlencoded body
-            raise BadRequest(f"the request body could not be read as a form: {exc}") from None
+        fields += list(request.POST.items())
     return fields
 
 
