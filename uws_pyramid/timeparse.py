@@ -45,14 +45,23 @@ def parse_datetime(name: str, text: str) -> datetime:
         raise InvalidValue(name, "an ISO 8601 date and time such as 2026-12-31T12:00:00Z", text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is in the year 10000 in UTC
+        raise InvalidValue(name, "a date and time before the year 10000 in UTC", text) from None
 
 
-def parse_int(name: str, text: str, minimum: int, expected: str) -> int:
+#: The largest integer a client may send: what every storage keeps in an INTEGER column.
+INT_MAX = 2**31 - 1
+
+
+def parse_int(name: str, text: str, minimum: int, expected: str, maximum: int = INT_MAX) -> int:
     try:
         value = int(text.strip())
     except ValueError:
         raise InvalidValue(name, expected, text) from None
     if value < minimum:
         raise InvalidValue(name, expected, text)
+    if value > maximum:
+        raise InvalidValue(name, f"{expected}, at most {maximum}", text)
     return value

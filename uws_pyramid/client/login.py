@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
+import string
+from urllib.parse import quote, urlsplit
 
 from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 LOGIN_PAGE = "uws_pyramid.client:static/login.html"
 NO_ACCOUNTS = "this service keeps no accounts: there is nobody to log in as"
 REFUSED = "wrong user name or password, or the account is disabled"
+#: What stays as it is in a redirect's path: ASCII punctuation a URL may hold (and "%").
+_URL_SAFE = "".join(c for c in string.punctuation if c not in '\\"<>^`{|}')
 
 
 def no_store(response: Response) -> Response:
@@ -39,7 +42,8 @@ def local_path(target: str) -> str:
         or "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
     ):
         raise BadRequest(f"next must be a path on this service, such as /client/, not {target!r}")
-    return target
+    # A Location header is ASCII: other characters (and spaces) go percent-encoded in UTF-8.
+    return quote(target, safe=_URL_SAFE)
 
 
 def refused(message: str) -> Response:
