@@ -170,3 +170,21 @@ def test_uws_admin_reports_bad_settings(tmp_path: Path, capsys: pytest.CaptureFi
     assert admin.main(["migrate", str(ini)]) == 2
     assert "uws.storage.url" in capsys.readouterr().err
     assert admin.main(["migrate", str(tmp_path / "missing.ini")]) == 2
+
+
+def test_third_revision_with_accounts_to_head_gives_them_session_epoch_0(store: SQLStorage) -> None:
+    assert upgrade(store, "0003") == (None, "0003")
+    with store._write() as conn:
+        conn.execute(text(
+            "INSERT INTO uws_users (name, password_hash, roles, disabled, created) "
+            "VALUES ('alice', 'h', '[\"astro\"]', false, '2026-01-02 03:04:05.000000')"
+        ) if store.engine.dialect.name == "sqlite" else text(
+            "INSERT INTO uws_users (name, password_hash, roles, disabled, created) "
+            "VALUES ('alice', 'h', '[\"astro\"]'::jsonb, false, '2026-01-02 03:04:05+00')"
+        ))
+    assert upgrade(store) == ("0003", migrations.head())
+    accounts = store.accounts()
+    account = accounts.get("alice")
+    assert account is not None and account.session_epoch == 0 and account.roles == {"astro"}
+    accounts.end_sessions("alice")
+    assert accounts.get("alice").session_epoch == 1  # type: ignore[union-attr]

@@ -1,6 +1,7 @@
 """Accounts: users, their roles and API tokens, and the Accounts interface storages provide."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -27,17 +28,34 @@ def check_name(kind: str, value: str) -> str:
 
 @dataclass(frozen=True)
 class Account:
-    """A user of the service. ``password_hash`` is an Argon2 hash, or None (tokens only)."""
+    """A user of the service. ``password_hash`` is an Argon2 hash, or None (tokens only).
+    ``session_epoch`` is written into every session cookie; bumping it ends them all."""
 
     name: str
     password_hash: str | None = None
     roles: frozenset[str] = frozenset()
     disabled: bool = False
     created: datetime = field(default_factory=utcnow)
+    session_epoch: int = 0
 
     @property
     def admin(self) -> bool:
         return ADMIN in self.roles
+
+
+#: A change of any of these ends the account's sessions (cookies made before it are refused).
+SESSION_FIELDS = ("password_hash", "roles", "disabled")
+
+
+def changed(before: Account, **changes: Any) -> Account:
+    """``before`` with ``changes``; a new session epoch when a field of SESSION_FIELDS really
+    changes (and the changes do not set the epoch themselves)."""
+    after = dataclasses.replace(before, **changes)
+    if "session_epoch" not in changes and any(
+        getattr(after, name) != getattr(before, name) for name in SESSION_FIELDS
+    ):
+        after = dataclasses.replace(after, session_epoch=before.session_epoch + 1)
+    return after
 
 
 @dataclass(frozen=True)
@@ -69,8 +87,16 @@ class Accounts(ABC):
 
     @abstractmethod
     def update(self, name: str, **changes: Any) -> Account:
-        """Change fields of an account (``password_hash``, ``roles``, ``disabled``);
-        ``errors.NotFound`` if there is none."""
+        """Change fields of an account (``password_hash``, ``roles``, ``disabled``), as
+        ``changed()`` does (a change of those ends the account's sessions); ``errors.NotFound``
+        if there is none."""
+
+    def end_sessions(self, name: str) -> None:
+        """End every session of the account (log out everywhere); nothing if there is none.
+        Storages may do it in one statement; this default reads then writes."""
+        account = self.get(name)
+        if account is not None:
+            self.update(name, session_epoch=account.session_epoch + 1)
 
     @abstractmethod
     def remove(self, name: str) -> bool:

@@ -164,3 +164,25 @@ class AccountsContract:
         assert authenticator.check_token(issued.text) == accounts.get("alice")
         assert accounts.remove_token(issued.token.token_id) is True
         assert authenticator.check_token(issued.text) is None
+
+    def test_session_epoch_moves_on_with_what_ends_sessions(self, accounts: Accounts) -> None:
+        accounts.add(Account("alice", password_hash="one", roles=frozenset({"a"}),
+                             created=utcnow()))
+        epochs = [accounts.get("alice").session_epoch]  # type: ignore[union-attr]
+        steps: list[dict[str, object]] = [
+            {"password_hash": "two"}, {"roles": frozenset({"a", "b"})}, {"disabled": True},
+            {"disabled": False},
+        ]
+        for change in steps:
+            after = accounts.update("alice", **change)
+            assert after == accounts.get("alice")
+            epochs.append(after.session_epoch)
+        # A change that changes nothing ends nothing.
+        same = accounts.update("alice", disabled=False, roles=frozenset({"b", "a"}))
+        epochs.append(same.session_epoch)
+        accounts.end_sessions("alice")
+        accounts.end_sessions("alice")
+        epochs.append(accounts.get("alice").session_epoch)  # type: ignore[union-attr]
+        assert epochs == [0, 1, 2, 3, 4, 4, 6]
+        accounts.end_sessions("nobody")  # nothing to end, no error
+        assert accounts.get("nobody") is None

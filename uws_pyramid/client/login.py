@@ -71,9 +71,14 @@ def log_in(request: Request) -> Response:
 
 def log_out(request: Request) -> Response:
     """End the session (Pyramid has checked its CSRF token) and go to the login page. Without
-    a session there is nothing to end: the cookie is cleared all the same."""
+    a session there is nothing to end: the cookie is cleared all the same.
+
+    The account's session epoch moves on: this cookie, replayed, is refused, and so are the
+    user's other sessions (in other browsers too), in every server process."""
     identity: Identity | None = request.identity
-    if identity is not None and identity.session is not None:
+    authenticator = request.registry.uws.authenticator
+    if identity is not None and identity.session is not None and authenticator is not None:
+        authenticator.accounts.end_sessions(identity.name)
         log.info("%s logged out", identity.name)
     location = request.static_url(LOGIN_PAGE)
     return no_store(HTTPSeeOther(location=location, headers=forget(request)))

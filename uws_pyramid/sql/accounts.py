@@ -1,7 +1,6 @@
 """Accounts kept in the SQL storages' database (tables uws_users and uws_tokens)."""
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
@@ -9,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts import Account, Accounts, Token
+from ..accounts import Account, Accounts, Token, changed
 from ..errors import Conflict, NotFound
 from .tables import tokens, users
 
@@ -27,6 +26,7 @@ def _account(m: Mapping[str, Any]) -> Account:
         roles=frozenset(m["roles"]),
         disabled=bool(m["disabled"]),
         created=m["created"],
+        session_epoch=m["session_epoch"],
     )
 
 
@@ -41,6 +41,7 @@ def _user_row(account: Account) -> dict[str, Any]:
         "roles": sorted(account.roles),
         "disabled": account.disabled,
         "created": account.created,
+        "session_epoch": account.session_epoch,
     }
 
 
@@ -78,9 +79,17 @@ class SQLAccounts(Accounts):
             row = conn.execute(select(users).where(users.c.name == name)).first()
             if row is None:
                 raise NotFound(f"no user {name!r}")
-            after = dataclasses.replace(_account(row._mapping), **changes)
+            after = changed(_account(row._mapping), **changes)
             conn.execute(update(users).where(users.c.name == name).values(**_user_row(after)))
         return after
+
+    def end_sessions(self, name: str) -> None:
+        # One statement: two processes ending sessions at once both take effect.
+        with self._write() as conn:
+            conn.execute(
+                update(users).where(users.c.name == name)
+                .values(session_epoch=users.c.session_epoch + 1)
+            )
 
     def remove(self, name: str) -> bool:
         with self._write() as conn:

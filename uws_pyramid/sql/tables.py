@@ -111,6 +111,8 @@ users = Table(
     Column("roles", JSONType, nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created", UTCDateTime, nullable=False),
+    # Written into session cookies: bumped to end them all (logout, disable, new password).
+    Column("session_epoch", Integer, nullable=False, default=0, server_default="0"),
 )
 
 tokens = Table(

@@ -22,7 +22,7 @@ from ..accounts import ADMIN, NAME
 from ..auth import Authenticator, is_token
 from ..errors import Forbidden, Unauthorized
 from ..settings import Network, UWSSettings
-from .sessions import COOKIE, Session, SessionCodec, fingerprint
+from .sessions import COOKIE, Session, SessionCodec
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class SecurityPolicy:
         if session is None or self.authenticator is None:
             return None
         account = self.authenticator.accounts.get(session.user)
-        if account is None or account.disabled or fingerprint(account) != session.fingerprint:
+        if account is None or account.disabled or account.session_epoch != session.epoch:
             return None
         return Identity(account.name, account.roles, session)
 

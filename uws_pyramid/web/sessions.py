@@ -1,4 +1,7 @@
-"""The browser client's login session: a signed, expiring cookie, and its CSRF token."""
+"""The browser client's login session: a signed, expiring cookie, and its CSRF token.
+
+The cookie is signed, not stored: it is ended on the server by its account's session epoch
+(``Account.session_epoch``), which logout, a new password, new roles or disabling bump."""
 from __future__ import annotations
 
 import base64
@@ -16,16 +19,13 @@ COOKIE = "uws_session"
 
 @dataclass(frozen=True)
 class Session:
-    """What the cookie says: who logged in, until when, and a random nonce (the CSRF seed)."""
+    """What the cookie says: who logged in, until when, a random nonce (the CSRF seed) and
+    the account's session epoch at login (the session ends when the account's moves on)."""
 
     user: str
     nonce: str
     expires: int
-    fingerprint: str  # of the password hash at login: a new password ends every session
-
-
-def fingerprint(account: Account) -> str:
-    return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:16]
+    epoch: int
 
 
 class SessionCodec:
@@ -37,11 +37,11 @@ class SessionCodec:
 
     def new(self, account: Account) -> Session:
         expires = int(time.time()) + self.max_age
-        return Session(account.name, secrets.token_hex(16), expires, fingerprint(account))
+        return Session(account.name, secrets.token_hex(16), expires, account.session_epoch)
 
     def encode(self, session: Session) -> str:
         payload = base64.urlsafe_b64encode(
-            json.dumps([session.user, session.nonce, session.expires, session.fingerprint]).encode()
+            json.dumps([session.user, session.nonce, session.expires, session.epoch]).encode()
         ).decode()
         return f"{payload}.{self._sign(payload)}"
 
@@ -51,12 +51,12 @@ class SessionCodec:
         if not hmac.compare_digest(self._sign(payload), signature):
             return None
         try:
-            user, nonce, expires, print_ = json.loads(base64.urlsafe_b64decode(payload))
+            user, nonce, expires, epoch = json.loads(base64.urlsafe_b64decode(payload))
         except (ValueError, TypeError):
             return None
-        if not isinstance(expires, int) or expires < time.time():
+        if not isinstance(expires, int) or expires < time.time() or not isinstance(epoch, int):
             return None
-        return Session(str(user), str(nonce), expires, str(print_))
+        return Session(str(user), str(nonce), expires, epoch)
 
     def csrf_token(self, session: Session) -> str:
         return hmac.new(self._key, b"csrf:" + session.nonce.encode(), hashlib.sha256).hexdigest()
