@@ -42,6 +42,9 @@ def build(tmp: Path, **extra: str) -> Any:
         "uws.editor": "true",
         # Only holders of the role "astro" may create sleep jobs.
         "uws.auth.type_roles": "sleep = astro",
+        # The table tries a wrong password on every resource: no throttling here (see
+        # tests/test_throttle.py for that).
+        "uws.auth.failures": "1000000",
         "testing.plugins": [FakesPlugin()],
         **extra,
     }

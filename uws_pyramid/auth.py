@@ -1,18 +1,26 @@
-"""Checking credentials: Argon2 password and token hashes, with a short cache of good ones."""
+"""Checking credentials: Argon2 password and token hashes, with a short cache of good ones,
+a bound on verifications at once, and a growing wait after failed ones."""
 from __future__ import annotations
 
 import functools
 import hashlib
 import hmac
+import logging
+import math
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from .accounts import Account, Accounts, Token, check_name
+from .errors import ServiceUnavailable, TooManyRequests
+from .throttle import Throttle, address_key
+
+log = logging.getLogger(__name__)
 
 #: API tokens read "uws_<id>_<secret>": the id finds the stored hash, the secret is checked.
 TOKEN_PREFIX = "uws_"
@@ -20,6 +28,8 @@ TOKEN_PREFIX = "uws_"
 #: client sending Basic credentials with every request must not pay it every time).
 CACHE_SECONDS = 300
 CACHE_SIZE = 10_000
+#: Seconds a verification waits for a free slot before the request is refused (503).
+SLOT_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -33,9 +43,16 @@ class NewToken:
 class Authenticator:
     """Verifies user names with passwords, and API tokens, against the stored accounts."""
 
-    def __init__(self, accounts: Accounts, hasher: PasswordHasher | None = None) -> None:
+    def __init__(
+        self, accounts: Accounts, hasher: PasswordHasher | None = None, *,
+        verifications: int = 2, throttle: Throttle | None = None, slot_wait: float = SLOT_WAIT,
+    ) -> None:
         self.accounts = accounts
         self.hasher = hasher or PasswordHasher()
+        self.throttle = throttle or Throttle()
+        self.slot_wait = slot_wait
+        # Each Argon2 verification costs ~64 MB and a core for ~0.1 s: a few at a time.
+        self._slots = threading.BoundedSemaphore(verifications)
         self._cache_key = secrets.token_bytes(32)
         self._cache: dict[bytes, float] = {}
         self._lock = threading.Lock()
@@ -62,27 +79,47 @@ class Authenticator:
 
     # -- checking ------------------------------------------------------------------------
 
-    def check_password(self, name: str, password: str) -> Account | None:
-        """The enabled account with this name and password, or None."""
+    def check_password(self, name: str, password: str, client: str | None = None) -> Account | None:
+        """The enabled account with this name and password, or None. ``client`` is the
+        caller's address: failures are throttled per user name and per address
+        (TooManyRequests), verifications at once are bounded (ServiceUnavailable)."""
         account = self.accounts.get(name) if name else None
         stored = account.password_hash if account is not None else None
-        if not self._verify(stored, password, name):
+        keys = (f"user:{name[:128]}", address_key(client))
+        if not self._verify(stored, password, name, keys):
             return None
         assert account is not None
         return None if account.disabled else account
 
-    def check_token(self, text: str) -> Account | None:
-        """The enabled account owning this API token, or None."""
+    def check_token(self, text: str, client: str | None = None) -> Account | None:
+        """The enabled account owning this API token, or None (throttled like passwords)."""
         token_id, secret = _split_token(text)
-        token = self.accounts.get_token(token_id) if token_id else None
-        if not self._verify(token.token_hash if token else None, secret, token_id):
+        keys = (f"token:{token_id}" if token_id else None, address_key(client))
+        if not token_id:
+            # Not a token's form: nothing secret to compare, so no Argon2 to pay.
+            self._check_throttle(keys)
+            self.throttle.failed(keys)
+            return None
+        token = self.accounts.get_token(token_id)
+        if not self._verify(token.token_hash if token else None, secret, token_id, keys):
             return None
         assert token is not None
         account = self.accounts.get(token.user)
         return None if account is None or account.disabled else account
 
-    def _verify(self, stored: str | None, secret: str, who: str) -> bool:
-        """Constant-time in the secret (Argon2), cached for good answers only."""
+    def _check_throttle(self, keys: Sequence[str | None]) -> None:
+        wait = self.throttle.wait(keys)
+        if wait > 0:
+            raise TooManyRequests(
+                "too many failed logins for this user or from this address: try again in "
+                f"{math.ceil(wait)} s", math.ceil(wait),
+            )
+
+    def _verify(
+        self, stored: str | None, secret: str, who: str, keys: Sequence[str | None]
+    ) -> bool:
+        """Constant-time in the secret (Argon2), cached for good answers only. A cached good
+        answer skips the throttle: it proves the caller knew the secret already."""
         key = hmac.new(
             self._cache_key, f"{who}\0{secret}\0{stored}".encode(), hashlib.sha256
         ).digest()
@@ -91,12 +128,23 @@ class Authenticator:
             expires = self._cache.get(key)
         if expires is not None and expires > now:
             return True
+        self._check_throttle(keys)
+        if not self._slots.acquire(timeout=self.slot_wait):
+            log.warning("password verifications at their limit: a request refused (503)")
+            raise ServiceUnavailable("too many logins at once: try again in a moment", 1)
         try:
             self.hasher.verify(stored or self._dummy, secret)
+            good = stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
+            good = False
+        finally:
+            self._slots.release()
+        if not good:
+            self.throttle.failed(keys)
             return False
-        if stored is None:
-            return False
+        # Only the user's (or token's) count: an attacker's own good login must not clear
+        # the failures of the address it guesses other passwords from.
+        self.throttle.succeeded(keys[:1])
         with self._lock:
             if len(self._cache) >= CACHE_SIZE:
                 self._cache = {k: v for k, v in self._cache.items() if v > now}

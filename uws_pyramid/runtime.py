@@ -20,6 +20,7 @@ from .plugins import make_plugin_manager, select
 from .service import JobService
 from .settings import UWSSettings
 from .storage import Storage
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +117,16 @@ def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ())
     )
     return Runtime(
         settings, pm, storage, manager, descriptions, service, background,
-        authenticator_of(storage), server_secret,
+        authenticator_of(storage, settings), server_secret,
     )
 
 
-def authenticator_of(storage: Storage) -> Authenticator | None:
+def authenticator_of(storage: Storage, settings: UWSSettings) -> Authenticator | None:
     try:
-        return Authenticator(storage.accounts())
+        return Authenticator(
+            storage.accounts(), verifications=settings.auth_verifications,
+            throttle=Throttle(free=settings.auth_failures),
+        )
     except ConfigurationError:
         log.warning("storage %s keeps no accounts: only anonymous access", storage.name)
         return None

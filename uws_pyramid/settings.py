@@ -52,6 +52,8 @@ class UWSSettings:
     proxy_networks: tuple[Network, ...] = ()
     type_roles: Mapping[str, str] = field(default_factory=dict)
     session_max_age: int = 8 * 3600
+    auth_verifications: int = 2
+    auth_failures: int = 5
     events_allow: tuple[Network, ...] = ()
     # Per-user quotas (0: none) and request limits.
     quota_active_jobs: int = 0
@@ -206,6 +208,10 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
         session_max_age=_get(
             settings, "uws.auth.session_max_age", 8 * 3600, _positive_int, "seconds (> 0)"
         ),
+        auth_verifications=_get(
+            settings, "uws.auth.verifications", 2, _positive_int, "an integer > 0"
+        ),
+        auth_failures=_get(settings, "uws.auth.failures", 5, _positive_int, "an integer > 0"),
         events_allow=_get(
             settings, "uws.events.allow", (), _networks, "IP networks (10.0.0.0/8 ::1)"
         ),
@@ -246,7 +252,7 @@ _KEYS = (
     "wait.max_waiters debug editor background secret_file base_url auth.anonymous auth.realm "
     "auth.proxy_header auth.proxy_networks auth.type_roles auth.session_max_age events.allow "
     "quota.active_jobs quota.running_jobs limits.body limits.upload limits.parameters "
-    "limits.unauthenticated_body "
+    "limits.unauthenticated_body auth.verifications auth.failures "
     "limits.parameter_length"
 ).split()
 

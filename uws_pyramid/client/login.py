@@ -61,7 +61,8 @@ def log_in(request: Request) -> Response:
         raise Forbidden(NO_ACCOUNTS)
     target = local_path(request.POST.get("next") or request.route_path("client_home"))
     name = request.POST.get("username", "").strip()
-    account = authenticator.check_password(name, request.POST.get("password", ""))
+    password = request.POST.get("password", "")
+    account = authenticator.check_password(name, password, request.remote_addr)
     if account is None:
         log.info("browser login refused for %r from %s", name[:128], request.remote_addr)
         return refused(REFUSED)

@@ -20,7 +20,7 @@ from zope.interface import implementer
 
 from ..accounts import ADMIN, NAME
 from ..auth import Authenticator, is_token
-from ..errors import Forbidden, Unauthorized
+from ..errors import Forbidden, Unauthorized, UWSError
 from ..settings import Network, UWSSettings
 from .sessions import COOKIE, Session, SessionCodec
 
@@ -63,35 +63,37 @@ class SecurityPolicy:
 
     def identity(self, request: Request) -> Identity | None:
         """The caller, or None for an anonymous one; Unauthorized for bad credentials (a
-        wrong password never falls back to anonymous access). Found once per request."""
+        wrong password never falls back to anonymous access), TooManyRequests or
+        ServiceUnavailable when the password could not be checked now. Found once per
+        request (an error too: it is raised again, never checked twice)."""
         found = request.environ.get(IDENTITY_KEY, _NOT_YET)
         if found is _NOT_YET:
             try:
                 found = self._find(request)
-            except Unauthorized as exc:
+            except UWSError as exc:
                 found = exc
             request.environ[IDENTITY_KEY] = found
-        if isinstance(found, Unauthorized):
+        if isinstance(found, UWSError):
             raise found
         return found  # type: ignore[return-value]
 
     def _find(self, request: Request) -> Identity | None:
         header = request.headers.get("Authorization")
         if header is not None:
-            return self._from_authorization(header)
+            return self._from_authorization(header, request.remote_addr)
         proxied = self._from_proxy(request)
         if proxied is not None:
             return proxied
         cookie = request.cookies.get(COOKIE)
         return self._from_session(cookie) if cookie else None
 
-    def _from_authorization(self, header: str) -> Identity:
+    def _from_authorization(self, header: str, client: str | None) -> Identity:
         if self.authenticator is None:
             raise Unauthorized("this service keeps no accounts: send no credentials")
         scheme, _, value = header.strip().partition(" ")
         scheme, value = scheme.lower(), value.strip()
         if scheme == "bearer":
-            account = self.authenticator.check_token(value)
+            account = self.authenticator.check_token(value, client)
         elif scheme == "basic":
             try:
                 user, sep, secret = base64.b64decode(value, validate=True).decode().partition(":")
@@ -101,9 +103,9 @@ class SecurityPolicy:
                 raise Unauthorized("malformed Basic credentials: expected base64 of user:password")
             # An API token may stand in for the password, whatever the user name says.
             if is_token(secret):
-                account = self.authenticator.check_token(secret)
+                account = self.authenticator.check_token(secret, client)
             else:
-                account = self.authenticator.check_password(user, secret)
+                account = self.authenticator.check_password(user, secret, client)
         else:
             raise Unauthorized(f"unsupported authorization scheme {scheme!r}: use Basic or Bearer")
         if account is None:
