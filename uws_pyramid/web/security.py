@@ -122,10 +122,11 @@ class SecurityPolicy:
             name = request.headers.get(header)
         if not name:
             return None
-        if not from_networks(request, self.settings.proxy_networks):
+        peer = peer_address(request)
+        if not in_networks(peer, self.settings.proxy_networks):
             # Anybody can send the header; only the configured proxies are believed.
             log.warning("ignored %s from %s: not a proxy of uws.auth.proxy_networks",
-                        header, request.remote_addr)
+                        header, peer)
             return None
         if not NAME.match(name):
             raise Unauthorized(f"the proxy's {header} is not a valid user name")
@@ -203,12 +204,31 @@ class SessionCSRF:
         return bool(expected) and hmac.compare_digest(expected, supplied_token or "")
 
 
-def from_networks(request: Request, networks: tuple[Network, ...]) -> bool:
+def in_networks(address: str | None, networks: tuple[Network, ...]) -> bool:
     try:
-        peer = ipaddress.ip_address(request.remote_addr or "")
+        ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
-    return any(peer in network for network in networks)
+    return any(ip in network for network in networks)
+
+
+def from_networks(request: Request, networks: tuple[Network, ...]) -> bool:
+    """Whether the client's address (``REMOTE_ADDR``) is in one of ``networks``."""
+    return in_networks(request.remote_addr, networks)
+
+
+def peer_address(request: Request) -> str | None:
+    """The address of the connection's other end: the proxy, when there is one.
+
+    Behind waitress's ``trusted_proxy``, ``REMOTE_ADDR`` is the client's address taken from
+    ``X-Forwarded-For``, so it cannot tell whether the proxy sent a request: the socket's
+    peer, kept by waitress's channel (reached through the ``waitress.client_disconnected``
+    callable bound to it), can. Other servers leave ``REMOTE_ADDR`` as the peer."""
+    channel = getattr(request.environ.get("waitress.client_disconnected"), "__self__", None)
+    addr = getattr(channel, "addr", None)
+    if isinstance(addr, tuple) and addr and isinstance(addr[0], str):
+        return addr[0]
+    return request.remote_addr  # type: ignore[no-any-return]
 
 
 def via_session(request: Request) -> bool:
