@@ -163,3 +163,11 @@ def test_login_next_beyond_latin_1_is_percent_encoded(testapp: UWSTestApp, app: 
     form = {"username": "alice", "password": "alice-secret-1", "next": "/client/job.html?n=ā b"}
     done = testapp.post("/login", form, status=303)
     assert done.location.endswith("/client/job.html?n=%C4%81%20b")
+
+
+@pytest.mark.parametrize("path", ["/jdl/%80", "/client/%FF", "/rest/echo/%C3"])
+def test_a_path_that_is_not_utf8_is_400(testapp: UWSTestApp, path: str) -> None:
+    # Found by tests/test_hostile_inputs.py: the fault view and the client's response
+    # headers decoded the path again, and the error escaped as a bare 500.
+    refused = testapp.get(path, status=400)
+    assert "not UTF-8" in refused.text

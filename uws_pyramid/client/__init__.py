@@ -23,7 +23,8 @@ def client_home(request: Request) -> HTTPFound:
 
 def secure_client_responses(event: NewResponse) -> None:
     """Every response under /client/ forbids inline scripts and framing."""
-    if event.request.path_info.startswith("/client/"):
+    # The raw PATH_INFO: a path that is not UTF-8 (answered 400) must not fail here.
+    if event.request.environ.get("PATH_INFO", "").startswith("/client/"):
         headers = event.response.headers
         headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         headers["X-Content-Type-Options"] = "nosniff"

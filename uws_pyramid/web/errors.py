@@ -5,7 +5,7 @@ import logging
 import traceback
 import uuid
 
-from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken, URLDecodeError
 from pyramid.httpexceptions import HTTPException, HTTPForbidden
 from pyramid.request import Request
 from pyramid.response import Response
@@ -77,7 +77,9 @@ def http_error(exc: HTTPException, request: Request) -> Response:
 @exception_view_config(Exception)
 def fault(exc: Exception, request: Request) -> Response:
     incident = uuid.uuid4().hex[:12]
-    log.exception("incident %s: %s %s", incident, request.method, request.path_qs)
+    # The raw PATH_INFO: decoding it is what may have failed.
+    where = request.environ.get("PATH_INFO", "") + "?" + request.environ.get("QUERY_STRING", "")
+    log.exception("incident %s: %s %s", incident, request.method, where)
     message = f"internal server error (incident {incident}; the operators have it in the log)"
     if request.registry.uws_settings.debug:
         message += "\n\n" + traceback.format_exc()
@@ -89,3 +91,8 @@ def too_many(exc: TooManyRequests, request: Request) -> Response:
     response = _text(exc.status, exc.message)
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
+
+
+@exception_view_config(URLDecodeError)
+def undecodable_url(exc: URLDecodeError, request: Request) -> Response:
+    return _text(400, "the URL's path is not UTF-8 text (percent-encode UTF-8 bytes only)")
