@@ -158,6 +158,10 @@ def main() -> None:
         phase(server, "multipart bombs", bombs, args.seconds)
         phase(server, "200 idle connections", idle, args.seconds)
         phase(server, "wrong passwords", passwords, args.seconds)
+        time.sleep(5.0)
+        with Prober(server) as probe:
+            time.sleep(2.0)
+        print(f"end    {'(5 s later)':24s} {state(server)}  {'':12s} client {probe.summary()}")
 
 
 if __name__ == "__main__":

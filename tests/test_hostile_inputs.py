@@ -55,7 +55,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     alice.authorization = ("Basic", ("alice", PASSWORDS["alice"]))
     alices = alice.post("/rest/echo", {"message": "alice's"}).location
     ids = [url.rsplit("/", 1)[1] for url in victims]
-    world = {"app": app, "ids": ids, "alice_job": alices.rsplit("/", 1)[1],
+    browser = UWSTestApp(app)
+    browser.post("/login", {"username": "alice", "password": PASSWORDS["alice"]}, status=303)
+    session = {"Cookie": f"uws_session={browser.cookies['uws_session']}",
+               "X-CSRF-Token": browser.get("/client/config").json["csrf_token"]}
+    world = {"app": app, "ids": ids, "alice_job": alices.rsplit("/", 1)[1], "session": session,
              "requests": 0, "snapshot": snapshot(app, ids)}
     yield world
     app.registry.uws.close()
@@ -118,8 +122,10 @@ def hostile_request(draw: Any, world: dict[str, Any]) -> dict[str, Any]:
     method = draw(st.sampled_from(METHODS))
     headers: dict[str, str] = {}
     auth = draw(st.sampled_from(["none", "alice", "wrong", "garbage", "bearer", "cookie",
-                                 "proxy"]))
-    if auth == "alice":
+                                 "proxy", "session"]))
+    if auth == "session":  # alice's browser (a POST /logout in it ends the session)
+        headers.update(world["session"])
+    elif auth == "alice":
         headers["Authorization"] = _basic("alice", PASSWORDS["alice"])
     elif auth == "wrong":
         headers["Authorization"] = _basic(draw(st.sampled_from(["bob", "root", "alice", ""])),

@@ -43,6 +43,7 @@ def test_multipart_bombs_leave_no_descriptor_open(tmp_path: Path) -> None:
         status, _ = request(port, "POST", "/rest/echo", b"message=hi", {
             **basic(), "Content-Type": "application/x-www-form-urlencoded"})
         assert status == 303
+        job = f"/rest/echo/{_job_id(port)}"
         time.sleep(0.5)
         baseline = server.fds()
         bomb, headers = multipart_bomb(10_000)
@@ -50,10 +51,14 @@ def test_multipart_bombs_leave_no_descriptor_open(tmp_path: Path) -> None:
             "/login": request(port, "POST", "/login", bomb, headers),
             "/events/x": request(port, "POST", "/events/x", bomb, headers),
             "/rest/echo anonymous": request(port, "POST", "/rest/echo", bomb, headers),
+            "/logout": request(port, "POST", "/logout", bomb, headers),
             "/rest/echo": request(port, "POST", "/rest/echo", bomb, {**headers, **basic()}),
+            "job": request(port, "POST", job, bomb, {**headers, **basic()}),
+            "job/phase": request(port, "POST", job + "/phase", bomb, {**headers, **basic()}),
         }
         assert {path: status for path, (status, _) in answers.items()} == {
-            "/login": 413, "/events/x": 413, "/rest/echo anonymous": 401, "/rest/echo": 400}
+            "/login": 413, "/events/x": 413, "/rest/echo anonymous": 401, "/logout": 303,
+            "/rest/echo": 400, "job": 400, "job/phase": 400}
         assert b"uws.limits.parameters" in answers["/rest/echo"][1]
         # Files big enough to be spooled to disk, more than may be sent: 100 temporary files
         # are open when parsing stops; all are closed when the request ends.
@@ -66,6 +71,12 @@ def test_multipart_bombs_leave_no_descriptor_open(tmp_path: Path) -> None:
         assert 400 <= status < 500, body
         wait_for(lambda: server.fds() <= baseline, timeout=10)
         assert latency(port) < 5
+
+
+def _job_id(port: int) -> str:
+    status, body = request(port, "GET", "/rest/echo?LAST=1", headers=basic())
+    assert status == 200
+    return body.split(b"<uws:jobref id=\"", 1)[1].split(b"\"", 1)[0].decode()
 
 
 def test_two_hundred_idle_connections_do_not_lock_out_a_client(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 from pyramid.request import Request
 from webob.multidict import MultiDict, NoVars
 
-from ..errors import InvalidValue, PayloadTooLarge
+from ..errors import InvalidValue, PayloadTooLarge, UWSError
 from ..jobs import Phase
 from ..service import CONTROL, Submission, Upload
 from .forms import Form, Limits, parse_multipart, parse_urlencoded
@@ -26,6 +26,8 @@ class UWSRequest(Request):
         small ``uws.limits.unauthenticated_body`` on the routes that serve callers before
         authentication. Files are closed when the request ends."""
         found = self.environ.get(_FORM)
+        if isinstance(found, UWSError):
+            raise found  # the body is read once: asked again, the same answer
         if found is not None:
             return found  # type: ignore[no-any-return]
         content_type = (self.content_type or "").lower()
@@ -56,10 +58,15 @@ class UWSRequest(Request):
         stream = self.body_file_raw
         if self.is_body_seekable:
             stream.seek(0)
-        if multipart:
-            parse_multipart(stream, length, self.headers.get("Content-Type", ""), limits, form)
-        else:
-            parse_urlencoded(stream, length, limits, form)
+        try:
+            if multipart:
+                content_type = self.headers.get("Content-Type", "")
+                parse_multipart(stream, length, content_type, limits, form)
+            else:
+                parse_urlencoded(stream, length, limits, form)
+        except UWSError as exc:
+            self.environ[_FORM] = exc
+            raise
         self.environ[_FORM] = form.fields
         # Whatever else asks WebOb for the form (request.params) gets this one.
         self.environ["webob._parsed_post_vars"] = (form.fields, self.body_file_raw)
