@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -62,17 +63,21 @@ def test_address_keys_group_an_ipv6_host() -> None:
 class CountingHasher(PasswordHasher):
     """Argon2 (small, real) that records how many verifications run at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         super().__init__(time_cost=2, memory_cost=16 * 1024, parallelism=1)
+        self.delay = delay  # a machine under load
         self.running = 0
         self.most = 0
+        self.calls = 0
         self.lock = threading.Lock()
 
     def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002
         with self.lock:
+            self.calls += 1
             self.running += 1
             self.most = max(self.most, self.running)
         try:
+            time.sleep(self.delay)
             return super().verify(hash, password)
         finally:
             with self.lock:
@@ -97,6 +102,30 @@ def test_at_most_two_verifications_at_once(app: Any) -> None:
         t.join()
     assert answers == [None] * 12
     assert hasher.most == 2
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "wrong-password"])
+def test_the_same_credentials_at_once_share_one_verification(app: Any, password: str) -> None:
+    hasher = CountingHasher(delay=0.5)
+    auth = Authenticator(app.registry.uws.authenticator.accounts, hasher, verifications=1,
+                         slot_wait=0.01, throttle=Throttle(free=100))
+    auth.accounts.add(Account("alice", hasher.hash(PASSWORD)))
+    barrier = threading.Barrier(8)
+    answers: list[object] = []
+
+    def login() -> None:
+        barrier.wait()
+        answers.append(auth.check_password("alice", password, "10.0.0.1"))
+
+    threads = [threading.Thread(target=login) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # One slot, no waiting for it: without sharing, seven of the eight would be refused.
+    assert hasher.calls == 1
+    expected = auth.accounts.get("alice") if password == PASSWORD else None
+    assert answers == [expected] * 8
 
 
 def test_a_verification_without_a_free_slot_is_503(app: Any) -> None:

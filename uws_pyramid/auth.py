@@ -11,7 +11,7 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -29,7 +29,7 @@ TOKEN_PREFIX = "uws_"
 CACHE_SECONDS = 300
 CACHE_SIZE = 10_000
 #: Seconds a verification waits for a free slot before the request is refused (503).
-SLOT_WAIT = 2.0
+SLOT_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class Authenticator:
         self._slots = threading.BoundedSemaphore(verifications)
         self._cache_key = secrets.token_bytes(32)
         self._cache: dict[bytes, float] = {}
+        self._flights: dict[bytes, _Flight] = {}
         self._lock = threading.Lock()
 
     @functools.cached_property
@@ -79,7 +80,9 @@ class Authenticator:
 
     # -- checking ------------------------------------------------------------------------
 
-    def check_password(self, name: str, password: str, client: str | None = None) -> Account | None:
+    def check_password(
+        self, name: str, password: str, client: str | None = None
+    ) -> Account | None:
         """The enabled account with this name and password, or None. ``client`` is the
         caller's address: failures are throttled per user name and per address
         (TooManyRequests), verifications at once are bounded (ServiceUnavailable)."""
@@ -119,15 +122,39 @@ class Authenticator:
         self, stored: str | None, secret: str, who: str, keys: Sequence[str | None]
     ) -> bool:
         """Constant-time in the secret (Argon2), cached for good answers only. A cached good
-        answer skips the throttle: it proves the caller knew the secret already."""
+        answer skips the throttle: it proves the caller knew the secret already. Requests
+        with the same credentials at once share one verification (a script's parallel
+        first requests cost one Argon2, not one each)."""
         key = hmac.new(
             self._cache_key, f"{who}\0{secret}\0{stored}".encode(), hashlib.sha256
         ).digest()
-        now = time.monotonic()
-        with self._lock:
-            expires = self._cache.get(key)
-        if expires is not None and expires > now:
-            return True
+        while True:
+            with self._lock:
+                expires = self._cache.get(key)
+                if expires is not None and expires > time.monotonic():
+                    return True
+                flight = self._flights.get(key)
+                if flight is None:
+                    flight = self._flights[key] = _Flight()
+                    break
+            # Another request verifies these very credentials: its answer is this one's.
+            flight.done.wait(self.slot_wait + 60)
+            if flight.good is not None:
+                if not flight.good:
+                    self.throttle.failed(keys)
+                return flight.good
+            # It got no answer (throttled, no free slot): try on our own.
+        try:
+            flight.good = self._verify_now(stored, secret, keys)
+        finally:
+            with self._lock:
+                del self._flights[key]
+                if flight.good:
+                    self._remember(key)
+            flight.done.set()
+        return flight.good
+
+    def _verify_now(self, stored: str | None, secret: str, keys: Sequence[str | None]) -> bool:
         self._check_throttle(keys)
         if not self._slots.acquire(timeout=self.slot_wait):
             log.warning("password verifications at their limit: a request refused (503)")
@@ -145,13 +172,24 @@ class Authenticator:
         # Only the user's (or token's) count: an attacker's own good login must not clear
         # the failures of the address it guesses other passwords from.
         self.throttle.succeeded(keys[:1])
-        with self._lock:
-            if len(self._cache) >= CACHE_SIZE:
-                self._cache = {k: v for k, v in self._cache.items() if v > now}
-                if len(self._cache) >= CACHE_SIZE:
-                    self._cache.clear()
-            self._cache[key] = now + CACHE_SECONDS
         return True
+
+    def _remember(self, key: bytes) -> None:
+        """Cache a good answer (the caller holds the lock)."""
+        now = time.monotonic()
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache = {k: v for k, v in self._cache.items() if v > now}
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
+        self._cache[key] = now + CACHE_SECONDS
+
+
+@dataclass
+class _Flight:
+    """A verification in progress; ``good`` is None until it answered (or if it could not)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    good: bool | None = None
 
 
 def _split_token(text: str) -> tuple[str, str]:
