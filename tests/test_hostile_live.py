@@ -81,6 +81,8 @@ def _job_id(port: int) -> str:
 
 def test_two_hundred_idle_connections_do_not_lock_out_a_client(tmp_path: Path) -> None:
     with pserve(tmp_path) as server:
+        latency(server.port)
+        time.sleep(0.5)  # the server has closed the connections of the start-up checks
         baseline = server.fds()
         held = idle_connections(server.port, 200)
         try:
