@@ -6,9 +6,12 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.router import Router
 
+from .console import install_excepthook
+
 
 def main(global_config: dict[str, Any], **settings: Any) -> Router:
     """The WSGI application: the ini's settings, then one include per concern."""
+    install_excepthook()
     settings.setdefault("here", global_config.get("here", "."))
     with Configurator(settings=settings) as config:
         config.include(".settings")

@@ -77,7 +77,7 @@ class SecurityPolicy:
 
     def _find(self, request: Request) -> Identity | None:
         header = request.headers.get("Authorization")
-        if header is not None:
+        if header is not None and not (self.settings.anonymous and _empty_basic(header)):
             return self._from_authorization(header)
         proxied = self._from_proxy(request)
         if proxied is not None:
@@ -199,6 +199,13 @@ class SessionCSRF:
     def check_csrf_token(self, request: Request, supplied_token: str) -> bool:
         expected = self.get_csrf_token(request)
         return bool(expected) and hmac.compare_digest(expected, supplied_token or "")
+
+
+def _empty_basic(header: str) -> bool:
+    """``Basic`` with an empty user and password (``curl -u :``): what some clients, a UWS
+    validator among them, send when they mean "no credentials"."""
+    scheme, _, value = header.strip().partition(" ")
+    return scheme.lower() == "basic" and value.strip() in ("Og==", "Og")
 
 
 def from_networks(request: Request, networks: tuple[Network, ...]) -> bool:
