@@ -30,6 +30,7 @@ class UWSSettings:
     storage_options: Mapping[str, str] = field(default_factory=dict)
     manager_options: Mapping[str, str] = field(default_factory=dict)
     jdl_dir: Path = Path("jdl")
+    jdl_refresh: int = 2
     workdir: Path = Path("var/jobs")
     execution_duration_default: int = 3600
     execution_duration_max: int = DAY
@@ -166,6 +167,7 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
         storage_options=_prefixed(settings, "uws.storage."),
         manager_options=_prefixed(settings, "uws.manager."),
         jdl_dir=path("uws.jdl_dir", "jdl"),
+        jdl_refresh=_get(settings, "uws.jdl_refresh", 2, nn, "seconds (an integer >= 0)"),
         workdir=path("uws.workdir", "var/jobs"),
         execution_duration_default=_get(
             settings, "uws.execution_duration.default", 3600, nn, "seconds (an integer >= 0)"
@@ -237,7 +239,7 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
 
 
 _KEYS = (
-    "jdl_dir workdir execution_duration.default execution_duration.max destruction.default "
+    "jdl_dir jdl_refresh workdir execution_duration.default execution_duration.max destruction.default "
     "destruction.max destruction.archive destruction.interval reconcile_interval wait.max "
     "wait.max_waiters debug editor background secret_file base_url auth.anonymous auth.realm "
     "auth.proxy_header auth.proxy_networks auth.type_roles auth.session_max_age events.allow "
