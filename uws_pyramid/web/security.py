@@ -22,6 +22,7 @@ from ..accounts import ADMIN, NAME
 from ..auth import Authenticator, is_token
 from ..errors import Forbidden, Unauthorized
 from ..settings import Network, UWSSettings
+from .cors import allowed_origin
 from .sessions import COOKIE, Session, SessionCodec, fingerprint
 
 log = logging.getLogger(__name__)
@@ -229,6 +230,8 @@ def screen(event: NewRequest) -> None:
     request.identity  # noqa: B018  (raises Unauthorized for wrong credentials)
     origin = request.headers.get("Origin")
     if request.method not in SAFE_METHODS and origin is not None:
+        if allowed_origin(request) and not via_session(request):
+            return  # a web application the operator trusts, sending credentials of its own
         # A browser that cached Basic credentials would send them with another site's form.
         allowed = {request.host_url, request.registry.uws_settings.base_url}
         if origin.rstrip("/") not in {a.rstrip("/") for a in allowed if a}:
