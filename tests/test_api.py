@@ -419,8 +419,14 @@ def test_wait_times_out_and_respects_phase(testapp: UWSTestApp) -> None:
 
 
 def test_home_capabilities_availability_and_descriptions(testapp: UWSTestApp) -> None:
-    home = testapp.get("/")
+    home = testapp.get("/", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert home.content_type == "text/html"
     assert "echo" in home.text and "/rest/echo" in home.text
+    assert "/client/static/style.css" in home.text  # the browser client's look
+    data = testapp.get("/", headers={"Accept": "application/json"}).json
+    assert [t["name"] for t in data["job_types"]] == ["echo", "fail", "sleep", "wordcount"]
+    assert data["job_types"][0]["jobs"] == "http://localhost/rest/echo"
+    assert data["capabilities"] == "http://localhost/capabilities"
     caps = testapp.get("/capabilities")
     assert "ivo://ivoa.net/std/UWS#rest-1.1" in caps.text
     assert "<vosi:available>true</vosi:available>" in testapp.get("/availability").text
