@@ -89,11 +89,13 @@ def run(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_uws_admin_ignores_the_ini_logging_and_prints_no_library_logging(tmp_path: Path) -> None:
     ini = write(tmp_path, GOOD.format(jdl=ROOT / "jdl") + LOGGING.format(missing=tmp_path / "no"))
     admin_script = Path(sys.executable).parent / "uws-admin"
-    for argv in (["users", "list", str(ini)], ["migrate", str(ini)], ["status", str(ini)]):
+    quiet = ini.with_name("quiet.ini")
+    quiet.write_text(ini.read_text().replace("var/uws.sqlite", "var/quiet.sqlite"))
+    for argv in (["migrate", str(quiet)], ["users", "list", str(quiet)], ["status", str(quiet)]):
         done = run(str(admin_script), *argv, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert done.stderr == ""  # no alembic lines, no traceback about the log folder
-    debug = run(str(admin_script), "--debug", "status", str(ini), cwd=tmp_path)
+    debug = run(str(admin_script), "--debug", "migrate", str(ini), cwd=tmp_path)
     assert debug.returncode == 0 and "alembic" in debug.stderr
 
 

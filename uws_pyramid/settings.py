@@ -7,12 +7,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pyramid.config import Configurator
 from pyramid.settings import asbool
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
 
 T = TypeVar("T")
 
