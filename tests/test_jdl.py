@@ -120,10 +120,11 @@ def test_original_server_results_and_no_namespace() -> None:
 
 
 def test_original_server_boolean_defaults_yes_and_no_load() -> None:
-    jd = read_wadl(wadl('<param name="fail" type="xs:boolean" default="no"/>'
-                        '<param name="keep" type="xs:boolean" default="Yes"/>'))
+    jd = read_wadl(wadl('<param name="fail" type="xs:boolean" default="no" required="no"/>'
+                        '<param name="keep" type="xs:boolean" default="Yes" required="YES"/>'))
     assert [p.default for p in jd.parameters] == ["no", "Yes"]
-    assert validate_parameters(jd, {"fail": "yes"}, complete=True) == {"fail": "yes", "keep": "Yes"}
+    assert [p.required for p in jd.parameters] == [False, True]
+    assert validate_parameters(jd, {"keep": "no"}, complete=True) == {"fail": "no", "keep": "no"}
 
 
 def test_parameter_lookup_is_case_insensitive() -> None:

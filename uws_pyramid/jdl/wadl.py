@@ -58,10 +58,11 @@ def _seconds(element: etree._Element | None, attribute: str) -> int | None:
 
 
 def _boolean(value: str | None, what: str) -> bool:
-    # The original server wrote "True"/"False"; XML Schema also allows 1 and 0.
-    if value is None or value.lower() in ("false", "0"):
+    # The original server wrote "True"/"False" (and some of its descriptions "yes"/"no");
+    # XML Schema also allows 1 and 0.
+    if value is None or value.lower() in ("false", "0", "no"):
         return False
-    if value.lower() in ("true", "1"):
+    if value.lower() in ("true", "1", "yes"):
         return True
     raise ValueError(f"{what}: required={value!r} is not true or false")
 
