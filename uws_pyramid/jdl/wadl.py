@@ -1,64 +1,13 @@
 """Job descriptions as WADL files, in the layout of the original UWS Server (mservillat/uws-server).
 
-A minimal description, as a user may write it by hand (``jdl/<name>.wadl``)::
-
-    <application xmlns="http://wadl.dev.java.net/2009/02">
-      <resources>
-        <resource id="joblist" path="sleep" version="1.0">      <!-- path: the job type name -->
-          <doc title="description">Sleep for a while.</doc>
-          <param style="plain" name="partition" fixed="short"/>  <!-- manager option, any number -->
-          <method id="create_job" name="POST">
-            <request id="create_job_parameters">
-              <param style="query" name="EXECUTIONDURATION" type="xs:int" default="3600" max="7200"/>
-              <param style="query" name="DESTRUCTION" type="xs:dateTime" lifetime="604800"/>
-              <param style="query" name="duration" type="xs:int" required="false" default="10"
-                     min="0" max="3600">
-                <doc>Seconds to sleep</doc>
-              </param>
-              <param style="query" name="unit" type="xs:string" default="s">
-                <option value="s"/><option value="min"/>           <!-- the allowed values -->
-              </param>
-            </request>
-          </method>
-          <resource id="job_quote" path="{job-id}/quote">
-            <method name="GET"><response status="200">
-              <representation id="quote" mediaType="text/plain" default="20"/>
-            </response></method>
-          </resource>
-          <resource id="job_result_name" path="{job-id}/results/{result-id}">
-            <method name="GET"><response status="200">
-              <representation id="output" mediaType="text/plain" default="output.txt">
-                <doc>What was done</doc>
-              </representation>
-            </response></method>
-          </resource>
-        </resource>
-      </resources>
-    </application>
-
-Rules:
-
-- The first ``resource`` under ``resources`` is the job list; its ``path`` is the job type name
-  (it must equal the file name) and its optional ``version`` attribute the description's version.
-- ``doc title="description"`` anywhere: the job type's description.
-- Job parameters are the ``param`` children of ``request id="create_job_parameters"``: ``name``
-  (an identifier), ``type`` (xs:string, the default, xs:int, xs:long, xs:float, xs:double,
-  xs:boolean, xs:anyURI or file), ``required`` (true/false), ``default``, ``min`` and ``max``
-  (numeric types only), ``option`` children (the only allowed values) and a ``doc`` child.
-  UWS control parameters (PHASE, RUNID, ... in capitals) found there are not job parameters.
-- ``param name="EXECUTIONDURATION"`` anywhere: ``default`` is the job's default execution duration
-  in seconds and ``max`` the largest a client may ask for.
-- ``param name="DESTRUCTION"``: ``lifetime`` is the seconds from creation to destruction (an
-  attribute of its own, since DESTRUCTION values are dates).
-- The quote, in seconds, is the ``default`` of ``representation id="quote"``.
-- Results are the ``representation`` elements with an ``id`` under ``resource
-  id="job_result_name"``: ``mediaType``, ``default`` (a file name or glob in the job's working
-  directory) and a ``doc`` child. Files of the original server that list results as ``option``
-  children of ``param name="result-id"`` are read too.
-- Manager options are ``param style="plain"`` children of the job list resource: ``name`` and
-  ``fixed`` (the value).
-
-The document may be in the WADL namespace (as written here) or in no namespace.
+The format, every element and attribute read here and what is refused, is documented for the
+people who write job types in docs/job-types.md. In short: the first ``resources/resource`` is
+the job list (``path``: the job type name); ``request id="create_job_parameters"`` holds the
+job parameters (``param``: name, type, required, default, min, max, ``option`` and ``doc``
+children); ``param name="EXECUTIONDURATION"`` (default, max) and ``param name="DESTRUCTION"``
+(lifetime) give durations; ``representation id="quote"`` the quote; the ``representation``
+elements of ``resource id="job_result_name"`` the results (id, mediaType, default file name);
+``param style="plain"`` children of the job list the manager options (name, fixed).
 """
 from __future__ import annotations
 
@@ -109,10 +58,11 @@ def _seconds(element: etree._Element | None, attribute: str) -> int | None:
 
 
 def _boolean(value: str | None, what: str) -> bool:
-    # The original server wrote "True"/"False"; XML Schema also allows 1 and 0.
-    if value is None or value.lower() in ("false", "0"):
+    # The original server wrote "True"/"False" (and some of its descriptions "yes"/"no");
+    # XML Schema also allows 1 and 0.
+    if value is None or value.lower() in ("false", "0", "no"):
         return False
-    if value.lower() in ("true", "1"):
+    if value.lower() in ("true", "1", "yes"):
         return True
     raise ValueError(f"{what}: required={value!r} is not true or false")
 

@@ -10,6 +10,7 @@ from .resources import USE, JobContext, JobTypeResource, ServiceRoot
 def includeme(config: Configurator) -> None:
     config.set_request_factory(UWSRequest)
     config.include(".limits")
+    config.include(".cors")
     config.include(".security")
     config.set_root_factory(ServiceRoot)
     # Views that name no permission need USE: public views say so with NO_PERMISSION_REQUIRED.

@@ -6,7 +6,7 @@ from typing import Any
 from pyramid.request import Request
 from webob.multidict import MultiDict, NoVars
 
-from ..errors import InvalidValue, PayloadTooLarge, UWSError
+from ..errors import BadRequest, InvalidValue, PayloadTooLarge, UWSError
 from ..jobs import Phase
 from ..service import CONTROL, Submission, Upload
 from .forms import Form, Limits, parse_multipart, parse_urlencoded
@@ -89,10 +89,19 @@ def submission(request: Request) -> Submission:
         if hasattr(value, "filename") and hasattr(value, "file"):
             sub.uploads.append(Upload(name, value.filename or name, value.file))
         elif upper in CONTROL:
-            sub.control[upper] = value
+            _set_once(sub.control, upper, value)
         else:
-            sub.parameters[name] = value
+            _set_once(sub.parameters, name, value)
     return sub
+
+
+def _set_once(values: dict[str, str], name: str, value: str) -> None:
+    """Every parameter has one value: a name repeated with another value is ambiguous."""
+    previous = values.setdefault(name, value)
+    if previous != value:
+        raise BadRequest(
+            f"parameter {name} is given twice ({previous!r} and {value!r}): give it once"
+        )
 
 
 def query_values(request: Request, name: str) -> list[str]:
