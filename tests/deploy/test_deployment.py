@@ -246,8 +246,6 @@ def test_both_servers_answer_and_share_the_jobs(deployment: Deployment) -> None:
         direct.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: waitress's trusted_proxy rewrites REMOTE_ADDR, "
-                   "so uws.auth.proxy_networks never sees the proxy (fix in progress)")
 def test_single_sign_on_through_the_proxys_user_header(deployment: Deployment) -> None:
     created = deployment.request("POST", "/rest/echo", "message=sso", host=SSO)
     assert created.status == 303, created.text  # type: ignore[attr-defined]
