@@ -56,5 +56,11 @@ class PayloadTooLarge(UWSError):
     status = 413
 
 
+class InsufficientStorage(UWSError):
+    """The server's disk is full: nothing of the request was kept (RFC 4918 section 11.5)."""
+
+    status = 507
+
+
 class ConfigurationError(Exception):
     """A bad deployment setting: stops start-up with a message naming the key."""

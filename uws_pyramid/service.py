@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -10,7 +11,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import BadRequest, Forbidden, InvalidValue, NotFound, QuotaExceeded
-from .execution.workdir import JobDir, safe_name
+from .execution import jobfiles
+from .execution.results import error_detail
+from .execution.workdir import JobDir
 from .jdl import JobDescription, validate_parameters
 from .jdl.registry import JobDescriptions
 from .jobs import (
@@ -116,21 +119,38 @@ class JobService:
     def job_dir(self, job_id: str) -> JobDir:
         return JobDir(self.settings.workdir, job_id)
 
-    def result_file(self, job: Job, result_id: str) -> tuple[Result, Path]:
+    def open_file(self, job: Job, relative: str, what: str) -> tuple[BinaryIO, os.stat_result]:
+        """Open a file of the job's directory as ``jobfiles`` allows (never a link, a FIFO or
+        a file with several links); NotFound, naming ``what``, for anything else."""
+        try:
+            return jobfiles.open_file(self.job_dir(job.job_id).path, relative)
+        except FileNotFoundError:
+            raise NotFound(f"the file of {what} is gone") from None
+        except (jobfiles.Refused, OSError) as exc:
+            log.warning("job %s: %s not served: %s", job.job_id, what, exc)
+            raise NotFound(f"the file of {what} cannot be served: {exc}") from None
+
+    def open_result(self, job: Job, result_id: str) -> tuple[Result, BinaryIO, os.stat_result]:
         result = job.result(result_id)
         if result is None:
             raise NotFound(f"job {job.job_id} has no result {result_id!r}")
-        path = self.job_dir(job.job_id).resolve(result.path)
-        if not path.is_file():
-            raise NotFound(f"the file of result {result_id!r} is gone")
-        return result, path
+        stream, st = self.open_file(job, result.path, f"result {result_id!r}")
+        return result, stream, st
+
+    def result_file(self, job: Job, result_id: str) -> tuple[Result, Path]:
+        """A result and its path, once checked as ``open_result`` does (for tests and tools)."""
+        result, stream, _ = self.open_result(job, result_id)
+        stream.close()
+        return result, self.job_dir(job.job_id).path / result.path
 
     def error_text(self, job: Job) -> str:
+        """The text of ``/error``: the job's stderr when it tells something, else the summary."""
         if job.error is None:
             raise NotFound(f"job {job.job_id} has no error")
-        stderr = self.job_dir(job.job_id).stderr
-        if job.error.has_detail and stderr.is_file():
-            return stderr.read_text(errors="replace")
+        if job.error.has_detail:
+            detail = error_detail(self.job_dir(job.job_id))
+            if detail:
+                return detail
         return job.error.message
 
     def wait(self, job: Job, timeout: int, phase: Phase | None) -> Job:
@@ -394,7 +414,7 @@ class JobService:
             spec = jd.parameter(upload.name)
             if spec is not None and spec.type != "file":
                 raise InvalidValue(spec.name, f"a value of type {spec.type}, not a file")
-            values[upload.name] = safe_name(upload.filename, fallback=upload.name)
+            values[upload.name] = JobDir.upload_path(upload.name, upload.filename)
         return validate_parameters(jd, values, complete=complete)
 
     def _store_uploads(self, job_id: str, sub: Submission) -> None:

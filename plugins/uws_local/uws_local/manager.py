@@ -17,7 +17,7 @@ from uws_pyramid.jdl.model import JobDescription
 from uws_pyramid.jobs import ErrorSummary, Job, Phase, utcnow
 from uws_pyramid.manager import Manager, ManagerContext
 
-from . import owner
+from . import owner, sandbox
 from .options import LocalOptions
 from .processes import Running, kill_strays, signal_elsewhere, spawn, wait_for_exit
 from .recovery import Recovery
@@ -48,6 +48,7 @@ class LocalManager(Manager):
         self._closed = False
         self._monitor: threading.Thread | None = None
         self._recovery = Recovery(self)
+        self.sandbox = sandbox.resolve(options.sandbox, options.sandbox_bind)
         self.identity = owner.claim()
 
     @classmethod
@@ -144,7 +145,8 @@ class LocalManager(Manager):
         job_dir = JobDir(self.context.workdir_root, job.job_id)
         try:
             script = self.context.descriptions.script_path(job.job_type)
-            run = spawn(job, job_dir, script, self.options.python, self.options.path)
+            run = spawn(job, job_dir, script, self.options.python, self.options.path,
+                        self.sandbox)
         except BaseException:
             with self._lock:
                 self._starting.discard(job.job_id)
@@ -215,10 +217,12 @@ class LocalManager(Manager):
         """Record the end of a job whose process is gone: collect results, free its slot."""
         try:
             status = contract.read_exit(run.job_dir)
-            if status is not None:
-                returncode = status.returncode
+            # Without an exit record, ``returncode`` is the wrapper's own: it died, or it
+            # could not write the record (a full disk).
+            supervisor = None if status is not None or run.adopted else returncode
+            returncode = status.returncode if status is not None else None
             if not run.deleted:
-                self._record_end(run, returncode)
+                self._record_end(run, returncode, supervisor)
         except Exception:
             log.exception("job %s: recording its end failed", run.job_id)
         finally:
@@ -227,13 +231,14 @@ class LocalManager(Manager):
                 self._running.pop(run.job_id, None)
             self._start_queued()
 
-    def _record_end(self, run: Running, returncode: int | None) -> None:
+    def _record_end(self, run: Running, returncode: int | None,
+                    supervisor: int | None = None) -> None:
         try:
             job = self.context.storage.get(run.job_id)
         except NotFound:
             return
         changes = final_changes(run.job_dir, self.description(job.job_type), job.parameters,
-                                returncode)
+                                returncode, supervisor=supervisor)
         changes["job_info"] = {**job.job_info, **self.job_info(run)}
         if self.context.record(run.job_id, {Phase.QUEUED, Phase.EXECUTING}, **changes):
             log.info("job %s ended: %s", run.job_id, changes["phase"])
