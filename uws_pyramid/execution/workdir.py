@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import InsufficientStorage, PayloadTooLarge
+from ..privatefiles import private_dir
 from . import wrapper
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -73,7 +74,7 @@ class JobDir:
 
     def create(self) -> Path:
         """Make the directory, private to the server's user (mode 700, like its parent)."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         self.path.mkdir(mode=0o700, exist_ok=True)
         self.meta.mkdir(mode=0o700, exist_ok=True)
         return self.path
