@@ -93,6 +93,7 @@ def resolve(setting: str, extra: tuple[str, ...]) -> Sandbox | None:
     bwrap = shutil.which(BWRAP) or ""
     reason = probe(bwrap, extra) if bwrap else "bwrap is not installed"
     if reason is None:
+        log.info("local jobs run in a bubblewrap sandbox (%s)", bwrap)
         return Sandbox(bwrap, extra)
     if setting == BWRAP:
         raise ConfigurationError(
