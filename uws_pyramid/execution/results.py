@@ -36,7 +36,9 @@ ERROR_TEXT_MAX = 1 << 20
 MAX_SCANNED = 100_000
 #: Free bytes below which a job's file system counts as full when the job ends.
 FULL_BYTES = 64 * 1024
-VANISHED = "the job's process disappeared (server restart?)"
+#: A job whose wrapper is gone without an exit record, its own status unknown (adopted after a
+#: restart, or the host rebooted).
+VANISHED = "the job's supervisor died before it recorded how the job's script ended"
 _CONTROL = frozenset(chr(c) for c in range(32)) | {"\x7f"}
 
 
