@@ -227,8 +227,14 @@ def test_sandbox_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match="uws.manager.sandbox_bind: 'rel' is not"):
         LocalManager.from_settings({"sandbox_bind": "rel"}, ".")
     assert LocalManager.from_settings({"sandbox": "none"}, ".").sandbox is None
+    assert LocalManager.from_settings({"sandbox": "none"}, ".").problems() == []
     monkeypatch.setenv("PATH", "/nonexistent")  # bwrap cannot be found
-    assert LocalManager.from_settings({}, ".").sandbox is None  # a warning, no isolation
+    unisolated = LocalManager.from_settings({}, ".")
+    assert unisolated.sandbox is None  # a warning, no isolation; uws-admin check says so
+    assert unisolated.problems() == [
+        "jobs are NOT isolated from the server's files (secret, database, other jobs): bubblewrap "
+        "cannot run here (bwrap is not installed); install it (apt-get install bubblewrap) or "
+        "set uws.manager.sandbox = none to accept this"]
     with pytest.raises(ConfigurationError) as refused:
         LocalManager.from_settings({"sandbox": "bwrap"}, ".")
     assert str(refused.value) == (

@@ -118,6 +118,9 @@ class LocalManager(Manager):
             log.warning("job %s: its process did not end after SIGKILL", job.job_id)
         JobDir(self.context.workdir_root, job.job_id).remove()
 
+    def problems(self) -> list[str]:
+        return sandbox.problems(self.options.sandbox, self.options.sandbox_bind)
+
     def reconcile(self) -> None:
         if not self._closed:
             self._recovery.reconcile(first=False)

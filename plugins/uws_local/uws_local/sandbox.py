@@ -48,6 +48,12 @@ UNAVAILABLE = ("jobs are NOT isolated from the server's files (secret, database,
                "or set uws.manager.sandbox = none to accept this")
 
 
+def problems(setting: str, extra: tuple[str, ...]) -> list[str]:
+    """For ``uws-admin check``: unisolated jobs that no setting asked for."""
+    reason = None if setting == NONE else why_not(extra)
+    return [] if reason is None else [UNAVAILABLE.format(reason=reason)]
+
+
 @dataclass(frozen=True)
 class Sandbox:
     """How to run a job's script in bubblewrap; ``extra``: more folders bound read-only."""
@@ -91,7 +97,7 @@ def resolve(setting: str, extra: tuple[str, ...]) -> Sandbox | None:
         log.warning("uws.manager.sandbox = none: jobs run unisolated, as the server's user")
         return None
     bwrap = shutil.which(BWRAP) or ""
-    reason = probe(bwrap, extra) if bwrap else "bwrap is not installed"
+    reason = why_not(extra)
     if reason is None:
         log.info("local jobs run in a bubblewrap sandbox (%s)", bwrap)
         return Sandbox(bwrap, extra)
@@ -102,6 +108,12 @@ def resolve(setting: str, extra: tuple[str, ...]) -> Sandbox | None:
         )
     log.warning(UNAVAILABLE.format(reason=reason))
     return None
+
+
+def why_not(extra: tuple[str, ...] = ()) -> str | None:
+    """Why bubblewrap cannot isolate jobs here, or None if it can."""
+    bwrap = shutil.which(BWRAP)
+    return probe(bwrap, extra) if bwrap else "bwrap is not installed"
 
 
 @functools.lru_cache(maxsize=8)
