@@ -193,7 +193,7 @@ def test_the_sandbox_keeps_the_contract(make: Make, tmp_path: Path) -> None:
     """Parameters, TMPDIR, progress, a private /tmp, results; a signal-killed script."""
     require_bwrap()
     job_type(tmp_path, "inside",
-             'printf "%s" "$word" > out.txt\ntouch "$TMPDIR/t" /tmp/t\necho 0.5 > progress\n'
+             'printf "%s" "$word" > out.txt\ntouch "$TMPDIR/t" "/tmp/$UWS_JOB_ID"\necho 0.5 > progress\n'
              'python3 -c "import json; print(json.load(open(\'parameters.json\'))[\'word\'])"\n',
              parameters=[ParameterSpec("word")], results=[ResultSpec("out", default="out.txt")])
     job_type(tmp_path, "killed", "kill -9 $$\n")
@@ -202,7 +202,7 @@ def test_the_sandbox_keeps_the_contract(make: Make, tmp_path: Path) -> None:
     assert job.phase == Phase.COMPLETED, job.error
     assert harness.service.result_file(job, "out")[1].read_text() == "$(id) x"
     assert harness.service.result_file(job, "stdout")[1].read_text() == "$(id) x\n"
-    assert not list(Path("/tmp").glob("t"))  # the job's /tmp was its own
+    assert not Path("/tmp", job.job_id).exists()  # the job's /tmp was its own
     killed = harness.wait(harness.run("killed").job_id)
     assert killed.error is not None
     assert killed.error.message == "the job's script was killed by signal SIGKILL (nothing on stderr)"
