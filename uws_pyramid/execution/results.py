@@ -265,6 +265,18 @@ def supervisor_died(returncode: int) -> str:
             f"the job's script ended")
 
 
+def _lost_exit(job_dir: JobDir, supervisor: int) -> str:
+    """Why a job whose wrapper ended has no exit record: a record the job spoiled, or the
+    wrapper's death."""
+    try:
+        jobfiles.stat_file(job_dir.path, job_dir.exit_file.relative_to(job_dir.path))
+    except jobfiles.Refused as exc:
+        return f"the job's exit record was not read: {exc} (its supervisor {_ended(supervisor)})"
+    except OSError:
+        pass
+    return supervisor_died(supervisor)
+
+
 def error_summary(job_dir: JobDir, returncode: int) -> ErrorSummary:
     """The errorSummary of a failed script: the end of its stderr (all of it at /error), or
     its exit status when stderr says nothing (or cannot be read: then why)."""
@@ -313,7 +325,7 @@ def final_changes(
     elif returncode == 0:
         changes.update(phase=Phase.COMPLETED, error=None)
     elif returncode is None and supervisor is not None:
-        changes.update(phase=Phase.ERROR, error=ErrorSummary(supervisor_died(supervisor)))
+        changes.update(phase=Phase.ERROR, error=ErrorSummary(_lost_exit(job_dir, supervisor)))
     elif returncode is None:
         changes.update(phase=Phase.ERROR, error=ErrorSummary(VANISHED))
     else:

@@ -136,6 +136,16 @@ def test_a_fifo_at_stderr_does_not_hold_the_job_or_its_slot(make: Make, tmp_path
     assert harness.wait(after.job_id, timeout=5).phase == Phase.COMPLETED  # the slot is free
 
 
+def test_a_spoiled_exit_record_is_named(make: Make, tmp_path: Path) -> None:
+    job_type(tmp_path, "spoil", "mkdir .uws/exit.json\nexit 0\n")
+    harness = make("none")
+    job = harness.wait(harness.run("spoil").job_id)
+    assert job.phase == Phase.ERROR and job.error is not None
+    assert job.error.message == (
+        "the job's exit record was not read: .uws/exit.json is a directory, not a regular file "
+        "(its supervisor exited with status 1)")
+
+
 # -- the sandbox --------------------------------------------------------------------------------
 
 
