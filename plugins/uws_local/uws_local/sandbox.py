@@ -1,4 +1,4 @@
-"""Isolation of local jobs: each job's script runs in a bubblewrap sandbox that sees only what it needs.
+"""Isolation of local jobs: each script runs in a bubblewrap sandbox that sees only what it needs.
 
 Inside, a job sees the system's programs and libraries (read-only), a few files of /etc, its
 own directory (read-write, its ``.uws/`` read-only), an empty /tmp in memory, /proc of its own
