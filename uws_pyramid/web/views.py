@@ -235,7 +235,10 @@ def job_parameter(request: Request) -> Response:
             stream, st = request.jobs.open_file(job, value, f"parameter {matches[0]}")
         except NotFound:
             return text(value)
-        return _file_response(request, stream, st, "application/octet-stream")
+        response = _file_response(request, stream, st, "application/octet-stream")
+        # The file's name as it was stored (letters, digits, "._-" only: safe in a header).
+        response.content_disposition = f'inline; filename="{value.rsplit("/", 1)[-1]}"'
+        return response
     return text(value)
 
 
