@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from uws_pyramid.execution import contract, wrapper
+from uws_pyramid.execution.workdir import JobDir
 from uws_pyramid.jdl.model import ResultSpec
-from uws_pyramid.jobs import FINAL
+from uws_pyramid.jobs import FINAL, Job, new_job_id
 from uws_pyramid.testing import wait_for, write_job_type
 
 from .conftest import ROOT, UWSTestApp, require_services
@@ -82,3 +84,18 @@ def test_a_job_that_fills_the_disk_is_an_error_without_its_results(
     # Once the job is gone, so is the space it took.
     testapp.delete(url, status=303)
     assert os.statvfs(disk).f_bfree * os.statvfs(disk).f_frsize > 900_000
+
+
+def test_the_wrapper_on_a_full_disk_says_so_and_leaves_no_temporary_file(disk: Path) -> None:
+    job_dir = JobDir(disk / "jobs", new_job_id())
+    contract.prepare(Job(job_dir.path.name, "t"), job_dir)
+    script = disk / "job.sh"
+    script.write_text("echo hi\n")
+    with open(disk / "filler", "wb", buffering=0) as filler:  # the disk is full from now on
+        with pytest.raises(OSError, match="No space left"):
+            while True:
+                filler.write(b"\0" * 65536)
+    done = subprocess.run(contract.wrapper_command(job_dir, script), env={}, timeout=20)
+    assert done.returncode == wrapper.NO_SPACE_STATUS
+    assert contract.read_exit(job_dir) is None
+    assert [p.name for p in job_dir.meta.iterdir() if p.name.endswith(".tmp")] == []
