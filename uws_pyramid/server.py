@@ -54,9 +54,9 @@ class GracefulStop:
         log.warning("%s: stopping (no new connections; requests in flight get %.0f s)",
                     signal.Signals(signum).name, self.grace)
         for listener in self._of_type(BaseWSGIServer):
-            listener.accepting = False
-            # The listening socket only, not waitress's trigger: the loop still runs.
-            wasyncore.dispatcher.close(listener)
+            listener.accepting = False  # out of the next select()
+        # Closed from the loop's own turn: select() may be running on its descriptor now.
+        self._pull(self._close_listeners)
         threading.Thread(target=self._stop, name="uws-shutdown", daemon=True).start()
 
     def _stop(self) -> None:
@@ -79,8 +79,8 @@ class GracefulStop:
         deadline = time.monotonic() + FLUSH_GRACE
         while self._channels() and time.monotonic() < deadline:
             time.sleep(0.02)
-        self._pull(self._close_all)
         log.warning("stopped in %.2f s; running jobs keep running", time.monotonic() - started)
+        self._pull(self._close_all)
 
     def _channels(self) -> list[HTTPChannel]:
         return self._of_type(HTTPChannel)
@@ -92,6 +92,11 @@ class GracefulStop:
             triggers[0].pull_trigger(thunk)
         else:
             thunk()
+
+    def _close_listeners(self) -> None:
+        # The listening sockets only, not waitress's trigger: the loop still runs.
+        for listener in self._of_type(BaseWSGIServer):
+            wasyncore.dispatcher.close(listener)
 
     def _close_after_flush(self) -> None:
         # A channel closes itself once its response is sent when will_close is set.

@@ -191,5 +191,6 @@ def test_job_processes_killed(pg: PrivatePostgres, tmp_path: Path) -> None:
         wait_for(lambda: phase(srv, adopted) in FINAL, 10)
         assert phase(srv, adopted) == "ERROR"
         wait_for(lambda: not _group_members(wrapper["pgid"]), 5)
+        assert "dead wrapper left behind" in srv.log.read_text()
         print("FAULTS job processes: script and wrapper kill -9, re-adopted wrapper kill -9: "
               "ERROR, no process left; endTime from exit.json after a restart")

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _group_members(pgid: int) -> list[int]:
-    """The processes of process group ``pgid`` on this host (from /proc)."""
+    """The live (not zombie) processes of process group ``pgid`` on this host (/proc)."""
     members = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -36,7 +36,8 @@ def _group_members(pgid: int) -> list[int]:
                 fields = f.read().rsplit(b")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if len(fields) > 2 and int(fields[2]) == pgid:
+        # A zombie (a killed wrapper nobody reaped yet) runs nothing, but keeps the id.
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
             members.append(int(entry))
     return members
 
