@@ -11,10 +11,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlencode
 
 import psycopg
@@ -88,12 +89,16 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         pg.destroy()
 
 
+class Endpoint(Protocol):
+    port: int
+
+
 @dataclass
 class Load:
     """Clients that create jobs with PHASE=RUN and WAIT on them, against several servers;
     every answer is counted by status (``conn`` for a refused or cut connection)."""
 
-    servers: list[Server]
+    servers: list[Server] | list[Endpoint]
     seconds: int = 1
     clients: int = 3
     statuses: Counter[str] = field(default_factory=Counter)
@@ -104,8 +109,10 @@ class Load:
     #: Statuses counted only while ``window`` is set (the outage itself).
     window: threading.Event = field(default_factory=threading.Event)
     during: Counter[str] = field(default_factory=Counter)
+    #: The longest time a creation (POST) took, in seconds.
+    slowest: float = 0.0
 
-    def _call(self, srv: Server, method: str, path: str, form: dict[str, str] | None = None
+    def _call(self, srv: Endpoint, method: str, path: str, form: dict[str, str] | None = None
               ) -> tuple[int, str]:
         conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
         try:
@@ -128,10 +135,12 @@ class Load:
         rng = random.Random(n)
         while not self._stop.is_set():
             srv = rng.choice(self.servers)
+            started = time.monotonic()
             try:
                 if self.created and rng.random() < 0.4:
                     job_id = rng.choice(sorted(self.created))
                     status, _ = self._call(srv, "GET", f"/rest/audit/{job_id}?WAIT=2")
+                    started = time.monotonic()  # a WAIT is slow on purpose: not counted
                 else:
                     status, location = self._call(
                         srv, "POST", "/rest/audit", {"PHASE": "RUN", "seconds": str(self.seconds)})
@@ -139,6 +148,8 @@ class Load:
                         with self._lock:
                             self.created.add(location.rsplit("/", 1)[1])
                 self._count(str(status))
+                with self._lock:
+                    self.slowest = max(self.slowest, time.monotonic() - started)
             except (OSError, http.client.HTTPException):
                 self._count("conn")
                 time.sleep(0.1)
@@ -194,15 +205,16 @@ def runs(workdir: Path, job_id: str) -> int:
         return 0
 
 
-def settle(scenario: str, pg: PrivatePostgres, database: str, workdir: Path, load: Load,
+def settle(scenario: str, phases_of: Callable[[], dict[str, str]], workdir: Path, load: Load,
            fault_ended: float, timeout: float = 90) -> Audit:
-    """Wait until every job is final (or ``timeout``), then audit them all."""
+    """Wait until every job is final (or ``timeout``), then audit them all; ``phases_of``
+    reads every job's phase from the storage itself."""
     deadline = time.monotonic() + timeout
     phases: dict[str, str] = {}
     while time.monotonic() < deadline:
         try:
-            phases = pg.phases(database)
-        except psycopg.Error:
+            phases = phases_of()
+        except Exception:  # the database may still be coming back
             time.sleep(0.5)
             continue
         if all(p in FINAL for p in phases.values()) and load.created <= set(phases):

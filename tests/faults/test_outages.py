@@ -105,8 +105,8 @@ def test_postgres_outage_under_load(pg: PrivatePostgres, tmp_path: Path, seconds
         load.window.clear()
         time.sleep(2)
         load.stop()
-        audit = settle(f"postgres down {seconds} s", pg, database, tmp_path / "jobs", load,
-                       ended)
+        audit = settle(f"postgres down {seconds} s", lambda: pg.phases(database),
+                       tmp_path / "jobs", load, ended)
         audit.check()
         assert load.during["503"] > 0  # the outage was seen, as 503
         for srv in servers:  # both processes still serve, and still run jobs
@@ -142,8 +142,8 @@ def test_servers_killed_and_stopped_under_load(pg: PrivatePostgres, tmp_path: Pa
         load.window.clear()
         time.sleep(2)
         load.stop()
-        audit = settle("server kill -9 and SIGTERM", pg, database, tmp_path / "jobs", load,
-                       ended)
+        audit = settle("server kill -9 and SIGTERM", lambda: pg.phases(database),
+                       tmp_path / "jobs", load, ended)
         print(f"FAULTS SIGTERM: server exited {took:.2f} s after the signal")
         audit.check()
         assert took < 12
