@@ -6,6 +6,7 @@ processes sharing it, the local manager running real job processes. Each scenari
 time)."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -42,7 +43,7 @@ def pg() -> Iterator[PrivatePostgres]:
 
 
 @contextmanager
-def deployment(pg: PrivatePostgres, tmp: Path, count: int = 2
+def deployment(pg: PrivatePostgres, tmp: Path, count: int = 2, **extra: str
                ) -> Iterator[tuple[list[Server], dict[str, str], str]]:
     """``count`` server processes on one new database of ``pg``; yields them, their settings
     and the database's name."""
@@ -60,6 +61,7 @@ def deployment(pg: PrivatePostgres, tmp: Path, count: int = 2
             "uws.reconcile_interval": "2",
             "uws.wait.max": "10",
             "uws.wait.max_waiters": "12",
+            **extra,
         }
         assert admin.main(["migrate", str(write_ini(tmp / "migrate.ini", settings))]) == 0
         with ExitStack() as stack:
@@ -88,6 +90,33 @@ def create(srv: Server, seconds: int) -> str:
 def wrapper_of(workdir: Path, job_id: str) -> dict[str, int]:
     path = workdir / job_id / ".uws" / "wrapper.json"
     return wait_for(lambda: path.exists() and json.loads(path.read_text()), 10)
+
+
+def test_an_outage_frees_no_slot_and_loses_no_end(pg: PrivatePostgres, tmp_path: Path) -> None:
+    """Issue 12, item 1: one slot, a 4 s job running and one queued, the database down for
+    6 s across the first job's end: both complete once it is back, none waits forever."""
+    with deployment(pg, tmp_path, count=1, **{"uws.manager.max_running": "1"}) as (
+            servers, _, database):
+        srv = servers[0]
+        running, queued = create(srv, 4), create(srv, 0)
+        wait_for(lambda: phase(srv, running) == "EXECUTING", 10)
+        pg.stop()
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+            conn.request("GET", f"/rest/audit/{running}")
+            response = conn.getresponse()
+            body = response.read()
+            assert response.status == 503, body
+            assert response.getheader("Retry-After") == "5"
+            assert b"cannot be reached" in body
+            time.sleep(6)
+        finally:
+            back = time.monotonic()
+            pg.start()
+        wait_for(lambda: pg.phases(database) == {running: "COMPLETED", queued: "COMPLETED"}, 20)
+        print(f"FAULTS one slot, postgres down 6 s: both jobs COMPLETED "
+              f"{time.monotonic() - back:.1f} s after its restart began")
+        assert "recording its end failed" in srv.log.read_text()  # the fault did hit the end
 
 
 @pytest.mark.parametrize("seconds", [2, 10])
