@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from uws_pyramid.errors import ServiceUnavailable
 from uws_pyramid.execution import contract
 from uws_pyramid.execution.results import final_changes
 from uws_pyramid.execution.workdir import JobDir
@@ -179,6 +180,9 @@ class Recovery:
         log.info("job %s is QUEUED without a process: submitting it", job.job_id)
         try:
             self.manager.submit(job)
+        except ServiceUnavailable as exc:
+            # Storage down, or this server stopping: still QUEUED, the next pass tries again.
+            log.warning("job %s stays QUEUED: %s", job.job_id, exc)
         except Exception as exc:
             log.exception("job %s could not be submitted again", job.job_id)
             self.manager.context.record(
