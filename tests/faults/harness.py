@@ -96,7 +96,8 @@ class Endpoint(Protocol):
 @dataclass
 class Load:
     """Clients that create jobs with PHASE=RUN and WAIT on them, against several servers;
-    every answer is counted by status (``conn`` for a refused or cut connection)."""
+    every answer is counted by status (``refused``: no server listened; ``cut``: the
+    connection broke during the request)."""
 
     servers: list[Server] | list[Endpoint]
     seconds: int = 1
@@ -111,6 +112,7 @@ class Load:
     during: Counter[str] = field(default_factory=Counter)
     #: The longest time a creation (POST) took, in seconds.
     slowest: float = 0.0
+    stopped: float = 0.0
 
     def _call(self, srv: Endpoint, method: str, path: str, form: dict[str, str] | None = None
               ) -> tuple[int, str]:
@@ -150,8 +152,11 @@ class Load:
                 self._count(str(status))
                 with self._lock:
                     self.slowest = max(self.slowest, time.monotonic() - started)
+            except ConnectionRefusedError:
+                self._count("refused")  # no server listens (killed, or restarting)
+                time.sleep(0.1)
             except (OSError, http.client.HTTPException):
-                self._count("conn")
+                self._count("cut")  # the connection broke during the request
                 time.sleep(0.1)
             time.sleep(rng.uniform(0.02, 0.1))
 
@@ -165,6 +170,7 @@ class Load:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=40)
+        self.stopped = time.monotonic()
 
 
 @dataclass
@@ -177,6 +183,7 @@ class Audit:
     duplicated: list[str]
     pending: list[str]
     recovery: float
+    after_load: float
     statuses: Counter[str]
     during: Counter[str]
     jobs: int
@@ -186,7 +193,8 @@ class Audit:
                 f"during the fault {dict(self.during)}; 503: {self.statuses['503']}, "
                 f"500: {self.statuses['500']}; lost {len(self.lost)}, stuck {len(self.stuck)}, "
                 f"duplicated {len(self.duplicated)}, pending {len(self.pending)}; "
-                f"every job final {self.recovery:.1f} s after the fault ended")
+                f"every job final {self.recovery:.1f} s after the fault ended "
+                f"({self.after_load:.1f} s after the load stopped)")
 
     def check(self) -> None:
         print(self.figures())
@@ -220,7 +228,8 @@ def settle(scenario: str, phases_of: Callable[[], dict[str, str]], workdir: Path
         if all(p in FINAL for p in phases.values()) and load.created <= set(phases):
             break
         time.sleep(0.2)
-    recovery = time.monotonic() - fault_ended
+    now = time.monotonic()
+    recovery, after_load = now - fault_ended, now - load.stopped
     return Audit(
         scenario=scenario,
         lost=sorted(load.created - set(phases)),
@@ -228,6 +237,7 @@ def settle(scenario: str, phases_of: Callable[[], dict[str, str]], workdir: Path
         duplicated=[j for j in phases if runs(workdir, j) > 1],
         pending=[j for j, p in phases.items() if p == "PENDING"],
         recovery=recovery,
+        after_load=after_load,
         statuses=load.statuses,
         during=load.during,
         jobs=len(phases),
