@@ -55,12 +55,13 @@ class GracefulStop:
                     signal.Signals(signum).name, self.grace)
         for listener in self._of_type(BaseWSGIServer):
             listener.accepting = False  # out of the next select()
-        # Closed from the loop's own turn: select() may be running on its descriptor now.
-        self._pull(self._close_listeners)
+        # The rest in a thread: the loop (which this handler interrupted) must keep turning.
         threading.Thread(target=self._stop, name="uws-shutdown", daemon=True).start()
 
     def _stop(self) -> None:
         started = time.monotonic()
+        # Closed from the loop's own turn: select() may be running on its descriptor now.
+        self._pull(self._close_listeners)
         if self.runtime is not None:
             self.runtime.service.stop_waiting()
         tasks = self.server.task_dispatcher

@@ -147,7 +147,7 @@ def test_postgres_outage_under_load(pg: PrivatePostgres, tmp_path: Path, seconds
 def test_servers_killed_and_stopped_under_load(pg: PrivatePostgres, tmp_path: Path) -> None:
     with deployment(pg, tmp_path) as (servers, settings, database), ExitStack() as later:
         a, b = servers
-        load = Load(servers, seconds=2)
+        load = Load(servers, seconds=1)
         load.start()
         time.sleep(3)
         # kill -9 of A: its jobs keep running; B takes them over.

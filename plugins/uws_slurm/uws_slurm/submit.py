@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Pauses between two tries while the controller cannot be reached: first and longest.
-RETRY_FIRST, RETRY_MAX = 1.0, 10.0
+RETRY_FIRST, RETRY_MAX = 1.0, 5.0
 
 
 @dataclass
