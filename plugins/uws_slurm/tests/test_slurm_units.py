@@ -143,9 +143,9 @@ def test_an_unreachable_controller_keeps_the_job_queued_then_it_is_submitted(
 ) -> None:
     down = tmp_path / "down"
     down.touch()
-    testapp = fake_slurm(
-        sbatch=f"[ -e '{down}' ] && {{ {UNREACHABLE.strip()}; }}\necho 42\n",
-        squeue=f"[ -e '{down}' ] && {{ {UNREACHABLE.strip()}; }}\necho '42|RUNNING|vm|debug|None'\n")
+    while_down = f"[ -e '{down}' ] && {{ {UNREACHABLE.strip()}; }}\n"
+    testapp = fake_slurm(sbatch=while_down + "echo 42\n",
+                         squeue=while_down + "echo '42|RUNNING|vm|debug|None'\n")
     started = time.monotonic()
     job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
     assert time.monotonic() - started < 1.0  # no request waits for sbatch
@@ -153,8 +153,12 @@ def test_an_unreachable_controller_keeps_the_job_queued_then_it_is_submitted(
     job = job_json(testapp, "echo", job_id)
     assert job["phase"] == "QUEUED" and "slurm_job_id" not in (job["jobInfo"] or {})
     down.unlink()  # the controller is back
-    job = wait_for(lambda: ((j := job_json(testapp, "echo", job_id))["jobInfo"] or {}).get("slurm_job_id")
-                   and j, 15)
+
+    def submitted() -> Any:
+        job = job_json(testapp, "echo", job_id)
+        return (job["jobInfo"] or {}).get("slurm_job_id") and job
+
+    job = wait_for(submitted, 15)
     assert job["jobInfo"]["slurm_job_id"] == "42" and job["phase"] in ("QUEUED", "EXECUTING")
 
 
