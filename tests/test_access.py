@@ -231,6 +231,19 @@ def test_anonymous_jobs_belong_to_anonymous_callers_only(open_app: Any) -> None:
     client(open_app, "wrong password").get("/rest/echo", status=401)
 
 
+def test_empty_basic_credentials_mean_anonymous_only_where_anonymous_is_on(
+    open_app: Any, app: Any
+) -> None:
+    # `curl -u :` and a widely used UWS validator send these when they mean "no credentials".
+    empty = {"Authorization": "Basic Og=="}
+    open_client = UWSTestApp(open_app)
+    url = open_client.post("/rest/echo", {"message": "x"}, headers=empty).location
+    assert open_client.get(url + "/owner", headers=empty).text == ""
+    assert UWSTestApp(app).get("/rest/echo", headers=empty, status=401).text
+    # A user name with an empty password is still a wrong password.
+    open_client.get("/rest/echo", headers=basic("alice", ""), status=401)
+
+
 # -- tokens, disabled accounts, proxies -------------------------------------------------------
 
 

@@ -170,7 +170,7 @@ def test_destruction_is_set_capped_and_checked(testapp: UWSTestApp) -> None:
 
 def test_post_to_read_only_properties_is_405(testapp: UWSTestApp) -> None:
     url = create(testapp)
-    for prop in ("quote", "owner", "error", "results", "parameters"):
+    for prop in ("quote", "owner", "error", "results"):
         testapp.post(url + "/" + prop, {"x": "1"}, status=405)
     testapp.put(url, "x", status=405)
     testapp.delete("/rest/echo", status=405)
@@ -224,6 +224,44 @@ def test_parameters_change_only_while_pending(testapp: UWSTestApp) -> None:
     testapp.post(url + "/executionduration", {"EXECUTIONDURATION": "10"}, status=403)
     assert testapp.get(url + "/parameters/duration").text == "5"
     testapp.post(url, {"RUNID": "renamed"}, status=303)  # runId is not an execution parameter
+
+
+def test_parameters_posted_to_the_parameter_list_or_put_one_by_one(testapp: UWSTestApp) -> None:
+    # UWS 1.1 section 2.1.11: as pyvo's upload() and other clients do.
+    url = create(testapp, "sleep")
+    assert testapp.post(url + "/parameters", {"duration": "4"}, status=303).location == url
+    assert testapp.get(url + "/parameters/duration").text == "4"
+    assert testapp.put(url + "/parameters/DURATION", "6", status=303).location == url
+    assert testapp.get(url + "/parameters/duration").text == "6"
+    # The same checks as a POST to the job; a bad request changes nothing.
+    assert "duration" in testapp.put(url + "/parameters/duration", "x", status=400).text
+    testapp.put(url + "/parameters/nosuch", "1", status=400)
+    testapp.put(url + "/parameters/duration", b"\xff", status=400)
+    assert "PHASE" in testapp.post(url + "/parameters", {"PHASE": "RUN"}, status=400).text
+    testapp.post(url + "/parameters", {}, status=400)
+    assert testapp.get(url + "/parameters/duration").text == "6"
+    assert phase(testapp, url) == "PENDING"
+    testapp.post(url + "/phase", {"PHASE": "RUN"}, status=303)
+    testapp.put(url + "/parameters/duration", "7", status=403)
+    testapp.post(url + "/parameters", {"duration": "7"}, status=403)
+    assert testapp.get(url + "/parameters/duration").text == "6"
+
+
+def test_put_of_a_file_parameter_replaces_the_file(testapp: UWSTestApp) -> None:
+    url = testapp.post(
+        "/rest/wordcount", upload_files=[("infile", "a.txt", b"one two\n")], status=303
+    ).location
+    testapp.put(url + "/parameters/infile", b"three four five\n", status=303)
+    assert testapp.get(url + "/parameters/infile").body == b"three four five\n"
+
+
+def test_a_parameter_repeated_with_another_value_is_400(testapp: UWSTestApp) -> None:
+    response = testapp.post("/rest/sleep", [("duration", "5"), ("duration", "6")], status=400)
+    assert "duration" in response.text and "twice" in response.text
+    testapp.post("/rest/sleep", [("PHASE", "RUN"), ("phase", "ABORT")], status=400)
+    assert testapp.get("/rest/sleep", headers={"Accept": "application/json"}).json["jobs"] == []
+    # The same value twice is not ambiguous.
+    testapp.post("/rest/sleep", [("duration", "5"), ("duration", "5")], status=303)
 
 
 def test_submission_failure_puts_the_job_in_error(app: Any, testapp: UWSTestApp, monkeypatch: Any) -> None:
@@ -381,8 +419,14 @@ def test_wait_times_out_and_respects_phase(testapp: UWSTestApp) -> None:
 
 
 def test_home_capabilities_availability_and_descriptions(testapp: UWSTestApp) -> None:
-    home = testapp.get("/")
+    home = testapp.get("/", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert home.content_type == "text/html"
     assert "echo" in home.text and "/rest/echo" in home.text
+    assert "/client/static/style.css" in home.text  # the browser client's look
+    data = testapp.get("/", headers={"Accept": "application/json"}).json
+    assert [t["name"] for t in data["job_types"]] == ["echo", "fail", "sleep", "wordcount"]
+    assert data["job_types"][0]["jobs"] == "http://localhost/rest/echo"
+    assert data["capabilities"] == "http://localhost/capabilities"
     caps = testapp.get("/capabilities")
     assert "ivo://ivoa.net/std/UWS#rest-1.1" in caps.text
     assert "<vosi:available>true</vosi:available>" in testapp.get("/availability").text

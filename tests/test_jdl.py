@@ -119,6 +119,13 @@ def test_original_server_results_and_no_namespace() -> None:
     assert jd.results == (ResultSpec("out", "text/plain", "o.txt", "o"),)
 
 
+def test_original_server_boolean_defaults_yes_and_no_load() -> None:
+    jd = read_wadl(wadl('<param name="fail" type="xs:boolean" default="no"/>'
+                        '<param name="keep" type="xs:boolean" default="Yes"/>'))
+    assert [p.default for p in jd.parameters] == ["no", "Yes"]
+    assert validate_parameters(jd, {"fail": "yes"}, complete=True) == {"fail": "yes", "keep": "Yes"}
+
+
 def test_parameter_lookup_is_case_insensitive() -> None:
     assert FULL.parameter("MODE") is FULL.parameters[3]
     assert FULL.parameter("nope") is None
@@ -136,7 +143,7 @@ INVALID = [
     (wadl('<param name="a" type="xs:int" default="9" max="5"/>'), "default '9' is not valid"),
     (wadl('<param name="a" default="c"><option value="a"/><option value="b"/></param>'),
      "expected one of: a, b"),
-    (wadl('<param name="a" type="xs:boolean" default="yes"/>'), "default 'yes' is not valid"),
+    (wadl('<param name="a" type="xs:boolean" default="maybe"/>'), "default 'maybe' is not valid"),
     (wadl('<param name="a"/><param name="A"/>'), "duplicate parameter name 'A'"),
     (wadl('<param name="1a"/>'), "'1a' is not an identifier"),
     (wadl('<param name="my-param"/>'), "'my-param' is not an identifier"),
@@ -207,7 +214,8 @@ def test_same_name_twice_in_different_cases() -> None:
     ("x", "inf", "a number between -1.5 and 1e3"),
     ("x", "1e999", "a number between -1.5 and 1e3"),
     ("x", "-2", "a number between -1.5 and 1e3"),
-    ("flag", "yes", "true or false"),
+    ("flag", "maybe", "true or false (or yes or no, 1 or 0)"),
+    ("flag", "y", "true or false"),
     ("mode", "medium", "one of: fast, slow"),
     ("url", "example.org/x", "a URI with a scheme"),
     ("url", "https://exa mple.org", "a URI with a scheme"),
@@ -229,6 +237,7 @@ def test_invalid_values_name_the_parameter_and_the_expected_form(
     ("n", "1"), ("n", "60"), ("n", "+7"), ("n", "007"), ("big", "-9000000000"),
     ("x", "1e3"), ("x", "-1.5"), ("x", ".5"), ("x", "3."), ("x", "2E2"),
     ("flag", "TRUE"), ("flag", "False"), ("flag", "1"), ("flag", "0"),
+    ("flag", "yes"), ("flag", "No"), ("flag", "YES"),
     ("mode", "slow"), ("url", "ivo://org/x"), ("url", "https://example.org/a?b=c"),
     ("data", "in.fits"), ("text", ""), ("text", "$(rm -rf ~)"), ("text", " a\tb\r\n"),
 ])

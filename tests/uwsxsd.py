@@ -8,9 +8,11 @@ from pathlib import Path
 import xmlschema
 from lxml import etree
 
+import uws_pyramid
+
 UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
-#: ../shared/spec/UWS-1.1.xsd from the repository root; the UWS_XSD variable overrides it.
-DEFAULT_XSD = Path(__file__).resolve().parents[1].parent / "shared/spec/UWS-1.1.xsd"
+#: The schema shipped in the package (with its licence and attribution); UWS_XSD overrides it.
+DEFAULT_XSD = Path(uws_pyramid.__file__).resolve().parent / "schemas/UWS-1.1.xsd"
 
 _XML_TYPES = ("application/xml", "text/xml")
 # A parser that never fetches anything and never expands entities.

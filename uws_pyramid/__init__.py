@@ -1,14 +1,21 @@
 """uws-pyramid: an IVOA UWS 1.1 job service built on Pyramid."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyramid.config import Configurator
-from pyramid.router import Router
+from .console import install_excepthook
+
+if TYPE_CHECKING:
+    from pyramid.router import Router
 
 
 def main(global_config: dict[str, Any], **settings: Any) -> Router:
     """The WSGI application: the ini's settings, then one include per concern."""
+    # Imported here, not with the package: uws-admin needs none of Pyramid's configuration
+    # machinery, and answers faster without it.
+    from pyramid.config import Configurator
+
+    install_excepthook()
     settings.setdefault("here", global_config.get("here", "."))
     with Configurator(settings=settings) as config:
         config.include(".settings")

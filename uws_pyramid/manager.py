@@ -82,6 +82,11 @@ class Manager(ABC):
         job now rather than at the next reconciliation. The event is a wake-up call only:
         read the job's real state, never trust the event for its outcome."""
 
+    def problems(self) -> list[str]:
+        """What keeps this manager from working here (unreachable scheduler, missing tools),
+        each naming the fix; found without starting anything (``uws-admin check``)."""
+        return []
+
     def reconcile(self) -> None:
         """Compare active jobs with reality and fix what drifted (called periodically)."""
 

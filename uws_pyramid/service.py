@@ -92,21 +92,27 @@ class JobService:
 
     # -- reading ------------------------------------------------------------------------
 
+    # A job outlives its type: when a description is removed, its jobs stay readable,
+    # abortable and deletable; only creating, changing and running them need the type.
+
     def get(self, job_type: str, job_id: str) -> Job:
-        self.descriptions.get(job_type)
         job = self.storage.get(job_id)
         if job.job_type != job_type:
             raise NotFound(f"no job {job_id!r} of type {job_type!r}")
         return job
 
     def list(self, query: JobQuery) -> list[JobRef]:
-        if query.job_type is not None:
-            self.descriptions.get(query.job_type)
-        return self.storage.list(query)
+        refs = self.storage.list(query)
+        if not refs and query.job_type is not None:
+            self.descriptions.get(query.job_type)  # 404 for a type with neither jobs nor description
+        return refs
 
     def uploads(self, job: Job) -> frozenset[str]:
         """Names of the job's parameters that are uploaded files."""
-        jd = self.descriptions.get(job.job_type)
+        try:
+            jd = self.descriptions.get(job.job_type)
+        except NotFound:
+            return frozenset()  # its type is gone: values are shown as they were stored
         return frozenset(p.name for p in jd.parameters if p.type == "file")
 
     def job_dir(self, job_id: str) -> JobDir:
@@ -202,9 +208,10 @@ class JobService:
             self.delete(job)
             return None
         phase = self._phase_request(sub, allowed=("RUN", "ABORT"))
-        jd = self.descriptions.get(job.job_type)
         changes: dict[str, Any] = {}
         pending_only = sub.touches_parameters or "EXECUTIONDURATION" in sub.control
+        if pending_only or "DESTRUCTION" in sub.control:
+            jd = self.descriptions.get(job.job_type)
         if sub.touches_parameters:
             changes["parameters"] = {
                 **job.parameters,

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pyramid.config import Configurator
 from pyramid.settings import asbool
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
 
 T = TypeVar("T")
 
@@ -30,6 +33,7 @@ class UWSSettings:
     storage_options: Mapping[str, str] = field(default_factory=dict)
     manager_options: Mapping[str, str] = field(default_factory=dict)
     jdl_dir: Path = Path("jdl")
+    jdl_refresh: int = 2
     workdir: Path = Path("var/jobs")
     execution_duration_default: int = 3600
     execution_duration_max: int = DAY
@@ -53,6 +57,7 @@ class UWSSettings:
     type_roles: Mapping[str, str] = field(default_factory=dict)
     session_max_age: int = 8 * 3600
     events_allow: tuple[Network, ...] = ()
+    cors_origins: frozenset[str] = frozenset()  # "*": any origin
     # Per-user quotas (0: none) and request limits.
     quota_active_jobs: int = 0
     quota_running_jobs: int = 0
@@ -104,6 +109,16 @@ def _url(text: str) -> str:
     if not text.startswith(("http://", "https://")):
         raise ValueError(text)
     return text
+
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\*\Z")
+
+
+def _origins(text: str) -> frozenset[str]:
+    origins = frozenset(item.rstrip("/") for item in text.replace(",", " ").split())
+    if not all(_ORIGIN.match(origin) for origin in origins):
+        raise ValueError(text)
+    return origins
 
 
 def _networks(text: str) -> tuple[Network, ...]:
@@ -166,6 +181,7 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
         storage_options=_prefixed(settings, "uws.storage."),
         manager_options=_prefixed(settings, "uws.manager."),
         jdl_dir=path("uws.jdl_dir", "jdl"),
+        jdl_refresh=_get(settings, "uws.jdl_refresh", 2, nn, "seconds (an integer >= 0)"),
         workdir=path("uws.workdir", "var/jobs"),
         execution_duration_default=_get(
             settings, "uws.execution_duration.default", 3600, nn, "seconds (an integer >= 0)"
@@ -208,6 +224,10 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
         events_allow=_get(
             settings, "uws.events.allow", (), _networks, "IP networks (10.0.0.0/8 ::1)"
         ),
+        cors_origins=_get(
+            settings, "uws.cors.origins", frozenset(), _origins,
+            "origins such as https://portal.example.org (space-separated), or *",
+        ),
         quota_active_jobs=_get(settings, "uws.quota.active_jobs", 0, nn, "an integer >= 0"),
         quota_running_jobs=_get(settings, "uws.quota.running_jobs", 0, nn, "an integer >= 0"),
         limit_body=_get(settings, "uws.limits.body", 128 * MB, _size, "bytes (e.g. 128M)"),
@@ -237,10 +257,11 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
 
 
 _KEYS = (
-    "jdl_dir workdir execution_duration.default execution_duration.max destruction.default "
+    "jdl_dir jdl_refresh workdir execution_duration.default execution_duration.max destruction.default "
     "destruction.max destruction.archive destruction.interval reconcile_interval wait.max "
     "wait.max_waiters debug editor background secret_file base_url auth.anonymous auth.realm "
     "auth.proxy_header auth.proxy_networks auth.type_roles auth.session_max_age events.allow "
+    "cors.origins "
     "quota.active_jobs quota.running_jobs limits.body limits.upload limits.parameters "
     "limits.parameter_length"
 ).split()

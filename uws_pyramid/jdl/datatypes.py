@@ -20,7 +20,8 @@ _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+\Z")
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+# "yes"/"no" as the original server's job descriptions and clients write them.
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _BOUNDS = {INT: 2**31, LONG: 2**63}
 
 
@@ -77,7 +78,7 @@ def describe(
             return f"{base} <= {maximum}"
         return base
     return {
-        BOOLEAN: "true or false (or 1 or 0)",
+        BOOLEAN: "true or false (or yes or no, 1 or 0)",
         URI: "a URI with a scheme, such as https://example.org/data",
         FILE: "a non-empty file name",
     }.get(type_, "text without control characters other than tab and line ends")

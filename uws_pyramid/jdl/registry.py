@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,17 +25,22 @@ class _Catalog:
     descriptions: dict[str, JobDescription] = field(default_factory=dict)
     wadl: dict[str, bytes] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)
+    stamp: tuple[tuple[str, int, int, int], ...] = ()
 
 
 class JobDescriptions:
     """The valid and broken job types found in ``directory``; reads never block on a reload."""
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], refresh: float = 0) -> None:
+        """``refresh``: seconds between looks at the directory for changed, added and removed
+        files (0: only at start-up and on save)."""
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise ConfigurationError(f"{self.directory}: job description directory not found")
         self._lock = threading.Lock()
         self._catalog = _Catalog()
+        self._refresh = refresh
+        self._next_look = 0.0
         self.reload()
 
     @property
@@ -43,9 +49,11 @@ class JobDescriptions:
         return dict(self._catalog.broken)
 
     def names(self) -> list[str]:
+        self._look()
         return sorted(self._catalog.descriptions)
 
     def get(self, name: str) -> JobDescription:
+        self._look()
         catalog = self._catalog
         if name in catalog.descriptions:
             return catalog.descriptions[name]
@@ -67,6 +75,33 @@ class JobDescriptions:
         # readers take self._catalog in one step and never wait.
         with self._lock:
             self._catalog = self._load()
+
+    def _look(self) -> None:
+        """Reload when a file changed, at most once per ``refresh`` seconds. Each server
+        process looks for itself, on the requests that need a description: no thread, and
+        an idle process costs nothing."""
+        if not self._refresh or time.monotonic() < self._next_look:
+            return
+        if not self._lock.acquire(blocking=False):
+            return  # another request is looking: use the catalog we have
+        try:
+            self._next_look = time.monotonic() + self._refresh
+            if self._stamp() != self._catalog.stamp:
+                log.info("job descriptions changed in %s: reloading", self.directory)
+                self._catalog = self._load()
+        finally:
+            self._lock.release()
+
+    def _stamp(self) -> tuple[tuple[str, int, int, int], ...]:
+        """What identifies this version of the directory's descriptions and scripts."""
+        found = []
+        for path in (*self.directory.glob("*.wadl"), *self.directory.glob("scripts/*.sh")):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # removed while we looked: the next look sees it gone
+            found.append((str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino))
+        return tuple(sorted(found))
 
     def save(self, jd: JobDescription, script: str | None) -> None:
         """Write ``jd`` (and ``script``) after keeping the previous versions in .history/."""
@@ -96,7 +131,7 @@ class JobDescriptions:
         return self.directory / "scripts" / f"{name}.sh"
 
     def _load(self) -> _Catalog:
-        catalog = _Catalog()
+        catalog = _Catalog(stamp=self._stamp())
         for path in sorted(self.directory.glob("*.wadl")):
             if path.name.startswith("."):
                 continue

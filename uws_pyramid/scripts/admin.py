@@ -17,7 +17,7 @@ from ..plugins import make_plugin_manager, select
 from ..settings import UWSSettings, parse_settings
 from ..sql import migrations
 from ..sql.storage import SQLStorage
-from . import users
+from . import check, users
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,9 @@ def load(ini: str) -> UWSSettings:
         raise ConfigurationError(f"{ini}: no such file")
     try:
         # One loader for both: finding it scans every installed distribution (~0.1 s).
-        loader = get_config_loader(ini)
-        loader.setup_logging()
-        settings = dict(loader.get_wsgi_app_settings("main"))
+        # Not the ini's logging: its log file may not exist yet, and operators want answers
+        # here, not library chatter (--debug shows it).
+        settings = dict(get_config_loader(ini).get_wsgi_app_settings("main"))
     except (configparser.Error, LookupError, ValueError) as exc:
         # Not parseable, no [app:main], or not an .ini: the first line of the message says which.
         raise ConfigurationError(f"{ini}: {str(exc).strip().splitlines()[0]}") from None
@@ -88,7 +88,10 @@ def status(args: argparse.Namespace, settings: UWSSettings) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="uws-admin", description=__doc__)
+    top.add_argument("--debug", action="store_true",
+                     help="show library logging and the traceback of an error")
     commands = top.add_subparsers(dest="command", required=True)
+    check.add_parser(commands)
     up = commands.add_parser("migrate", help="upgrade the storage's schema (Alembic)")
     up.add_argument("ini", help="the deployment's ini file, e.g. production.ini")
     up.add_argument("--revision", default="head", help="target revision (default: head)")
@@ -104,12 +107,18 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="%(levelname)s [%(name)s] %(message)s")
     try:
         return int(args.run(args, load(args.ini)))
     except (ConfigurationError, UWSError) as exc:
+        if args.debug:
+            raise
         print(f"uws-admin: {exc}", file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:
+        if args.debug:
+            raise
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"uws-admin: database error: {reason}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ from .resources import USE, JobContext, JobTypeResource, ServiceRoot
 
 def includeme(config: Configurator) -> None:
     config.include(".limits")
+    config.include(".cors")
     config.include(".security")
     config.set_root_factory(ServiceRoot)
     # Views that name no permission need USE: public views say so with NO_PERMISSION_REQUIRED.

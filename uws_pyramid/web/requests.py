@@ -29,10 +29,19 @@ def submission(request: Request) -> Submission:
         if hasattr(value, "filename") and hasattr(value, "file"):
             sub.uploads.append(Upload(name, value.filename or name, value.file))
         elif upper in CONTROL:
-            sub.control[upper] = value
+            _set_once(sub.control, upper, value)
         else:
-            sub.parameters[name] = value
+            _set_once(sub.parameters, name, value)
     return sub
+
+
+def _set_once(values: dict[str, str], name: str, value: str) -> None:
+    """Every parameter has one value: a name repeated with another value is ambiguous."""
+    previous = values.setdefault(name, value)
+    if previous != value:
+        raise BadRequest(
+            f"parameter {name} is given twice ({previous!r} and {value!r}): give it once"
+        )
 
 
 def query_values(request: Request, name: str) -> list[str]:

@@ -47,7 +47,6 @@ class JobTypeResource:
     def __init__(self, request: Request) -> None:
         require_login(request)
         self.job_type = request.matchdict["jobtype"]
-        request.jobs.descriptions.get(self.job_type)  # 404 for unknown types
         self.role = request.registry.uws_settings.type_roles.get(self.job_type)
         creators = [f"role:{self.role}"] if self.role else USERS
         self.__acl__ = [*SERVICE_ACL, *((Allow, p, CREATE) for p in creators)]

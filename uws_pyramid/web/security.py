@@ -22,6 +22,7 @@ from ..accounts import ADMIN, NAME
 from ..auth import Authenticator, is_token
 from ..errors import Forbidden, Unauthorized
 from ..settings import Network, UWSSettings
+from .cors import allowed_origin
 from .sessions import COOKIE, Session, SessionCodec, fingerprint
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class SecurityPolicy:
 
     def _find(self, request: Request) -> Identity | None:
         header = request.headers.get("Authorization")
-        if header is not None:
+        if header is not None and not (self.settings.anonymous and _empty_basic(header)):
             return self._from_authorization(header)
         proxied = self._from_proxy(request)
         if proxied is not None:
@@ -201,6 +202,13 @@ class SessionCSRF:
         return bool(expected) and hmac.compare_digest(expected, supplied_token or "")
 
 
+def _empty_basic(header: str) -> bool:
+    """``Basic`` with an empty user and password (``curl -u :``): what some clients, a UWS
+    validator among them, send when they mean "no credentials"."""
+    scheme, _, value = header.strip().partition(" ")
+    return scheme.lower() == "basic" and value.strip() in ("Og==", "Og")
+
+
 def from_networks(request: Request, networks: tuple[Network, ...]) -> bool:
     try:
         peer = ipaddress.ip_address(request.remote_addr or "")
@@ -222,6 +230,8 @@ def screen(event: NewRequest) -> None:
     request.identity  # noqa: B018  (raises Unauthorized for wrong credentials)
     origin = request.headers.get("Origin")
     if request.method not in SAFE_METHODS and origin is not None:
+        if allowed_origin(request) and not via_session(request):
+            return  # a web application the operator trusts, sending credentials of its own
         # A browser that cached Basic credentials would send them with another site's form.
         allowed = {request.host_url, request.registry.uws_settings.base_url}
         if origin.rstrip("/") not in {a.rstrip("/") for a in allowed if a}:

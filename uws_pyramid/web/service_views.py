@@ -12,6 +12,7 @@ from pyramid.view import view_config
 from ..errors import Forbidden
 from ..events import verify
 from ..jobs import ACTIVE, JobQuery
+from .requests import wants_json
 from .security import from_networks
 from .xml import format_time
 
@@ -29,7 +30,23 @@ def _json(value: object) -> Response:
 
 @view_config(route_name="home", request_method=("GET", "HEAD"), permission=PUBLIC)
 def home(request: Request) -> Response:
+    """For people, a page in the browser client's style; for programs asking for JSON, the
+    same links as data."""
     descriptions = request.jobs.descriptions
+    if wants_json(request):
+        return _json({
+            "standardID": STANDARD_ID,
+            "job_types": [
+                {"name": name, "description": descriptions.get(name).description,
+                 "jobs": request.route_url("jobs", jobtype=name),
+                 "jdl": request.route_url("jdl", jobtype=name)}
+                for name in descriptions.names()
+            ],
+            "unavailable": descriptions.broken,
+            "client": request.route_url("client_home"),
+            "capabilities": request.route_url("capabilities"),
+            "availability": request.route_url("availability"),
+        })
     rows = []
     for name in descriptions.names():
         jd = descriptions.get(name)
@@ -49,14 +66,19 @@ def home(request: Request) -> Response:
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>UWS service</title></head>
+<title>UWS service</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{html.escape(request.static_url('uws_pyramid.client:static/style.css'))}">
+</head>
 <body>
+<header><a class="brand" href="{html.escape(request.route_url('client_home'))}">UWS</a></header>
+<main id="main">
 <h1>UWS 1.1 job service</h1>
 <p>This service runs jobs of the types below, following the IVOA
 <a href="https://www.ivoa.net/documents/UWS/">Universal Worker Service</a> pattern, version 1.1.
 Each job list is at <code>/rest/&lt;job type&gt;</code>; create a job with a POST there,
 start it with <code>PHASE=RUN</code>, wait for it with <code>?WAIT=30</code>.</p>
-<p><a href="{html.escape(request.route_url('client_home'))}">Open the browser client</a></p>
+<p><a class="button primary" href="{html.escape(request.route_url('client_home'))}">Open the browser client</a></p>
 <h2>Job types</h2>
 <ul>{''.join(rows) or '<li>none</li>'}</ul>
 {f'<h2>Job types with an invalid description</h2><ul>{broken}</ul>' if broken else ''}
@@ -66,6 +88,7 @@ start it with <code>PHASE=RUN</code>, wait for it with <code>?WAIT=30</code>.</p
 <li><a href="{html.escape(request.route_url('capabilities'))}">VOSI capabilities</a></li>
 <li><a href="{html.escape(request.route_url('availability'))}">VOSI availability</a></li>
 </ul>
+</main>
 </body></html>
 """
     return Response(body=page.encode("utf-8"), content_type="text/html", charset="utf-8")

@@ -10,8 +10,9 @@ from pyramid.request import Request
 from pyramid.response import FileResponse, Response
 from pyramid.view import view_config, view_defaults
 
-from ..errors import BadRequest, MethodNotAllowed, NotFound
+from ..errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound
 from ..jobs import Job, JobQuery
+from ..service import Submission, Upload
 from ..timeparse import parse_after, parse_int
 from . import jsonform, xml
 from .resources import CHANGE, CREATE, READ
@@ -186,8 +187,10 @@ class JobPropertyView(JobResource):
     @view_config(request_method="POST", permission=CHANGE)
     def post(self) -> HTTPSeeOther:
         prop = self.prop
+        if prop == "parameters":
+            return self._post_parameters()
         if prop not in POSTABLE:
-            if prop in PROPERTIES or prop in ("parameters", "results", "error"):
+            if prop in PROPERTIES or prop in ("results", "error"):
                 raise MethodNotAllowed(f"POST is not allowed on {self.request.path}")
             raise NotFound(f"no resource {self.request.matchdict['prop']!r} in a job")
         sub = submission(self.request)
@@ -198,6 +201,18 @@ class JobPropertyView(JobResource):
             raise BadRequest(f"only {name} may be posted to /{prop}")
         job = self.request.jobs.modify(self.job, sub)
         assert job is not None  # only ACTION=DELETE deletes
+        return see_job(self.request, job)
+
+    def _post_parameters(self) -> HTTPSeeOther:
+        """Name=value pairs (and files) for a PENDING job (UWS 1.1 section 2.1.11)."""
+        sub = submission(self.request)
+        if sub.control:
+            names = ", ".join(sorted(sub.control))
+            raise BadRequest(f"only job parameters may be posted to /parameters, not {names}")
+        if not sub.touches_parameters:
+            raise BadRequest("no parameter given: post name=value pairs to /parameters")
+        job = self.request.jobs.modify(self.job, sub)
+        assert job is not None
         return see_job(self.request, job)
 
     @view_config()
@@ -218,6 +233,25 @@ def job_parameter(request: Request) -> Response:
         if path.is_file():
             return _file_response(request, path, "application/octet-stream")
     return text(value)
+
+
+@view_config(route_name="job_parameter", request_method="PUT", permission=CHANGE)
+def put_job_parameter(request: Request) -> HTTPSeeOther:
+    """The request body is the new value of one parameter of a PENDING job (UWS 1.1 section
+    2.1.11); for a file parameter, the file's content."""
+    job = request.context.job
+    name = request.matchdict["name"]
+    if name.lower() in {n.lower() for n in request.jobs.uploads(job)}:
+        sub = Submission(uploads=[Upload(name, name, request.body_file_seekable)])
+    else:
+        try:
+            value = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidValue(name, "text in UTF-8 as the request body") from None
+        sub = Submission(parameters={name: value})
+    done = request.jobs.modify(job, sub)
+    assert done is not None
+    return see_job(request, done)
 
 
 @view_config(route_name="job_result", request_method=("GET", "HEAD"), permission=READ)

@@ -80,7 +80,8 @@ class PostgresStorage(SQLStorage):
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             shown = settings.url.render_as_string(hide_password=True)
             raise ConfigurationError(
-                f"uws.storage.url: cannot connect to {shown}: {reason}"
+                f"uws.storage.url: cannot connect to {shown}: {reason} (is the server up, and "
+                f"do its role and database exist? README, 'Production deployment')"
             ) from None
         except BaseException:
             storage.close()

@@ -49,6 +49,23 @@ class SlurmManager(Manager):
     def from_settings(cls, options: Mapping[str, str], here: str) -> SlurmManager:
         return cls(SlurmOptions.parse(options))
 
+    def problems(self) -> list[str]:
+        where = f" on {self.options.ssh_host}" if self.options.ssh_host else ""
+        try:
+            done = self.slurm.run("sinfo", ["--noheader", "--format=%R %a"])
+        except SlurmError as exc:
+            return [f"SLURM cannot be reached{where}: {exc} (check uws.manager.ssh_host, "
+                    f"uws.manager.bin_dir and that slurmctld is up)"]
+        if done.returncode != 0:
+            return [f"sinfo failed{where}: {(done.stderr or done.stdout).strip()[:300]}"]
+        up = dict(line.split() for line in done.stdout.splitlines() if len(line.split()) == 2)
+        wanted = [name for name in self.options.partition.split(",") if name]
+        return [
+            f"uws.manager.partition: partition {name!r} "
+            f"{'is ' + up[name] if name in up else 'does not exist'}{where}"
+            for name in wanted if up.get(name) != "up"
+        ]
+
     def bind(self, context: ManagerContext) -> None:
         super().bind(context)
         if self.remote_root is None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, func, inspect, select
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, func, inspect, select, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported only where a migration runs: finding the schema at HEAD, what every
+# start-up and uws-admin command does, takes one query (and uws-admin answers faster).
 
 log = logging.getLogger(__name__)
 
@@ -19,11 +23,15 @@ VERSION_TABLE = "uws_alembic_version"
 BASELINE = "0001"
 #: Key of the PostgreSQL advisory lock that serialises processes migrating at start-up.
 MIGRATION_LOCK = 0x55575330
+#: The newest revision in versions/ (a test checks it against Alembic's own answer).
+HEAD = "0003"
 
 
 def config(connection: Connection | None = None, url: str | None = None) -> Config:
     """An Alembic configuration built in code; env.py runs on ``connection`` (or offline on
     ``url``)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     if url is not None:
@@ -32,23 +40,24 @@ def config(connection: Connection | None = None, url: str | None = None) -> Conf
     return cfg
 
 
-_head: str | None = None
-
-
 def head() -> str:
     """The newest revision of this code."""
-    global _head
-    if _head is None:
-        found = ScriptDirectory.from_config(config()).get_current_head()
-        assert found is not None, "no migration scripts"
-        _head = found
-    return _head
+    return HEAD
+
+
+def scripts_head() -> str | None:
+    """The newest revision as Alembic finds it in versions/."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(config()).get_current_head()
 
 
 def current(conn: Connection) -> str | None:
     """The database's revision; None for an empty database (or one older than migrations)."""
-    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-    return context.get_current_revision()
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return None
+    # One row: the history is linear (no branches).
+    return conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
 
 
 def upgrade(conn: Connection, revision: str = "head") -> tuple[str | None, str | None]:
@@ -62,10 +71,14 @@ def upgrade(conn: Connection, revision: str = "head") -> tuple[str | None, str |
     if before is None and inspect(conn).has_table("uws_jobs"):
         # A database made by create_all before migrations existed has the baseline schema.
         log.info("schema without a revision: recording it as the baseline %s", BASELINE)
+        from alembic import command
+
         command.stamp(config(conn), BASELINE)
         before = BASELINE
     if revision == "head" and before == head():
         return before, before
+    from alembic import command
+
     command.upgrade(config(conn), revision)
     after = current(conn)
     log.info("database schema upgraded from %s to %s", before or "empty", after)
@@ -74,6 +87,8 @@ def upgrade(conn: Connection, revision: str = "head") -> tuple[str | None, str |
 
 def downgrade(conn: Connection, revision: str) -> tuple[str | None, str | None]:
     """Downgrade (inside the caller's transaction) to ``revision`` ("base": drop everything)."""
+    from alembic import command
+
     before = current(conn)
     command.downgrade(config(conn), revision)
     return before, current(conn)
@@ -81,4 +96,6 @@ def downgrade(conn: Connection, revision: str) -> tuple[str | None, str | None]:
 
 def upgrade_sql(url: str, revision: str = "head") -> None:
     """Print the SQL of an upgrade without touching a database (for a DBA to review)."""
+    from alembic import command
+
     command.upgrade(config(url=url), revision, sql=True)
