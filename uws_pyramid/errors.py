@@ -62,5 +62,16 @@ class InsufficientStorage(UWSError):
     status = 507
 
 
+class ServiceUnavailable(UWSError):
+    """A dependency (the job database, ...) cannot be reached now: the client should retry
+    after ``retry_after`` seconds; nothing was lost."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ConfigurationError(Exception):
     """A bad deployment setting: stops start-up with a message naming the key."""

@@ -79,9 +79,15 @@ class Runtime:
     replays: ReplayGuard = field(default_factory=ReplayGuard)
 
     def close(self) -> None:
-        self.background.stop()
-        self.manager.close()
-        self.storage.close()
+        """Stop the background work, the manager's threads and the storage, each even if
+        another failed (jobs keep running: the next start-up adopts them)."""
+        for what, step in (("background tasks", self.background.stop),
+                           ("manager", self.manager.close), ("storage", self.storage.close)):
+            try:
+                step()
+            except Exception:
+                log.exception("closing the %s failed", what)
+        log.info("uws stopped")
 
 
 def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ()) -> Runtime:

@@ -11,7 +11,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
-from ..errors import Unauthorized, UWSError
+from ..errors import ServiceUnavailable, Unauthorized, UWSError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,10 @@ def _unauthorized(request: Request, message: str) -> Response:
 def uws_error(exc: UWSError, request: Request) -> Response:
     if isinstance(exc, Unauthorized):
         return _unauthorized(request, exc.message)
-    return _text(exc.status, exc.message)
+    response = _text(exc.status, exc.message)
+    if isinstance(exc, ServiceUnavailable):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @forbidden_view_config()
