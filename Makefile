@@ -15,6 +15,10 @@ $(STAMP): setup.cfg $(foreach p,$(PLUGINS),$(p)/setup.cfg)
 install: $(STAMP)
 
 run: $(STAMP)
+	@# Jobs run in a bubblewrap sandbox: install it where we can (root with apt), else the
+	@# server starts with one warning line that jobs are not isolated.
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; } || true
 	$(BIN)/pserve development.ini
 
 test: $(STAMP)

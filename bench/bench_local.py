@@ -2,7 +2,7 @@
 
 Reports jobs/s completed and the median and p99 of RUN-to-EXECUTING and RUN-to-COMPLETED
 (RUN is sent with the creation POST; start and end times are the server's own).
-Usage: python bench/bench_local.py [--jobs 500] [--clients 8]
+Usage: python bench/bench_local.py [--jobs 500] [--clients 8] [--sandbox bwrap|none]
 """
 from __future__ import annotations
 
@@ -55,12 +55,16 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+SANDBOX = ""  # uws.manager.sandbox: "" (auto), bwrap or none
+
+
 def run(max_running: int, count: int, clients: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = {
             "uws.storage.path": f"{tmp}/uws.sqlite", "uws.manager": "local",
             "uws.manager.max_running": str(max_running), "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true",
             "uws.workdir": f"{tmp}/jobs", "uws.background": "false",
+            "uws.manager.sandbox": SANDBOX,
         }
         with uws_server(settings, threads=16) as base:
             t0 = time.time()
@@ -93,7 +97,7 @@ def idle(count: int = 20) -> None:
         settings = {
             "uws.storage.path": f"{tmp}/uws.sqlite", "uws.manager": "local",
             "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true", "uws.workdir": f"{tmp}/jobs",
-            "uws.background": "false",
+            "uws.background": "false", "uws.manager.sandbox": SANDBOX,
         }
         with uws_server(settings) as base:
             to_exec, to_done = [], []
@@ -114,7 +118,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--sandbox", default="", choices=("", "bwrap", "none"))
     args = parser.parse_args()
+    global SANDBOX
+    SANDBOX = args.sandbox
+    print(f"uws.manager.sandbox = {SANDBOX or '(auto)'}")
     idle()
     for max_running in (2, 8):
         run(max_running, args.jobs, args.clients)

@@ -105,5 +105,6 @@ def test_a_failing_script_shows_the_end_of_its_stderr(grep_app: UWSTestApp) -> N
     job = wait_for(lambda: (j := grep_app.get(job_url, headers={"Accept": "application/json"}).json)
                    ["phase"] in ("COMPLETED", "ERROR") and j)
     assert job["phase"] == "ERROR"
-    assert job["errorSummary"]["message"].endswith("grep failed on words.txt (status 2)")
-    assert grep_app.get(f"{job_url}/error").text.endswith("grep failed on words.txt (status 2)\n")
+    failed = "grep failed on uploads/infile/words.txt (status 2)"
+    assert job["errorSummary"]["message"].endswith(failed)
+    assert grep_app.get(f"{job_url}/error").text.endswith(failed + "\n")

@@ -167,9 +167,16 @@ def test_a_refused_upload_keeps_the_earlier_file(app: Any, testapp: UWSTestApp) 
     ).location
     testapp.post(url, upload_files=[("infile", "data.txt", b"z" * 101)], status=413)
     (job_dir,) = job_dirs(app)
-    assert (job_dir / "data.txt").read_bytes() == b"y" * 100
-    assert sorted(p.name for p in job_dir.iterdir()) == [".uws", "data.txt"]
+    assert (job_dir / "uploads/infile/data.txt").read_bytes() == b"y" * 100
+    assert sorted(p.name for p in job_dir.iterdir()) == [".uws", "uploads"]
+    assert [p.name for p in (job_dir / "uploads/infile").iterdir()] == ["data.txt"]
     assert not any(p.name.startswith("upload") for p in (job_dir / ".uws").iterdir())
+    # Users see the file's name: in the parameter's value and when they download it.
+    assert testapp.get(url, headers={"Accept": "application/json"}).json["parameters"] == {
+        "infile": "uploads/infile/data.txt"}
+    served = testapp.get(f"{url}/parameters/infile")
+    assert served.body == b"y" * 100
+    assert served.headers["Content-Disposition"] == 'inline; filename="data.txt"'
 
 
 class Unreadable(io.RawIOBase):

@@ -67,6 +67,12 @@ class PayloadTooLarge(UWSError):
     status = 413
 
 
+class InsufficientStorage(UWSError):
+    """The server's disk is full: nothing of the request was kept (RFC 4918 section 11.5)."""
+
+    status = 507
+
+
 class ServiceUnavailable(UWSError):
     """A dependency (the job database, ...) cannot be reached now: the client should retry
     after ``retry_after`` seconds; nothing was lost."""

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from .errors import ConfigurationError, Forbidden
+from .privatefiles import private_dir
 
 EVENTS = frozenset({"started", "ended"})
 #: Seconds an event stays valid (clocks of the server and the nodes may differ a little).
@@ -77,7 +78,7 @@ def load_secret(path: Path) -> bytes:
     """The server's secret from ``path``, created (mode 600) with 256 random bits if absent."""
     try:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             with open(path, "x", opener=lambda p, f: os.open(p, f, 0o600)) as out:
                 out.write(secrets.token_hex(32))
         secret = path.read_text().strip()

@@ -39,6 +39,13 @@ class Notifier:
         for event in events:
             event.set()
 
+    def publish_all(self) -> None:
+        """Wake every waiter (changes may have been missed, or the server is stopping)."""
+        with self._lock:
+            events = [event for waiters in self._waiters.values() for event in waiters]
+        for event in events:
+            event.set()
+
     def waiting(self) -> int:
         """How many requests wait now (for tests and metrics)."""
         with self._lock:

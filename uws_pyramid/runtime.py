@@ -17,6 +17,7 @@ from .jdl.registry import JobDescriptions
 from .jobs import utcnow
 from .manager import Manager, ManagerContext
 from .plugins import make_plugin_manager, select
+from .privatefiles import private_dir
 from .service import JobService
 from .settings import UWSSettings
 from .storage import Storage
@@ -79,9 +80,15 @@ class Runtime:
     replays: ReplayGuard = field(default_factory=ReplayGuard)
 
     def close(self) -> None:
-        self.background.stop()
-        self.manager.close()
-        self.storage.close()
+        """Stop the background work, the manager's threads and the storage, each even if
+        another failed (jobs keep running: the next start-up adopts them)."""
+        for what, step in (("background tasks", self.background.stop),
+                           ("manager", self.manager.close), ("storage", self.storage.close)):
+            try:
+                step()
+            except Exception:
+                log.exception("closing the %s failed", what)
+        log.info("uws stopped")
 
 
 def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ()) -> Runtime:
@@ -92,7 +99,7 @@ def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ())
     storage: Storage = storage_cls.from_settings(settings.storage_options, here)
     manager: Manager = manager_cls.from_settings(settings.manager_options, here)
     descriptions = JobDescriptions(settings.jdl_dir, settings.jdl_refresh)
-    settings.workdir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.workdir)
     service = JobService(storage, manager, descriptions, settings, pm.hook)
     server_secret = load_secret(settings.secret_file)
     manager.bind(

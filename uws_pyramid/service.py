@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -9,8 +10,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import BadRequest, Forbidden, InvalidValue, NotFound, QuotaExceeded
-from .execution.workdir import JobDir, safe_name
+from .errors import BadRequest, Forbidden, InvalidValue, NotFound, ServiceUnavailable
+from .execution import jobfiles
+from .execution.results import error_detail
+from .execution.workdir import JobDir
 from .jdl import JobDescription, validate_parameters
 from .jdl.registry import JobDescriptions
 from .jobs import (
@@ -84,6 +87,8 @@ class JobService:
         # Waiting requests hold a server thread each: cap them so they never starve the others.
         self._waiters = threading.BoundedSemaphore(max(settings.max_waiters, 1))
         self._wait_enabled = settings.max_waiters > 0
+        #: Set when the server stops: WAIT requests return at once.
+        self.stopping = threading.Event()
         # A quota of 0 means no limit: no Quota for storage to check.
         self._active_quota = per_owner(Quota.active_jobs, settings.quota_active_jobs)
         self._running_quota = per_owner(Quota.running_jobs, settings.quota_running_jobs)
@@ -116,27 +121,44 @@ class JobService:
     def job_dir(self, job_id: str) -> JobDir:
         return JobDir(self.settings.workdir, job_id)
 
-    def result_file(self, job: Job, result_id: str) -> tuple[Result, Path]:
+    def open_file(self, job: Job, relative: str, what: str) -> tuple[BinaryIO, os.stat_result]:
+        """Open a file of the job's directory as ``jobfiles`` allows (never a link, a FIFO or
+        a file with several links); NotFound, naming ``what``, for anything else."""
+        try:
+            return jobfiles.open_file(self.job_dir(job.job_id).path, relative)
+        except FileNotFoundError:
+            raise NotFound(f"the file of {what} is gone") from None
+        except (jobfiles.Refused, OSError) as exc:
+            log.warning("job %s: %s not served: %s", job.job_id, what, exc)
+            raise NotFound(f"the file of {what} cannot be served: {exc}") from None
+
+    def open_result(self, job: Job, result_id: str) -> tuple[Result, BinaryIO, os.stat_result]:
         result = job.result(result_id)
         if result is None:
             raise NotFound(f"job {job.job_id} has no result {result_id!r}")
-        path = self.job_dir(job.job_id).resolve(result.path)
-        if not path.is_file():
-            raise NotFound(f"the file of result {result_id!r} is gone")
-        return result, path
+        stream, st = self.open_file(job, result.path, f"result {result_id!r}")
+        return result, stream, st
+
+    def result_file(self, job: Job, result_id: str) -> tuple[Result, Path]:
+        """A result and its path, once checked as ``open_result`` does (for tests and tools)."""
+        result, stream, _ = self.open_result(job, result_id)
+        stream.close()
+        return result, self.job_dir(job.job_id).path / result.path
 
     def error_text(self, job: Job) -> str:
+        """The text of ``/error``: the job's stderr when it tells something, else the summary."""
         if job.error is None:
             raise NotFound(f"job {job.job_id} has no error")
-        stderr = self.job_dir(job.job_id).stderr
-        if job.error.has_detail and stderr.is_file():
-            return stderr.read_text(errors="replace")
+        if job.error.has_detail:
+            detail = error_detail(self.job_dir(job.job_id))
+            if detail:
+                return detail
         return job.error.message
 
     def wait(self, job: Job, timeout: int, phase: Phase | None) -> Job:
         """UWS blocking GET: return when the phase changes or after ``timeout`` seconds."""
         seconds = self.settings.wait_max if timeout < 0 else min(timeout, self.settings.wait_max)
-        if seconds == 0 or not self._wait_enabled:
+        if seconds == 0 or not self._wait_enabled or self.stopping.is_set():
             return job
         # Under load the Recommendation lets the server return early: do so rather than
         # let waiters occupy every thread.
@@ -147,10 +169,16 @@ class JobService:
                 job = self.storage.get(job.job_id)  # fresh, now that changes wake us
                 if job.phase not in WAITABLE or (phase is not None and job.phase != phase):
                     return job
-                changed.wait(seconds)
+                if not self.stopping.is_set():
+                    changed.wait(seconds)
             return self.storage.get(job.job_id)
         finally:
             self._waiters.release()
+
+    def stop_waiting(self) -> None:
+        """The server stops: answer every waiting request now (UWS lets WAIT return early)."""
+        self.stopping.set()
+        self.storage.notifier.publish_all()
 
     # -- creating and changing ------------------------------------------------------------
 
@@ -172,8 +200,10 @@ class JobService:
             quote=now + timedelta(seconds=jd.quote) if jd.quote else None,
             parameters=self._parameters(jd, sub, complete=True),
         )
-        # With PHASE=RUN the running quota is checked with the insert too: a start that
-        # would be refused must not leave a PENDING job behind.
+        if run:
+            # Inserted QUEUED, in one transaction with the running quota's check: no outage
+            # can leave a PENDING job behind that the client asked to run and never heard of.
+            job = job.changed(phase=Phase.QUEUED)
         quotas = self._active_quota + (self._running_quota if run else ())
         try:
             self._store_uploads(job.job_id, sub)
@@ -184,14 +214,8 @@ class JobService:
         log.info("created job %s of type %s", job.job_id, job_type)
         if not run:
             return job
-        try:
-            return self.run(job)
-        except QuotaExceeded:
-            # Creations racing with this one were PENDING when each checked: none counted
-            # the others. run()'s check is the atomic one; it refused, so take the job back.
-            self.job_dir(job.job_id).remove()
-            self.storage.delete(job.job_id)
-            raise
+        self._call_hook(self.hook.uws_job_phase_changed, job=job, previous=Phase.PENDING)
+        return self._submit(job)
 
     def modify(self, job: Job, sub: Submission) -> Job | None:
         """POST to a job: ACTION=DELETE, parameter and control changes, then PHASE. Every
@@ -246,18 +270,29 @@ class JobService:
             if current.phase in (Phase.QUEUED, Phase.EXECUTING):
                 return current  # already started: RUN is idempotent
             raise Forbidden(f"job {job.job_id} is {current.phase}: only a PENDING job can be run")
+        return self._submit(queued)
+
+    def _submit(self, queued: Job) -> Job:
+        """Hand a job recorded QUEUED to the manager. A database outage leaves it QUEUED: the
+        RUN was accepted, and reconciliation submits a QUEUED job no manager knows."""
         try:
             self.manager.submit(queued)
+        except ServiceUnavailable as exc:
+            log.warning("job %s stays QUEUED until it can be submitted: %s", queued.job_id, exc)
+            return queued
         except Exception as exc:  # the manager's fault must not lose the job: record it
-            log.exception("submission of job %s failed", job.job_id)
+            log.exception("submission of job %s failed", queued.job_id)
             self.record(
-                job.job_id,
+                queued.job_id,
                 {Phase.QUEUED},
                 phase=Phase.ERROR,
                 end_time=utcnow(),
                 error=ErrorSummary(f"the job could not be submitted: {exc}"),
             )
-        return self.storage.get(job.job_id)
+        try:
+            return self.storage.get(queued.job_id)
+        except ServiceUnavailable:
+            return queued
 
     def abort(self, job: Job) -> Job:
         changed = self._record_full(job.job_id, ABORTABLE, phase=Phase.ABORTED, end_time=utcnow())
@@ -394,7 +429,7 @@ class JobService:
             spec = jd.parameter(upload.name)
             if spec is not None and spec.type != "file":
                 raise InvalidValue(spec.name, f"a value of type {spec.type}, not a file")
-            values[upload.name] = safe_name(upload.filename, fallback=upload.name)
+            values[upload.name] = JobDir.upload_path(upload.name, upload.filename)
         return validate_parameters(jd, values, complete=complete)
 
     def _store_uploads(self, job_id: str, sub: Submission) -> None:

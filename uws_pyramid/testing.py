@@ -50,7 +50,7 @@ use = egg:uws-pyramid
 {settings}
 
 [server:main]
-use = egg:waitress#main
+use = egg:uws-pyramid#main
 listen = 127.0.0.1:{port}
 threads = {threads}
 

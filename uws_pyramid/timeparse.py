@@ -65,3 +65,22 @@ def parse_int(name: str, text: str, minimum: int, expected: str, maximum: int = 
     if value > maximum:
         raise InvalidValue(name, f"{expected}, at most {maximum}", text)
     return value
+
+
+def ended_at(recorded: str | None, started: datetime | None, now: datetime | None = None
+             ) -> datetime:
+    """A job's endTime from its exit record (UTC, whole seconds), for ends noticed late (a
+    restart, an outage): the record's time when it is clearly past, else ``now`` (more
+    precise); never before ``started``."""
+    now = now or datetime.now(timezone.utc)
+    value = now
+    if recorded:
+        try:
+            written = parse_after("ended", recorded)
+        except InvalidValue:
+            written = None
+        if written is not None and (now - written).total_seconds() > 1.0:
+            value = written
+    if started is not None and value < started:
+        value = started
+    return value

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..jobs import Job
-from . import wrapper
+from . import jobfiles, wrapper
 from .workdir import JobDir
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 WRAPPER_SCRIPT = Path(wrapper.__file__).resolve()
 HOST = wrapper.host()
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: Largest exit or wrapper record read (a few hundred bytes when the wrapper wrote it).
+RECORD_MAX = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,22 @@ def check_parameter(name: str, value: object) -> None:
         raise ValueError(f"parameter {name}: a NUL character cannot reach the script")
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write ``path`` atomically (temporary file, then rename): readers never see half of it."""
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically (temporary file, then rename): readers never see half of it.
+    Readable by the server's user alone; a failure (a full disk) leaves no temporary file."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    temporary.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with open(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_private(path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
 
 
 def prepare(job: Job, job_dir: JobDir, path: str = wrapper.DEFAULT_PATH) -> None:
@@ -71,9 +84,7 @@ def prepare(job: Job, job_dir: JobDir, path: str = wrapper.DEFAULT_PATH) -> None
     write_json(job_dir.parameters_file, dict(job.parameters))
     entries = {"UWS_JOB_ID": job.job_id, "PATH": path, **job.parameters}
     data = b"".join(f"{name}={value}".encode() + b"\0" for name, value in entries.items())
-    temporary = job_dir.job_file.with_name(f".{wrapper.JOB_FILE}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, job_dir.job_file)
+    write_private(job_dir.job_file, data)
 
 
 def wrapper_command(job_dir: JobDir, script: Path, python: str = sys.executable) -> list[str]:
@@ -89,17 +100,18 @@ def environment(job: Job, job_dir: JobDir, path: str = wrapper.DEFAULT_PATH) -> 
     return wrapper.base_environment(job.job_id, str(job_dir.path), path)
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_json(job_dir: JobDir, path: Path) -> dict[str, Any] | None:
+    raw = jobfiles.read_or_none(job_dir.path, path.relative_to(job_dir.path), RECORD_MAX)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(raw.decode("utf-8")) if raw is not None else None
+    except ValueError:
         return None
     return data if isinstance(data, dict) else None
 
 
 def read_exit(job_dir: JobDir) -> ExitStatus | None:
     """The script's exit status, or None if the wrapper has not written one (yet)."""
-    data = _read_json(job_dir.exit_file)
+    data = _read_json(job_dir, job_dir.exit_file)
     if data is None or not isinstance(data.get("returncode"), int):
         return None
     ended = data.get("ended")
@@ -108,7 +120,7 @@ def read_exit(job_dir: JobDir) -> ExitStatus | None:
 
 def read_wrapper(job_dir: JobDir) -> WrapperRecord | None:
     """The wrapper's record of itself, or None if it has not started (yet)."""
-    data = _read_json(job_dir.wrapper_file)
+    data = _read_json(job_dir, job_dir.wrapper_file)
     if data is None or not isinstance(data.get("pid"), int):
         return None
     ticks = data.get("start_ticks")
@@ -143,11 +155,10 @@ def is_running(pid: int, start_ticks: int | None, job_dir: JobDir | None = None)
 
 def read_progress(job_dir: JobDir) -> float | None:
     """The fraction done that the script wrote to ``progress`` (clamped to 0..1), or None."""
+    raw = jobfiles.read_or_none(job_dir.path, wrapper.PROGRESS_FILE, 64)
     try:
-        with open(job_dir.progress_file, "rb") as stream:
-            text = stream.read(64).decode("ascii").strip()
-        value = float(text)
-    except (OSError, ValueError):
+        value = float(raw.decode("ascii").strip()) if raw is not None else math.nan
+    except ValueError:
         return None
     if not math.isfinite(value):
         return None

@@ -7,9 +7,12 @@ already is never given twice (the later file is left out, with a warning in the 
 """
 from __future__ import annotations
 
+import fnmatch
 import glob
 import logging
+import os
 import signal
+import stat
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +20,9 @@ from typing import Any
 
 from ..jdl.model import JobDescription, ResultSpec
 from ..jobs import ErrorSummary, Phase, Result, utcnow
+from . import jobfiles
 from .workdir import JobDir
-from .wrapper import META
+from .wrapper import META, NO_SPACE_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +30,15 @@ log = logging.getLogger(__name__)
 MAX_FILES_PER_RESULT = 1000
 #: Length of the errorSummary message built from the end of stderr.
 ERROR_CHARS = 500
-VANISHED = "the job's process disappeared (server restart?)"
+#: Most of stderr that ``/error`` returns (its end).
+ERROR_TEXT_MAX = 1 << 20
+#: Directory entries one result pattern may scan.
+MAX_SCANNED = 100_000
+#: Free bytes below which a job's file system counts as full when the job ends.
+FULL_BYTES = 64 * 1024
+#: A job whose wrapper is gone without an exit record, its own status unknown (adopted after a
+#: restart, or the host rebooted).
+VANISHED = "the job's supervisor died before it recorded how the job's script ended"
 _CONTROL = frozenset(chr(c) for c in range(32)) | {"\x7f"}
 
 
@@ -54,24 +66,20 @@ def _safe_pattern(pattern: str) -> bool:
     )
 
 
-def _inside(root: Path, relative: str) -> Path | None:
-    """The regular file at ``relative`` if it really is inside ``root`` (symlinks resolved)."""
-    target = (root / relative).resolve()
-    if root not in target.parents or not target.is_file():
-        return None
-    if (root / META) in target.parents:
-        return None  # the contract's own files: stdout and stderr are offered by name
-    return target
-
-
 def _matches(root: Path, pattern: str) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
-    for relative in sorted(glob.glob(pattern, root_dir=root, recursive=True)):
-        target = _inside(root, relative)
-        if target is None:
-            log.debug("result file %s left out: not a regular file inside %s", relative, root)
+    for relative in sorted(walk_pattern(root, pattern)):
+        if relative.split("/", 1)[0] == META:
+            continue  # the contract's own files: stdout and stderr are offered by name
+        try:
+            size = jobfiles.stat_file(root, relative).st_size
+        except FileNotFoundError:
             continue
-        found.append((Path(relative).as_posix(), target.stat().st_size))
+        except (jobfiles.Refused, OSError) as exc:
+            if not Path(root, relative).is_dir():
+                log.warning("job dir %s: result file left out: %s", root, exc)
+            continue
+        found.append((relative, size))
         if len(found) >= MAX_FILES_PER_RESULT:
             log.warning("result pattern %r in %s: only the first %d files are kept",
                         pattern, root, MAX_FILES_PER_RESULT)
@@ -79,13 +87,81 @@ def _matches(root: Path, pattern: str) -> list[tuple[str, int]]:
     return found
 
 
+def walk_pattern(root: Path, pattern: str) -> set[str]:
+    """The relative paths under ``root`` that a glob pattern names, as ``glob.glob`` would
+    (``*`` skips hidden names, ``**`` any depth) but never through a symbolic link: a job's
+    link to ``/`` must not make the server walk the whole disk. At most MAX_SCANNED entries."""
+    parts = [part for part in pattern.split("/") if part]
+    found: set[str] = set()
+    budget = [MAX_SCANNED]
+
+    def names(prefix: str) -> list[str]:
+        try:
+            with os.scandir(root / prefix if prefix else root) as entries:
+                listed = []
+                for entry in entries:
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        break
+                    listed.append(entry.name)
+                return listed
+        except OSError:
+            return []
+
+    def real_dir(relative: str) -> bool:
+        try:
+            return stat.S_ISDIR(os.lstat(root / relative).st_mode)
+        except OSError:
+            return False
+
+    def join(prefix: str, name: str) -> str:
+        return f"{prefix}/{name}" if prefix else name
+
+    def visit(prefix: str, index: int) -> None:
+        if budget[0] < 0:
+            return
+        if index == len(parts):
+            if prefix:
+                found.add(prefix)
+            return
+        part, last = parts[index], index == len(parts) - 1
+        if part == "**":
+            visit(prefix, index + 1)
+            for name in names(prefix):
+                child = join(prefix, name)
+                if not name.startswith(".") and real_dir(child):
+                    visit(child, index)
+                elif last and not name.startswith("."):
+                    found.add(child)
+        elif glob.has_magic(part):
+            for name in names(prefix):
+                if name.startswith(".") and not part.startswith("."):
+                    continue
+                if fnmatch.fnmatchcase(name, part):
+                    child = join(prefix, name)
+                    if last:
+                        found.add(child)
+                    elif real_dir(child):
+                        visit(child, index + 1)
+        else:
+            child = join(prefix, part)
+            if last:
+                found.add(child)
+            elif real_dir(child):
+                visit(child, index + 1)
+
+    visit("", 0)
+    return found
+
+
 def collect_results(
-    job_dir: JobDir, jd: JobDescription | None, parameters: Mapping[str, str]
+    job_dir: JobDir, jd: JobDescription | None, parameters: Mapping[str, str],
+    declared: bool = True,
 ) -> list[Result]:
-    """The declared results present in the working directory, then stdout and stderr."""
-    try:
-        root = job_dir.path.resolve(strict=True)
-    except OSError:
+    """The declared results present in the working directory (unless ``declared`` is false),
+    then stdout and stderr. Only plain files of the job's own count (``jobfiles``)."""
+    root = job_dir.path
+    if not root.is_dir() or root.is_symlink():
         return []
     results: list[Result] = []
     taken = {"stdout", "stderr"}
@@ -98,7 +174,7 @@ def collect_results(
         taken.add(result.id.lower())
         results.append(result)
 
-    for spec in jd.results if jd is not None else ():
+    for spec in jd.results if jd is not None and declared else ():
         pattern = result_pattern(spec, jd, parameters)  # type: ignore[arg-type]
         if not _safe_pattern(pattern):
             if pattern:
@@ -110,24 +186,32 @@ def collect_results(
             rid = spec.id if len(found) == 1 else f"{spec.id}_{number}"
             add(Result(rid, path, spec.mime_type, size))
     for rid, path in (("stdout", job_dir.stdout), ("stderr", job_dir.stderr)):
-        if path.is_file():
-            relative = path.relative_to(job_dir.path).as_posix()
-            results.append(Result(rid, relative, "text/plain", path.stat().st_size))
+        relative = path.relative_to(root).as_posix()
+        try:
+            size = jobfiles.stat_file(root, relative).st_size
+        except FileNotFoundError:
+            continue
+        except (jobfiles.Refused, OSError) as exc:
+            log.warning("job dir %s: %s left out: %s", root, rid, exc)
+            continue
+        results.append(Result(rid, relative, "text/plain", size))
     return results
 
 
-def stderr_tail(path: Path, limit: int = ERROR_CHARS) -> str:
-    """The last non-empty lines of ``path`` that fit in ``limit`` characters."""
+def _stderr_relative(job_dir: JobDir) -> str:
+    return job_dir.stderr.relative_to(job_dir.path).as_posix()
+
+
+def stderr_tail(job_dir: JobDir, limit: int = ERROR_CHARS) -> str:
+    """The last non-empty lines of the job's stderr that fit in ``limit`` characters;
+    Refused if the file is not a plain file of the job's own, "" if absent."""
     try:
-        with open(path, "rb") as stream:
-            size = stream.seek(0, 2)
-            start = max(0, size - 8 * limit)
-            stream.seek(start)
-            data = stream.read()
-    except OSError:
+        data, size = jobfiles.read_file(job_dir.path, _stderr_relative(job_dir), 8 * limit,
+                                        tail=True)
+    except FileNotFoundError:
         return ""
     lines = data.decode("utf-8", "replace").splitlines()
-    if start > 0 and lines:
+    if size > len(data) and lines:
         lines = lines[1:]  # most likely cut in the middle
     kept: list[str] = []
     total = 0
@@ -142,20 +226,77 @@ def stderr_tail(path: Path, limit: int = ERROR_CHARS) -> str:
     return "\n".join(reversed(kept))
 
 
-def describe_exit(returncode: int) -> str:
+def error_detail(job_dir: JobDir, limit: int = ERROR_TEXT_MAX) -> str:
+    """The text of a job's ``/error``: its stderr (the last ``limit`` bytes of a longer one),
+    or "" if it is absent, empty or not a plain file of the job's own."""
+    try:
+        data, size = jobfiles.read_file(job_dir.path, _stderr_relative(job_dir), limit,
+                                        tail=True)
+    except FileNotFoundError:
+        return ""
+    except (jobfiles.Refused, OSError) as exc:
+        log.warning("job dir %s: stderr not read: %s", job_dir.path, exc)
+        return ""
+    text = data.decode("utf-8", "replace")
+    if not text.strip():
+        return ""
+    if size > len(data):
+        text = f"[the first {size - len(data)} bytes of stderr are left out]\n" + text
+    return text
+
+
+def _ended(returncode: int) -> str:
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = str(-returncode)
-        return f"the job's script was killed by signal {name}"
-    return f"the job's script exited with status {returncode}"
+        return f"was killed by signal {name}"
+    return f"exited with status {returncode}"
+
+
+def describe_exit(returncode: int) -> str:
+    return f"the job's script {_ended(returncode)}"
+
+
+def supervisor_died(returncode: int) -> str:
+    """The message of a job whose wrapper ended without recording the script's end."""
+    return (f"the job's supervisor died (it {_ended(returncode)}) before it recorded how "
+            f"the job's script ended")
+
+
+def _lost_exit(job_dir: JobDir, supervisor: int) -> str:
+    """Why a job whose wrapper ended has no exit record: a record the job spoiled, or the
+    wrapper's death."""
+    try:
+        jobfiles.stat_file(job_dir.path, job_dir.exit_file.relative_to(job_dir.path))
+    except jobfiles.Refused as exc:
+        return f"the job's exit record was not read: {exc} (its supervisor {_ended(supervisor)})"
+    except OSError:
+        pass
+    return supervisor_died(supervisor)
 
 
 def error_summary(job_dir: JobDir, returncode: int) -> ErrorSummary:
-    """The errorSummary of a failed script: the end of its stderr (all of it at /error)."""
-    message = stderr_tail(job_dir.stderr) or describe_exit(returncode)
-    return ErrorSummary(message, has_detail=job_dir.stderr.is_file())
+    """The errorSummary of a failed script: the end of its stderr (all of it at /error), or
+    its exit status when stderr says nothing (or cannot be read: then why)."""
+    try:
+        tail = stderr_tail(job_dir)
+    except (jobfiles.Refused, OSError) as exc:
+        log.warning("job dir %s: stderr not read: %s", job_dir.path, exc)
+        return ErrorSummary(f"{describe_exit(returncode)}; its stderr was not read: {exc}")
+    if not tail:
+        return ErrorSummary(f"{describe_exit(returncode)} (nothing on stderr)")
+    return ErrorSummary(tail, has_detail=True)
+
+
+def no_space(job_dir: JobDir) -> bool:
+    """Whether the file system of the job's directory is full (for its user)."""
+    try:
+        fs = os.statvfs(job_dir.path)
+    except OSError:
+        return False
+    return fs.f_bavail * fs.f_frsize < FULL_BYTES or (fs.f_files > 0 and fs.f_favail == 0)
 
 
 def final_changes(
@@ -164,15 +305,27 @@ def final_changes(
     parameters: Mapping[str, str],
     returncode: int | None,
     now: datetime | None = None,
+    supervisor: int | None = None,
 ) -> dict[str, Any]:
     """The changes that end a job: COMPLETED for status 0, else ERROR; None means the
-    process vanished without leaving an exit status."""
+    process vanished without leaving an exit status (``supervisor``: the wrapper's own
+    status then, if known).
+
+    A job that ran out of disk space (its wrapper says so, or the disk is full now) is an
+    ERROR whatever its status, and its declared results, likely cut short, are not offered."""
+    full = supervisor == NO_SPACE_STATUS or no_space(job_dir)
     changes: dict[str, Any] = {
         "end_time": now or utcnow(),
-        "results": collect_results(job_dir, jd, parameters),
+        "results": collect_results(job_dir, jd, parameters, declared=not full),
     }
-    if returncode == 0:
+    if full:
+        how = "" if returncode is None else f"; {describe_exit(returncode)}"
+        changes.update(phase=Phase.ERROR, error=ErrorSummary(
+            f"no space left on device: the job's files could not all be written{how}"))
+    elif returncode == 0:
         changes.update(phase=Phase.COMPLETED, error=None)
+    elif returncode is None and supervisor is not None:
+        changes.update(phase=Phase.ERROR, error=ErrorSummary(_lost_exit(job_dir, supervisor)))
     elif returncode is None:
         changes.update(phase=Phase.ERROR, error=ErrorSummary(VANISHED))
     else:

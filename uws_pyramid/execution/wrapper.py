@@ -1,7 +1,8 @@
 """The job wrapper: runs a job's script with a clean environment and records its exit status.
 
-Usage: ``python -I -S wrapper.py <job_dir> <script>`` (or ``python -m
-uws_pyramid.execution.wrapper``). Every job pays this program's start-up, so it imports
+Usage: ``python -I -S wrapper.py <job_dir> <script> [<launcher> ...]`` (or ``python -m
+uws_pyramid.execution.wrapper``); a launcher (a sandbox such as bubblewrap) runs the
+script: ``<launcher> ... /bin/bash <script>``, and its status 128+N means signal N. Every job pays this program's start-up, so it imports
 only what the interpreter has loaded anyway; it needs no package of the server, and so
 runs unchanged on a batch node. Protocol, all files in ``<job_dir>/.uws/``:
 
@@ -14,6 +15,10 @@ runs unchanged on a batch node. Protocol, all files in ``<job_dir>/.uws/``:
 - ``exit.json`` (wrapper, when the script ended): returncode (negative: killed by that
   signal, as in subprocess), ended. Written to a temporary file, synced, then renamed.
   A manager that finds the wrapper gone and no exit.json knows the job was killed.
+
+Every file is created for the server's user alone (umask 077, inherited by the script), never
+through a symbolic link. If the disk is full, the wrapper removes its temporary file and
+exits with NO_SPACE_STATUS without an exit.json.
 """
 from __future__ import annotations
 
@@ -41,6 +46,9 @@ PROGRESS_FILE = "progress"  # in the working directory, written by scripts: a fr
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 BASH = "/bin/bash"
+#: The wrapper's status when the disk was full (ENOSPC's errno number), without an exit.json.
+NO_SPACE_STATUS = 28
+_FULL = (28, 122)  # ENOSPC, EDQUOT (no ``errno`` import: start-up time)
 
 # Variables that the contract sets, or that change how bash, the dynamic linker or common
 # interpreters behave before the script's first line (bash itself sources $BASH_ENV).
@@ -124,31 +132,42 @@ def write_record(path: str, record: dict[str, object], sync: bool = False) -> No
     survive a crash of the host as well."""
     text = "{" + ", ".join(f"{_json(k)}: {_json(v)}" for k, v in record.items()) + "}\n"
     temporary = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, text.encode("ascii"))
-        if sync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
+        os.unlink(temporary)  # left by a crash of a process with our pid
+    except FileNotFoundError:
+        pass
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            data = text.encode("ascii")
+            while data:
+                data = data[os.write(fd, data):]
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def run(job_dir: str, script: str) -> int:
-    """Run ``script`` in ``job_dir`` as the protocol says; return its returncode."""
+def run(job_dir: str, script: str, launcher: list[str] | None = None) -> int:
+    """Run ``script`` in ``job_dir`` as the protocol says (through ``launcher`` if given);
+    return its returncode."""
     meta = os.path.join(job_dir, META)
     me = os.getpid()
     write_record(os.path.join(meta, WRAPPER_FILE), {
         "pid": me, "pgid": os.getpgrp(), "start_ticks": start_ticks(me), "host": host(),
         "started": _now(), "script": script,
     })
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-    out = os.open(os.path.join(meta, STDOUT_FILE), flags, 0o644)
-    err = os.open(os.path.join(meta, STDERR_FILE), flags, 0o644)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+    out = os.open(os.path.join(meta, STDOUT_FILE), flags, 0o600)
+    err = os.open(os.path.join(meta, STDERR_FILE), flags, 0o600)
     try:
         with open(os.path.join(meta, JOB_FILE), "rb") as stream:
             env = script_environment(job_dir, stream.read())
@@ -171,8 +190,9 @@ def run(job_dir: str, script: str) -> int:
     for signum in stopped:
         signal.signal(signum, on_signal)
     devnull = os.open(os.devnull, os.O_RDONLY)
+    command = [*(launcher or ()), BASH, script]
     child = os.posix_spawn(
-        BASH, [BASH, script], env,
+        command[0], command, env,
         file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, out, 1),
                       (os.POSIX_SPAWN_DUP2, err, 2)],
         setsigdef=stopped,
@@ -184,24 +204,43 @@ def run(job_dir: str, script: str) -> int:
         os.rmdir(env["TMPDIR"])
     except OSError:
         pass  # not empty: the job directory's removal takes it
-    return os.waitstatus_to_exitcode(status)
+    returncode = os.waitstatus_to_exitcode(status)
+    if launcher and 128 < returncode < 128 + signal.NSIG:
+        returncode = 128 - returncode  # the launcher's "killed by signal N"
+    return returncode
+
+
+def _full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _FULL
 
 
 def main(argv: list[str]) -> int:
     """Exit with the script's status (128+N when signal N killed it)."""
-    if len(argv) != 2:
-        sys.stderr.write("usage: wrapper.py <job_dir> <script>\n")
+    if len(argv) < 2:
+        sys.stderr.write("usage: wrapper.py <job_dir> <script> [<launcher> ...]\n")
         return 2
+    os.umask(0o077)
     job_dir = os.path.abspath(argv[0])
     os.chdir(job_dir)
     try:
-        returncode = run(job_dir, argv[1])
-    except Exception as exc:  # the server must learn of any failure through the exit file
-        with open(os.path.join(job_dir, META, STDERR_FILE), "a", encoding="utf-8") as err:
-            err.write(f"uws wrapper: {type(exc).__name__}: {exc}\n")
-        returncode = 1
-    write_record(os.path.join(job_dir, META, EXIT_FILE),
-                 {"returncode": returncode, "ended": _now()}, sync=True)
+        try:
+            returncode = run(job_dir, argv[1], argv[2:])
+        except Exception as exc:  # the server must learn of any failure through the exit file
+            if _full(exc):
+                return NO_SPACE_STATUS
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+            err = os.open(os.path.join(job_dir, META, STDERR_FILE), flags, 0o600)
+            try:
+                os.write(err, f"uws wrapper: {type(exc).__name__}: {exc}\n".encode())
+            finally:
+                os.close(err)
+            returncode = 1
+        write_record(os.path.join(job_dir, META, EXIT_FILE),
+                     {"returncode": returncode, "ended": _now()}, sync=True)
+    except OSError as exc:
+        if _full(exc):
+            return NO_SPACE_STATUS  # no exit.json: the server reads this status
+        raise
     return returncode if returncode >= 0 else 128 - returncode
 
 

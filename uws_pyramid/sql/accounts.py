@@ -51,7 +51,7 @@ class SQLAccounts(Accounts):
     def __init__(
         self,
         one: Callable[[Select[Any], Mapping[str, Any]], Mapping[str, Any] | None],
-        read: Callable[[], Connection],
+        read: Callable[[], AbstractContextManager[Connection]],
         write: Callable[[], AbstractContextManager[Connection]],
     ) -> None:
         self._one = one

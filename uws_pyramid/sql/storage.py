@@ -22,8 +22,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import exc as sa_exc
 
-from ..errors import ConfigurationError, NotFound
+from ..errors import ConfigurationError, NotFound, ServiceUnavailable
 from ..jobs import ErrorSummary, Job, JobQuery, JobRef, Phase, Quota, Result
 from ..storage import Storage
 from . import migrations
@@ -104,6 +105,39 @@ def row_to_job(m: Mapping[str, Any]) -> Job:
         job_info=dict(m["job_info"]),
         process_id=m["process_id"],
     )
+
+
+#: Seconds a client is asked to wait (Retry-After) when the database cannot be reached.
+RETRY_AFTER = 5
+
+
+def unavailable(exc: BaseException) -> ServiceUnavailable:
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    log.warning("job database unavailable: %s", reason[0] if reason else type(exc).__name__)
+    return ServiceUnavailable(
+        "the job database cannot be reached now; nothing was lost, try again shortly",
+        retry_after=RETRY_AFTER,
+    )
+
+
+@contextmanager
+def reachable(dbapi: Any = None) -> Iterator[None]:
+    """Turn a failure of the database connection (down, restarting, pool exhausted, locked)
+    into ServiceUnavailable: a 503 to clients, a retry for background threads. Errors of a
+    statement itself (constraints, ...) go through unchanged."""
+    try:
+        yield
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as exc:
+        raise unavailable(exc) from exc
+    except sa_exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise unavailable(exc) from exc
+        raise
+    except Exception as exc:
+        # Reads on the bare DBAPI connection (fastread) raise the driver's own errors.
+        if dbapi is not None and isinstance(exc, (dbapi.OperationalError, dbapi.InterfaceError)):
+            raise unavailable(exc) from exc
+        raise
 
 
 PHASES = {str(p): p for p in Phase}
@@ -205,14 +239,17 @@ class SQLStorage(Storage):
         reader = self._readers.get(id(stmt))
         if reader is None:
             reader = self._readers[id(stmt)] = RowReader(self.engine, stmt)
-        return reader.one(params)
+        with reachable(self.engine.dialect.dbapi):
+            return reader.one(params)
 
-    def _read(self) -> Connection:
-        return self.engine.connect().execution_options(**self.read_options)
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with reachable(), self.engine.connect().execution_options(**self.read_options) as conn:
+            yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(**self.write_options) as conn:
+        with reachable(), self.engine.connect().execution_options(**self.write_options) as conn:
             with conn.begin():
                 yield conn
 

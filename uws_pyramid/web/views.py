@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
-from pyramid.response import FileResponse, Response
+from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
+from webob.static import FileIter
 
 from ..errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound
 from ..jobs import Job, JobQuery
@@ -229,9 +231,14 @@ def job_parameter(request: Request) -> Response:
         raise NotFound(f"job {job.job_id} has no parameter {name!r}")
     value = job.parameters[matches[0]]
     if matches[0] in request.jobs.uploads(job):
-        path = request.jobs.job_dir(job.job_id).resolve(value)
-        if path.is_file():
-            return _file_response(request, path, "application/octet-stream")
+        try:
+            stream, st = request.jobs.open_file(job, value, f"parameter {matches[0]}")
+        except NotFound:
+            return text(value)
+        response = _file_response(request, stream, st, "application/octet-stream")
+        # The file's name as it was stored (letters, digits, "._-" only: safe in a header).
+        response.content_disposition = f'inline; filename="{value.rsplit("/", 1)[-1]}"'
+        return response
     return text(value)
 
 
@@ -257,8 +264,8 @@ def put_job_parameter(request: Request) -> HTTPSeeOther:
 @view_config(route_name="job_result", request_method=("GET", "HEAD"), permission=READ)
 def job_result(request: Request) -> Response:
     job = request.context.job
-    result, path = request.jobs.result_file(job, request.matchdict["result_id"])
-    return _file_response(request, path, result.mime_type or "application/octet-stream")
+    result, stream, st = request.jobs.open_result(job, request.matchdict["result_id"])
+    return _file_response(request, stream, st, result.mime_type or "application/octet-stream")
 
 
 #: Files a job wrote or a user sent are served from the service's own origin: whatever they
@@ -267,13 +274,18 @@ def job_result(request: Request) -> Response:
 FILE_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 
 
-def _file_response(request: Request, path: Any, mime_type: str) -> Response:
-    response = FileResponse(str(path), request=request, content_type=mime_type)
+def _file_response(request: Request, stream: BinaryIO, st: os.stat_result,
+                   mime_type: str) -> Response:
+    """Serve a file the service opened (``jobfiles``): never reopened by its path, which a
+    job could have changed into a link since."""
+    wrapper = request.environ.get("wsgi.file_wrapper")
+    response = Response(content_type=mime_type, conditional_response=True)
+    response.app_iter = wrapper(stream, 1 << 16) if wrapper is not None else FileIter(stream)
+    response.content_length = st.st_size
+    response.last_modified = st.st_mtime
     response.headers.update(FILE_HEADERS)
-    stat = path.stat()
-    response.etag = f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
+    response.etag = f"{st.st_mtime_ns:x}-{st.st_size:x}"
     response.headers["Accept-Ranges"] = "bytes"
-    response.conditional_response = True
     return response
 
 

@@ -85,10 +85,9 @@ def test_results_are_collected_by_name_and_glob(harness: ManagerHarness) -> None
     assert job.phase == Phase.COMPLETED, job.error
     found = [(r.id, r.path, r.mime_type, r.size) for r in job.results]
     assert found == [
-        ("image_1", "a.fits", "image/fits", 1),
-        ("image_2", "alias.fits", "image/fits", 1),  # a link inside the directory is kept
-        ("image_3", "b.fits", "image/fits", 2),
-        ("image_4", "c.fits", "image/fits", 3),
+        ("image_1", "a.fits", "image/fits", 1),  # links (leak, alias) are never results
+        ("image_2", "b.fits", "image/fits", 2),
+        ("image_3", "c.fits", "image/fits", 3),
         ("single", "one.txt", "text/plain", 3),
         ("other", "sub/d.txt", "text/plain", 4),
         ("stdout", ".uws/stdout.txt", "text/plain", 0),
@@ -116,12 +115,17 @@ def test_the_error_summary_is_the_end_of_stderr(harness: ManagerHarness) -> None
     assert harness.service.error_text(job).count("\n") == 102
     silent = harness.wait(harness.run("silent").job_id)
     assert silent.error is not None
-    assert silent.error.message == "the job's script exited with status 3"
+    # Nothing on stderr: the summary and /error say how the script ended (never empty).
+    assert silent.error.message == "the job's script exited with status 3 (nothing on stderr)"
+    assert not silent.error.has_detail
+    assert harness.service.error_text(silent) == silent.error.message
 
 
 def test_stderr_tail_cuts_a_long_line(tmp_path: Path) -> None:
-    (tmp_path / "err").write_text("first\n" + "y" * 2000 + "z\n\n")
-    tail = stderr_tail(tmp_path / "err")
+    job_dir = JobDir(tmp_path, "job")
+    job_dir.create()
+    job_dir.stderr.write_text("first\n" + "y" * 2000 + "z\n\n")
+    tail = stderr_tail(job_dir)
     assert len(tail) == 500 and tail.startswith("…y") and tail.endswith("yz")
 
 

@@ -190,13 +190,29 @@ def test_a_reused_pid_is_not_taken_for_the_job(make: Factory, tmp_path: Path) ->
     assert done.error.message == VANISHED
 
 
+def _processes_running(command: bytes) -> list[int]:
+    """PIDs of this host's live processes whose command line is ``command`` (NUL-separated)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as stream:
+                if stream.read().rstrip(b"\0") == command and wrapper.start_ticks(int(entry)):
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def test_background_processes_die_with_the_job(make: Factory, tmp_path: Path) -> None:
-    jdl = write_job_type(tmp_path / "jdl", "spawner", "sleep 30 &\necho $! > bg.pid\n")
+    # Found by their command line: in the sandbox, the script's $! is a PID of its own
+    # process namespace, not of the host.
+    duration = f"30.{os.getpid()}"
+    jdl = write_job_type(tmp_path / "jdl", "spawner", f"sleep {duration} &\ntouch started\n")
     harness = make(jdl=jdl)
     job = harness.wait(harness.run("spawner").job_id)
     assert job.phase == Phase.COMPLETED
-    stray = int((harness.job_dir(job.job_id).path / "bg.pid").read_text())
-    wait_for(lambda: wrapper.start_ticks(stray) is None, timeout=3)
+    assert (harness.job_dir(job.job_id).path / "started").exists()
+    wait_for(lambda: not _processes_running(b"sleep\0" + duration.encode()), timeout=3)
 
 
 def test_sigterm_is_followed_by_sigkill(make: Factory, tmp_path: Path) -> None:

@@ -14,10 +14,10 @@ from uws_pyramid.testing import ManagerHarness, group_alive, wait_for, write_job
 
 @pytest.fixture
 def jdl(tmp_path: Path) -> Path:
-    """``hold`` sleeps; ``count`` appends its job id to ``starts.log`` (beside the database)
-    each time it starts, so that a job run twice shows."""
+    """``hold`` sleeps; ``count`` appends its job id to ``starts.log`` in its directory (the
+    only place a sandboxed job may write) each time it starts, so that a job run twice shows."""
     write_job_type(tmp_path / "jdl", "hold", "sleep 30\n")
-    return write_job_type(tmp_path / "jdl", "count", 'echo "$UWS_JOB_ID" >> ../../starts.log\n')
+    return write_job_type(tmp_path / "jdl", "count", 'echo "$UWS_JOB_ID" >> starts.log\n')
 
 
 def manager(harness: ManagerHarness) -> LocalManager:
@@ -43,8 +43,8 @@ def busy(make: Factory, jdl: Path) -> tuple[ManagerHarness, Job, int, Job]:
 
 
 def starts(tmp_path: Path) -> list[str]:
-    log = tmp_path / "starts.log"
-    return log.read_text().split() if log.exists() else []
+    return sorted(word for log in (tmp_path / "jobs").glob("*/starts.log")
+                  for word in log.read_text().split())
 
 
 def test_jobs_of_a_live_server_are_neither_started_nor_adopted(

@@ -7,22 +7,44 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from uws_pyramid.errors import NotFound
+from uws_pyramid.errors import NotFound, ServiceUnavailable
 from uws_pyramid.execution import contract
 from uws_pyramid.execution.results import final_changes, timeout_error
 from uws_pyramid.execution.workdir import JobDir
 from uws_pyramid.jdl.model import JobDescription
 from uws_pyramid.jobs import ErrorSummary, Job, Phase, utcnow
 from uws_pyramid.manager import Manager, ManagerContext
+from uws_pyramid.timeparse import ended_at
 
-from . import owner
+from . import owner, sandbox
 from .options import LocalOptions
 from .processes import Running, kill_strays, signal_elsewhere, spawn, wait_for_exit
 from .recovery import Recovery
 
 log = logging.getLogger(__name__)
+
+#: Retries of what could not be recorded (a database outage): first and longest pause.
+RETRY_FIRST, RETRY_MAX = 0.5, 5.0
+
+
+@dataclass
+class Unrecorded:
+    """A job's start or end that storage could not record yet; retried by the monitor."""
+
+    run: Running
+    returncode: int | None = None
+    start_time: datetime | None = None  # set for a start, None for an end
+    supervisor: int | None = None  # an end's wrapper status, when it left no exit record
+    delay: float = RETRY_FIRST
+    next_try: float = 0.0
+
+    def later(self) -> None:
+        self.next_try = time.monotonic() + self.delay
+        self.delay = min(self.delay * 2, RETRY_MAX)
 
 
 class LocalManager(Manager):
@@ -44,10 +66,15 @@ class LocalManager(Manager):
         self._queue: deque[str] = deque()
         self._starting: set[str] = set()
         self._running: dict[str, Running] = {}
+        # Starts and ends that storage could not record (it was down): retried until it can.
+        self._starts: dict[str, Unrecorded] = {}
+        self._ends: dict[str, Unrecorded] = {}
+        self._own_reconcile_at = 0.0
         self._stop = threading.Event()
         self._closed = False
         self._monitor: threading.Thread | None = None
         self._recovery = Recovery(self)
+        self.sandbox = sandbox.resolve(options.sandbox, options.sandbox_bind)
         self.identity = owner.claim()
 
     @classmethod
@@ -73,7 +100,8 @@ class LocalManager(Manager):
             return
         with self._lock:
             if self._closed:
-                raise RuntimeError("the local manager is shut down")
+                # Stays QUEUED: the next start-up (or another server process) runs it.
+                raise ServiceUnavailable("the server is stopping")
             if self.knows(job.job_id):
                 return
             start_now = self._free_slots() > 0 and not self._queue
@@ -117,6 +145,9 @@ class LocalManager(Manager):
             log.warning("job %s: its process did not end after SIGKILL", job.job_id)
         JobDir(self.context.workdir_root, job.job_id).remove()
 
+    def problems(self) -> list[str]:
+        return sandbox.problems(self.options.sandbox, self.options.sandbox_bind)
+
     def reconcile(self) -> None:
         if not self._closed:
             self._recovery.reconcile(first=False)
@@ -134,7 +165,8 @@ class LocalManager(Manager):
 
     def knows(self, job_id: str) -> bool:
         """Whether the job is queued, starting or running here (call with the lock held)."""
-        return job_id in self._running or job_id in self._starting or job_id in self._queue
+        return (job_id in self._running or job_id in self._starting or job_id in self._queue
+                or job_id in self._ends)
 
     def _free_slots(self) -> int:
         return self.options.max_running - len(self._running) - len(self._starting)
@@ -144,7 +176,8 @@ class LocalManager(Manager):
         job_dir = JobDir(self.context.workdir_root, job.job_id)
         try:
             script = self.context.descriptions.script_path(job.job_type)
-            run = spawn(job, job_dir, script, self.options.python, self.options.path)
+            run = spawn(job, job_dir, script, self.options.python, self.options.path,
+                        self.sandbox)
         except BaseException:
             with self._lock:
                 self._starting.discard(job.job_id)
@@ -152,12 +185,19 @@ class LocalManager(Manager):
         with self._lock:
             self._starting.discard(job.job_id)
             self._running[job.job_id] = run
+        started = utcnow()
         recorded = None
         try:
             recorded = self.context.record(
-                job.job_id, {Phase.QUEUED}, phase=Phase.EXECUTING, start_time=utcnow(),
+                job.job_id, {Phase.QUEUED}, phase=Phase.EXECUTING, start_time=started,
                 process_id=str(run.pid), job_info=self.job_info(run),
             )
+        except ServiceUnavailable as exc:
+            # It runs, and its end will be recorded: the monitor records the start later.
+            log.warning("job %s started; recording it waits for storage: %s", job.job_id, exc)
+            with self._lock:
+                self._starts[job.job_id] = Unrecorded(run, start_time=started)
+            recorded = job
         except BaseException:
             self._terminate(run)  # a job we could not record must not run unseen
             raise
@@ -173,7 +213,9 @@ class LocalManager(Manager):
             log.info("job %s started: process group %d", job.job_id, run.pgid)
 
     def _start_queued(self) -> None:
-        """Start queued jobs, oldest first, while slots are free."""
+        """Start queued jobs, oldest first, while slots are free. Never raises: it runs in
+        ``finally`` paths and in the monitor; a job it cannot read now waits at the head of
+        the queue for the monitor's next try."""
         while True:
             with self._lock:
                 if self._closed or not self._queue or self._free_slots() <= 0:
@@ -184,6 +226,13 @@ class LocalManager(Manager):
                 job: Job | None = self.context.storage.get(job_id)
             except NotFound:
                 job = None
+            except Exception as exc:
+                with self._lock:
+                    self._starting.discard(job_id)
+                    self._queue.appendleft(job_id)
+                log.warning("queued job %s cannot start now (%s): trying again later",
+                            job_id, exc)
+                return
             if job is None or job.phase != Phase.QUEUED:
                 with self._lock:
                     self._starting.discard(job_id)
@@ -192,10 +241,13 @@ class LocalManager(Manager):
                 self._start(job)
             except Exception as exc:
                 log.exception("job %s could not be started", job_id)
-                self.context.record(
-                    job_id, {Phase.QUEUED}, phase=Phase.ERROR, end_time=utcnow(),
-                    error=ErrorSummary(f"the job could not be started: {exc}"),
-                )
+                try:
+                    self.context.record(
+                        job_id, {Phase.QUEUED}, phase=Phase.ERROR, end_time=utcnow(),
+                        error=ErrorSummary(f"the job could not be started: {exc}"),
+                    )
+                except Exception:
+                    log.exception("job %s: recording its failed start failed", job_id)
 
     # -- ending ----------------------------------------------------------------------------
 
@@ -212,35 +264,85 @@ class LocalManager(Manager):
         self.finish(run, returncode)
 
     def finish(self, run: Running, returncode: int | None) -> None:
-        """Record the end of a job whose process is gone: collect results, free its slot."""
+        """Record the end of a job whose process is gone: collect results, free its slot.
+        If storage cannot record it now, the monitor tries again until it can."""
+        supervisor = None
         try:
             status = contract.read_exit(run.job_dir)
-            if status is not None:
-                returncode = status.returncode
+            # Without an exit record, ``returncode`` is the wrapper's own: it died, or it
+            # could not write the record (a full disk).
+            supervisor = None if status is not None or run.adopted else returncode
+            returncode = status.returncode if status is not None else None
             if not run.deleted:
-                self._record_end(run, returncode)
-        except Exception:
-            log.exception("job %s: recording its end failed", run.job_id)
+                self._record_end(run, returncode, supervisor)
+        except Exception as exc:
+            log.warning("job %s ended; recording its end failed (%s): trying again later",
+                        run.job_id, exc)
+            with self._lock:
+                self._ends[run.job_id] = Unrecorded(run, returncode, supervisor=supervisor)
         finally:
             run.finished.set()
             with self._lock:
                 self._running.pop(run.job_id, None)
             self._start_queued()
 
-    def _record_end(self, run: Running, returncode: int | None) -> None:
+    def _record_end(self, run: Running, returncode: int | None,
+                    supervisor: int | None = None) -> None:
         try:
             job = self.context.storage.get(run.job_id)
         except NotFound:
             return
-        changes = final_changes(run.job_dir, self.description(job.job_type), job.parameters,
-                                returncode)
+        status = contract.read_exit(run.job_dir)
+        with self._lock:
+            start = self._starts.pop(run.job_id, None)
+        started = job.start_time or (start.start_time if start is not None else None)
+        changes = final_changes(
+            run.job_dir, self.description(job.job_type), job.parameters, returncode,
+            ended_at(status.ended if status else None, started), supervisor=supervisor,
+        )
         changes["job_info"] = {**job.job_info, **self.job_info(run)}
+        if started is not None and job.start_time is None:
+            changes["start_time"] = started
         if self.context.record(run.job_id, {Phase.QUEUED, Phase.EXECUTING}, **changes):
             log.info("job %s ended: %s", run.job_id, changes["phase"])
             return
         # Aborted meanwhile (by a user, or for its duration): keep the results made so far.
         self.context.record(run.job_id, {Phase.ABORTED}, results=changes["results"],
                             job_info=changes["job_info"])
+
+    def _retry_unrecorded(self) -> None:
+        """Record the starts and ends that storage missed, each with its own backoff."""
+        now = time.monotonic()
+        with self._lock:
+            starts = [u for u in self._starts.values() if u.next_try <= now]
+            ends = [u for u in self._ends.values() if u.next_try <= now]
+        for start in starts:
+            run = start.run
+            try:
+                self.context.record(
+                    run.job_id, {Phase.QUEUED}, phase=Phase.EXECUTING,
+                    start_time=start.start_time, process_id=str(run.pid),
+                    job_info=self.job_info(run),
+                )
+            except Exception as exc:
+                start.later()
+                log.debug("job %s: start still not recorded: %s", run.job_id, exc)
+                continue
+            with self._lock:
+                self._starts.pop(run.job_id, None)
+            log.info("job %s: its start is recorded now", run.job_id)
+        for end in ends:
+            run = end.run
+            try:
+                if not run.deleted:
+                    self._record_end(run, end.returncode, end.supervisor)
+            except Exception as exc:
+                end.later()
+                log.debug("job %s: end still not recorded: %s", run.job_id, exc)
+                continue
+            with self._lock:
+                self._ends.pop(run.job_id, None)
+            log.info("job %s: its end is recorded now", run.job_id)
 
     def description(self, job_type: str) -> JobDescription | None:
         try:
@@ -271,46 +373,73 @@ class LocalManager(Manager):
     # -- the monitor thread ----------------------------------------------------------------
 
     def _watch(self) -> None:
+        pause = self.options.poll_interval
         while not self._stop.is_set():
             try:
                 pause = self._tick()
             except Exception:
                 log.exception("local manager monitor pass failed")
-                pause = self.options.poll_interval
+                pause = min(max(pause * 2, self.options.poll_interval), 10.0)
             self._stop.wait(pause)
 
     def _tick(self) -> float:
-        """Enforce durations and kill deadlines, record progress, watch adopted processes;
-        return how long to sleep before the next pass."""
+        """Enforce durations and kill deadlines, record progress, watch adopted processes,
+        retry what storage missed; return how long to sleep before the next pass."""
         with self._lock:
             runs = list(self._running.values())
         for run in runs:
-            if run.deadline is not None and not run.expired and time.monotonic() >= run.deadline:
-                self._expire(run)
-            if run.kill_at is not None and time.monotonic() >= run.kill_at:
-                with self._lock:
-                    if run.signal(signal.SIGKILL):
-                        log.info("job %s: SIGKILL after the grace period", run.job_id)
-                    run.kill_at = None
-            if run.done or (run.adopted and self._recovery.poll(run)):
-                continue
-            self._record_progress(run)
+            try:
+                self._check(run)
+            except Exception as exc:  # storage down, say: the next pass tries again
+                log.warning("job %s: monitor pass failed: %s", run.job_id, exc)
+        self._retry_unrecorded()
+        self._start_queued()
+        self._reconcile_own()
         now = time.monotonic()
         pause = self.options.poll_interval
         for run in runs:
             for moment in (run.deadline if not run.expired else None, run.kill_at):
                 if moment is not None:
                     pause = min(pause, moment - now)
+        with self._lock:
+            if self._starts or self._ends:
+                pause = min(pause, RETRY_FIRST)
         return max(pause, 0.01)
 
+    def _check(self, run: Running) -> None:
+        if run.deadline is not None and not run.expired and time.monotonic() >= run.deadline:
+            self._expire(run)
+        if run.kill_at is not None and time.monotonic() >= run.kill_at:
+            with self._lock:
+                if run.signal(signal.SIGKILL):
+                    log.info("job %s: SIGKILL after the grace period", run.job_id)
+                run.kill_at = None
+        if run.done or (run.adopted and self._recovery.poll(run)):
+            return
+        self._record_progress(run)
+
+    def _reconcile_own(self) -> None:
+        """Every ``uws.reconcile_interval``: this process's own jobs that no thread of it
+        watches (their end was lost in an outage, say), whoever holds the reconciliation."""
+        interval = float(self.context.settings.get("reconcile_interval", 10.0))
+        now = time.monotonic()
+        if now < self._own_reconcile_at:
+            return
+        self._own_reconcile_at = now + interval
+        try:
+            self._recovery.reconcile(first=False, own_only=True)
+        except Exception as exc:
+            log.warning("reconciliation of this process's jobs failed: %s", exc)
+
     def _expire(self, run: Running) -> None:
-        run.expired = True
+        # Stopped first: if storage cannot record ABORTED now, the next pass tries again.
+        self._terminate(run)
         self.context.record(
             run.job_id, {Phase.EXECUTING}, phase=Phase.ABORTED, end_time=utcnow(),
             error=timeout_error(run.duration),
         )
+        run.expired = True
         log.info("job %s exceeded its execution duration of %d s", run.job_id, run.duration)
-        self._terminate(run)
 
     def _record_progress(self, run: Running) -> None:
         progress = contract.read_progress(run.job_dir)

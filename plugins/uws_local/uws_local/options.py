@@ -10,6 +10,8 @@ from typing import Any
 from uws_pyramid.errors import ConfigurationError
 from uws_pyramid.execution.wrapper import DEFAULT_PATH
 
+from .sandbox import BWRAP, NONE, check_extra
+
 
 @dataclass(frozen=True)
 class LocalOptions:
@@ -20,10 +22,13 @@ class LocalOptions:
     poll_interval: float = 1.0
     path: str = DEFAULT_PATH
     python: str = sys.executable
+    sandbox: str = ""  # "bwrap", "none", or "": bubblewrap where it works
+    sandbox_bind: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, options: Mapping[str, str]) -> LocalOptions:
-        known = {"max_running", "kill_grace", "poll_interval", "path", "python"}
+        known = {"max_running", "kill_grace", "poll_interval", "path", "python", "sandbox",
+                 "sandbox_bind"}
         for key in options:
             if key not in known:
                 raise ConfigurationError(
@@ -49,4 +54,15 @@ class LocalOptions:
             poll_interval=number("poll_interval", 1.0, float, 0.01, "seconds (a number >= 0.01)"),
             path=str(options.get("path") or DEFAULT_PATH),
             python=str(options.get("python") or sys.executable),
+            sandbox=_sandbox(str(options.get("sandbox", "")).strip().lower()),
+            sandbox_bind=check_extra(str(options.get("sandbox_bind", ""))),
         )
+
+
+def _sandbox(value: str) -> str:
+    if value not in ("", BWRAP, NONE):
+        raise ConfigurationError(
+            f"uws.manager.sandbox = {value!r}: expected {BWRAP} (jobs isolated; start-up fails "
+            f"without bubblewrap) or {NONE} (jobs run unisolated)"
+        )
+    return value

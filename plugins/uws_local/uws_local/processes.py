@@ -15,6 +15,8 @@ from uws_pyramid.execution.workdir import JobDir
 from uws_pyramid.execution.wrapper import start_ticks
 from uws_pyramid.jobs import Job
 
+from .sandbox import Sandbox
+
 log = logging.getLogger(__name__)
 
 
@@ -60,13 +62,18 @@ def deadline_after(seconds: int) -> float | None:
     return time.monotonic() + seconds if seconds > 0 else None
 
 
-def spawn(job: Job, job_dir: JobDir, script: Path, python: str, path: str) -> Running:
+def spawn(job: Job, job_dir: JobDir, script: Path, python: str, path: str,
+          sandbox: Sandbox | None = None) -> Running:
     """Prepare the job's files and start its wrapper in a new session (its own process group,
-    no controlling terminal, not killed with the server) and a controlled environment."""
+    no controlling terminal, not killed with the server) and a controlled environment; the
+    wrapper runs the script in ``sandbox`` if given."""
     contract.prepare(job, job_dir, path)
-    with open(job_dir.meta / "wrapper.log", "ab") as wrapper_log:
+    launcher = sandbox.launcher(job_dir, script) if sandbox is not None else []
+    fd = os.open(job_dir.meta / "wrapper.log",
+                 os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    with open(fd, "ab") as wrapper_log:
         process = subprocess.Popen(
-            contract.wrapper_command(job_dir, script, python),
+            contract.wrapper_command(job_dir, script, python) + launcher,
             cwd=job_dir.path,
             env=contract.environment(job, job_dir, path),
             stdin=subprocess.DEVNULL,

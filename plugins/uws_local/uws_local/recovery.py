@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from uws_pyramid.errors import ServiceUnavailable
 from uws_pyramid.execution import contract
 from uws_pyramid.execution.results import final_changes
 from uws_pyramid.execution.workdir import JobDir
 from uws_pyramid.execution.wrapper import start_ticks
 from uws_pyramid.jobs import ErrorSummary, Job, Phase, utcnow
+from uws_pyramid.timeparse import ended_at
 
 from . import owner
 from .processes import Running
@@ -19,6 +23,39 @@ if TYPE_CHECKING:
     from .manager import LocalManager
 
 log = logging.getLogger(__name__)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group ``pgid`` on this host (/proc)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                # The command may contain spaces and parentheses: fields follow the last ")".
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # A zombie (a killed wrapper nobody reaped yet) runs nothing, but keeps the id.
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            members.append(int(entry))
+    return members
+
+
+def kill_orphans(pgid: int, job_id: str) -> None:
+    """SIGKILL what is left of a job's process group once its wrapper (the group's leader) is
+    gone: an ended job's script must not keep running. While a group has members its id is
+    never given to a new process, so a group without its leader is still the job's."""
+    members = _group_members(pgid)
+    if not members or pgid in members:
+        return  # nothing left, or the leader's pid names a live process: not ours to kill
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+        log.warning("job %s: killed %d process(es) its dead wrapper left behind",
+                    job_id, len(members))
+    except OSError:
+        pass
 
 
 def _pid(process_id: str | None) -> int | None:
@@ -34,9 +71,12 @@ class Recovery:
         self.manager = manager
         # QUEUED jobs unknown at the last pass: the service records QUEUED just before it calls
         # submit, so one sighting may be a job on its way to us; two are a lost one.
-        self._suspects: set[str] = set()
+        # (One set for the deployment-wide pass, one for the pass over our own jobs.)
+        self._suspects: dict[bool, set[str]] = {False: set(), True: set()}
 
-    def reconcile(self, first: bool) -> None:
+    def reconcile(self, first: bool, own_only: bool = False) -> None:
+        """``own_only``: only the jobs this manager owns (every server process runs that
+        pass for itself; the deployment-wide one runs in the process holding its lock)."""
         m = self.manager
         with m._lock:
             adopted = [run for run in m._running.values() if run.adopted and not run.done]
@@ -47,7 +87,10 @@ class Recovery:
         jobs = m.context.storage.in_phases({Phase.QUEUED, Phase.EXECUTING})
         with m._lock:
             unknown = [job for job in jobs if not m.knows(job.job_id)]
-        unknown = [job for job in unknown if not self._owned_elsewhere(job)]
+        if own_only:
+            unknown = [job for job in unknown if job.job_info.get(owner.KEY) == m.identity]
+        else:
+            unknown = [job for job in unknown if not self._owned_elsewhere(job)]
         suspects: set[str] = set()
         for job in unknown:
             try:
@@ -56,11 +99,11 @@ class Recovery:
             except Exception:
                 log.exception("job %s: reconciliation failed", job.job_id)
                 continue
-            if first or job.job_id in self._suspects:
+            if first or job.job_id in self._suspects[own_only]:
                 self._restart(job)
             else:
                 suspects.add(job.job_id)
-        self._suspects = suspects
+        self._suspects[own_only] = suspects
 
     def _owned_elsewhere(self, job: Job) -> bool:
         identity = job.job_info.get(owner.KEY)
@@ -75,6 +118,7 @@ class Recovery:
             if run.done:
                 return True
             run.done = True
+        kill_orphans(run.pgid, run.job_id)
         self.manager.finish(run, None)
         return True
 
@@ -93,12 +137,15 @@ class Recovery:
             pgid = record.pgid if record is not None else pid
             self._adopt(job, job_dir, pid, pgid, ticks if ticks is not None else start_ticks(pid))
             return True
+        if record is not None:
+            kill_orphans(record.pgid, job.job_id)
         status = contract.read_exit(job_dir)
         if status is None and job.phase == Phase.QUEUED:
             return False
         changes = final_changes(
             job_dir, m.description(job.job_type), job.parameters,
             None if status is None else status.returncode,
+            ended_at(status.ended if status else None, job.start_time),
         )
         changes["job_info"] = {**job.job_info, **contract.job_info(str(pid or ""), job_dir)}
         if m.context.record(job.job_id, {job.phase}, **changes):
@@ -133,6 +180,9 @@ class Recovery:
         log.info("job %s is QUEUED without a process: submitting it", job.job_id)
         try:
             self.manager.submit(job)
+        except ServiceUnavailable as exc:
+            # Storage down, or this server stopping: still QUEUED, the next pass tries again.
+            log.warning("job %s stays QUEUED: %s", job.job_id, exc)
         except Exception as exc:
             log.exception("job %s could not be submitted again", job.job_id)
             self.manager.context.record(

@@ -63,7 +63,7 @@ class Listener:
                     self._on_reconnect()
                     delay = RETRY_FIRST
                 self._receive(self._conn)
-            except psycopg.Error as exc:
+            except Exception as exc:  # psycopg's errors, and any bug of a callback: never die
                 if self._stop.is_set():
                     break
                 log.warning("LISTEN %s: %s; reconnecting in %.1f s", self.channel, exc, delay)

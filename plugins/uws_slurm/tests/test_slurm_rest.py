@@ -5,6 +5,7 @@ import json
 import socket
 import subprocess
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -165,3 +166,24 @@ def test_callbacks_alone_follow_a_job(live: Live) -> None:
     job_id = start(testapp, "echo", message="called back")
     job = wait_phase(testapp, "echo", job_id, {"COMPLETED", "ERROR"}, 10)
     assert job["phase"] == "COMPLETED" and time.monotonic() - began < 5
+
+
+def test_a_job_that_ended_while_no_server_ran_keeps_its_own_end_time(
+    make_app: AppFactory, testapp: UWSTestApp, tmp_path: Path
+) -> None:
+    """Issue 12, item 7: endTime comes from the job's exit record, not from when a server
+    noticed the end."""
+    job_id = start(testapp, "sleep", duration="1")
+    wait_phase(testapp, "sleep", job_id, {"EXECUTING"}, 20)
+    first = testapp.app
+    first.registry.uws.close()
+    first.closed_by_test = True
+    wait_for(lambda: (tmp_path / "jobs" / job_id / ".uws" / "exit.json").exists(), 20)
+    time.sleep(3)  # the end is well in the past when the next server starts
+    restarted = datetime.now(timezone.utc)
+    second = UWSTestApp(make_app())
+    job = wait_phase(second, "sleep", job_id, {"COMPLETED", "ERROR", "ABORTED"}, 20)
+    assert job["phase"] == "COMPLETED", job["errorSummary"]
+    ended = datetime.fromisoformat(job["endTime"].replace("Z", "+00:00"))
+    assert (restarted - ended).total_seconds() > 2.0, job["endTime"]
+    assert ended >= datetime.fromisoformat(job["startTime"].replace("Z", "+00:00"))

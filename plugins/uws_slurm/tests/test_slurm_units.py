@@ -1,6 +1,7 @@
 """Error paths and parsing, with stand-ins for SLURM's commands (the cluster tests do the rest)."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -101,15 +102,16 @@ def fake_slurm(tmp_path: Path) -> Iterator[FakeApp]:
     """An app whose SLURM commands are shell scripts given by the test (no cluster)."""
     apps: list[Any] = []
 
-    def factory(**scripts: str) -> UWSTestApp:
+    def factory(settings: dict[str, str] | None = None, **scripts: str) -> UWSTestApp:
         bin_dir = tmp_path / "bin"
         bin_dir.mkdir(exist_ok=True)
         for name in ("sbatch", "squeue", "scontrol", "sacct", "scancel"):
             path = bin_dir / name
             path.write_text("#!/bin/sh\n" + scripts.get(name, "exit 0\n"))
             path.chmod(0o755)
-        settings = slurm_settings(tmp_path, **{"uws.manager.bin_dir": str(bin_dir)})
-        app = main({"here": str(tmp_path)}, **settings)
+        all_settings = slurm_settings(tmp_path, **{"uws.manager.bin_dir": str(bin_dir),
+                                                   **(settings or {})})
+        app = main({"here": str(tmp_path)}, **all_settings)
         apps.append(app)
         return UWSTestApp(app)
 
@@ -126,9 +128,50 @@ def fake_slurm(tmp_path: Path) -> Iterator[FakeApp]:
 def test_a_failed_submission_ends_in_error(fake_slurm: FakeApp, sbatch: str, message: str) -> None:
     testapp = fake_slurm(sbatch=sbatch)
     job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
-    job = job_json(testapp, "echo", job_id)
+    # Submitted in the background: the request answered at once, the job was QUEUED.
+    job = wait_for(lambda: (j := job_json(testapp, "echo", job_id))["phase"] != "QUEUED" and j)
     assert job["phase"] == "ERROR"
     assert message in job["errorSummary"]["message"]
+
+
+UNREACHABLE = ("echo 'sbatch: error: Batch job submission failed: Unable to contact slurm "
+               "controller (connect failure)' >&2; exit 1\n")
+
+
+def test_an_unreachable_controller_keeps_the_job_queued_then_it_is_submitted(
+    fake_slurm: FakeApp, tmp_path: Path
+) -> None:
+    down = tmp_path / "down"
+    down.touch()
+    while_down = f"[ -e '{down}' ] && {{ {UNREACHABLE.strip()}; }}\n"
+    testapp = fake_slurm(sbatch=while_down + "echo 42\n",
+                         squeue=while_down + "echo '42|RUNNING|vm|debug|None'\n")
+    started = time.monotonic()
+    job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
+    assert time.monotonic() - started < 1.0  # no request waits for sbatch
+    time.sleep(1.5)  # a few tries
+    job = job_json(testapp, "echo", job_id)
+    assert job["phase"] == "QUEUED" and "slurm_job_id" not in (job["jobInfo"] or {})
+    down.unlink()  # the controller is back
+
+    def submitted() -> Any:
+        job = job_json(testapp, "echo", job_id)
+        return (job["jobInfo"] or {}).get("slurm_job_id") and job
+
+    job = wait_for(submitted, 15)
+    assert job["jobInfo"]["slurm_job_id"] == "42" and job["phase"] in ("QUEUED", "EXECUTING")
+
+
+def test_a_controller_unreachable_longer_than_submit_retry_is_an_error(
+    fake_slurm: FakeApp
+) -> None:
+    testapp = fake_slurm({"uws.manager.submit_retry": "1"}, sbatch=UNREACHABLE)
+    job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
+    job = wait_for(lambda: (j := job_json(testapp, "echo", job_id))["phase"] != "QUEUED" and j,
+                   20)
+    assert job["phase"] == "ERROR"
+    message = job["errorSummary"]["message"]
+    assert "SLURM could not be reached" in message and "Unable to contact" in message
 
 
 def test_a_silent_controller_changes_nothing(fake_slurm: FakeApp) -> None:
@@ -136,6 +179,7 @@ def test_a_silent_controller_changes_nothing(fake_slurm: FakeApp) -> None:
         sbatch="echo 42\n",
         squeue="echo 'slurm_load_jobs error: Unable to contact slurm controller' >&2; exit 1\n")
     job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
+    wait_for(lambda: (job_json(testapp, "echo", job_id)["jobInfo"] or {}).get("slurm_job_id"))
     manager = testapp.app.registry.uws.manager
     manager.reconcile()  # the squeue failure is logged, the job stays as it was
     job = job_json(testapp, "echo", job_id)
@@ -146,6 +190,7 @@ def test_a_job_slurm_forgot_is_decided_by_accounting(fake_slurm: FakeApp) -> Non
     testapp = fake_slurm(sbatch="echo 42\n", squeue="echo 'Invalid job id specified' >&2; exit 1\n",
                          sacct="echo '42|NODE_FAIL|0:0|node7|debug'\n")
     job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
+    wait_for(lambda: job_json(testapp, "echo", job_id)["phase"] != "QUEUED", 10)
     testapp.app.registry.uws.manager.reconcile()
     job = job_json(testapp, "echo", job_id)
     assert job["phase"] == "ERROR" and "node failed" in job["errorSummary"]["message"]
@@ -179,6 +224,7 @@ def test_a_lost_scancel_is_sent_again(
         sbatch="echo 42\n", squeue="echo '42|RUNNING|vm|debug|None'\n",
         scancel=f"echo \"$@\" >> '{calls}'\n[ $(wc -l < '{calls}') -gt 1 ] || exit 1\n")
     job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
+    wait_for(lambda: (job_json(testapp, "echo", job_id)["jobInfo"] or {}).get("slurm_job_id"))
     testapp.post(f"/rest/echo/{job_id}/phase", {"PHASE": "ABORT"}, status=303)
     assert job_json(testapp, "echo", job_id)["phase"] == "ABORTED"  # though scancel failed
     wait_for(lambda: calls.read_text().count("42") >= 2, 5)

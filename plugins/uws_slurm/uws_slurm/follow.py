@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from uws_pyramid.errors import NotFound
 from uws_pyramid.execution import contract
 from uws_pyramid.jobs import ACTIVE, FINAL, ErrorSummary, Job, Phase, utcnow
+from uws_pyramid.timeparse import ended_at
 
 from .slurm import SlurmError, SlurmJob
 from .states import ending, phase_of
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 #: job's final state: look at such jobs this often, for at most HURRY seconds.
 HURRY_INTERVAL = 0.05
 HURRY = 15.0
-#: A QUEUED job with no SLURM id for this long was never submitted (server stopped meanwhile).
+#: A QUEUED job with no SLURM id this long after its submitter gave up (``submit_retry``) was
+#: never submitted (its server stopped meanwhile): it is submitted again.
 UNSUBMITTED_GRACE = 60.0
 #: Seconds between two scancel of a job that the service aborted and SLURM still runs.
 CANCEL_AGAIN = 5.0
@@ -257,7 +259,10 @@ class Follower:
 
     def finish(self, job: Job, sj: SlurmJob, phase: Phase, info: dict[str, Any]) -> None:
         job_dir = self.manager.job_dir(job.job_id)
-        changes = ending(job, job_dir, self.manager.description(job.job_type), sj, phase)
+        status = contract.read_exit(job_dir)
+        # Noticed late (a restart, an outage): the end is when the script's exit record says.
+        now = ended_at(status.ended if status else None, job.start_time)
+        changes = ending(job, job_dir, self.manager.description(job.job_type), sj, phase, now)
         changes["job_info"] = info
         if job.start_time is None and contract.read_wrapper(job_dir) is not None:
             changes["start_time"] = changes["end_time"]  # it ran, between two looks
@@ -294,6 +299,7 @@ class Follower:
         with self._lock:
             self._suspects = {j.job_id: self._suspects.get(j.job_id, now) for j in jobs}
             suspects = dict(self._suspects)
+        grace = UNSUBMITTED_GRACE + self.manager.options.submit_retry
         for job in jobs:
             try:
                 found = self.manager.slurm.find(self.manager.job_name(job))
@@ -305,8 +311,15 @@ class Follower:
                 log.info("job %s: found its SLURM job %s by name", job.job_id, slurm_id)
                 self.manager.context.record(job.job_id, ACTIVE, process_id=slurm_id)
                 self.follow(job.job_id, slurm_id)
-            elif now - suspects[job.job_id] >= UNSUBMITTED_GRACE:
-                self.manager.context.record(
-                    job.job_id, {Phase.QUEUED}, phase=Phase.ERROR, end_time=utcnow(),
-                    error=ErrorSummary(NEVER_SUBMITTED),
-                )
+            elif now - suspects[job.job_id] >= grace:
+                # No live submitter still tries (each gives up after submit_retry): the RUN
+                # was accepted, so submit it ourselves.
+                log.warning("job %s: QUEUED and never submitted; submitting it", job.job_id)
+                try:
+                    self.manager.submit(job)
+                except Exception as exc:
+                    self.manager.context.record(
+                        job.job_id, {Phase.QUEUED}, phase=Phase.ERROR, end_time=utcnow(),
+                        error=ErrorSummary(f"{NEVER_SUBMITTED}; submitting it again failed: "
+                                           f"{exc}"),
+                    )

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ from .batch import job_name, prepare
 from .follow import Follower
 from .options import SlurmOptions
 from .slurm import Slurm, SlurmError
+from .submit import Submitter
 from .states import ACTIVE_SLURM
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,7 @@ class SlurmManager(Manager):
         self.follower = Follower(self)
         self.remote_root = Path(options.remote_workdir) if options.remote_workdir else None
         self.events = False
-        self._lock = threading.Lock()
-        self._submitting: dict[str, str] = {}  # job id -> SLURM id before it is recorded
+        self.submitter = Submitter(self)
 
     @classmethod
     def from_settings(cls, options: Mapping[str, str], here: str) -> SlurmManager:
@@ -79,6 +78,7 @@ class SlurmManager(Manager):
             if mine:
                 self.reconcile()
         self.follower.start()
+        self.submitter.start()
 
     def job_dir(self, job_id: str) -> JobDir:
         return JobDir(self.context.workdir_root, job_id)
@@ -86,32 +86,17 @@ class SlurmManager(Manager):
     # -- the Manager interface ------------------------------------------------------------
 
     def submit(self, job: Job) -> None:
+        """Write the batch job and hand it to the submitter thread: no request waits for
+        sbatch, and a controller outage keeps the job QUEUED (README, "Outages")."""
         assert self.remote_root is not None
         jd = self.context.descriptions.get(job.job_type)
         script = self.context.descriptions.script_path(job.job_type)
         url = self.context.events_url(job.job_id) if self.events else ""
-        with self._lock:
-            self._submitting[job.job_id] = ""  # reconcile: not lost, on its way
-        try:
-            batch = prepare(
-                job, self.job_dir(job.job_id), JobDir(self.remote_root, job.job_id), jd, script,
-                self.options, url, self.context.job_secret(job.job_id) if url else "",
-            )
-            slurm_id = self.slurm.sbatch(batch.args, batch.script)
-            with self._lock:
-                self._submitting[job.job_id] = slurm_id
-            self.follower.follow(job.job_id, slurm_id)
-            info = self.follower.info(job, slurm_id, partition=batch.partition)
-            recorded = self.context.record(job.job_id, ACTIVE, process_id=slurm_id,
-                                           job_info=info)
-        finally:
-            with self._lock:
-                self._submitting.pop(job.job_id, None)
-        log.info("job %s submitted as SLURM job %s", job.job_id, slurm_id)
-        if recorded is None:
-            # Aborted (or deleted) while sbatch ran: the abort had no SLURM id to cancel.
-            log.info("job %s left QUEUED during its submission: cancelling it", job.job_id)
-            self._cancel([slurm_id])
+        batch = prepare(
+            job, self.job_dir(job.job_id), JobDir(self.remote_root, job.job_id), jd, script,
+            self.options, url, self.context.job_secret(job.job_id) if url else "",
+        )
+        self.submitter.add(job, batch)
 
     def abort(self, job: Job) -> None:
         slurm_id = self._slurm_id(job)
@@ -134,9 +119,8 @@ class SlurmManager(Manager):
     def reconcile(self) -> None:
         """Adopt every active job of the storage and bring it up to date with SLURM."""
         jobs = self.context.storage.in_phases(ACTIVE, limit=100_000)
-        with self._lock:
-            submitting = set(self._submitting)
-        unsubmitted = [j for j in jobs if not j.process_id and j.job_id not in submitting]
+        unsubmitted = [j for j in jobs
+                       if not j.process_id and not self.submitter.knows(j.job_id)]
         for job in jobs:
             if job.process_id:
                 self.follower.follow(job.job_id, job.process_id)
@@ -144,6 +128,7 @@ class SlurmManager(Manager):
         self.follower.check_unsubmitted(unsubmitted)
 
     def close(self) -> None:
+        self.submitter.stop()  # jobs not submitted yet stay QUEUED: reconciliation resubmits
         self.follower.stop()
         log.info("SLURM manager closed; its jobs keep running in SLURM")
 
@@ -152,9 +137,7 @@ class SlurmManager(Manager):
     def _slurm_id(self, job: Job) -> str:
         if job.process_id:
             return job.process_id
-        with self._lock:
-            submitting = self._submitting.get(job.job_id)
-        return submitting or self.follower.slurm_id(job.job_id) or ""
+        return self.submitter.slurm_id(job.job_id) or self.follower.slurm_id(job.job_id) or ""
 
     def _cancel(self, slurm_ids: list[str]) -> None:
         try:

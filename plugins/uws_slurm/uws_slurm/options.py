@@ -51,6 +51,8 @@ class SlurmOptions:
     poll_interval: float = 2.0
     command_timeout: float = 30.0
     callbacks: bool = True
+    #: Seconds a job stays QUEUED while sbatch cannot reach the controller, before ERROR.
+    submit_retry: float = 300.0
 
     @classmethod
     def parse(cls, options: Mapping[str, str]) -> SlurmOptions:
@@ -111,6 +113,7 @@ class SlurmOptions:
             poll_interval=get("poll_interval", seconds(0.05), "seconds (a number >= 0.05)"),
             command_timeout=get("command_timeout", seconds(1), "seconds (a number >= 1)"),
             callbacks=get("callbacks", boolean, "a boolean"),
+            submit_retry=get("submit_retry", seconds(0), "seconds (a number >= 0)"),
         )
 
 

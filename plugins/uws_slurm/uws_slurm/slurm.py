@@ -32,6 +32,23 @@ class SlurmError(RuntimeError):
     """A SLURM command failed, or printed what we cannot read."""
 
 
+class SlurmUnreachable(SlurmError):
+    """The command could not reach the controller (or the login node): try again later."""
+
+
+#: What SLURM's commands print when the controller is down or restarting, as opposed to a
+#: refusal (bad partition, over a limit), which they print as "error: <reason>".
+UNREACHABLE = re.compile(
+    r"Unable to contact slurm controller|Socket timed out|Connection refused|"
+    r"Zero Bytes were transmitted|Communication connection failure|"
+    r"temporarily unavailable|backup controller in standby|Connection timed out|"
+    r"Connection reset|No route to host",
+    re.IGNORECASE,
+)
+#: ssh's own exit status when it cannot reach the login node.
+SSH_FAILED = 255
+
+
 @dataclass(frozen=True)
 class SlurmJob:
     """What the controller (or the accounting log) says of one job."""
@@ -78,8 +95,19 @@ class Slurm:
                 argv, capture_output=True, text=True, timeout=self.timeout,
                 stdin=subprocess.DEVNULL, check=False, env=client_environment(),
             )
-        except (OSError, subprocess.TimeoutExpired) as exc:
+        except subprocess.TimeoutExpired as exc:
+            raise SlurmUnreachable(f"{program}: {exc}") from None
+        except OSError as exc:
             raise SlurmError(f"{program}: {exc}") from None
+
+    def failure(self, program: str, done: subprocess.CompletedProcess[str]) -> SlurmError:
+        """The error of a command that exited non-zero: SlurmUnreachable when it could not
+        reach the controller (or ssh the login node), else SlurmError with its message."""
+        message = _message(program, done)
+        if UNREACHABLE.search(done.stderr or "") or (
+                self.ssh_host and done.returncode == SSH_FAILED):
+            return SlurmUnreachable(message)
+        return SlurmError(message)
 
     # -- the commands ------------------------------------------------------------------------
 
@@ -87,7 +115,7 @@ class Slurm:
         """Submit ``script`` (a path where sbatch runs) with ``args``; return the job id."""
         done = self.run("sbatch", ["--parsable", *args, script])
         if done.returncode != 0:
-            raise SlurmError(_message("sbatch", done))
+            raise self.failure("sbatch", done)
         text = done.stdout.strip()
         match = PARSABLE.match(text.splitlines()[-1].strip() if text else "")
         if match is None:
@@ -114,7 +142,7 @@ class Slurm:
             # Every id of the list unknown: not an error, they are just gone.
             if "Invalid job id" in done.stderr:
                 return {}
-            raise SlurmError(_message("squeue", done))
+            raise self.failure("squeue", done)
         found: dict[str, SlurmJob] = {}
         for line in done.stdout.splitlines():
             parts = line.strip().split(_SEP, 4)
@@ -131,7 +159,7 @@ class Slurm:
         if done.returncode != 0:
             if "Invalid job id" in done.stderr:
                 return None
-            raise SlurmError(_message("scontrol", done))
+            raise self.failure("scontrol", done)
         first = done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
         fields = dict(_KEY_VALUE.findall(first))
         if fields.get("JobId") != job_id or "JobState" not in fields:
@@ -150,7 +178,7 @@ class Slurm:
         done = self.run("sacct", ["-c", "-n", "-P", "-o", "JobID,State,ExitCode,NodeList,Partition",
                                   "-j", ",".join(ids)])
         if done.returncode != 0:
-            raise SlurmError(_message("sacct", done))
+            raise self.failure("sacct", done)
         found: dict[str, SlurmJob] = {}
         for line in done.stdout.splitlines():
             parts = line.strip().split("|")
@@ -169,7 +197,7 @@ class Slurm:
             return
         done = self.run("scancel", ids)
         if done.returncode != 0:
-            raise SlurmError(_message("scancel", done))
+            raise self.failure("scancel", done)
 
 
 def _message(program: str, done: subprocess.CompletedProcess[str]) -> str:

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
 from uws_pyramid.errors import ConfigurationError
+from uws_pyramid.privatefiles import private_file
 from uws_pyramid.sql.storage import SQLStorage
 
 BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
@@ -60,7 +62,8 @@ class SQLiteStorage(SQLStorage):
             raise ConfigurationError("uws.storage.path: a file path is required")
         if path != ":memory:":
             path = os.path.join(here, path)
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            # Created for the server's user alone: it holds the accounts' password hashes.
+            private_file(Path(path))
         try:
             timeout = float(options.get("busy_timeout", "30"))
         except ValueError:
