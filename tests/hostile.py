@@ -24,7 +24,7 @@ use = egg:uws-pyramid
 {app}
 
 [server:main]
-use = egg:waitress#main
+use = egg:uws-pyramid#main
 listen = 127.0.0.1:{port}
 {server}
 
@@ -48,7 +48,8 @@ format = %(asctime)s %(levelname)s [%(name)s] %(message)s
 
 
 def shipped_server_options(ini: str = "development.ini") -> dict[str, str]:
-    """The waitress options of a shipped ini file, but where it listens."""
+    """The server options of a shipped ini file (waitress's, for the shipped runner), but
+    where it listens."""
     parser = configparser.RawConfigParser()
     parser.read(ROOT / ini)
     return {k: v for k, v in parser.items("server:main") if k not in ("use", "listen")}
