@@ -15,36 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from uws_pyramid.testing import write_ini
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PASSWORD = "alice-secret-1"
-
-INI = """[app:main]
-use = egg:uws-pyramid
-{app}
-
-[server:main]
-use = egg:uws-pyramid#main
-listen = 127.0.0.1:{port}
-{server}
-
-[loggers]
-keys = root
-[handlers]
-keys = console
-[formatters]
-keys = generic
-[logger_root]
-level = ERROR
-handlers = console
-[handler_console]
-class = StreamHandler
-args = (sys.stderr,)
-level = NOTSET
-formatter = generic
-[formatter_generic]
-format = %(asctime)s %(levelname)s [%(name)s] %(message)s
-"""
 
 
 def shipped_server_options(ini: str = "development.ini") -> dict[str, str]:
@@ -109,11 +84,7 @@ def pserve(
     }
     options = shipped_server_options() if server is None else server
     port = free_port()
-    ini = here / "server.ini"
-    ini.write_text(INI.format(
-        app="\n".join(f"{k} = {v}" for k, v in settings.items()), port=port,
-        server="\n".join(f"{k} = {v}" for k, v in options.items()),
-    ))
+    ini = write_ini(here / "server.ini", settings, port, server=options)
     proc = subprocess.Popen([str(BIN / "pserve"), str(ini)], cwd=here)
     try:
         deadline = time.monotonic() + 30

@@ -52,7 +52,7 @@ use = egg:uws-pyramid
 [server:main]
 use = egg:uws-pyramid#main
 listen = 127.0.0.1:{port}
-threads = {threads}
+{server}
 
 [loggers]
 keys = root
@@ -73,10 +73,15 @@ format = %(asctime)s %(levelname)s [%(name)s] %(message)s
 """
 
 
-def write_ini(path: Path, settings: Mapping[str, str], port: int = 0, threads: int = 16) -> Path:
-    """An ini file for ``pserve`` (tests and benchmarks that start real server processes)."""
-    lines = "\n".join(f"{k} = {v}" for k, v in settings.items())
-    path.write_text(SERVER_INI.format(settings=lines, port=port, threads=threads))
+def write_ini(path: Path, settings: Mapping[str, str], port: int = 0, threads: int = 16,
+              server: Mapping[str, str] | None = None) -> Path:
+    """An ini file for ``pserve`` (tests and benchmarks that start real server processes);
+    ``server``: the [server:main] options besides ``listen`` (default: ``threads``)."""
+    options = {"threads": str(threads)} if server is None else server
+    path.write_text(SERVER_INI.format(
+        settings="\n".join(f"{k} = {v}" for k, v in settings.items()), port=port,
+        server="\n".join(f"{k} = {v}" for k, v in options.items()),
+    ))
     return path
 
 
