@@ -1,13 +1,17 @@
-"""Fault injection: SLURM's controller unreachable for 30 s while jobs are submitted.
+"""Fault injection: SLURM's controller out of reach for 30 s while jobs are submitted.
 
-The server's SLURM commands read a private copy of the cluster's slurm.conf (``SLURM_CONF``);
-the outage points that copy at a closed port, so the real sbatch and squeue fail exactly as
-when the controller is down ("Unable to contact slurm controller (connect failure)"), while
-the shared test cluster itself, which other test runs use, is never stopped."""
+Two ways: the controller really stopped (SIGTERM to slurmctld, started again afterwards by
+tests/slurm/start-slurm.sh, as CI started it), and the controller unreachable from this server
+only: its SLURM commands read a private copy of slurm.conf (``SLURM_CONF``) pointed at a closed
+port, so the real sbatch and squeue fail as when the controller is down ("Unable to contact
+slurm controller (connect failure)") while jobs already on the node run on."""
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -78,9 +82,29 @@ class Endpoint:
         self.port = int(url.rsplit(":", 1)[1])
 
 
-def test_controller_unreachable_for_30_s_while_jobs_are_submitted(
+CTLD_PID = Path("/run/slurmctld.pid")
+
+
+def stop_controller() -> None:
+    """SIGTERM to the test cluster's slurmctld; returns once it is gone."""
+    pid = int(CTLD_PID.read_text().strip())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists():
+        assert time.monotonic() < deadline, "slurmctld did not stop"
+        time.sleep(0.2)
+
+
+def start_controller() -> None:
+    done = subprocess.run(["bash", str(ROOT / "tests/slurm/start-slurm.sh")],
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("fault", ["stopped", "unreachable"])
+def test_controller_out_of_reach_for_30_s_while_jobs_are_submitted(
     slurm_server: tuple[Any, str], private_conf: Path, tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, fault: str,
 ) -> None:
     app, url = slurm_server
 
@@ -99,17 +123,22 @@ def test_controller_unreachable_for_30_s_while_jobs_are_submitted(
     try:
         time.sleep(3)
         load.window.set()
-        private_conf.write_text(original + f"SlurmctldPort={closed_port()}\n")
+        if fault == "stopped":
+            stop_controller()
+        else:
+            private_conf.write_text(original + f"SlurmctldPort={closed_port()}\n")
         time.sleep(OUTAGE)
         waiting = unsubmitted()
     finally:
         private_conf.write_text(original)
+        if fault == "stopped":
+            start_controller()
     ended = time.monotonic()
     load.window.clear()
     time.sleep(2)
     load.stop()
 
-    audit = settle(f"SLURM controller unreachable {OUTAGE:.0f} s", phases, tmp_path / "jobs",
+    audit = settle(f"SLURM controller {fault} {OUTAGE:.0f} s", phases, tmp_path / "jobs",
                    load, ended, timeout=120)
     print(f"FAULTS SLURM: slowest creation {load.slowest:.2f} s; {waiting} job(s) QUEUED "
           "unsubmitted when the controller came back")
@@ -120,4 +149,4 @@ def test_controller_unreachable_for_30_s_while_jobs_are_submitted(
     assert load.during["303"] > 0 and waiting > 0  # accepted during the outage, kept QUEUED
     assert "Unable to contact slurm controller" in caplog.text  # the fault was real
     assert load.slowest < 3.0  # no request waited for sbatch
-    assert cluster_problem() is None  # the shared cluster never noticed
+    assert cluster_problem() is None  # the cluster is healthy again
