@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -181,13 +182,28 @@ def test_a_reused_pid_is_not_taken_for_the_job(make: Factory, tmp_path: Path) ->
     meta = harness.job_dir(job.job_id).create() / ".uws"
     ticks = wrapper.start_ticks(os.getpid())
     assert ticks is not None
-    # Our own process, alive, but not started when the record says: a PID reused.
-    wrapper.write_record(str(meta / wrapper.WRAPPER_FILE),
-                         {"pid": os.getpid(), "pgid": os.getpgrp(), "start_ticks": ticks - 1})
-    harness.runtime.manager.reconcile()
-    done = harness.wait(job.job_id, timeout=2)
-    assert done.phase == Phase.ERROR and done.error is not None
-    assert done.error.message == VANISHED
+    # A group whose leader has exited, of processes that are not the job's: its id is what
+    # the job's group was once (ids are reused once a group is empty).
+    stranger = subprocess.run(
+        ["setsid", "sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"],
+        capture_output=True, text=True, check=True,
+    )
+    sleeper = int(stranger.stdout)
+    pgid = os.getpgid(sleeper)
+    try:
+        assert pgid != sleeper  # the group's leader, sh, has exited
+        # Our own process, alive, but not started when the record says: a PID reused.
+        wrapper.write_record(str(meta / wrapper.WRAPPER_FILE),
+                             {"pid": os.getpid(), "pgid": pgid, "start_ticks": ticks - 1})
+        harness.runtime.manager.reconcile()
+        done = harness.wait(job.job_id, timeout=2)
+        assert done.phase == Phase.ERROR and done.error is not None
+        assert done.error.message == VANISHED
+        # Recovery killed nothing of the stranger's group (a killed one would be a zombie).
+        time.sleep(0.5)
+        assert group_alive(pgid)
+    finally:
+        os.kill(sleeper, signal.SIGKILL)
 
 
 def _processes_running(command: bytes) -> list[int]:

@@ -43,19 +43,37 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
+def _of_job(pid: int, job_id: str) -> bool:
+    """Whether process ``pid`` is one of the job's: every job process inherits UWS_JOB_ID."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f"UWS_JOB_ID={job_id}".encode() in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
 def kill_orphans(pgid: int, job_id: str) -> None:
     """SIGKILL what is left of a job's process group once its wrapper (the group's leader) is
-    gone: an ended job's script must not keep running. While a group has members its id is
-    never given to a new process, so a group without its leader is still the job's."""
+    gone: an ended job's script must not keep running.
+
+    The group id comes from a record written long ago: once the job's processes are all gone
+    it may name another group whose leader has exited too (a shell pipeline's, this server's
+    own). So only processes whose environment names the job are killed, one by one."""
     members = _group_members(pgid)
     if not members or pgid in members:
         return  # nothing left, or the leader's pid names a live process: not ours to kill
-    try:
-        os.killpg(pgid, signal.SIGKILL)
+    ours = [pid for pid in members if _of_job(pid, job_id)]
+    for pid in ours:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if ours:
         log.warning("job %s: killed %d process(es) its dead wrapper left behind",
-                    job_id, len(members))
-    except OSError:
-        pass
+                    job_id, len(ours))
+    if len(ours) < len(members):
+        log.warning("job %s: left %d process(es) of group %d alone: not the job's",
+                    job_id, len(members) - len(ours), pgid)
 
 
 def _pid(process_id: str | None) -> int | None:
