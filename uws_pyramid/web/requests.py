@@ -8,7 +8,7 @@ from webob.multidict import MultiDict, NoVars
 
 from ..errors import BadRequest, InvalidValue, PayloadTooLarge, UWSError
 from ..jobs import Phase
-from ..service import CONTROL, Submission, Upload
+from ..submission import CONTROL, Submission, Upload
 from .forms import Form, Limits, parse_multipart, parse_urlencoded
 
 #: Routes that serve callers before (or without) authentication: small bodies only.

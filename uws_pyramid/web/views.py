@@ -14,7 +14,7 @@ from webob.static import FileIter
 
 from ..errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound
 from ..jobs import Job, JobQuery
-from ..service import Submission, Upload
+from ..submission import Submission, Upload
 from ..timeparse import parse_after, parse_int
 from . import jsonform, xml
 from .resources import CHANGE, CREATE, READ

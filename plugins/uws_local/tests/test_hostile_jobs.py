@@ -20,7 +20,7 @@ from uws_pyramid.errors import ConfigurationError, NotFound
 from uws_pyramid.execution import contract
 from uws_pyramid.jdl.model import ParameterSpec, ResultSpec
 from uws_pyramid.jobs import Phase
-from uws_pyramid.service import Submission, Upload
+from uws_pyramid.submission import Submission, Upload
 from uws_pyramid.testing import ManagerHarness, build_harness, wait_for, write_job_type
 
 SECRET_TEXT = "the server's secret"
