@@ -12,7 +12,15 @@ from uws_pyramid.jobs import ACTIVE, ErrorSummary, Phase, Result, utcnow
 from uws_pyramid.manager import ManagerContext
 from uws_pyramid.plugins import hookimpl
 from uws_pyramid.submission import Submission
-from uws_pyramid.transitions import RULES, Ending, Event, RuleError, after, changes, rule
+from uws_pyramid.transitions import (
+    RULES,
+    Ending,
+    Event,
+    RuleError,
+    after,
+    changes,
+    rule,
+)
 
 from .conftest import ROOT
 from .fakes import FakesPlugin, HoldingManager
