@@ -19,7 +19,8 @@ def make_job(job_type: str = "echo", created: datetime | None = None, **fields: 
 
 
 def race(actions: list[Callable[[], object]]) -> list[BaseException | None]:
-    """Run the actions in threads released together; what each raised (None: nothing)."""
+    """Run the actions in threads released together; what each raised (None: nothing).
+    The one helper of every test that races threads (storage contract, quotas, logins)."""
     outcomes: list[BaseException | None] = [None] * len(actions)
     barrier = threading.Barrier(len(actions))
 
@@ -119,21 +120,12 @@ class StorageContract:
             job = make_job(phase=Phase.EXECUTING)
             storage.create(job)
             wins: list[Phase] = []
-            barrier = threading.Barrier(2)
 
             def finish(phase: Phase) -> None:
-                barrier.wait()
                 if storage.update(job.job_id, {Phase.EXECUTING}, phase=phase):
                     wins.append(phase)
 
-            threads = [
-                threading.Thread(target=finish, args=(p,))
-                for p in (Phase.ABORTED, Phase.COMPLETED)
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            race([lambda p=p: finish(p) for p in (Phase.ABORTED, Phase.COMPLETED)])  # type: ignore[misc]
             assert len(wins) == 1
             assert storage.get(job.job_id).phase == wins[0]
 
