@@ -33,7 +33,7 @@ from .manager import Manager
 from .settings import UWSSettings
 from .storage import Storage
 from .submission import Submission, Upload  # noqa: F401  (Upload: re-exported for testing.py)
-from .transitions import Event
+from .transitions import RULES, Event, Rule
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ class JobService:
             return queued
 
     def abort(self, job: Job) -> Job:
-        changed = self._apply_full(Event.ABORTED, job.job_id, {"end_time": utcnow()})
+        changed = self._apply_full(RULES[Event.ABORTED], job.job_id, {"end_time": utcnow()})
         if changed is None:
             current = self.storage.get(job.job_id)
             if current.phase == Phase.ABORTED:
@@ -314,26 +314,17 @@ class JobService:
         """Record ``facts`` by the rule of ``event`` (``transitions.RULES``) in one
         compare-and-set, then fire the hooks; None if the rule did not let it apply. If the
         event has a fallback (an end after an abort keeps its results), that is tried then."""
-        changed = self._apply_full(event, job_id, facts, outcome=outcome, phase=phase,
-                                   quotas=quotas)
+        changed = self._apply_full(transitions.rule(event, outcome, phase), job_id, facts, quotas)
         if changed is None and event in transitions.FALLBACK:
-            fallback = transitions.RULES[transitions.FALLBACK[event]]
+            fallback = RULES[transitions.FALLBACK[event]]
             kept = {k: v for k, v in facts.items() if k in fallback.fields and v is not None}
             if kept:
                 self.record(job_id, fallback.sources, **kept)
         return None if changed is None else changed[1]
 
     def _apply_full(
-        self,
-        event: Event,
-        job_id: str,
-        facts: Mapping[str, Any],
-        *,
-        outcome: Phase | None = None,
-        phase: Phase | None = None,
-        quotas: Collection[Quota] = (),
+        self, found: Rule, job_id: str, facts: Mapping[str, Any], quotas: Collection[Quota] = ()
     ) -> tuple[Job, Job] | None:
-        found = transitions.rule(event, outcome, phase)
         return self._record_full(
             job_id, found.sources, quotas=quotas, **transitions.changes(found, facts)
         )
