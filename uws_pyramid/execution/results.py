@@ -299,7 +299,7 @@ def no_space(job_dir: JobDir) -> bool:
     return fs.f_bavail * fs.f_frsize < FULL_BYTES or (fs.f_files > 0 and fs.f_favail == 0)
 
 
-def final_changes(
+def job_ending(
     job_dir: JobDir,
     jd: JobDescription | None,
     parameters: Mapping[str, str],

@@ -11,7 +11,7 @@ from typing import Any
 
 from uws_pyramid.errors import NotFound, ServiceUnavailable
 from uws_pyramid.execution import contract
-from uws_pyramid.execution.results import final_changes, timeout_error
+from uws_pyramid.execution.results import job_ending, timeout_error
 from uws_pyramid.execution.workdir import JobDir
 from uws_pyramid.jobs import Job, Phase, utcnow
 from uws_pyramid.manager import Manager, ManagerContext
@@ -39,6 +39,7 @@ class LocalManager(Manager):
     while that owner lives."""
 
     name = "local"
+    _recovery: Recovery  # built at ``bind``, from the context
 
     def __init__(self, options: LocalOptions) -> None:
         self.options = options
@@ -47,7 +48,6 @@ class LocalManager(Manager):
         self._stop = threading.Event()
         self._closed = False
         self._monitor: threading.Thread | None = None
-        self._recovery: Recovery | None = None
         self.sandbox = sandbox.resolve(options.sandbox, options.sandbox_bind)
         self.identity = owner.claim()
 
@@ -124,7 +124,7 @@ class LocalManager(Manager):
         return sandbox.problems(self.options.sandbox, self.options.sandbox_bind)
 
     def reconcile(self) -> None:
-        if not self._closed and self._recovery is not None:
+        if not self._closed:
             self._recovery.reconcile(first=False)
 
     def close(self) -> None:
@@ -270,7 +270,7 @@ class LocalManager(Manager):
         with self.runs.lock:
             start = self.runs.starts.pop(run.job_id, None)
         started = job.start_time or (start.start_time if start is not None else None)
-        ending = final_changes(
+        ending = job_ending(
             run.job_dir, self.context.description(job.job_type), job.parameters, returncode,
             ended_at(status.ended if status else None, started), supervisor=supervisor,
         )
@@ -374,7 +374,7 @@ class LocalManager(Manager):
                 if run.signal(signal.SIGKILL):
                     log.info("job %s: SIGKILL after the grace period", run.job_id)
                 run.kill_at = None
-        if run.done or (run.adopted and self._recovery is not None and self._recovery.poll(run)):
+        if run.done or (run.adopted and self._recovery.poll(run)):
             return
         self._record_progress(run)
 
@@ -387,7 +387,6 @@ class LocalManager(Manager):
             return
         self._own_reconcile_at = now + interval
         try:
-            assert self._recovery is not None  # the monitor starts after bind
             self._recovery.reconcile(first=False, own_only=True)
         except Exception as exc:
             log.warning("reconciliation of this process's jobs failed: %s", exc)

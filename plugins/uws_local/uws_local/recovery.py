@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from uws_pyramid.execution import contract
-from uws_pyramid.execution.results import final_changes
+from uws_pyramid.execution.results import job_ending
 from uws_pyramid.execution.workdir import JobDir
 from uws_pyramid.execution.wrapper import start_ticks
 from uws_pyramid.jobs import Job, Phase, utcnow
@@ -163,7 +163,7 @@ class Recovery:
         status = contract.read_exit(job_dir)
         if status is None and job.phase == Phase.QUEUED:
             return False
-        ending = final_changes(
+        ending = job_ending(
             job_dir, self.context.description(job.job_type), job.parameters,
             None if status is None else status.returncode,
             ended_at(status.ended if status else None, job.start_time),

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from uws_pyramid.execution import contract
-from uws_pyramid.execution.results import final_changes, timeout_error
+from uws_pyramid.execution.results import job_ending, timeout_error
 from uws_pyramid.execution.workdir import JobDir
 from uws_pyramid.jdl.model import JobDescription
 from uws_pyramid.jobs import ErrorSummary, Job, Phase
@@ -89,10 +89,10 @@ def ending(
     status = contract.read_exit(job_dir)
     if phase == Phase.COMPLETED:
         code = status.returncode if status is not None else 0
-        return final_changes(job_dir, jd, job.parameters, code, now)
+        return job_ending(job_dir, jd, job.parameters, code, now)
     if phase == Phase.ERROR and sj.state == "FAILED":
         exit_code = status.returncode if status is not None else returncode(sj.exit_code)
-        end = final_changes(job_dir, jd, job.parameters, exit_code or 1, now)
+        end = job_ending(job_dir, jd, job.parameters, exit_code or 1, now)
         if status is None:
             # The wrapper never ran or never finished: the script has nothing to say.
             end = replace(end, error=ErrorSummary(
@@ -101,7 +101,7 @@ def ending(
                 "see the batch job's output in .uws/slurm.err"
             ))
         return end
-    end = final_changes(job_dir, jd, job.parameters, 1, now)
+    end = job_ending(job_dir, jd, job.parameters, 1, now)
     if sj.state == "TIMEOUT":
         error = timeout_error(job.execution_duration)
     else:
