@@ -13,6 +13,7 @@ from uws_pyramid.errors import NotFound, ServiceUnavailable
 from uws_pyramid.execution import contract
 from uws_pyramid.execution.results import job_ending, timeout_error
 from uws_pyramid.execution.workdir import JobDir
+from uws_pyramid.execution.worker import Worker
 from uws_pyramid.jobs import Job, Phase, utcnow
 from uws_pyramid.manager import Manager, ManagerContext
 from uws_pyramid.timeparse import ended_at
@@ -45,9 +46,9 @@ class LocalManager(Manager):
         self.options = options
         self.runs = RunTable()
         self._own_reconcile_at = 0.0
-        self._stop = threading.Event()
         self._closed = False
-        self._monitor: threading.Thread | None = None
+        self._pause = options.poll_interval
+        self._monitor = Worker("uws-local-monitor", self._step, 0.0)
         self.sandbox = sandbox.resolve(options.sandbox, options.sandbox_bind)
         self.identity = owner.claim()
 
@@ -63,7 +64,6 @@ class LocalManager(Manager):
         with context.storage.exclusive("reconcile") as mine:
             if mine:
                 self._recovery.reconcile(first=True)
-        self._monitor = threading.Thread(target=self._watch, name="uws-local-monitor", daemon=True)
         self._monitor.start()
 
     def submit(self, job: Job) -> None:
@@ -131,9 +131,7 @@ class LocalManager(Manager):
         with self.runs.lock:
             self._closed = True
             owner.release(self.identity)  # from now on, other managers may take our jobs
-        self._stop.set()
-        if self._monitor is not None:
-            self._monitor.join(timeout=5)
+        self._monitor.stop()
         log.info("local manager closed; %d job(s) keep running", len(self.runs.running))
 
     # -- slots and starting ----------------------------------------------------------------
@@ -332,15 +330,13 @@ class LocalManager(Manager):
 
     # -- the monitor thread ----------------------------------------------------------------
 
-    def _watch(self) -> None:
-        pause = self.options.poll_interval
-        while not self._stop.is_set():
-            try:
-                pause = self._tick()
-            except Exception:
-                log.exception("local manager monitor pass failed")
-                pause = min(max(pause * 2, self.options.poll_interval), 10.0)
-            self._stop.wait(pause)
+    def _step(self) -> float:
+        try:
+            self._pause = self._tick()
+        except Exception:
+            log.exception("local manager monitor pass failed")
+            self._pause = min(max(self._pause * 2, self.options.poll_interval), 10.0)
+        return self._pause
 
     def _tick(self) -> float:
         """Enforce durations and kill deadlines, record progress, watch adopted processes,
