@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import ROOT, throughput, timed, trivial_server, uws_server  # noqa: E402
 
 from uws_pyramid.jobs import Job, Phase, new_job_id, utcnow  # noqa: E402
-from uws_pyramid.sql.storage import SQLStorage, job_to_row  # noqa: E402
+from uws_pyramid.sql.rows import job_to_row  # noqa: E402
+from uws_pyramid.sql.storage import SQLStorage  # noqa: E402
 from uws_pyramid.sql.tables import jobs  # noqa: E402
 
 

@@ -420,6 +420,6 @@ def storage_table() -> Any:
 
 
 def storage_row(job: Job) -> dict[str, Any]:
-    from uws_pyramid.sql.storage import job_to_row
+    from uws_pyramid.sql.rows import job_to_row
 
     return job_to_row(job)
