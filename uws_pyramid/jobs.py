@@ -158,3 +158,11 @@ class JobQuery:
     phases: frozenset[Phase] | None = None  # None: every phase but ARCHIVED
     after: datetime | None = None
     last: int | None = None  # newest first when set
+    # Extensions of the list (README, "Job lists at scale"):
+    before: tuple[datetime, str] | None = None  # keyset: jobs older than (creation time, id)
+    run_id: str | None = None  # exact runId, or its start when ``run_id_prefix``
+    run_id_prefix: bool = False
+
+    @property
+    def newest_first(self) -> bool:
+        return self.last is not None or self.before is not None

@@ -1,6 +1,7 @@
 """The Storage interface: where jobs live. Every method is one atomic transaction."""
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -49,6 +50,11 @@ class Storage(ABC):
     @abstractmethod
     def list(self, query: JobQuery) -> list[JobRef]:
         """Jobs matching the query: newest first when ``query.last`` is set, else oldest first."""
+
+    def count(self, query: JobQuery, limit: int) -> int:
+        """How many jobs the list of ``query`` (LAST aside) holds, or ``limit`` if at least
+        that many: a cheap count for paged lists. Storages with an index do better."""
+        return min(len(self.list(dataclasses.replace(query, last=None))), limit)
 
     @abstractmethod
     def update(

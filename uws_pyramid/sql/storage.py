@@ -11,9 +11,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    ColumnElement,
     Select,
-    and_,
     bindparam,
     delete,
     func,
@@ -27,22 +25,13 @@ from sqlalchemy import exc as sa_exc
 from ..errors import ConfigurationError, NotFound, ServiceUnavailable
 from ..jobs import Job, JobQuery, JobRef, Phase, Quota
 from ..storage import Storage
-from . import migrations
+from . import listing, migrations
 from .accounts import SQLAccounts
 from .fastread import RowReader
 from .rows import job_to_row, row_to_job
-from .tables import UTCDateTime, jobs
+from .tables import jobs
 
 log = logging.getLogger(__name__)
-
-REF_COLUMNS = (
-    jobs.c.job_id,
-    jobs.c.job_type,
-    jobs.c.phase,
-    jobs.c.run_id,
-    jobs.c.owner_id,
-    jobs.c.creation_time,
-)
 
 # Inline, not a bound parameter: the planners of both databases can then match it to the
 # predicate of the partial index ix_uws_jobs_destruction (migration 0002).
@@ -84,33 +73,6 @@ def reachable(dbapi: Any = None) -> Iterator[None]:
 
 PHASES = {str(p): p for p in Phase}
 GET_JOB = select(jobs).where(jobs.c.job_id == bindparam("job_id"))
-
-
-@functools.cache
-def list_statement(
-    job_type: bool, owner_id: bool, anonymous: bool, phases: bool, after: bool, last: bool
-) -> Select[Any]:
-    """The job list query for one combination of filters, built once (with bound parameters)
-    because building SQLAlchemy statements costs more than running them."""
-    conditions: list[ColumnElement[bool]] = []
-    if job_type:
-        conditions.append(jobs.c.job_type == bindparam("job_type"))
-    if owner_id:
-        conditions.append(jobs.c.owner_id == bindparam("owner_id"))
-    if anonymous:
-        conditions.append(jobs.c.owner_id.is_(None))
-    if phases:
-        conditions.append(jobs.c.phase.in_(bindparam("phases", expanding=True)))
-    else:  # ARCHIVED jobs are listed only when asked for (UWS 1.1 section 2.2.2.1)
-        conditions.append(jobs.c.phase != str(Phase.ARCHIVED))
-    if after:
-        conditions.append(jobs.c.creation_time > bindparam("after", type_=UTCDateTime))
-    stmt = select(*REF_COLUMNS).where(and_(*conditions))
-    if last:
-        return stmt.order_by(jobs.c.creation_time.desc(), jobs.c.job_id.desc()).limit(
-            bindparam("last")
-        )
-    return stmt.order_by(jobs.c.creation_time, jobs.c.job_id)
 
 
 @functools.cache
@@ -207,21 +169,16 @@ class SQLStorage(Storage):
         return row_to_job(row)
 
     def list(self, query: JobQuery) -> list[JobRef]:
-        params: dict[str, Any] = {
-            "job_type": query.job_type,
-            "owner_id": query.owner_id,
-            "phases": sorted(query.phases) if query.phases is not None else None,
-            "after": query.after,
-            "last": query.last,
-        }
-        stmt = list_statement(
-            query.job_type is not None, query.owner_id is not None, query.anonymous,
-            query.phases is not None, query.after is not None, query.last is not None,
-        )
+        stmt = listing.list_statement(listing.shape(query))
         with self._read() as conn:
-            rows = conn.execute(stmt, {k: v for k, v in params.items() if v is not None}).all()
+            rows = conn.execute(stmt, listing.params(query)).all()
         phase = PHASES.__getitem__
         return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def count(self, query: JobQuery, limit: int) -> int:
+        stmt = listing.count_statement(listing.shape(query))
+        with self._read() as conn:
+            return int(conn.execute(stmt, {**listing.params(query), "limit": limit}).scalar_one())
 
     def update(
         self,

@@ -29,7 +29,7 @@ def test_wal_mode_and_schema_on_first_start(tmp_path: Path) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         indexes = {r[1] for r in conn.execute(text("PRAGMA index_list(uws_jobs)"))}
-    assert {"ix_uws_jobs_type_created", "ix_uws_jobs_phase"} <= indexes
+    assert {"ix_uws_jobs_type_created", "ix_uws_jobs_phase_created"} <= indexes
     assert (tmp_path / "sub/dir/uws.sqlite").is_file()
     store.close()
 
