@@ -31,6 +31,7 @@ from .jobs import (
     utcnow,
 )
 from .manager import Manager
+from .notify import NEW_JOB
 from .settings import UWSSettings
 from .storage import Storage
 from .timeparse import parse_datetime, parse_int
@@ -172,6 +173,28 @@ class JobService:
                 if not self.stopping.is_set():
                     changed.wait(seconds)
             return self.storage.get(job.job_id)
+        finally:
+            self._waiters.release()
+
+    def wait_list(
+        self, query: JobQuery, timeout: int, unchanged: Callable[[list[JobRef]], bool]
+    ) -> list[JobRef]:
+        """A job list's change feed: the list once a job in it changes or a job is created,
+        or after ``timeout`` seconds; at once if it is not ``unchanged`` (what the client
+        holds) already. Bounded and ended as ``wait``."""
+        refs = self.list(query)
+        seconds = self.settings.wait_max if timeout < 0 else min(timeout, self.settings.wait_max)
+        if not unchanged(refs) or seconds == 0 or not self._wait_enabled or self.stopping.is_set():
+            return refs
+        if not self._waiters.acquire(blocking=False):
+            return refs
+        try:
+            with self.storage.notifier.subscribe(NEW_JOB, *(r.job_id for r in refs)) as changed:
+                fresh = self.list(query)  # a change before subscribing shows here
+                if fresh != refs or self.stopping.is_set():
+                    return fresh
+                changed.wait(seconds)
+            return self.list(query)
         finally:
             self._waiters.release()
 

@@ -24,6 +24,7 @@ from sqlalchemy import exc as sa_exc
 
 from ..errors import ConfigurationError, NotFound, ServiceUnavailable
 from ..jobs import Job, JobQuery, JobRef, Phase, Quota
+from ..notify import NEW_JOB
 from ..storage import Storage
 from . import listing, migrations
 from .accounts import SQLAccounts
@@ -161,6 +162,7 @@ class SQLStorage(Storage):
         with self._write() as conn:
             self._check_quotas(conn, job, quotas)
             conn.execute(insert(jobs), job_to_row(job))
+        self.notifier.publish(NEW_JOB)  # for job lists waiting for a change (in this process)
 
     def get(self, job_id: str) -> Job:
         row = self.one(GET_JOB, {"job_id": job_id})
