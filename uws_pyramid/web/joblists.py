@@ -41,9 +41,12 @@ NOT_CARRIED = {"BEFORE", "WAIT"}
 
 def _before(text: str) -> tuple[Any, str]:
     time, sep, job_id = text.rpartition(",")
-    if not sep or not time or not job_id:
-        raise InvalidValue("BEFORE", BEFORE_FORM, text)
-    return parse_after("BEFORE", time), job_id
+    try:
+        if sep and job_id:
+            return parse_after("BEFORE", time), job_id
+    except InvalidValue:
+        pass
+    raise InvalidValue("BEFORE", BEFORE_FORM, text)
 
 
 def _owner(request: Request) -> dict[str, Any]:

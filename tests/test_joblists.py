@@ -1,0 +1,171 @@
+"""The job list extensions: keyset pages, count, runId search, owner filter, change feed."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from .conftest import ADMIN_PASSWORD, UWSTestApp, add_user
+from .fakes import FakesPlugin
+from .uwsxsd import UWS_NS
+
+NS = {"uws": UWS_NS}
+
+
+@pytest.fixture
+def settings(settings: dict[str, Any]) -> dict[str, Any]:
+    settings["uws.manager"] = "holding"
+    settings["testing.plugins"] = [FakesPlugin()]
+    return settings
+
+
+def create(testapp: UWSTestApp, job_type: str = "echo", **params: str) -> str:
+    location: str = testapp.post(f"/rest/{job_type}", params, status=303).location
+    return location.rsplit("/", 1)[-1]
+
+
+def ids(response: Any) -> list[str]:
+    return [e.get("id") for e in etree.fromstring(response.body).findall("uws:jobref", NS)]
+
+
+def next_url(response: Any) -> str | None:
+    link = response.headers.get("Link")
+    if link is None:
+        return None
+    assert link.endswith('>; rel="next"')
+    return str(link[1:link.index(">")].replace("http://localhost", ""))
+
+
+def test_pages_by_keyset_walk_every_job_once_newest_first(testapp: UWSTestApp) -> None:
+    made = [create(testapp) for _ in range(7)]
+    newest_first = ids(testapp.get("/rest/echo"))[::-1]
+    assert sorted(newest_first) == sorted(made)
+    seen: list[str] = []
+    url: str | None = "/rest/echo?LAST=3"
+    pages = 0
+    while url is not None:
+        response = testapp.get(url)  # each page validates against the UWS schema
+        seen += ids(response)
+        url = next_url(response)
+        pages += 1
+    assert seen == newest_first
+    assert pages == 3  # 3 + 3 + 1: the short last page has no next link
+
+
+def test_pages_keep_the_other_filters_and_json_has_the_link(testapp: UWSTestApp) -> None:
+    for _ in range(3):
+        create(testapp)
+    create(testapp, "sleep")
+    first = testapp.get("/rest/echo?LAST=2&PHASE=PENDING", headers={"Accept": "application/json"})
+    url = next_url(first)
+    assert url is not None and "PHASE=PENDING" in url and "BEFORE=" in url
+    second = testapp.get(url, headers={"Accept": "application/json"})
+    assert [j["id"] for j in first.json["jobs"] + second.json["jobs"]] == ids(
+        testapp.get("/rest/echo?PHASE=PENDING"))[::-1]
+
+
+@pytest.mark.parametrize("value", ["2026-01-01T00:00:00Z", ",abc", "yesterday,abc", "2026-01-01T00:00:00Z,"])
+def test_bad_before_is_a_400_naming_it(testapp: UWSTestApp, value: str) -> None:
+    response = testapp.get("/rest/echo", {"BEFORE": value}, status=400)
+    assert "BEFORE" in response.text and "comma" in response.text
+
+
+def test_count_is_exact_and_ignores_the_page(testapp: UWSTestApp) -> None:
+    for _ in range(5):
+        create(testapp)
+    response = testapp.get("/rest/echo?LAST=2&COUNT=true")
+    assert response.headers["X-Total-Count"] == "5"
+    assert "X-Total-Count" not in testapp.get("/rest/echo?LAST=2").headers
+    page2 = testapp.get(next_url(response) + "&COUNT=true")
+    assert page2.headers["X-Total-Count"] == "5"
+
+
+def test_count_above_the_limit_says_so(testapp: UWSTestApp, monkeypatch: pytest.MonkeyPatch
+                                      ) -> None:
+    from uws_pyramid.web import joblists
+
+    monkeypatch.setattr(joblists, "COUNT_LIMIT", 3)
+    for _ in range(4):
+        create(testapp)
+    assert testapp.get("/rest/echo?COUNT=true").headers["X-Total-Count"] == "3+"
+
+
+def test_runid_exact_and_prefix(testapp: UWSTestApp) -> None:
+    a = create(testapp, RUNID="survey-2026-a")
+    b = create(testapp, RUNID="survey-2026-b")
+    create(testapp, RUNID="Survey-2026-c")  # another case: not a match
+    create(testapp, RUNID="other")
+    assert ids(testapp.get("/rest/echo?RUNID=survey-2026-a")) == [a]
+    assert sorted(ids(testapp.get("/rest/echo?RUNID=survey-2026*"))) == sorted([a, b])
+    assert ids(testapp.get("/rest/echo?RUNID=survey-2026")) == []
+    assert ids(testapp.get("/rest/echo?RUNID=%25")) == []  # no wildcard but the final *
+    response = testapp.get("/rest/echo?RUNID=*", status=400)
+    assert "RUNID" in response.text
+
+
+def test_owner_filter_is_for_admins(app: Any, testapp: UWSTestApp) -> None:
+    add_user(app, "root", ADMIN_PASSWORD, "admin")
+    add_user(app, "alice", "alice-secret-1")
+    alice = UWSTestApp(app)
+    alice.authorization = ("Basic", ("alice", "alice-secret-1"))
+    admin = UWSTestApp(app)
+    admin.authorization = ("Basic", ("root", ADMIN_PASSWORD))
+    mine = create(alice)
+    create(admin)
+    assert ids(admin.get("/rest/echo?OWNER=alice")) == [mine]
+    assert ids(alice.get("/rest/echo?OWNER=alice")) == [mine]
+    response = alice.get("/rest/echo?OWNER=root", status=403)
+    assert "OWNER" in response.text
+    testapp.get("/rest/echo?OWNER=alice", status=403)  # anonymous
+
+
+def test_wait_returns_when_a_listed_job_changes(testapp: UWSTestApp) -> None:
+    job = create(testapp)
+    first = testapp.get("/rest/echo")
+    etag = first.headers["ETag"]
+
+    def abort() -> None:
+        time.sleep(0.5)
+        testapp.post(f"/rest/echo/{job}/phase", {"PHASE": "ABORT"})
+
+    threading.Thread(target=abort).start()
+    started = time.monotonic()
+    changed = testapp.get("/rest/echo?WAIT=10", headers={"If-None-Match": etag})
+    assert 0.3 < time.monotonic() - started < 8
+    assert changed.status_int == 200 and changed.headers["ETag"] != etag
+    assert etree.fromstring(changed.body).findtext("uws:jobref/uws:phase", namespaces=NS) == "ABORTED"
+
+
+def test_wait_returns_when_a_job_is_created(testapp: UWSTestApp) -> None:
+    create(testapp)
+    etag = testapp.get("/rest/echo").headers["ETag"]
+    threading.Timer(0.5, lambda: create(testapp)).start()
+    started = time.monotonic()
+    changed = testapp.get("/rest/echo?WAIT=10", headers={"If-None-Match": etag})
+    assert time.monotonic() - started < 8
+    assert len(ids(changed)) == 2
+
+
+def test_wait_answers_at_once_when_the_client_holds_an_old_list(testapp: UWSTestApp) -> None:
+    create(testapp)
+    started = time.monotonic()
+    response = testapp.get("/rest/echo?WAIT=10", headers={"If-None-Match": '"stale"'})
+    assert time.monotonic() - started < 2 and len(ids(response)) == 1
+
+
+def test_unchanged_list_is_a_304_with_or_without_wait(testapp: UWSTestApp) -> None:
+    create(testapp)
+    etag = testapp.get("/rest/echo").headers["ETag"]
+    testapp.get("/rest/echo", headers={"If-None-Match": etag}, status=304)
+    started = time.monotonic()
+    testapp.get("/rest/echo?WAIT=1", headers={"If-None-Match": etag}, status=304)
+    assert time.monotonic() - started >= 0.9
+    json_tag = testapp.get("/rest/echo", headers={"Accept": "application/json"}).headers["ETag"]
+    assert json_tag != etag
+
+
+def test_bad_wait_on_a_list_is_a_400(testapp: UWSTestApp) -> None:
+    assert "WAIT" in testapp.get("/rest/echo?WAIT=soon", status=400).text
