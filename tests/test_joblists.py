@@ -124,8 +124,7 @@ def test_owner_filter_is_for_admins(app: Any, testapp: UWSTestApp) -> None:
 
 def test_wait_returns_when_a_listed_job_changes(testapp: UWSTestApp) -> None:
     job = create(testapp)
-    first = testapp.get("/rest/echo")
-    etag = first.headers["ETag"]
+    etag = testapp.get("/rest/echo?LAST=10").headers["ETag"]
 
     def abort() -> None:
         time.sleep(0.5)
@@ -133,7 +132,7 @@ def test_wait_returns_when_a_listed_job_changes(testapp: UWSTestApp) -> None:
 
     threading.Thread(target=abort).start()
     started = time.monotonic()
-    changed = testapp.get("/rest/echo?WAIT=10", headers={"If-None-Match": etag})
+    changed = testapp.get("/rest/echo?LAST=10&WAIT=10", headers={"If-None-Match": etag})
     assert 0.3 < time.monotonic() - started < 8
     assert changed.status_int == 200 and changed.headers["ETag"] != etag
     assert etree.fromstring(changed.body).findtext("uws:jobref/uws:phase", namespaces=NS) == "ABORTED"
@@ -141,10 +140,10 @@ def test_wait_returns_when_a_listed_job_changes(testapp: UWSTestApp) -> None:
 
 def test_wait_returns_when_a_job_is_created(testapp: UWSTestApp) -> None:
     create(testapp)
-    etag = testapp.get("/rest/echo").headers["ETag"]
+    etag = testapp.get("/rest/echo?LAST=10").headers["ETag"]
     threading.Timer(0.5, lambda: create(testapp)).start()
     started = time.monotonic()
-    changed = testapp.get("/rest/echo?WAIT=10", headers={"If-None-Match": etag})
+    changed = testapp.get("/rest/echo?LAST=10&WAIT=10", headers={"If-None-Match": etag})
     assert time.monotonic() - started < 8
     assert len(ids(changed)) == 2
 
@@ -158,14 +157,40 @@ def test_wait_answers_at_once_when_the_client_holds_an_old_list(testapp: UWSTest
 
 def test_unchanged_list_is_a_304_with_or_without_wait(testapp: UWSTestApp) -> None:
     create(testapp)
-    etag = testapp.get("/rest/echo").headers["ETag"]
-    testapp.get("/rest/echo", headers={"If-None-Match": etag}, status=304)
+    etag = testapp.get("/rest/echo?LAST=5").headers["ETag"]
+    testapp.get("/rest/echo?LAST=5", headers={"If-None-Match": etag}, status=304)
+    testapp.get("/rest/echo", headers={"If-None-Match": etag}, status=304)  # the same jobs
     started = time.monotonic()
     testapp.get("/rest/echo?WAIT=1", headers={"If-None-Match": etag}, status=304)
     assert time.monotonic() - started >= 0.9
-    json_tag = testapp.get("/rest/echo", headers={"Accept": "application/json"}).headers["ETag"]
+    json_tag = testapp.get("/rest/echo?LAST=5",
+                           headers={"Accept": "application/json"}).headers["ETag"]
     assert json_tag != etag
 
 
 def test_bad_wait_on_a_list_is_a_400(testapp: UWSTestApp) -> None:
     assert "WAIT" in testapp.get("/rest/echo?WAIT=soon", status=400).text
+
+
+@pytest.mark.parametrize("query", ["", "?PHASE=PENDING", "?PHASE=PENDING&PHASE=ABORTED",
+                                   "?RUNID=r*"])
+def test_whole_list_streams_in_batches_as_one_document(
+    testapp: UWSTestApp, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    from uws_pyramid.web import joblists
+
+    made = [create(testapp, RUNID=f"r{i}") for i in range(8)]
+    for job in made[::3]:
+        testapp.post(f"/rest/echo/{job}/phase", {"PHASE": "ABORT"})
+    monkeypatch.setattr(joblists, "BATCH", 3)
+    expected = ids(testapp.get("/rest/echo" + query + ("&" if query else "?") + "LAST=100"))
+    for path in ("/rest/echo", "/rest"):
+        streamed = testapp.get(path + query)  # validated against the schema, as every list
+        assert "ETag" not in streamed.headers  # the streamed path: no version known before
+        assert ids(streamed) == expected[::-1]
+        json = testapp.get(path + query, headers={"Accept": "application/json"}).json
+        assert [j["id"] for j in json["jobs"]] == expected[::-1]
+
+
+def test_streamed_list_of_an_unknown_type_is_a_404(testapp: UWSTestApp) -> None:
+    testapp.get("/rest/nosuchtype", status=404)

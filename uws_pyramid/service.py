@@ -1,10 +1,11 @@
 """JobService: every UWS use case and every phase rule, above Storage and Manager."""
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -110,6 +111,14 @@ class JobService:
         if not refs and query.job_type is not None:
             self.descriptions.get(query.job_type)  # 404 for a type with neither jobs nor description
         return refs
+
+    def batches(self, query: JobQuery, size: int) -> Iterator[list[JobRef]]:
+        """``list`` in batches (a streamed response); the first is read now, for the 404."""
+        batches = self.storage.batches(query, size)
+        first = next(batches)
+        if not first and query.job_type is not None:
+            self.descriptions.get(query.job_type)
+        return itertools.chain([first], batches)
 
     def uploads(self, job: Job) -> frozenset[str]:
         """Names of the job's parameters that are uploaded files."""

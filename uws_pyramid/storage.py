@@ -51,6 +51,11 @@ class Storage(ABC):
     def list(self, query: JobQuery) -> list[JobRef]:
         """Jobs matching the query: newest first when ``query.last`` is set, else oldest first."""
 
+    def batches(self, query: JobQuery, size: int) -> Iterator[list[JobRef]]:
+        """``list(query)`` in batches of at most ``size`` (the last one may be empty), read
+        one after another as a response streams them. This default reads them all at once."""
+        yield self.list(query)
+
     def count(self, query: JobQuery, limit: int) -> int:
         """How many jobs the list of ``query`` (LAST aside) holds, or ``limit`` if at least
         that many: a cheap count for paged lists. Storages with an index do better."""

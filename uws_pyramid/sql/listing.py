@@ -107,35 +107,54 @@ def list_statement(shape: tuple[Any, ...]) -> Select[Any]:
     """The list query of one shape, built once (building costs more than running it)."""
     job_type, owner_id, anonymous, n_phases, after, before, run_id, last = shape
     conditions = _conditions(job_type, owner_id, anonymous, after, before, run_id)
+    return _ordered(conditions, n_phases, newest=last or before, limit="last" if last else None)
+
+
+@functools.cache
+def batch_statement(shape: tuple[Any, ...], keyed: bool) -> Select[Any]:
+    """One batch of a full list streamed oldest first: at most ``batch`` jobs, after the
+    job (``key_time``, ``key_id``) that ended the previous batch when ``keyed``. Each batch
+    is a range of the same index, so a list of any length streams in flat memory and
+    without a transaction held open while the client reads."""
+    job_type, owner_id, anonymous, n_phases, after, before, run_id, _ = shape
+    conditions = _conditions(job_type, owner_id, anonymous, after, before, run_id)
+    if keyed:
+        c = jobs.c
+        time = bindparam("key_time", type_=UTCDateTime)
+        conditions.append(c.creation_time >= time)
+        conditions.append(or_(c.creation_time > time, c.job_id > bindparam("key_id")))
+    return _ordered(conditions, n_phases, newest=False, limit="batch")
+
+
+def _ordered(
+    conditions: list[ColumnElement[bool]], n_phases: int, newest: bool, limit: str | None
+) -> Select[Any]:
+    """SELECT the refs matching ``conditions`` and the phases in list order, ``limit`` rows
+    (a bound parameter's name) if any."""
     c = jobs.c
-    newest = last or before
-    if n_phases == 0:  # ARCHIVED jobs only when asked for (UWS 1.1 section 2.2.2.1)
-        stmt = select(*REF_COLUMNS).where(and_(*conditions, NOT_ARCHIVED))
-    elif n_phases == 1:
-        stmt = select(*REF_COLUMNS).where(and_(*conditions, c.phase == bindparam("phase_0")))
-    else:
-        parts = []
-        for i in range(n_phases):
-            part = select(*REF_COLUMNS).where(and_(*conditions, c.phase == bindparam(f"phase_{i}")))
-            if last:
-                part = part.order_by(c.creation_time.desc(), c.job_id.desc()).limit(
-                    bindparam("last")
-                )
-            sub = part.subquery(f"p{i}")
-            parts.append(select(*sub.c))
-        merged = union_all(*parts).subquery("merged")
-        m = merged.c
-        stmt = select(*m)
+
+    def ordered(stmt: Select[Any], time: Any, job_id: Any) -> Select[Any]:
         if newest:
-            stmt = stmt.order_by(m.creation_time.desc(), m.job_id.desc())
+            stmt = stmt.order_by(time.desc(), job_id.desc())
         else:
-            stmt = stmt.order_by(m.creation_time, m.job_id)
-        return stmt.limit(bindparam("last")) if last else stmt
-    if newest:
-        stmt = stmt.order_by(c.creation_time.desc(), c.job_id.desc())
-    else:
-        stmt = stmt.order_by(c.creation_time, c.job_id)
-    return stmt.limit(bindparam("last")) if last else stmt
+            stmt = stmt.order_by(time, job_id)
+        return stmt if limit is None else stmt.limit(bindparam(limit))
+
+    if n_phases == 0:  # ARCHIVED jobs only when asked for (UWS 1.1 section 2.2.2.1)
+        return ordered(select(*REF_COLUMNS).where(and_(*conditions, NOT_ARCHIVED)),
+                       c.creation_time, c.job_id)
+    if n_phases == 1:
+        stmt = select(*REF_COLUMNS).where(and_(*conditions, c.phase == bindparam("phase_0")))
+        return ordered(stmt, c.creation_time, c.job_id)
+    parts = []
+    for i in range(n_phases):
+        part = select(*REF_COLUMNS).where(and_(*conditions, c.phase == bindparam(f"phase_{i}")))
+        if limit is not None:
+            part = ordered(part, c.creation_time, c.job_id)
+        sub = part.subquery(f"p{i}")
+        parts.append(select(*sub.c))
+    merged = union_all(*parts).subquery("merged")
+    return ordered(select(*merged.c), merged.c.creation_time, merged.c.job_id)
 
 
 @functools.cache

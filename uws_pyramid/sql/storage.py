@@ -177,6 +177,24 @@ class SQLStorage(Storage):
         phase = PHASES.__getitem__
         return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
 
+    def batches(self, query: JobQuery, size: int) -> Iterator[list[JobRef]]:
+        if query.newest_first:
+            yield self.list(query)
+            return
+        shape = listing.shape(query)
+        params = {**listing.params(query), "batch": size}
+        phase = PHASES.__getitem__
+        keyed = False
+        while True:
+            stmt = listing.batch_statement(shape, keyed)
+            with self._read() as conn:
+                rows = conn.execute(stmt, params).all()
+            yield [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
+            if len(rows) < size:
+                return
+            keyed = True
+            params["key_time"], params["key_id"] = rows[-1][5], rows[-1][0]
+
     def count(self, query: JobQuery, limit: int) -> int:
         stmt = listing.count_statement(listing.shape(query))
         with self._read() as conn:

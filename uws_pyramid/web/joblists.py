@@ -35,6 +35,8 @@ from .xml import format_time
 COUNT_LIMIT = 10_000
 BEFORE_FORM = "a job's creation time and id separated by a comma, as in the next-page link"
 RUNID_FORM = "a runId, or the start of one followed by *"
+#: Jobs per database read of a streamed list: the first piece goes out after one such read.
+BATCH = 1000
 #: Parameters that select a page or wait, left out of the next page's link.
 NOT_CARRIED = {"BEFORE", "WAIT"}
 
@@ -103,6 +105,13 @@ def next_link(request: Request, query: JobQuery, refs: list[JobRef]) -> str | No
     return f"{request.path_url}?{urlencode(carried)}"
 
 
+def streamed(request: Request, query: JobQuery) -> bool:
+    """A whole list (no LAST, no BEFORE) goes out as it is read, in batches, unless the
+    client waits for a change or holds a version (which need the whole list first)."""
+    return (not query.newest_first and query_value(request, "WAIT") is None
+            and not request.if_none_match)
+
+
 def list_jobs(request: Request, query: JobQuery, json: bool) -> tuple[list[JobRef], bool]:
     """The jobs of the list, and whether the client already holds them (a 304)."""
     held = request.if_none_match
@@ -119,13 +128,14 @@ def list_jobs(request: Request, query: JobQuery, json: bool) -> tuple[list[JobRe
     return refs, bool(held) and unchanged(refs)
 
 
-def decorate(request: Request, response: Response, query: JobQuery, refs: list[JobRef],
-             json: bool) -> Response:
-    """The extensions' headers of a list response."""
-    response.etag = etag(refs, json)
-    link = next_link(request, query, refs)
-    if link is not None:
-        response.headers["Link"] = f'<{link}>; rel="next"'
+def decorate(request: Request, response: Response, query: JobQuery,
+             refs: list[JobRef] | None, json: bool) -> Response:
+    """The extensions' headers of a list response (``refs`` None: streamed, not known yet)."""
+    if refs is not None:
+        response.etag = etag(refs, json)
+        link = next_link(request, query, refs)
+        if link is not None:
+            response.headers["Link"] = f'<{link}>; rel="next"'
     count = query_value(request, "COUNT")
     if count is not None and count.lower() in ("true", "1", "yes"):
         whole = dataclasses.replace(query, before=None, last=None)

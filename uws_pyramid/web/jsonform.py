@@ -1,8 +1,9 @@
 """JSON form of the UWS documents: the XML's content with UWS's camelCase names, None as null."""
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from uws_pyramid.web.xml import UWS_VERSION, format_time, type_segment, url_segm
 
 log = logging.getLogger(__name__)
 
-__all__ = ["job_json", "job_list_json", "results_json", "parameters_json"]
+__all__ = ["job_json", "job_list_json", "job_list_json_parts", "results_json", "parameters_json"]
 
 
 def _time(dt: datetime | None) -> str | None:
@@ -32,19 +33,34 @@ def _jsonable(value: Any) -> Any:
 def job_list_json(refs: Sequence[JobRef], list_url: str, by_type: bool = False) -> dict[str, Any]:
     """``{"version", "jobs": [{id, href, phase, runId, ownerId, creationTime}]}``."""
     base = list_url.rstrip("/") + "/"
+    return {"version": UWS_VERSION, "jobs": [_ref(ref, base, by_type) for ref in refs]}
+
+
+def job_list_json_parts(
+    batches: Iterable[Sequence[JobRef]], list_url: str, by_type: bool = False
+) -> Iterator[bytes]:
+    """The text of ``job_list_json`` (as ``json.dumps`` writes it), one piece per batch."""
+    base = list_url.rstrip("/") + "/"
+    head = f'{{"version": "{UWS_VERSION}", "jobs": ['
+    separator = ""
+    for refs in batches:
+        pieces = [head]
+        head = ""
+        for ref in refs:
+            pieces.append(separator + json.dumps(_ref(ref, base, by_type), ensure_ascii=False))
+            separator = ", "
+        yield "".join(pieces).encode("utf-8")
+    yield (head + "]}").encode("utf-8")
+
+
+def _ref(ref: JobRef, base: str, by_type: bool) -> dict[str, Any]:
     return {
-        "version": UWS_VERSION,
-        "jobs": [
-            {
-                "id": ref.job_id,
-                "href": base + (type_segment(ref) if by_type else "") + url_segment(ref.job_id),
-                "phase": str(ref.phase),
-                "runId": ref.run_id,
-                "ownerId": ref.owner_id,
-                "creationTime": format_time(ref.creation_time),
-            }
-            for ref in refs
-        ],
+        "id": ref.job_id,
+        "href": base + (type_segment(ref) if by_type else "") + url_segment(ref.job_id),
+        "phase": str(ref.phase),
+        "runId": ref.run_id,
+        "ownerId": ref.owner_id,
+        "creationTime": format_time(ref.creation_time),
     }
 
 

@@ -55,9 +55,18 @@ def see_job(request: Request, job: Job) -> HTTPSeeOther:
 
 
 def job_list(request: Request, job_type: str | None, url: str, by_type: bool) -> Response:
-    """A job list, with the extensions of joblists.py."""
+    """A job list, with the extensions of joblists.py; a whole list is streamed."""
     query = joblists.job_list_query(request, job_type)
     json = wants_json(request)
+    if joblists.streamed(request, query):
+        batches = request.jobs.batches(query, joblists.BATCH)
+        if json:
+            response = Response(content_type="application/json", charset="utf-8")
+            response.app_iter = jsonform.job_list_json_parts(batches, url, by_type)
+        else:
+            response = Response(content_type="application/xml", charset="utf-8")
+            response.app_iter = xml.job_list_xml_parts(batches, url, by_type)
+        return joblists.decorate(request, response, query, None, json)
     refs, held = joblists.list_jobs(request, query, json)
     if held:
         response = Response(status=304)
