@@ -39,25 +39,37 @@ def wait_until_up(port: int, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def running(command: list[str], port: int, **popen: Any) -> Iterator[str]:
-    """Run a server process listening on ``port``; yield its base URL; stop it after."""
+def running(command: list[str], port: int, with_pid: bool = False, **popen: Any) -> Iterator[Any]:
+    """Run a server process listening on ``port``; yield its base URL (and process id);
+    stop it after."""
     proc = subprocess.Popen(command, **popen)
     try:
         wait_until_up(port)
-        yield f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{port}"
+        yield (base, proc.pid) if with_pid else base
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
 @contextmanager
-def uws_server(settings: dict[str, str], threads: int = 8) -> Iterator[str]:
-    """``pserve`` on a temporary ini with these ``uws.*`` settings; yields the base URL."""
+def uws_server(settings: dict[str, str], threads: int = 8, with_pid: bool = False
+               ) -> Iterator[Any]:
+    """``pserve`` on a temporary ini with these ``uws.*`` settings; yields the base URL
+    (and the server's process id)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         ini = write_ini(Path(tmp) / "bench.ini", settings, port, threads)
-        with running([str(BIN / "pserve"), str(ini)], port, cwd=tmp) as base:
-            yield base
+        with running([str(BIN / "pserve"), str(ini)], port, with_pid, cwd=tmp) as started:
+            yield started
+
+
+def server_memory(pid: int) -> int:
+    """Peak resident memory of a server process, in bytes (Linux: VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 @contextmanager

@@ -194,3 +194,22 @@ def test_whole_list_streams_in_batches_as_one_document(
 
 def test_streamed_list_of_an_unknown_type_is_a_404(testapp: UWSTestApp) -> None:
     testapp.get("/rest/nosuchtype", status=404)
+
+
+def test_json_list_text_carries_any_runid_and_owner() -> None:
+    import json
+    from datetime import datetime, timezone
+
+    from uws_pyramid.jobs import JobRef, Phase
+    from uws_pyramid.web.jsonform import job_list_json_parts
+
+    when = datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=timezone.utc)
+    refs = [JobRef("a b", "t/x", Phase.PENDING, 'q"\\ü\n\x01\u2028', "ö'<", when),
+            JobRef("id2", "echo", Phase.ERROR, None, None, when)]
+    text = b"".join(job_list_json_parts([refs[:1], [], refs[1:]], "http://h/rest", True))
+    assert json.loads(text) == {"version": "1.1", "jobs": [
+        {"id": "a b", "href": "http://h/rest/t%2Fx/a%20b", "phase": "PENDING",
+         "runId": 'q"\\ü\n\x01\u2028', "ownerId": "ö'<", "creationTime": "2026-01-02T03:04:05.120Z"},
+        {"id": "id2", "href": "http://h/rest/echo/id2", "phase": "ERROR", "runId": None,
+         "ownerId": None, "creationTime": "2026-01-02T03:04:05.120Z"},
+    ]}

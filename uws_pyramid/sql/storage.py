@@ -182,7 +182,8 @@ class SQLStorage(Storage):
             yield self.list(query)
             return
         shape = listing.shape(query)
-        params = {**listing.params(query), "batch": size}
+        # A tenth first: the response starts after a short read, then full batches.
+        params = {**listing.params(query), "batch": max(size // 10, 1)}
         phase = PHASES.__getitem__
         keyed = False
         while True:
@@ -190,9 +191,9 @@ class SQLStorage(Storage):
             with self._read() as conn:
                 rows = conn.execute(stmt, params).all()
             yield [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
-            if len(rows) < size:
+            if len(rows) < params["batch"]:
                 return
-            keyed = True
+            keyed, params["batch"] = True, size
             params["key_time"], params["key_id"] = rows[-1][5], rows[-1][0]
 
     def count(self, query: JobQuery, limit: int) -> int:

@@ -54,25 +54,24 @@ def see_job(request: Request, job: Job) -> HTTPSeeOther:
     return HTTPSeeOther(location=job_url(request, job))
 
 
+LIST_TYPES = {True: "application/json", False: "application/xml"}
+
+
 def job_list(request: Request, job_type: str | None, url: str, by_type: bool) -> Response:
     """A job list, with the extensions of joblists.py; a whole list is streamed."""
     query = joblists.job_list_query(request, job_type)
     json = wants_json(request)
+    write = jsonform.job_list_json_parts if json else xml.job_list_xml_parts
     if joblists.streamed(request, query):
-        batches = request.jobs.batches(query, joblists.BATCH)
-        if json:
-            response = Response(content_type="application/json", charset="utf-8")
-            response.app_iter = jsonform.job_list_json_parts(batches, url, by_type)
-        else:
-            response = Response(content_type="application/xml", charset="utf-8")
-            response.app_iter = xml.job_list_xml_parts(batches, url, by_type)
+        response = Response(content_type=LIST_TYPES[json], charset="utf-8")
+        response.app_iter = write(request.jobs.batches(query, joblists.BATCH), url, by_type)
         return joblists.decorate(request, response, query, None, json)
     refs, held = joblists.list_jobs(request, query, json)
     if held:
         response = Response(status=304)
     else:
-        response = uws_document(request, xml.job_list_xml, jsonform.job_list_json, refs, url,
-                                by_type)
+        body = b"".join(write([refs], url, by_type))
+        response = Response(body=body, content_type=LIST_TYPES[json], charset="utf-8")
     return joblists.decorate(request, response, query, refs, json)
 
 

@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "UWS_NS", "XLINK_NS", "XSI_NS", "UWS_VERSION",
-    "format_time", "url_segment", "job_xml", "job_list_xml", "job_list_xml_parts", "results_xml", "parameters_xml",
+    "format_time", "url_segment", "job_xml", "job_list_xml", "job_list_xml_parts",
+    "results_xml", "parameters_xml",
 ]
 
 UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
@@ -119,11 +120,18 @@ def job_list_xml_parts(
     base = _attr(list_url.rstrip("/")) + "/"
     url_safe = _URL_SAFE.fullmatch
     head = f'{_DECLARATION}<uws:jobs {_NAMESPACES} version="{UWS_VERSION}">'
+    types: dict[str, str] = {}  # the link segment of each job type (a list has few)
     for refs in batches:
         parts = [head]
         head = ""
         append = parts.append
         for ref in refs:
+            if by_type:
+                segment = types.get(ref.job_type)
+                if segment is None:
+                    segment = types[ref.job_type] = type_segment(ref)
+            else:
+                segment = ""
             job_id = ref.job_id
             # Generated ids are URL-safe, hence XML-safe: one check instead of two escapes.
             if url_safe(job_id):
@@ -136,7 +144,7 @@ def job_list_xml_parts(
                 else f"<uws:ownerId>{_text(ref.owner_id)}</uws:ownerId>"
             )
             append(
-                f'<uws:jobref id="{id_attr}" xlink:href="{base}{type_segment(ref) if by_type else ""}{id_segment}">'
+                f'<uws:jobref id="{id_attr}" xlink:href="{base}{segment}{id_segment}">'
                 f"<uws:phase>{ref.phase}</uws:phase>{run}{owner}"
                 f"<uws:creationTime>{format_time(ref.creation_time)}</uws:creationTime></uws:jobref>"
             )
