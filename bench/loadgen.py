@@ -73,12 +73,13 @@ def server_memory(pid: int) -> int:
 
 
 @contextmanager
-def trivial_server(threads: int = 8) -> Iterator[str]:
-    """The ceiling: a WSGI app that answers "ok" at once, under the same waitress."""
+def trivial_server(threads: int = 8, app: str = "trivial:app") -> Iterator[str]:
+    """The ceiling: a WSGI app that answers "ok" at once, under the same waitress (or
+    ``barepyramid:app``, the same answers routed by Pyramid)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "bench")}
     command = [str(BIN / "waitress-serve"), f"--listen=127.0.0.1:{port}",
-               f"--threads={threads}", "trivial:app"]
+               f"--threads={threads}", app]
     with running(command, port, env=env, stderr=subprocess.DEVNULL) as base:
         yield base
 
