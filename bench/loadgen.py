@@ -94,29 +94,34 @@ def _client(
     url = urlsplit(base)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
     headers = {"Content-Type": "application/x-www-form-urlencoded", **extra}
-    done, failed, i = 0, 0, seed * 1_000_000
+    times: list[float] = []
+    failed, i = 0, seed * 1_000_000
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         method, path, body = make(i)
         i += 1
+        t0 = time.perf_counter()
         conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         response.read()
+        times.append(time.perf_counter() - t0)
         if response.status >= 400:
             failed += 1
-        done += 1
-    out.put((done, failed))
+    out.put((times, failed))
 
 
-def throughput(
-    base: str, make: Request, clients: int = 8, seconds: float = 5.0,
+def latencies(
+    bases: str | list[str], make: Request, clients: int = 8, seconds: float = 5.0,
     headers: dict[str, str] | None = None,
-) -> float:
-    """Requests per second of ``clients`` processes, each on one keep-alive connection."""
+) -> list[float]:
+    """Seconds of every request of ``clients`` processes, each on one keep-alive connection
+    (to the servers of ``bases`` in turn)."""
+    targets = [bases] if isinstance(bases, str) else bases
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     procs = [
         multiprocessing.Process(
-            target=_client, args=(base, make, seconds, n, headers or {}, queue)
+            target=_client,
+            args=(targets[n % len(targets)], make, seconds, n, headers or {}, queue),
         )
         for n in range(clients)
     ]
@@ -125,11 +130,19 @@ def throughput(
     results = [queue.get() for _ in procs]
     for p in procs:
         p.join()
-    done = sum(r[0] for r in results)
+    times = [t for r in results for t in r[0]]
     failed = sum(r[1] for r in results)
     if failed:
-        raise RuntimeError(f"{failed} of {done} requests failed")
-    return done / seconds
+        raise RuntimeError(f"{failed} of {len(times)} requests failed")
+    return times
+
+
+def throughput(
+    base: str, make: Request, clients: int = 8, seconds: float = 5.0,
+    headers: dict[str, str] | None = None,
+) -> float:
+    """Requests per second of ``clients`` processes, each on one keep-alive connection."""
+    return len(latencies(base, make, clients, seconds, headers)) / seconds
 
 
 def timed(base: str, path: str, repeat: int = 5) -> float:

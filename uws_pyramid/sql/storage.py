@@ -154,9 +154,17 @@ class SQLStorage(Storage):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with reachable(), self.engine.connect().execution_options(**self.write_options) as conn:
+        with reachable(), self.writer(), self.engine.connect().execution_options(
+            **self.write_options
+        ) as conn:
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Held around each write transaction: a database that lets one writer at a time
+        (SQLite) queues its writers here rather than in the database's own lock."""
+        yield
 
     def create(self, job: Job, *, quotas: Collection[Quota] = ()) -> None:
         with self._write() as conn:
