@@ -74,6 +74,7 @@ def reachable(dbapi: Any = None) -> Iterator[None]:
 
 PHASES = {str(p): p for p in Phase}
 GET_JOB = select(jobs).where(jobs.c.job_id == bindparam("job_id"))
+INSERT_JOB = insert(jobs)
 
 
 @functools.cache
@@ -169,7 +170,7 @@ class SQLStorage(Storage):
     def create(self, job: Job, *, quotas: Collection[Quota] = ()) -> None:
         with self._write() as conn:
             self._check_quotas(conn, job, quotas)
-            conn.execute(insert(jobs), job_to_row(job))
+            conn.execute(INSERT_JOB, job_to_row(job))
         self.notifier.publish(NEW_JOB)  # for job lists waiting for a change (in this process)
 
     def get(self, job_id: str) -> Job:
