@@ -213,3 +213,10 @@ def test_json_list_text_carries_any_runid_and_owner() -> None:
         {"id": "id2", "href": "http://h/rest/echo/id2", "phase": "ERROR", "runId": None,
          "ownerId": None, "creationTime": "2026-01-02T03:04:05.120Z"},
     ]}
+
+
+def test_head_of_a_streamed_list_has_no_body(testapp: UWSTestApp) -> None:
+    create(testapp)
+    response = testapp.head("/rest/echo")
+    assert response.status_int == 200 and response.body == b""
+    assert response.content_type == "application/xml"
