@@ -28,7 +28,7 @@ from ..notify import NEW_JOB
 from ..storage import Storage
 from . import listing, migrations
 from .accounts import SQLAccounts
-from .fastread import RowReader, ThreadConnections
+from .fastread import RowReader
 from .rows import job_to_row, row_to_job
 from .tables import jobs
 
@@ -106,7 +106,6 @@ class SQLStorage(Storage):
         self.engine = engine
         self._accounts = SQLAccounts(self.one, self._read, self._write)
         self._readers: dict[int, RowReader] = {}
-        self._connections = ThreadConnections(engine)
 
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
@@ -145,7 +144,7 @@ class SQLStorage(Storage):
             return None if row is None else row._mapping
         reader = self._readers.get(id(stmt))
         if reader is None:
-            reader = self._readers[id(stmt)] = RowReader(self._connections, stmt)
+            reader = self._readers[id(stmt)] = RowReader(self.engine, stmt)
         with reachable(self.engine.dialect.dbapi):
             return reader.one(params)
 
@@ -303,5 +302,4 @@ class SQLStorage(Storage):
         return self._accounts
 
     def close(self) -> None:
-        self._connections.close()
         self.engine.dispose()
