@@ -155,10 +155,9 @@ class SQLStorage(Storage):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with reachable(), self.writer(), self.engine.connect().execution_options(
-            **self.write_options
-        ) as conn:
-            with conn.begin():
+        # The connection is taken before the writer's turn: the turn lasts the transaction.
+        with reachable(), self.engine.connect().execution_options(**self.write_options) as conn:
+            with self.writer(), conn.begin():
                 yield conn
 
     @contextmanager
