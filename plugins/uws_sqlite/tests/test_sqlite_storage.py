@@ -73,3 +73,15 @@ def test_writers_of_two_storages_on_one_file_queue_and_time_out(tmp_path: Path) 
     assert len(first.list(JobQuery())) == 161
     first.close()
     second.close()
+
+
+def test_writes_after_close_of_the_write_lock_still_work(tmp_path: Path) -> None:
+    # A manager thread may still record a phase while the server stops and closes storage.
+    from uws_pyramid.testing import make_job
+
+    store = SQLiteStorage.from_settings({"path": "uws.sqlite"}, str(tmp_path))
+    store._write_lock.close()
+    job = make_job()
+    store.create(job)
+    assert store.get(job.job_id) == job
+    store.close()

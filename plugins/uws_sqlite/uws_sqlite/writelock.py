@@ -37,20 +37,23 @@ class WriteLock:
         if not self._thread_lock.acquire(timeout=self.timeout):
             raise self._busy()
         try:
-            if self._fd >= 0:
-                self._lock_file(deadline)
+            # Read under the thread lock, which close() takes too: never closed while used.
+            # Closed (the server stops): SQLite's own lock still keeps writes apart.
+            fd = self._fd
+            if fd >= 0:
+                self._lock_file(fd, deadline)
             try:
                 yield
             finally:
-                if self._fd >= 0:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                if fd >= 0:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
 
-    def _lock_file(self, deadline: float) -> None:
+    def _lock_file(self, fd: int, deadline: float) -> None:
         while True:
             try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
                 if time.monotonic() > deadline:
@@ -64,6 +67,13 @@ class WriteLock:
         )
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        """Close the lock file once no writer of this process holds it (a writer that
+        still comes, as the server stops, goes by SQLite's lock alone)."""
+        got = self._thread_lock.acquire(timeout=self.timeout)
+        try:
+            fd, self._fd = self._fd, -1
+            if fd >= 0:
+                os.close(fd)
+        finally:
+            if got:
+                self._thread_lock.release()
