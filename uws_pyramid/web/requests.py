@@ -124,5 +124,9 @@ def parse_phase(name: str, text: str) -> Phase:
 
 
 def wants_json(request: Request) -> bool:
+    # Without "json" in Accept, XML wins or ties (and comes first): skip WebOb's parser,
+    # a tenth of a job's GET.
+    if "json" not in request.headers.get("Accept", ""):
+        return False
     offers = request.accept.acceptable_offers(["application/xml", "application/json"])
     return bool(offers) and offers[0][0] == "application/json"
