@@ -150,7 +150,7 @@ def test_job_values_are_shown_as_text_never_as_html(browser: Browser, base: str)
     assert cell.text == XSS
     assert XSS in browser.css("h1").text
     browser.open("index.html?type=echo")
-    row = browser.wait_css("td.runid")
+    row = browser.wait_css("#jobs .runid")
     assert row.text == XSS
     assert browser.driver.find_elements("css selector", "main img") == []
     assert browser.alert_text() is None
@@ -169,12 +169,14 @@ def test_job_list_filters_pages_refreshes_and_deletes(browser: Browser, base: st
     browser.wait(lambda d: len(browser.rows()) == 6)
     assert {r.get_attribute("data-phase") for r in browser.rows()} == {"PENDING", "COMPLETED", "ERROR"}
     runids = [r.find_element("css selector", ".runid").text for r in browser.rows()]
-    assert runids[:3] == ["", "done 1", "done 0"], "newest first"
+    assert runids[0] == failed.rsplit("/", 1)[1], "a job without Run ID is labelled by its id"
+    assert runids[1:3] == ["done 1", "done 0"], "newest first"
     browser.shot("job-list-all")
-    browser.css("#phases input[value='PENDING']").click()
+    browser.css("#filter-summary").click()
+    browser.css("#phases button[value='PENDING']").click()
     browser.wait(lambda d: browser.phases() == ["PENDING"] * 3)
     assert "phase=PENDING" in browser.driver.current_url
-    browser.css("#phases input[value='ERROR']").click()
+    browser.css("#phases button[value='ERROR']").click()
     browser.wait(lambda d: sorted(set(browser.phases())) == ["ERROR", "PENDING"] and len(browser.phases()) == 4)
     browser.css("#clear").click()
     browser.wait(lambda d: len(browser.rows()) == 6)
@@ -189,16 +191,16 @@ def test_job_list_filters_pages_refreshes_and_deletes(browser: Browser, base: st
     browser.select("#size", "2")
     browser.wait(lambda d: len(browser.rows()) == 2 and browser.css("#older").is_enabled())
     browser.css("#older").click()
-    browser.wait(lambda d: browser.css("#pageno").text == "Page 2" and len(browser.rows()) == 2)
+    browser.wait(lambda d: browser.css("#pageno").text == "Page 2 of 3" and len(browser.rows()) == 2)
     assert browser.rows()[0].find_element("css selector", ".runid").text == "done 0"
     browser.css("#newer").click()
-    browser.wait(lambda d: browser.css("#pageno").text == "Page 1")
+    browser.wait(lambda d: browser.css("#pageno").text == "Page 1 of 3")
     browser.wait(lambda d: "arrived later" in browser.rows()[0].text)
     for box in browser.driver.find_elements("css selector", "#jobs tbody input[type=checkbox]"):
         box.click()
     browser.css("#delete").click()
     browser.wait_css("dialog[open] button.danger").click()
-    browser.wait(lambda d: "2 job(s) done" in browser.css("#status").text)
+    browser.wait(lambda d: "Deleted: 2 jobs." in browser.css("#status").text)
     assert requests.get(newest).status_code == 404
     assert all(requests.get(u).status_code == 200 for u in pending)
 
@@ -269,12 +271,12 @@ def test_an_idle_page_of_10000_jobs_costs_one_request_per_change(
     cursor = f"{old.creation_time.isoformat(timespec='milliseconds')[:23]}Z,{old.job_id}"
     browser.open("jdl.html")
     started = time.monotonic()
-    browser.open(f"index.html?type=echo&page=300&before={cursor}", wait=False)
-    browser.wait(lambda d: browser.css("#pageno").text == "Page 301" and len(browser.rows()) == 25)
+    browser.open(f"index.html?type=echo&page=301&before={cursor}", wait=False)
+    browser.wait(lambda d: browser.css("#pageno").text == "Page 301 of 401" and len(browser.rows()) == 25)
     assert time.monotonic() - started < 1.0
     assert f"bulk {10_000 - 300 * 25 - 1}" in browser.rows()[0].text
     browser.css("#older").click()
-    browser.wait(lambda d: browser.css("#pageno").text == "Page 302")
+    browser.wait(lambda d: browser.css("#pageno").text == "Page 302 of 401")
     assert f"bulk {10_000 - 301 * 25 - 1}" in browser.rows()[0].text
 
 
@@ -395,7 +397,8 @@ def test_file_parameter_is_uploaded_and_json_result_previewed(browser: Browser, 
     element = browser.wait_css("details[data-result='counts'] pre")
     browser.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
     preview = element.text
-    assert browser.css("tr[data-parameter='infile'] a").text == "uploaded file"
+    link = browser.css("tr[data-parameter='infile'] a.upload")
+    assert link.text == "words.txt" and link.get_attribute("download") == "words.txt"  # its own name
     assert json.loads(preview) == {"lines": 2, "words": 3, "bytes": 14}
     assert "\n  " in preview  # pretty-printed
     browser.shot("job-json-result")

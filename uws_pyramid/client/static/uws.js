@@ -182,14 +182,18 @@ export class UWSClient {
    * changes, or after ``wait`` seconds with ``changed`` false (a 304, no body).
    * @param {string} listUrl
    * @param {{phases?: string[], after?: string|null, last?: number, before?: string|null,
-   *   etag?: string|null, wait?: number|null, signal?: AbortSignal}} [options]
+   *   etag?: string|null, wait?: number|null, runId?: string|null, owner?: string|null,
+   *   count?: boolean, signal?: AbortSignal}} [options] ``runId``: exact, or a start and "*"
    * @returns {Promise<{changed: boolean, refs: import("./uwsxml.js").JobRef[] | null,
-   *   next: string|null, etag: string|null}>}
+   *   next: string|null, etag: string|null, total: string|null}>}
    */
   async listPage(listUrl, { phases = [], after = null, last = 25, before = null, etag = null,
-    wait = null, signal } = {}) {
+    wait = null, runId = null, owner = null, count = false, signal } = {}) {
     const query = new URLSearchParams();
     if (before) query.append("BEFORE", before);
+    if (runId) query.append("RUNID", runId);
+    if (owner) query.append("OWNER", owner);
+    if (count) query.append("COUNT", "true");
     if (wait !== null) query.append("WAIT", String(wait));
     const extra = query.toString();
     const url = jobListUrl(listUrl, { phases, after, last }) + (extra ? `&${extra}` : "");
@@ -197,12 +201,14 @@ export class UWSClient {
     if (etag) headers["If-None-Match"] = etag;
     // no-store: the page's own If-None-Match decides, and a 304 reaches this code as one.
     const response = await this.send(url, { headers, signal, cache: "no-store" });
-    if (response.status === 304) return { changed: false, refs: null, next: null, etag };
+    if (response.status === 304) return { changed: false, refs: null, next: null, etag, total: null };
     if (!response.ok) throw await UWSError.of(response, url);
     const link = /<([^>]*)>\s*;\s*rel="next"/.exec(response.headers.get("Link") || "");
     const next = link ? new URL(link[1], "http://localhost/").searchParams.get("BEFORE") : null;
     const refs = parseJobList(this.parseXml(await response.text()));
-    return { changed: true, refs, next, etag: response.headers.get("ETag") };
+    // X-Total-Count: how many jobs match (COUNT=true); "10000+" above the service's limit.
+    const total = response.headers.get("X-Total-Count");
+    return { changed: true, refs, next, etag: response.headers.get("ETag"), total };
   }
 
   /**

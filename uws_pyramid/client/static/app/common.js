@@ -2,6 +2,9 @@
 import { UWSClient } from "../uws.js";
 import { JobDescriptions } from "../jdl.js";
 import { h, replace } from "./dom.js";
+import { absoluteTime, relativeTime } from "./times.js";
+
+export { absoluteTime, durationSeconds, relativeTime, spanText } from "./times.js";
 
 /** The service root: this file is served at {root}client/static/app/common.js. */
 export const ROOT = new URL("../../../", import.meta.url).href;
@@ -101,15 +104,16 @@ export function phaseBadge(phase) {
     phase || "UNKNOWN");
 }
 
-/** An ISO time as local date and time, with the exact UTC value in a tooltip. */
-export function timeText(iso) {
+/**
+ * A time as a <time> element: relative ("3 min ago") with the absolute time on hover, or
+ * (``relative`` false) absolute with the relative one on hover.
+ */
+export function timeText(iso, { relative = false } = {}) {
   if (!iso) return h("span", { class: "none" }, "—");
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return h("span", {}, iso);
-  const pad = (n) => String(n).padStart(2, "0");
-  const local = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `
-    + `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
-  return h("time", { datetime: iso, title: iso }, local);
+  if (Number.isNaN(new Date(iso).getTime())) return h("span", {}, iso);
+  const [text, hover] = relative ? [relativeTime(iso), absoluteTime(iso)]
+    : [absoluteTime(iso), relativeTime(iso)];
+  return h("time", { datetime: iso, title: hover }, text);
 }
 
 /** A byte count in words. */

@@ -52,17 +52,47 @@ export function status(message, kind = "info") {
   replace(area, message ? h("p", { class: `message ${kind}` }, message) : null);
 }
 
-/** A modal confirmation built on <dialog>: resolves true when confirmed. */
-export function confirmDialog(question, confirmLabel) {
+/**
+ * A modal confirmation built on <dialog>: resolves true when confirmed. ``details`` (say, the
+ * list of the jobs concerned) goes under the question; Cancel has the focus, so that Enter
+ * or Escape change nothing.
+ */
+export function confirmDialog(question, confirmLabel, details = null) {
   return new Promise((resolve) => {
-    const dialog = h("dialog", { class: "confirm", "aria-label": question });
+    const title = h("h2", { id: "dialog-title" }, question);
+    const dialog = h("dialog", { class: "confirm", "aria-labelledby": "dialog-title" });
     const done = (answer) => { dialog.close(); dialog.remove(); resolve(answer); };
-    append(dialog, h("p", {}, question), h("div", { class: "buttons" },
-      h("button", { type: "button", class: "danger", onclick: () => done(true) }, confirmLabel),
-      h("button", { type: "button", onclick: () => done(false) }, "Cancel")));
+    const cancel = h("button", { type: "button", class: "cancel", onclick: () => done(false) }, "Cancel");
+    append(dialog, title, details, h("div", { class: "buttons" },
+      h("button", { type: "button", class: "danger", onclick: () => done(true) }, confirmLabel), cancel));
     dialog.addEventListener("cancel", (event) => { event.preventDefault(); done(false); });
     document.body.append(dialog);
     dialog.showModal();
-    dialog.querySelector("button.danger").focus();
+    cancel.focus();
   });
+}
+
+/**
+ * A button that copies ``text()`` to the clipboard and says so ("Copied") for a moment.
+ * The clipboard API needs a secure context (HTTPS or localhost); elsewhere the text is
+ * selected in a hidden field and copied the old way.
+ */
+export function copyButton(text, label) {
+  const button = h("button", { type: "button", class: "copy", "aria-label": label, title: label }, "Copy");
+  button.addEventListener("click", async () => {
+    const value = text();
+    try {
+      await navigator.clipboard.writeText(value);
+    } catch {
+      const area = h("textarea", { class: "visually-hidden", "aria-hidden": "true" }, value);
+      document.body.append(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+    }
+    button.textContent = "Copied";
+    button.dataset.copied = value;
+    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+  });
+  return button;
 }

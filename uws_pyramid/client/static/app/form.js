@@ -2,6 +2,15 @@
 import { h, replace } from "./dom.js";
 
 const NUMBER_TYPES = { "xs:int": "1", "xs:long": "1", "xs:float": "any", "xs:double": "any" };
+/** The names people know for the description's types. */
+const TYPE_NAMES = { "xs:int": "whole number", "xs:long": "whole number", "xs:float": "decimal number",
+  "xs:double": "decimal number", "xs:boolean": "yes/no", "xs:anyURI": "URL", file: "file",
+  "xs:string": "text" };
+
+/** @param {string} type a description's type (xs:int...) @returns {string} its name in words */
+export function typeName(type) {
+  return TYPE_NAMES[type] || "text";
+}
 
 /**
  * @typedef {{name: string, element: HTMLElement, input: HTMLElement,
@@ -11,8 +20,8 @@ const NUMBER_TYPES = { "xs:int": "1", "xs:long": "1", "xs:float": "any", "xs:dou
 /** What a valid value looks like, as help text. */
 export function expected(spec) {
   if (spec.choices?.length) return `one of: ${spec.choices.join(", ")}`;
-  const kind = { "xs:int": "an integer", "xs:long": "an integer", "xs:float": "a number",
-    "xs:double": "a number", "xs:boolean": "true or false", "xs:anyURI": "a URI",
+  const kind = { "xs:int": "a whole number", "xs:long": "a whole number", "xs:float": "a decimal number",
+    "xs:double": "a decimal number", "xs:boolean": "yes or no", "xs:anyURI": "a URL",
     file: "a file" }[spec.type] || "text";
   if (spec.min !== null && spec.min !== undefined && spec.max !== null && spec.max !== undefined) {
     return `${kind} between ${spec.min} and ${spec.max}`;
@@ -28,7 +37,8 @@ function control(spec, id, value) {
   if (spec.choices?.length || spec.type === "xs:boolean") {
     const choices = spec.choices?.length ? spec.choices : ["true", "false"];
     const select = h("select", common, h("option", { value: "" }, spec.required ? "— choose —" : "(none)"),
-      choices.map((c) => h("option", { value: c }, c)));
+      choices.map((c) => h("option", { value: c },
+        spec.type === "xs:boolean" && !spec.choices?.length ? { true: "yes", false: "no" }[c] : c)));
     select.value = choices.includes(value) ? value : "";
     return select;
   }
@@ -58,7 +68,7 @@ export function parameterField(spec, value, { optionalFile = false, prefix = "p"
   const element = h("div", { class: "field", "data-field": spec.name },
     h("label", { for: id }, spec.name,
       spec.required ? h("abbr", { class: "required", title: "required" }, " *") : null,
-      h("span", { class: "type" }, ` ${spec.type}`)),
+      h("span", { class: "type" }, ` (${typeName(spec.type)})`)),
     input,
     h("p", { id: `${id}-help`, class: "help" }, help.filter(Boolean).join(" · ")),
     errorBox);
@@ -69,16 +79,47 @@ export function parameterField(spec, value, { optionalFile = false, prefix = "p"
     if (message) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
   };
   const read = () => {
-    if (spec.type === "file") return input.files?.[0] || null;
-    if (input.validity?.badInput) throw new FieldError(spec.name, `${spec.name}: expected ${expected(spec)}`);
+    if (spec.type === "file") {
+      const file = input.files?.[0] || null;
+      if (!file && spec.required && !optionalFile) throw new FieldError(spec.name, `${spec.name}: a file is required`);
+      return file;
+    }
+    const problem = input.validity?.badInput ? `${spec.name}: expected ${expected(spec)}` : check(spec, input.value);
+    if (problem) throw new FieldError(spec.name, problem);
     return input.value === "" ? null : input.value;
   };
   return { name: spec.name, element, input, read, error };
 }
 
-/** A value the browser already knows to be malformed (e.g. letters in a number field). */
+/**
+ * What is wrong with a value by the description (required, number form, min/max, choices),
+ * checked before sending; null if nothing. The service checks it all again.
+ */
+export function check(spec, value) {
+  if (value === "" || value === null || value === undefined) {
+    return spec.required && (spec.default === null || spec.default === undefined)
+      ? `${spec.name} is required` : null;
+  }
+  const bad = `${spec.name}: expected ${expected(spec)}`;
+  if (spec.choices?.length) return spec.choices.includes(value) ? null : bad;
+  if (spec.type === "xs:boolean") return ["true", "false"].includes(value) ? null : bad;
+  if (spec.type in NUMBER_TYPES) {
+    const whole = NUMBER_TYPES[spec.type] === "1";
+    if (!(whole ? /^[+-]?\d+$/ : /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/).test(value.trim())) return bad;
+    const number = Number(value);
+    const limit = (x) => x !== null && x !== undefined && x !== "";
+    if ((limit(spec.min) && number < Number(spec.min)) || (limit(spec.max) && number > Number(spec.max))) return bad;
+  }
+  return null;
+}
+
+/** Values that cannot be sent: ``problems`` lists each field's ({name, message}). */
 export class FieldError extends Error {
-  constructor(field, message) { super(message); this.fields = [field]; }
+  constructor(field, message, problems = [{ name: field, message }]) {
+    super(message);
+    this.fields = problems.map((p) => p.name);
+    this.problems = problems;
+  }
 }
 
 /** RUNID, EXECUTIONDURATION and DESTRUCTION fields, named by their UWS control names. */
@@ -123,9 +164,25 @@ export function localInputTime(iso) {
   return shifted.toISOString().slice(0, 19);
 }
 
-/** Read every field: ``[name, value]`` pairs of the non-empty ones. */
+/** Read every field: ``[name, value]`` pairs of the non-empty ones; a FieldError naming
+ * every field that is wrong (all at once, not the first alone). */
 export function readFields(fields) {
-  return fields.map((f) => [f.name, f.read()]).filter(([, v]) => v !== null);
+  const pairs = [];
+  const problems = [];
+  for (const field of fields) {
+    try {
+      pairs.push([field.name, field.read()]);
+    } catch (error) {
+      if (!(error instanceof FieldError)) throw error;
+      problems.push(...error.problems);
+    }
+  }
+  if (problems.length) {
+    const message = problems.length === 1 ? problems[0].message
+      : `${problems.length} fields need a change: ${problems.map((p) => p.name).join(", ")}`;
+    throw new FieldError(problems[0].name, message, problems);
+  }
+  return pairs.filter(([, v]) => v !== null);
 }
 
 /**
@@ -134,9 +191,13 @@ export function readFields(fields) {
  */
 export function showFieldErrors(fields, error) {
   for (const field of fields) field.error(null);
-  const names = (error?.fields || []).map((n) => n.toLowerCase());
-  const hit = fields.filter((f) => names.includes(f.name.toLowerCase()));
-  for (const field of hit) field.error(error.message);
+  // The client's own checks name a message per field; the service's 400 one message.
+  const problems = error?.problems || (error?.fields || []).map((name) => ({ name, message: error.message }));
+  const hit = [];
+  for (const problem of problems) {
+    const field = fields.find((f) => f.name.toLowerCase() === problem.name.toLowerCase());
+    if (field) { field.error(problem.message); hit.push(field); }
+  }
   if (hit.length) hit[0].input.focus();
   return hit.length > 0;
 }

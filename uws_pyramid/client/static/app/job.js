@@ -1,11 +1,12 @@
 // The job page: every property, parameters, results with previews, errors, progress, actions.
 // The page follows the job with UWS blocking GETs (uws.watchJob), never a tight polling loop.
 import { FINAL, jobProgress } from "../uws.js";
-import { byId, confirmDialog, h, replace, status } from "./dom.js";
-import { descriptions, errorText, header, jobUrl, listUrl, page, params, phaseBadge, sizeText,
-  splitJobUrl, timeText, uws } from "./common.js";
+import { byId, confirmDialog, copyButton, h, replace, status } from "./dom.js";
+import { descriptions, durationSeconds, errorText, header, jobUrl, listUrl, page, params, phaseBadge,
+  sizeText, spanText, splitJobUrl, timeText, uws } from "./common.js";
 import { showPreview } from "./preview.js";
 import { startEditing } from "./edit.js";
+import { snippets } from "./snippets.js";
 
 const jobType = params.get("type") || "";
 const jobId = params.get("id") || "";
@@ -18,25 +19,36 @@ let watcher = null;
 let editing = false;
 let shownResults = "";
 let shownError = "";
+let shownSnippets = "";
 
+/** A property's term and value; an empty one is left out. */
 function property(list, label, value) {
-  list.push(h("dt", {}, label), h("dd", {}, value ?? h("span", { class: "none" }, "—")));
+  if (value === null || value === undefined || value === "") return;
+  list.push(h("dt", {}, label), h("dd", {}, value));
+}
+
+/** A time property, or nothing when the job has no such time. */
+function time(iso) {
+  return iso ? timeText(iso) : null;
 }
 
 function showProperties() {
   const items = [];
-  property(items, "Job ID", job.jobId);
+  property(items, "Job ID", [h("span", { class: "value" }, job.jobId), " ",
+    copyButton(() => job.jobId, "Copy job ID"), " ", copyButton(() => url, "Copy job URL")]);
   property(items, "Job type", h("a", { href: page("jdl.html", { type: jobType }) }, jobType));
   property(items, "Run ID", job.runId);
   property(items, "Owner", job.ownerId);
   property(items, "Phase", phaseBadge(job.phase));
-  property(items, "Quote", timeText(job.quote));
-  property(items, "Created", timeText(job.creationTime));
-  property(items, "Started", timeText(job.startTime));
-  property(items, "Ended", timeText(job.endTime));
-  property(items, "Execution duration",
-    job.executionDuration === null ? null : `${job.executionDuration} s${job.executionDuration ? "" : " (no limit)"}`);
-  property(items, "Destruction", timeText(job.destruction));
+  property(items, "Quote", time(job.quote));
+  property(items, "Created", time(job.creationTime));
+  property(items, "Started", time(job.startTime));
+  property(items, "Ended", time(job.endTime));
+  const ran = durationSeconds(job.startTime, job.endTime);
+  property(items, "Running time", ran === null ? null : `${spanText(ran)}${job.endTime ? "" : " so far"}`);
+  property(items, "Execution duration", job.executionDuration === null ? null
+    : job.executionDuration ? `${job.executionDuration} s (${spanText(job.executionDuration)})` : "no limit");
+  property(items, "Destruction", time(job.destruction));
   replace(byId("properties"), items);
 }
 
@@ -47,7 +59,10 @@ function showParameters() {
     const spec = specs.get(p.id.toLowerCase());
     let value = h("span", { class: "value" }, p.value);
     if (spec?.type === "file") {
-      value = h("a", { href: `${url}/parameters/${encodeURIComponent(p.id)}`, download: p.id }, "uploaded file");
+      // The value is where the upload lies; its last part is the file's own (sanitised) name.
+      const name = p.value.split("/").pop() || p.id;
+      value = h("a", { href: `${url}/parameters/${encodeURIComponent(p.id)}`, download: name, class: "upload" },
+        name);
     } else if (p.byReference) value = h("a", { href: p.value }, "value (by reference)");
     return h("tr", { "data-parameter": p.id }, h("th", { scope: "row" }, p.id), h("td", {}, value));
   });
@@ -66,7 +81,13 @@ function resultItem(result) {
       h("a", { href: result.href, class: "open" }, "Open"), " · ",
       h("a", { href: result.href, download: stream ? `${job.jobId}.${result.id}.txt` : "" }, "Download")),
     preview);
-  showPreview(result, preview);
+  // An empty standard output or error is not worth a box.
+  showPreview(result, preview).then((empty) => {
+    if (!empty || !stream) return;
+    const box = details.parentElement;
+    details.remove();
+    if (box && !box.querySelector("details")) box.hidden = true;
+  });
   return details;
 }
 
@@ -79,7 +100,22 @@ function showResults() {
   replace(byId("results"),
     main.length ? main.map(resultItem)
       : h("p", { class: "muted" }, FINAL.includes(job.phase) ? "No results." : "No results yet."),
-    streams.length ? [h("h3", {}, "Standard output and error"), streams.map(resultItem)] : null);
+    streams.length ? h("div", { class: "streams" }, h("h3", {}, "Standard output and error"),
+      streams.map(resultItem)) : null);
+}
+
+/** curl, httpie and pyvo commands for this job, each with a copy button (redrawn on change). */
+function showSnippets() {
+  const files = new Set((jd?.parameters || []).filter((p) => p.type === "file").map((p) => p.name.toLowerCase()));
+  const texts = snippets(job, listUrl(jobType), new URL(url, location.href).href, files);
+  const key = JSON.stringify(texts);
+  if (key === shownSnippets) return;
+  shownSnippets = key;
+  const names = { curl: "curl", httpie: "HTTPie", pyvo: "Python (pyvo)" };
+  replace(byId("snippets"), Object.entries(texts).map(([tool, text]) =>
+    h("div", { class: "snippet", "data-tool": tool },
+      h("h3", { id: `snippet-${tool}` }, names[tool], " ", copyButton(() => text, `Copy the ${names[tool]} commands`)),
+      h("pre", { class: "output", "aria-labelledby": `snippet-${tool}`, tabindex: "0" }, text))));
 }
 
 async function showError() {
@@ -134,6 +170,7 @@ function show(next) {
   showInfo();
   showButtons();
   showError();
+  showSnippets();
   if (editing && job.phase !== "PENDING") { editing = false; showParameters(); }
 }
 
@@ -177,6 +214,12 @@ async function rerun() {
 function setUp() {
   header(null, jobType || null);
   byId("xml").href = url;
+  byId("clone").href = page("create.html", { type: jobType, clone: jobId });
+  const notice = sessionStorage.getItem(`uws-notice:${jobId}`);
+  if (notice) {
+    sessionStorage.removeItem(`uws-notice:${jobId}`);
+    status(notice, "notice");
+  }
   byId("run").addEventListener("click", () => action("Starting", async () => { show(await uws.runJob(url)); watch(); }));
   byId("abort").addEventListener("click", () => action("Aborting", async () => { show(await uws.abortJob(url)); watch(); }));
   byId("rerun").addEventListener("click", () => action("Creating a copy of this job", rerun));
@@ -194,7 +237,8 @@ function setUp() {
     startEditing({ job, jd, url, container: byId("parameters"),
       done: (updated) => { editing = false; if (updated) show(updated); else showParameters(); showButtons(); } });
   });
-  descriptions.get(jobType).then((found) => { jd = found; if (job) { showParameters(); showButtons(); } })
+  descriptions.get(jobType)
+    .then((found) => { jd = found; if (job) { showParameters(); showButtons(); showSnippets(); } })
     .catch(() => { jd = null; });
   watch();
 }

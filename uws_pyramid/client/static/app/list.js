@@ -1,23 +1,31 @@
 // The job list page: filters, keyset pages, live updates, abort and delete of a selection.
 // One request per page and one per change: the page waits on the list (WAIT with its ETag)
 // instead of polling it, and pages by the service's BEFORE cursor (README, "Job lists at
-// scale"), so page 400 of 10,000 jobs costs what page 1 does.
+// scale"), so page 400 of 10,000 jobs costs what page 1 does. The filters live in the URL.
 import { FINAL, PHASES, sleep } from "../uws.js";
 import { byId, confirmDialog, h, replace, status } from "./dom.js";
-import { descriptions, errorText, header, listUrl, page, params, phaseBadge,
-  splitJobUrl, timeText, uws } from "./common.js";
+import { clientConfig, descriptions, durationSeconds, errorText, header, listUrl, page, params,
+  phaseBadge, spanText, splitJobUrl, timeText, uws } from "./common.js";
 
 /** After a failed request, wait this long before the next. */
 const RETRY_MS = 4000;
 /** Seconds each wait for a change of the list lasts (the server may end it sooner). */
 const WAIT_S = 60;
+/** Relative times and running durations are redrawn this often. */
+const CLOCK_MS = 15000;
+/** Columns the page's rows sort by (on the page: the service pages newest first only). */
+const SORTS = ["phase", "created", "started", "ended", "duration"];
+const sortParam = params.get("sort") || "";
 const state = {
   type: params.get("type") || "",
   phases: params.getAll("phase").filter((p) => PHASES.includes(p)),
   after: params.get("after") || "",
+  runId: params.get("runid") || "",
+  owner: params.get("owner") || "",
   size: Number(params.get("size")) || 25,
   before: params.get("before") || "",
-  page: Math.max(Number(params.get("page")) || 0, 0),
+  page: Math.max(Number(params.get("page")) || 1, 1),
+  sort: SORTS.includes(sortParam.replace(/^-/, "")) ? sortParam : "",
 };
 /** The cursors of the pages before this one (to go back: "newer"), and of the next one. */
 const cursors = [];
@@ -27,47 +35,64 @@ let controller = null;
 const rows = new Map();
 const details = new Map();
 const selected = new Set();
+let shown = [];
 let typeNames = null;
 let generation = 0;
 
+/** The URL query of the current filters (and, unless ``filtersOnly``, of the page). */
+function query(filtersOnly = false) {
+  const pairs = [["type", state.type], ["runid", state.runId], ["owner", state.owner],
+    ["after", state.after], ["size", state.size === 25 ? "" : state.size], ["sort", state.sort],
+    ...state.phases.map((p) => ["phase", p])];
+  if (!filtersOnly) pairs.push(["page", state.page > 1 ? state.page : ""], ["before", state.before]);
+  return new URLSearchParams(pairs.filter(([, v]) => v !== "")).toString();
+}
+
 function showFilters() {
-  const active = [...state.phases, state.after ? `after ${state.after.replace("T", " ")}` : ""].filter(Boolean);
+  const active = [state.runId && `Run ID ${state.runId}…`, ...state.phases, state.owner && `owner ${state.owner}`,
+    state.after && `after ${state.after.replace("T", " ")}`].filter(Boolean);
   byId("filter-summary").textContent = active.length ? `Filters: ${active.join(", ")}` : "Filters";
+  for (const chip of byId("phases").children) {
+    chip.setAttribute("aria-pressed", String(state.phases.includes(chip.value)));
+  }
 }
 
 function saveState() {
   showFilters();
-  const query = page("index.html", {
-    type: state.type, after: state.after, size: state.size === 25 ? null : state.size,
-    page: state.page || null, before: state.before || null,
-  });
-  const phases = state.phases.map((p) => `phase=${p}`).join("&");
-  history.replaceState(null, "", phases ? `${query}${query.includes("?") ? "&" : "?"}${phases}` : query);
+  const text = query();
+  history.replaceState(null, "", text ? `index.html?${text}` : "index.html");
+}
+
+/** The row's main label: its Run ID, the job id beside it (or the id alone). */
+function label(ref) {
+  return ref.runId ? ref.runId : ref.id;
 }
 
 function makeRow(ref) {
   const where = splitJobUrl(ref.href) || { type: state.type, id: ref.id };
   const box = h("input", {
-    type: "checkbox", "aria-label": `Select job ${ref.id}`, checked: selected.has(ref.href),
+    type: "checkbox", "aria-label": `Select job ${label(ref)}`, checked: selected.has(ref.href),
     onchange: (event) => {
       if (event.target.checked) selected.add(ref.href); else selected.delete(ref.href);
       showSelection();
     },
   });
+  const cell = (name, extra = {}) => h("td", { "data-label": name, ...extra });
   const cells = {
-    phase: h("td", { "data-label": "Phase" }),
-    runId: h("td", { "data-label": "Run ID", class: "runid" }),
-    created: h("td", { "data-label": "Created" }),
-    started: h("td", { "data-label": "Started" }),
-    ended: h("td", { "data-label": "Ended" }),
+    job: cell("Job"), owner: cell("Owner", { class: "col-owner" }), phase: cell("Phase"),
+    created: cell("Created"), started: cell("Started"), ended: cell("Ended"), duration: cell("Duration"),
   };
-  const link = h("a", { href: page("job.html", where), class: "jobid" }, ref.id);
   const row = h("tr", { "data-href": ref.href, "data-phase": ref.phase },
-    h("td", { class: "select" }, box),
-    h("td", { "data-label": "Job" }, link),
+    h("td", { class: "select" }, box), cells.job,
     h("td", { "data-label": "Type", class: "col-type" }, where.type),
-    cells.phase, cells.runId, cells.created, cells.started, cells.ended);
-  return { row, box, cells, ref: null };
+    cells.owner, cells.phase, cells.created, cells.started, cells.ended, cells.duration);
+  return { row, box, cells, where, ref: null };
+}
+
+/** Fill a cell; an empty one is marked so that phones leave it out. */
+function fill(cellNode, empty, ...content) {
+  replace(cellNode, ...content);
+  if (empty) cellNode.dataset.empty = ""; else delete cellNode.dataset.empty;
 }
 
 function updateRow(entry, ref) {
@@ -76,21 +101,63 @@ function updateRow(entry, ref) {
     replace(entry.cells.phase, phaseBadge(ref.phase));
     entry.row.dataset.phase = ref.phase;
   }
-  if (!old || old.runId !== ref.runId) replace(entry.cells.runId, ref.runId || "");
-  if (!old) replace(entry.cells.created, timeText(ref.creationTime));
+  if (!old || old.runId !== ref.runId) {
+    const link = h("a", { href: page("job.html", entry.where), class: "label" },
+      h("span", { class: "runid" }, label(ref)));
+    replace(entry.cells.job, link, ref.runId ? h("span", { class: "jobid" }, ref.id) : null);
+  }
+  if (!old || old.ownerId !== ref.ownerId) fill(entry.cells.owner, !ref.ownerId, ref.ownerId || "—");
+  fill(entry.cells.created, false, timeText(ref.creationTime, { relative: true }));
   const detail = details.get(ref.href);
-  replace(entry.cells.started, detail ? timeText(detail.startTime) : "…");
-  replace(entry.cells.ended, detail ? timeText(detail.endTime) : "…");
+  const loading = detail ? null : "…";
+  fill(entry.cells.started, detail && !detail.startTime, loading || timeText(detail.startTime, { relative: true }));
+  fill(entry.cells.ended, detail && !detail.endTime, loading || timeText(detail.endTime, { relative: true }));
+  const seconds = detail ? durationSeconds(detail.startTime, detail.endTime) : null;
+  fill(entry.cells.duration, detail && seconds === null, loading || (seconds === null ? "—"
+    : h("span", { title: detail.endTime ? "total" : "so far" },
+      spanText(seconds), detail.endTime ? null : h("span", { class: "muted" }, " so far"))));
   entry.ref = ref;
 }
 
+/** The sort key of a row for the page's sort column. */
+function sortKey(ref, column) {
+  const detail = details.get(ref.href) || {};
+  const time = (iso) => (iso ? new Date(iso).getTime() : -Infinity);
+  if (column === "phase") return PHASES.indexOf(ref.phase);
+  if (column === "created") return time(ref.creationTime);
+  if (column === "started") return time(detail.startTime);
+  if (column === "ended") return time(detail.endTime);
+  return durationSeconds(detail.startTime, detail.endTime) ?? -Infinity;
+}
+
+function sorted(refs) {
+  if (!state.sort) return refs;
+  const column = state.sort.replace(/^-/, "");
+  const sign = state.sort.startsWith("-") ? -1 : 1;
+  // Stable: rows with equal keys stay newest first.
+  return [...refs].sort((a, b) => sign * (sortKey(a, column) - sortKey(b, column)));
+}
+
+function showSortHeaders() {
+  for (const th of document.querySelectorAll("#jobs th[data-sort]")) {
+    const column = th.dataset.sort;
+    const sort = state.sort || "-created";
+    const which = sort.replace(/^-/, "") === column ? (sort.startsWith("-") ? "descending" : "ascending") : null;
+    if (which) th.setAttribute("aria-sort", which); else th.removeAttribute("aria-sort");
+    th.querySelector("button .arrow").textContent = which === "ascending" ? " ▲" : which ? " ▼" : "";
+  }
+  byId("caption").textContent = `Jobs, ${state.sort ? `this page sorted by ${state.sort.replace(/^-/, "")}`
+    : "newest first"}`;
+}
+
 function render(refs) {
+  shown = refs;
   const tbody = byId("jobs").tBodies[0];
   const wanted = new Set(refs.map((r) => r.href));
   for (const [href, entry] of rows) {
     if (!wanted.has(href)) { entry.row.remove(); rows.delete(href); }
   }
-  refs.forEach((ref, index) => {
+  sorted(refs).forEach((ref, index) => {
     let entry = rows.get(ref.href);
     if (!entry) { entry = makeRow(ref); rows.set(ref.href, entry); }
     updateRow(entry, ref);
@@ -102,7 +169,7 @@ function render(refs) {
   showSelection();
 }
 
-/** Fetch each shown job (start and end times are not in UWS job lists), 4 at a time. */
+/** Fetch the shown jobs that changed (start and end times are not in UWS job lists), 4 at a time. */
 async function loadDetails(refs, mine) {
   const todo = refs.filter((ref) => {
     const known = details.get(ref.href);
@@ -119,6 +186,7 @@ async function loadDetails(refs, mine) {
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
+  if (mine === generation && state.sort) render(shown);
 }
 
 /** The service's job types (for the type menu). */
@@ -128,14 +196,27 @@ async function jobTypes() {
   return typeNames;
 }
 
+function showPager(total) {
+  byId("older").disabled = !nextCursor;
+  byId("newer").disabled = byId("first").disabled = state.page === 1;
+  const exact = total !== null && !total.endsWith("+");
+  const pages = exact ? Math.max(1, Math.ceil(Number(total) / state.size)) : null;
+  byId("pageno").textContent = pages ? `Page ${state.page} of ${pages}` : `Page ${state.page}`;
+  if (total !== null) {
+    byId("total").textContent = `${total} job${total === "1" ? "" : "s"}`;
+  }
+}
+
 /** Show the page, then wait for its changes until the filters, the page or the tab change. */
 async function refresh() {
   const mine = ++generation;
   controller?.abort();
   controller = new AbortController();
+  const runId = state.runId && (state.runId.endsWith("*") ? state.runId : `${state.runId}*`);
   const options = {
     phases: state.phases, after: state.after ? new Date(state.after).toISOString() : null,
     last: state.size, before: state.before || null, signal: controller.signal,
+    runId, owner: state.owner || null, count: true,
   };
   let etag = null;
   while (mine === generation && !document.hidden) {
@@ -147,10 +228,8 @@ async function refresh() {
       etag = answer.etag;
       nextCursor = answer.next;
       render(answer.refs);
-      byId("older").disabled = !nextCursor;
-      byId("newer").disabled = state.page === 0;
-      byId("pageno").textContent = `Page ${state.page + 1}`;
-      byId("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+      showPager(answer.total);
+      byId("updated").textContent = `updated ${new Date().toLocaleTimeString([], { hour12: false })}`;
       document.body.dataset.loaded = "true";
       await loadDetails(answer.refs, mine);
     } catch (error) {
@@ -170,24 +249,51 @@ function showSelection() {
   all.indeterminate = count > 0 && count < rows.size;
 }
 
-async function act(verb, method) {
+/** The names of jobs for a dialog or a message: their Run IDs (or ids), the first few. */
+function names(hrefs, most = 8) {
+  const text = hrefs.slice(0, most).map((href) => {
+    const ref = rows.get(href)?.ref;
+    return ref ? label(ref) : href.split("/").pop();
+  });
+  return hrefs.length > most ? [...text, `and ${hrefs.length - most} more`] : text;
+}
+
+/** Abort or delete the selection; report what was done and, per job, what was refused. */
+async function act(verb) {
   const hrefs = [...selected];
-  if (verb === "Delete" && !(await confirmDialog(`Delete ${hrefs.length} job(s)?`, "Delete"))) return;
-  const failures = [];
-  for (const href of hrefs) {
-    try { await method(href); } catch (error) { failures.push(`${href.split("/").pop()}: ${error.message}`); }
-    if (verb === "Delete") selected.delete(href);
+  if (verb === "Delete") {
+    const list = h("ul", { class: "names" }, names(hrefs).map((n) => h("li", {}, n)));
+    if (!(await confirmDialog(`Delete ${hrefs.length} job${hrefs.length === 1 ? "" : "s"} and their results?`,
+      "Delete", list))) return;
   }
-  if (verb === "Abort") selected.clear();
+  const failures = [];
+  let done = 0;
+  for (const href of hrefs) {
+    const name = names([href])[0];
+    try {
+      if (verb === "Delete") {
+        await uws.deleteJob(href);
+        done += 1;
+      } else {
+        const job = await uws.abortJob(href);
+        // A job that had already ended stays as it was: not counted as aborted.
+        if (job.phase === "ABORTED") done += 1; else failures.push(`${name}: not aborted, it is ${job.phase}`);
+      }
+    } catch (error) {
+      failures.push(`${name}: ${errorText(error)}`);
+    }
+    selected.delete(href);
+  }
   for (const entry of rows.values()) entry.box.checked = selected.has(entry.ref.href);
-  const done = hrefs.length - failures.length;
-  status(failures.length ? `${verb}: ${done} done, ${failures.length} refused: ${failures.join("; ")}`
-    : `${verb}: ${done} job(s) done.`, failures.length ? "error" : "info");
+  const summary = `${verb === "Delete" ? "Deleted" : "Aborted"}: ${done} job${done === 1 ? "" : "s"}.`;
+  status(failures.length ? [`${summary} ${failures.length} not:`,
+    h("ul", { class: "failures" }, failures.map((f) => h("li", {}, f)))] : summary,
+  failures.length ? "error" : "info");
   refresh();
 }
 
 function restart() {
-  state.page = 0;
+  state.page = 1;
   state.before = "";
   cursors.length = 0;
   saveState();
@@ -197,40 +303,64 @@ function restart() {
   refresh();
 }
 
-async function setUp() {
-  header("jobs", state.type || null);
-  byId("title").textContent = state.type ? `Jobs of type ${state.type}` : "All jobs";
-  document.title = `${byId("title").textContent} – UWS`;
-  document.body.classList.toggle("one-type", Boolean(state.type));
-  byId("new").href = page("create.html", { type: state.type });
-  const boxes = PHASES.map((phase) => h("label", { class: "check" },
-    h("input", { type: "checkbox", name: "phase", value: phase, checked: state.phases.includes(phase) }),
-    phaseBadge(phase)));
-  byId("phases").append(...boxes);
-  byId("phases").addEventListener("change", () => {
-    state.phases = [...byId("phases").querySelectorAll("input:checked")].map((i) => i.value);
-    restart();
-  });
+function sortBy(column) {
+  const current = state.sort || "-created";
+  const times = column !== "phase";
+  // First click: newest / longest / phase order first; the next one reverses.
+  const first = times ? `-${column}` : column;
+  const reverse = first.startsWith("-") ? column : `-${column}`;
+  state.sort = current === first ? reverse : first;
+  if (state.sort === "-created") state.sort = "";
+  saveState();
+  showSortHeaders();
+  render(shown);
+}
+
+function setUpFilters() {
+  byId("phases").append(...PHASES.map((phase) => h("button", {
+    type: "button", class: "chip", value: phase, "aria-pressed": "false",
+    onclick: () => {
+      state.phases = state.phases.includes(phase) ? state.phases.filter((p) => p !== phase)
+        : [...state.phases, phase];
+      restart();
+    },
+  }, phaseBadge(phase))));
   byId("after").value = state.after;
+  byId("runid").value = state.runId;
+  byId("owner").value = state.owner;
   showFilters();
-  if (matchMedia("(max-width: 640px)").matches) byId("filter-box").open = false;
+  // Open only when some filter is set: the first job is then a few Tab presses away.
+  byId("filter-box").open = Boolean(state.runId || state.phases.length || state.after || state.owner);
   byId("after").addEventListener("change", (e) => { state.after = e.target.value; restart(); });
+  let typing = null;
+  for (const key of ["runId", "owner"]) {
+    byId(key.toLowerCase()).addEventListener("input", (e) => {
+      clearTimeout(typing);
+      typing = setTimeout(() => { state[key] = e.target.value.trim(); restart(); }, 300);
+    });
+  }
   byId("size").value = String(state.size);
   byId("size").addEventListener("change", (e) => { state.size = Number(e.target.value); restart(); });
   byId("jobtype").addEventListener("change", (e) => {
-    location.href = page("index.html", { type: e.target.value });
+    // Another type is another list: its page starts again, the other filters stay.
+    state.type = e.target.value;
+    const text = query(true);
+    location.href = text ? `index.html?${text}` : "index.html";
   });
   byId("clear").addEventListener("click", () => {
-    state.phases = []; state.after = "";
-    byId("after").value = "";
-    for (const box of byId("phases").querySelectorAll("input")) box.checked = false;
+    state.phases = []; state.after = ""; state.runId = ""; state.owner = "";
+    byId("after").value = byId("runid").value = byId("owner").value = "";
     restart();
   });
   byId("filters").addEventListener("submit", (e) => e.preventDefault());
+}
+
+function setUpPager() {
+  byId("first").addEventListener("click", () => restart());
   byId("newer").addEventListener("click", () => {
     // A page opened from a link knows no cursors before its own: back to the first.
     state.before = cursors.pop() || "";
-    state.page = state.before ? state.page - 1 : 0;
+    state.page = state.before ? state.page - 1 : 1;
     saveState();
     refresh();
   });
@@ -242,6 +372,21 @@ async function setUp() {
     saveState();
     refresh();
   });
+}
+
+async function setUp() {
+  header("jobs", state.type || null);
+  byId("title").textContent = state.type ? `Jobs of type ${state.type}` : "All jobs";
+  document.title = `${byId("title").textContent} – UWS`;
+  document.body.classList.toggle("one-type", Boolean(state.type));
+  setUpFilters();
+  setUpPager();
+  for (const th of document.querySelectorAll("#jobs th[data-sort]")) {
+    const text = th.textContent;
+    replace(th, h("button", { type: "button", class: "sort", onclick: () => sortBy(th.dataset.sort) },
+      text, h("span", { class: "arrow", "aria-hidden": "true" })));
+  }
+  showSortHeaders();
   byId("all").addEventListener("change", (e) => {
     for (const entry of rows.values()) {
       entry.box.checked = e.target.checked;
@@ -249,13 +394,16 @@ async function setUp() {
     }
     showSelection();
   });
-  byId("abort").addEventListener("click", () => act("Abort", (href) => uws.abortJob(href)));
-  byId("delete").addEventListener("click", () => act("Delete", (href) => uws.deleteJob(href)));
+  byId("abort").addEventListener("click", () => act("Abort"));
+  byId("delete").addEventListener("click", () => act("Delete"));
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
+  setInterval(() => { if (!document.hidden) render(shown); }, CLOCK_MS);
   refresh();
+  clientConfig().then((config) => document.body.classList.toggle("admin", Boolean(config.admin)))
+    .catch(() => {});
   try {
-    const names = await jobTypes();
-    byId("jobtype").append(...names.map((name) => h("option", { value: name }, name)));
+    const found = await jobTypes();
+    byId("jobtype").append(...found.map((name) => h("option", { value: name }, name)));
     byId("jobtype").value = state.type;
   } catch (error) {
     status(errorText(error), "error");

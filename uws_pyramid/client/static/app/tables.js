@@ -1,4 +1,4 @@
-// Tabular previews: CSV/TSV and VOTable TABLEDATA into rows of cells (pure functions).
+// Tabular previews: CSV/TSV, VOTable TABLEDATA and FITS header cards (pure functions).
 
 /**
  * Split delimited text into rows of cells; double quotes protect separators and line ends.
@@ -37,4 +37,20 @@ export function votableRows(doc, limit = 200) {
   const rows = Array.from(table.getElementsByTagNameNS("*", "TR")).slice(0, limit)
     .map((tr) => Array.from(tr.getElementsByTagNameNS("*", "TD"), (td) => td.textContent));
   return [names, ...rows];
+}
+
+/**
+ * The cards of a FITS primary header (80-character ASCII records up to END), trailing blanks
+ * cut; [] when the text does not start as FITS does (with SIMPLE).
+ * @param {string} text the file's first bytes @returns {string[]}
+ */
+export function fitsHeader(text) {
+  if (!text.startsWith("SIMPLE  =")) return [];
+  const cards = [];
+  for (let i = 0; i + 80 <= text.length; i += 80) {
+    const card = text.slice(i, i + 80).trimEnd();
+    cards.push(card);
+    if (card === "END") break;
+  }
+  return cards;
 }
