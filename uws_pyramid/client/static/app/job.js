@@ -52,6 +52,15 @@ function showProperties() {
   replace(byId("properties"), items);
 }
 
+/** The uploaded file's own name, from its Content-Disposition (the job keeps it). */
+async function showUploadName(href, link) {
+  try {
+    const response = await uws.request(href, { method: "HEAD" });
+    const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")?.[1];
+    if (name) { link.textContent = name; link.download = name; }
+  } catch { /* the link still works */ }
+}
+
 function showParameters() {
   if (editing) return;
   const specs = new Map((jd?.parameters || []).map((p) => [p.name.toLowerCase(), p]));
@@ -59,10 +68,9 @@ function showParameters() {
     const spec = specs.get(p.id.toLowerCase());
     let value = h("span", { class: "value" }, p.value);
     if (spec?.type === "file") {
-      // The value is where the upload lies; its last part is the file's own (sanitised) name.
-      const name = p.value.split("/").pop() || p.id;
-      value = h("a", { href: `${url}/parameters/${encodeURIComponent(p.id)}`, download: name, class: "upload" },
-        name);
+      const href = `${url}/parameters/${encodeURIComponent(p.id)}`;
+      value = h("a", { href, download: p.id, class: "upload" }, "uploaded file");
+      showUploadName(href, value);
     } else if (p.byReference) value = h("a", { href: p.value }, "value (by reference)");
     return h("tr", { "data-parameter": p.id }, h("th", { scope: "row" }, p.id), h("td", {}, value));
   });
