@@ -182,6 +182,10 @@ def owned_count_statement(anonymous: bool) -> Select[Any]:
     )
 
 
+#: Jobs by type and phase: one grouped query (metrics, ``uws-admin stats``).
+COUNTS = select(jobs.c.job_type, jobs.c.phase, func.count()).group_by(jobs.c.job_type, jobs.c.phase)
+
+
 class SQLStorage(Storage):
     """Storage on any SQLAlchemy engine; subclasses build the engine and add what their
     database does better."""
@@ -280,6 +284,11 @@ class SQLStorage(Storage):
             rows = conn.execute(stmt, {k: v for k, v in params.items() if v is not None}).all()
         phase = PHASES.__getitem__
         return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def counts(self) -> dict[tuple[str, Phase], int]:
+        with self._read() as conn:
+            rows = conn.execute(COUNTS).all()
+        return {(job_type, PHASES[phase]): count for job_type, phase, count in rows}
 
     def update(
         self,
