@@ -6,10 +6,13 @@ import json
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .jobs import Phase
 from .plugins import hookimpl
+
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
 
 ACCESS = logging.getLogger("uws_pyramid.access")
 PHASES = logging.getLogger("uws_pyramid.phase")
@@ -77,6 +80,10 @@ def configure(fmt: str) -> None:
                     handler.setFormatter(JsonFormatter())
             elif not isinstance(handler.formatter, RedactingFormatter):
                 handler.setFormatter(RedactingFormatter(handler.formatter))
+
+
+def includeme(config: Configurator) -> None:
+    configure(config.registry.uws_settings.log_format)
 
 
 def request_line(fields: dict[str, Any]) -> None:

@@ -104,7 +104,6 @@ def _count_errors(runtime: Any) -> None:
 
 def includeme(config: Configurator) -> None:
     runtime = config.registry.uws
-    logs.configure(config.registry.uws_settings.log_format)
     runtime.plugins.register(metrics.JobObserver())
     runtime.plugins.register(logs.PhaseLogger())
     runtime.background.on_pass.extend([metrics.background_pass, logs.background_pass])
