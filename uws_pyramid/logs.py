@@ -45,8 +45,10 @@ class JsonFormatter(logging.Formatter):
             ).replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": record.getMessage(),
         }
+        if record.name != ACCESS.name:  # access lines hold no secret (the path, not the query)
+            line["message"] = redact(line["message"])
         fields = getattr(record, "uws", None)
         if isinstance(fields, dict):
             line.update(fields)
@@ -63,7 +65,9 @@ class RedactingFormatter(logging.Formatter):
         self.inner = inner or logging.Formatter()
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(self.inner.format(record))
+        text = self.inner.format(record)
+        # Access lines are made of fields that hold no secret (the path, not the query).
+        return text if record.name == ACCESS.name else redact(text)
 
 
 def configure(fmt: str) -> None:

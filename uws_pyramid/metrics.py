@@ -91,10 +91,18 @@ def multiprocess() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
-    method = method if method in METHODS else "other"
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_SECONDS.labels(route, method).observe(seconds)
+    key = (route, method if method in METHODS else "other", status)
+    children = _children.get(key)
+    if children is None:  # labels() is slow for every request: its children are kept
+        children = _children.setdefault(key, (
+            HTTP_REQUESTS.labels(key[0], key[1], str(status)), HTTP_SECONDS.labels(*key[:2])
+        ))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def timed_wait(
