@@ -68,7 +68,8 @@ def test_metrics_refused_to_other_networks_and_to_users(app: Any) -> None:
     testapp.authorization = ("Basic", ("root", ADMIN_PASSWORD))
     assert "uws_jobs" in testapp.get("/metrics", extra_environ=outside).text
     testapp.authorization = None
-    assert "uws_http_requests_total" in testapp.get("/metrics", extra_environ=LOCAL).text
+    assert "uws_http_request_duration_seconds" in testapp.get(
+        "/metrics", extra_environ=LOCAL).text
     testapp.post("/metrics", extra_environ=LOCAL, status=404)
 
 
@@ -97,10 +98,12 @@ def test_jobs_requests_and_runs_are_counted(testapp: UWSTestApp) -> None:
     assert grew("uws_jobs_finished_total", job_type="echo", phase="COMPLETED") == 1
     assert grew("uws_job_queue_seconds_count", job_type="echo") == 1
     assert grew("uws_job_run_seconds_count", job_type="echo") == 1
-    assert grew("uws_http_requests_total", route="jobs", method="POST", status="303") == 1
-    assert grew("uws_http_requests_total", route="job", method="GET", status="200") == 1
-    assert grew("uws_http_requests_total", route="job", method="GET", status="404") == 1
-    assert grew("uws_http_request_duration_seconds_count", route="job", method="GET") == 2
+    requests = "uws_http_request_duration_seconds_count"
+    assert grew(requests, route="jobs", method="POST", status="303") == 1
+    assert grew(requests, route="job", method="GET", status="200") == 1
+    assert grew(requests, route="job", method="GET", status="404") == 1
+    assert sample(after, "uws_http_request_duration_seconds_bucket", route="job",
+                  method="GET", status="200", le="+Inf") >= 1
 
 
 def test_failed_submission_is_counted(testapp: UWSTestApp) -> None:
@@ -201,4 +204,5 @@ def test_processes_report_one_view(tmp_path: Path) -> None:
     process(3)
     process(4)
     text = process(0)
-    assert sample(text, "uws_http_requests_total", route="jobs", method="GET", status="200") == 7
+    requests = "uws_http_request_duration_seconds_count"
+    assert sample(text, requests, route="jobs", method="GET", status="200") == 7

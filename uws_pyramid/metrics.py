@@ -39,12 +39,12 @@ HTTP_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 
 #: Seconds: jobs wait and run from seconds to days.
 JOB_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 7 * 86400)
 
-HTTP_REQUESTS = Counter(
-    "uws_http_requests", "HTTP requests answered", ["route", "method", "status"]
-)
+#: One histogram for requests and their latency: its _count is the number of requests (one
+#: update per request, not two: this is on every request's path).
 HTTP_SECONDS = Histogram(
-    "uws_http_request_duration_seconds", "Time to answer an HTTP request (body not included)",
-    ["route", "method"], buckets=HTTP_BUCKETS,
+    "uws_http_request_duration_seconds",
+    "HTTP requests answered and their time to answer (body not included)",
+    ["route", "method", "status"], buckets=HTTP_BUCKETS,
 )
 WAITING = Gauge(
     "uws_wait_requests_in_progress", "WAIT requests blocked now", multiprocess_mode="livesum"
@@ -91,18 +91,15 @@ def multiprocess() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
-_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_children: dict[tuple[str, str, int], Any] = {}
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     key = (route, method if method in METHODS else "other", status)
-    children = _children.get(key)
-    if children is None:  # labels() is slow for every request: its children are kept
-        children = _children.setdefault(key, (
-            HTTP_REQUESTS.labels(key[0], key[1], str(status)), HTTP_SECONDS.labels(*key[:2])
-        ))
-    children[0].inc()
-    children[1].observe(seconds)
+    child = _children.get(key)
+    if child is None:  # labels() is slow for every request: its children are kept
+        child = _children.setdefault(key, HTTP_SECONDS.labels(key[0], key[1], str(status)))
+    child.observe(seconds)
 
 
 def timed_wait(
