@@ -72,11 +72,11 @@ class RedactingFormatter(logging.Formatter):
 
 def configure(fmt: str) -> None:
     """Give every handler of the root and ``uws_pyramid`` loggers the chosen format (the
-    ini's [handler_*] sections keep where lines go); a root without handlers gets stderr."""
+    ini's [handler_*] sections keep where lines go). Without any handler, JSON lines go to
+    stderr; text lines stay as Python's logging has them."""
     root = logging.getLogger()
-    if not root.handlers:
+    if fmt == "json" and not root.handlers:
         root.addHandler(logging.StreamHandler())
-        root.setLevel(min(root.level or logging.INFO, logging.INFO))
     for logger in (root, logging.getLogger("uws_pyramid")):
         for handler in logger.handlers:
             if fmt == "json":
