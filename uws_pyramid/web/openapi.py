@@ -139,7 +139,10 @@ def job_type_paths(jd: JobDescription, longest: int) -> dict[str, Any]:
     link = {"job_id": f"$response.header.Location#regex:/{name}/([^/?#]+)$"}
     links = {
         "GetJob": {"operationId": "getJob", "parameters": {**link, "jobtype": name}},
-        "RunJob": {"operationId": "postJobPhase", "parameters": {**link, "jobtype": name}},
+        "RunJob": {"operationId": "postJobPhase", "parameters": {**link, "jobtype": name},
+                   "requestBody": {"PHASE": "RUN"}},
+        "WaitJob": {"operationId": "getJob",
+                    "parameters": {**link, "jobtype": name, "WAIT": 5}},
         "DeleteJob": {"operationId": "deleteJob", "parameters": {**link, "jobtype": name}},
     }
     return {
