@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -117,12 +118,15 @@ def main() -> None:
         for observed in (False, True):
             times[observed].append(measure(apps[observed], paths[observed], args.requests))
     bare, observed = statistics.median(times[False]), statistics.median(times[True])
-    print(f"get job {'over HTTP (waitress)' if args.http else 'through WSGI'}, {args.rounds} rounds of {args.requests} requests, "
-          f"access lines {'off' if args.no_access_log else args.log_format}, "
-          f"multiprocess {'on' if __import__('os').environ.get('PROMETHEUS_MULTIPROC_DIR') else 'off'}")
+    how = "over HTTP (waitress)" if args.http else "through WSGI"
+    access = "off" if args.no_access_log else args.log_format
+    shared = "on" if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else "off"
+    print(f"get job {how}, {args.rounds} rounds of {args.requests} requests, "
+          f"access lines {access}, multiprocess {shared}")
     print(f"  without the tween: {bare * 1e6:8.1f} us/request")
     print(f"  with the tween:    {observed * 1e6:8.1f} us/request")
-    print(f"  overhead:          {(observed - bare) * 1e6:8.1f} us ({(observed / bare - 1) * 100:.1f} %)")
+    overhead = (observed / bare - 1) * 100
+    print(f"  overhead:          {(observed - bare) * 1e6:8.1f} us ({overhead:.1f} %)")
     for app in apps.values():
         app.registry.uws.close()
 

@@ -73,7 +73,9 @@ def test_metrics_refused_to_other_networks_and_to_users(app: Any) -> None:
     testapp.post("/metrics", extra_environ=LOCAL, status=404)
 
 
-def test_metrics_without_allowed_networks_are_for_admins(tmp_path: Path, settings: dict[str, Any]) -> None:
+def test_metrics_without_allowed_networks_are_for_admins(
+    tmp_path: Path, settings: dict[str, Any]
+) -> None:
     del settings["uws.metrics.allow"]
     app = main({"here": str(tmp_path)}, **settings)
     try:

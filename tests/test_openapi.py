@@ -1,7 +1,6 @@
 """/openapi.json and /docs; schemathesis run against a live server from that document."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess

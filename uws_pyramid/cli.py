@@ -213,7 +213,8 @@ class Progress:
     """A live line: rich's progress bar when a terminal shows it, else one line per phase."""
 
     def __init__(self, job: Job, quiet: bool) -> None:
-        self.quiet, self.phase = quiet, None
+        self.quiet = quiet
+        self.phase: str | None = None
         self.rich: Any = None
         if not quiet and sys.stderr.isatty():
             from rich.progress import Progress as Bar

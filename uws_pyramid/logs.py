@@ -24,7 +24,9 @@ _KEYED = re.compile(
     r"([\"']?\s*[=:]\s*[\"']?)(?:(?:basic|bearer)\s+)?[^\s&\"',;]+"
 )
 #: Credentials that may appear on their own: HTTP schemes and our API tokens (uws_<id>_<secret>).
-_BARE = re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._~-]{8,}|\buws_[A-Za-z0-9]+_[A-Za-z0-9_-]{8,}")
+_BARE = re.compile(
+    r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._~-]{8,}|\buws_[A-Za-z0-9]+_[A-Za-z0-9_-]{8,}"
+)
 REDACTED = "[redacted]"
 
 

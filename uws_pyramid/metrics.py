@@ -32,7 +32,7 @@ from .plugins import hookimpl
 from .storage import Storage
 
 # The *_created series double a scrape's size and tell nothing a restart's counters do not.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 #: Seconds: from a few milliseconds (a job list) to a WAIT of ten minutes.
 HTTP_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120, 600)
@@ -230,8 +230,8 @@ def scrape(counts: JobCounts) -> tuple[bytes, str]:
     """The Prometheus text of every metric of this deployment, and its content type."""
     if multiprocess():
         processes = CollectorRegistry()
-        MultiProcessCollector(processes)
-        body = generate_latest(_Union(processes, counts))  # type: ignore[arg-type]
+        MultiProcessCollector(processes)  # type: ignore[no-untyped-call]
+        body = generate_latest(_Union(processes, counts))
     else:
-        body = generate_latest(_Union(REGISTRY, counts))  # type: ignore[arg-type]
+        body = generate_latest(_Union(REGISTRY, counts))
     return body, CONTENT_TYPE_LATEST

@@ -37,7 +37,8 @@ def _duration(text: str) -> timedelta:
     try:
         value = float(text[:-1] if unit else text) * (unit or 1)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a duration such as 30m, 12h or 7d")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a duration such as 30m, 12h or 7d") from None
     return timedelta(seconds=value)
 
 

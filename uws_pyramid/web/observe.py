@@ -5,17 +5,17 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-import time
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.registry import Registry
-from pyramid.tweens import INGRESS
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED as PUBLIC
+from pyramid.tweens import INGRESS
 from pyramid.view import view_config
 
 from .. import logs, metrics
@@ -42,7 +42,8 @@ def request_id(request: Request) -> str:
 
 def _job_id(request: Request, route: str, response: Response | None) -> str | None:
     if route in _JOB_ROUTES and request.matchdict:
-        return request.matchdict.get("job_id")
+        found = request.matchdict.get("job_id")
+        return str(found) if found else None
     if route == "jobs" and response is not None and response.status_code == 303:
         # A job was created: the redirect names it.
         return (response.location or "").rstrip("/").rsplit("/", 1)[-1] or None

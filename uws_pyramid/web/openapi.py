@@ -28,7 +28,7 @@ PUBLIC_OP: dict[str, Any] = {"security": []}
 LOCAL_PATH = "^/([^/\\\\\\x00-\\x1f\\x7f][^\\\\\\x00-\\x1f\\x7f]*)?$"
 #: UTC times as AFTER and DESTRUCTION take them (a subset: days up to 28 are valid in every
 #: month); DESTRUCTION must also be in the future.
-UTC_TIME = {"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+UTC_TIME: dict[str, Any] = {"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
             "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?Z$",
             "examples": ["2030-01-01T00:00:00Z"]}
 
@@ -56,7 +56,8 @@ def ok(description: str, *pairs: tuple[str, dict[str, Any]], **more: Any) -> dic
 
 def uws(name: str) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
     """A UWS document: its XML form (the default) and its JSON form (Accept: application/json)."""
-    return (XML, {"type": "string", "description": f"uws:{name} (UWS 1.1 schema)"}), (JSON, ref(name))
+    xml = {"type": "string", "description": f"uws:{name} (UWS 1.1 schema)"}
+    return (XML, xml), (JSON, ref(name))
 
 
 SEE_OTHER = {"description": "done: see the job (or the job list after a deletion)",
@@ -108,7 +109,7 @@ def typed(spec: ParameterSpec, text: str) -> Any:
     return text
 
 
-CONTROL = {
+CONTROL: dict[str, dict[str, Any]] = {
     "PHASE": {"type": "string", "enum": ["RUN"], "description": "RUN: start the job at once"},
     "RUNID": {"type": "string", "pattern": PRINTABLE},
     "EXECUTIONDURATION": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1,
@@ -178,7 +179,7 @@ def job_paths(types: list[str]) -> dict[str, Any]:
                "schema": {"type": "string", "enum": types} if types else {"type": "string"}}
     job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
     base = [jobtype, job_id]
-    properties = {
+    properties: dict[str, tuple[str, dict[str, Any]]] = {
         "phase": ("The phase", {"type": "string", "enum": [str(p) for p in Phase]}),
         "executionduration": ("Seconds the job may run (0: no limit)", {"type": "string"}),
         "destruction": ("When the job will be destroyed (empty: never)", {"type": "string"}),
