@@ -70,7 +70,7 @@ def test_metrics_refused_to_other_networks_and_to_users(app: Any) -> None:
     testapp.authorization = None
     assert "uws_http_request_duration_seconds" in testapp.get(
         "/metrics", extra_environ=LOCAL).text
-    testapp.post("/metrics", extra_environ=LOCAL, status=404)
+    testapp.post("/metrics", extra_environ=LOCAL, status=405)
 
 
 def test_metrics_without_allowed_networks_are_for_admins(
