@@ -92,6 +92,15 @@ class Storage(ABC):
     def expired(self, now: datetime, limit: int = 1000) -> list[Job]:
         """Jobs, ARCHIVED excepted, whose destruction time is at or before ``now``."""
 
+    def counts(self) -> dict[tuple[str, Phase], int]:
+        """How many jobs of each (type, phase), ARCHIVED included (for metrics and
+        ``uws-admin stats``). This default lists every job: storages count them in one
+        grouped query instead."""
+        found: dict[tuple[str, Phase], int] = {}
+        for ref in self.list(JobQuery(phases=frozenset(Phase))):
+            found[ref.job_type, ref.phase] = found.get((ref.job_type, ref.phase), 0) + 1
+        return found
+
     @contextmanager
     def exclusive(self, task: str) -> Iterator[bool]:
         """Yield True if this process may run background ``task`` now. A storage shared by

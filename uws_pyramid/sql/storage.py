@@ -88,6 +88,10 @@ def owned_count_statement(anonymous: bool) -> Select[Any]:
     )
 
 
+#: Jobs by type and phase: one grouped query (metrics, ``uws-admin stats``).
+COUNTS = select(jobs.c.job_type, jobs.c.phase, func.count()).group_by(jobs.c.job_type, jobs.c.phase)
+
+
 class SQLStorage(Storage):
     """Storage on any SQLAlchemy engine; subclasses build the engine and add what their
     database does better."""
@@ -208,6 +212,11 @@ class SQLStorage(Storage):
         stmt = listing.count_statement(listing.shape(query))
         with self._read() as conn:
             return int(conn.execute(stmt, {**listing.params(query), "limit": limit}).scalar_one())
+
+    def counts(self) -> dict[tuple[str, Phase], int]:
+        with self._read() as conn:
+            rows = conn.execute(COUNTS).all()
+        return {(job_type, PHASES[phase]): count for job_type, phase, count in rows}
 
     def update(
         self,

@@ -12,6 +12,7 @@ from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
 from webob.static import FileIter
 
+from .. import metrics
 from ..errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound
 from ..jobs import Job
 from ..submission import Submission, Upload
@@ -125,7 +126,10 @@ class JobView(JobResource):
             timeout = parse_int("WAIT", wait, -1, "an integer number of seconds, or -1")
             phase = query_value(self.request, "PHASE")
             expected = parse_phase("PHASE", phase) if phase is not None else None
-            job = self.request.jobs.wait(job, timeout, expected)
+            most = self.request.registry.uws_settings.wait_max
+            job = metrics.timed_wait(
+                lambda: self.request.jobs.wait(job, timeout, expected), job, timeout, expected, most
+            )
         uploads = self.request.jobs.uploads(job)
         return uws_document(self.request, xml.job_xml, jsonform.job_json, job, self.url, uploads)
 
