@@ -1,6 +1,7 @@
 """Headless Chromium for the browser tests: the system's chromium and chromedriver via Selenium."""
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import time
@@ -9,6 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+#: axe-core, vendored (tests/assets/axe-core/README.md): the audit needs no network.
+AXE = Path(__file__).parent / "assets" / "axe-core" / "axe.min.js"
+AXE_SHA256 = "880970c081707360e64f34cea25ff91892f5bc95675b0776925b9709dd8a68bb"
+#: What the audit fails on; "moderate" and "minor" findings are reported, not failed.
+AXE_FAILING = ("serious", "critical")
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ["violations"]}).then(
+  (r) => done(r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" "))}))),
+  (e) => done([{id: "axe-error", impact: "critical", help: String(e), nodes: []}]));
+"""
 
 CHROMIUM_FLAGS = (
     "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
@@ -129,6 +143,21 @@ class Browser:
         """JavaScript errors and CSP violations logged since the last call."""
         return [e["message"] for e in self.driver.get_log("browser")
                 if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+
+    def color_scheme(self, scheme: str) -> None:
+        """Emulate the system's light or dark setting (prefers-color-scheme)."""
+        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
+    def axe(self) -> list[dict[str, Any]]:
+        """axe-core's violations on the page shown (injected by WebDriver, not by the page:
+        the client's CSP allows no foreign script, and DevTools evaluation is not subject to it)."""
+        source = AXE.read_bytes()
+        assert hashlib.sha256(source).hexdigest() == AXE_SHA256, "tests/assets/axe-core changed"
+        if not self.driver.execute_script("return typeof window.axe === 'object'"):
+            self.driver.execute_script(source.decode("utf-8"))
+        self.driver.set_script_timeout(60)
+        return list(self.driver.execute_async_script(AXE_RUN))
 
     def shot(self, name: str) -> Path:
         """Save a screenshot as test-artifacts/<name>.png (git-ignored)."""

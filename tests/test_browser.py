@@ -17,7 +17,7 @@ from sqlalchemy import insert
 
 from uws_pyramid.jobs import Job, Phase, new_job_id, utcnow
 
-from .browser import Browser, start_chromium
+from .browser import AXE_FAILING, Browser, start_chromium
 from .conftest import ADMIN_PASSWORD, ROOT, add_user, require_services, wait_for
 from .editable import anonymous, settings  # noqa: F401  (fixtures)
 from .live import serve
@@ -56,8 +56,8 @@ def create(base: str, job_type: str, **data: str) -> str:
     return response.headers["Location"]
 
 
-def phase(url: str) -> str:
-    return requests.get(f"{url}/phase").text
+def phase(url: str, auth: tuple[str, str] | None = None) -> str:
+    return requests.get(f"{url}/phase", auth=auth).text
 
 
 def job_page(url: str) -> str:
@@ -478,3 +478,94 @@ def storage_row(job: Job) -> dict[str, Any]:
     from uws_pyramid.sql.rows import job_to_row
 
     return job_to_row(job)
+
+
+# -- round 2: the console (issue 17) -------------------------------------------------------------
+
+ADMIN = ("root", ADMIN_PASSWORD)
+#: A tiny PNG (a 2×2 red square), as the gallery job writes it.
+PNG_B64 = ("iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEklEQVR4nGP4z8DAwMDAxMDAAAAhAQMB"
+           "vJjkZgAAAABJRU5ErkJggg==")
+GALLERY_SCRIPT = f"""#!/bin/bash
+# Results of every kind the job page previews; "note" holds the caller's text as it is.
+set -eu
+printf '%s' '{PNG_B64}' | base64 -d > picture.png
+{{ echo "n,square,label"; for i in $(seq 1 250); do echo "$i,$((i * i)),\\"$note\\""; done; }} > table.csv
+{{ printf '%-80s' "SIMPLE  =                    T" "BITPIX  =                    8" "NAXIS   =                    0" \\
+    "OBJECT  = '$note'" "END"; printf '%*s' 2480 ''; }} > image.fits
+printf '%s\\n' "$note" > note.txt
+printf 'to stderr only\\n' >&2
+"""
+
+
+def gallery(base: str) -> None:
+    """A job type with image, CSV, FITS and text results, written through the editor's API."""
+    result = {"description": "", "default": None}
+    jd = {"name": "gallery", "description": "Results of every kind.", "version": "1",
+          "parameters": [{"name": "note", "type": "xs:string", "default": "a note", "required": False,
+                          "description": "Text put in every result", "min": None, "max": None, "choices": []}],
+          "results": [{**result, "id": "picture", "mime_type": "image/png", "default": "picture.png"},
+                      {**result, "id": "table", "mime_type": "text/csv", "default": "table.csv"},
+                      {**result, "id": "image", "mime_type": "application/fits", "default": "image.fits"},
+                      {**result, "id": "note", "mime_type": "text/plain", "default": "note.txt"}],
+          "execution_duration": 60, "max_execution_duration": 600, "quote": None, "destruction": 86400,
+          "options": {}}
+    saved = requests.put(f"{base}/jdl/gallery", json={"description": jd, "script": GALLERY_SCRIPT}, auth=ADMIN)
+    assert saved.status_code == 200, saved.text
+
+
+def log_in_as_admin(browser: Browser) -> None:
+    browser.open("login.html")
+    browser.log_in(*ADMIN)
+    browser.wait_css("#user")
+
+
+def populate(app: Any, base: str) -> dict[str, str]:
+    """Jobs of several owners and phases, and a finished gallery job; their URLs by name."""
+    add_user(app, "alice", PASSWORD)
+    add_user(app, *ADMIN, "admin")
+    gallery(base)
+    jobs = {"pending": create(base, "echo", RUNID="pending one"),
+            "error": create(base, "fail", RUNID="failing", PHASE="RUN"),
+            "gallery": create(base, "gallery", RUNID="gallery", PHASE="RUN")}
+    alice = requests.post(f"{base}/rest/echo", data={"RUNID": "alice's", "PHASE": "RUN"},
+                          auth=("alice", PASSWORD), allow_redirects=False)
+    jobs["alice"] = alice.headers["Location"]
+    for url in (jobs["error"], jobs["gallery"], jobs["alice"]):
+        wait_for(lambda u=url: phase(u, ADMIN) in ("COMPLETED", "ERROR"), timeout=30)
+    assert phase(jobs["gallery"]) == "COMPLETED", requests.get(f"{jobs['gallery']}/error").text
+    return jobs
+
+
+AUDITED = {
+    "root": "../../", "docs": "../../docs", "jobs": "index.html", "create": "create.html?type=sleep",
+    "descriptions": "jdl.html?type=sleep", "editor": "editor.html?type=sleep", "login": "login.html",
+}
+
+
+@pytest.mark.browser
+def test_every_page_passes_axe_in_light_and_dark_on_desktop_and_phone(
+    browser: Browser, app: Any, base: str
+) -> None:
+    """axe-core inside Chromium on every page: no serious or critical violation, in both colour
+    schemes at both sizes; each one's screenshot lands in test-artifacts/."""
+    jobs = populate(app, base)
+    log_in_as_admin(browser)
+    pages = {**AUDITED, "job-gallery": job_page(jobs["gallery"]), "job-error": job_page(jobs["error"])}
+    failures = []
+    try:
+        for scheme in ("light", "dark"):
+            browser.color_scheme(scheme)
+            for size, (width, height) in (("desktop", (1200, 900)), ("phone", (390, 844))):
+                browser.driver.set_window_size(width, height)
+                for name, path in pages.items():
+                    browser.open(path)
+                    if not path.startswith(".."):
+                        browser.wait_css("body[data-loaded], body[data-phase]")
+                        browser.wait(lambda d: "Loading…" not in d.find_element("tag name", "main").text)
+                    failures += [(name, size, scheme, v) for v in browser.axe() if v["impact"] in AXE_FAILING]
+                    browser.shot(f"{name}-{size}-{scheme}")
+    finally:
+        browser.color_scheme("light")
+    assert failures == []
+    assert browser.errors() == []

@@ -77,8 +77,8 @@ export function confirmDialog(question, confirmLabel, details = null) {
  * The clipboard API needs a secure context (HTTPS or localhost); elsewhere the text is
  * selected in a hidden field and copied the old way.
  */
-export function copyButton(text, label) {
-  const button = h("button", { type: "button", class: "copy", "aria-label": label, title: label }, "Copy");
+export function copyButton(text, label, visible = "Copy") {
+  const button = h("button", { type: "button", class: "copy", "aria-label": label, title: label }, visible);
   button.addEventListener("click", async () => {
     const value = text();
     try {
@@ -92,7 +92,12 @@ export function copyButton(text, label) {
     }
     button.textContent = "Copied";
     button.dataset.copied = value;
-    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+    setTimeout(() => { button.textContent = visible; }, 2000);
   });
   return button;
+}
+
+/** A table's box that scrolls sideways on narrow screens: focusable, so keys scroll it too. */
+export function scrollBox(label, child) {
+  return h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label }, child);
 }

@@ -1,7 +1,7 @@
 // Job descriptions: the list of job types and one type's parameters, results and durations.
-import { byId, h, replace, status } from "./dom.js";
+import { byId, h, replace, scrollBox, status } from "./dom.js";
 import { ROOT, clientConfig, descriptions, errorText, header, page, params } from "./common.js";
-import { expected } from "./form.js";
+import { expected, typeName } from "./form.js";
 
 const jobType = params.get("type") || "";
 
@@ -17,17 +17,17 @@ function cell(value) {
 
 function parameterTable(jd) {
   if (!jd.parameters.length) return h("p", { class: "muted" }, "No parameters.");
-  return h("div", { class: "table-wrap" }, h("table", { class: "spec" },
+  return scrollBox("Parameters", h("table", { class: "spec" },
     h("thead", {}, h("tr", {}, ["Name", "Type", "Required", "Default", "Accepts", "Description"]
       .map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, jd.parameters.map((p) => h("tr", {},
-      h("th", { scope: "row" }, p.name), cell(p.type), cell(p.required ? "yes" : "no"),
+      h("th", { scope: "row" }, p.name), cell(`${typeName(p.type)} (${p.type})`), cell(p.required ? "yes" : "no"),
       cell(p.default), cell(expected(p)), cell(p.description))))));
 }
 
 function resultTable(jd) {
   if (!jd.results.length) return h("p", { class: "muted" }, "No declared results (stdout and stderr are always kept).");
-  return h("div", { class: "table-wrap" }, h("table", { class: "spec" },
+  return scrollBox("Results", h("table", { class: "spec" },
     h("thead", {}, h("tr", {}, ["Result", "Media type", "File", "Description"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, jd.results.map((r) => h("tr", {},
       h("th", { scope: "row" }, r.id), cell(r.mime_type), cell(r.default), cell(r.description))))));

@@ -1,7 +1,7 @@
 // The job page: every property, parameters, results with previews, errors, progress, actions.
 // The page follows the job with UWS blocking GETs (uws.watchJob), never a tight polling loop.
 import { FINAL, jobProgress } from "../uws.js";
-import { byId, confirmDialog, copyButton, h, replace, status } from "./dom.js";
+import { byId, confirmDialog, copyButton, h, replace, scrollBox, status } from "./dom.js";
 import { descriptions, durationSeconds, errorText, header, jobUrl, listUrl, page, params, phaseBadge,
   sizeText, spanText, splitJobUrl, timeText, uws } from "./common.js";
 import { showPreview } from "./preview.js";
@@ -35,7 +35,8 @@ function time(iso) {
 function showProperties() {
   const items = [];
   property(items, "Job ID", [h("span", { class: "value" }, job.jobId), " ",
-    copyButton(() => job.jobId, "Copy job ID"), " ", copyButton(() => url, "Copy job URL")]);
+    copyButton(() => job.jobId, "Copy job ID", "Copy ID"), " ",
+    copyButton(() => new URL(url, location.href).href, "Copy job URL", "Copy URL")]);
   property(items, "Job type", h("a", { href: page("jdl.html", { type: jobType }) }, jobType));
   property(items, "Run ID", job.runId);
   property(items, "Owner", job.ownerId);
@@ -75,7 +76,7 @@ function showParameters() {
     return h("tr", { "data-parameter": p.id }, h("th", { scope: "row" }, p.id), h("td", {}, value));
   });
   replace(byId("parameters"), rows.length
-    ? h("div", { class: "table-wrap" }, h("table", { class: "parameters" }, h("tbody", {}, rows)))
+    ? scrollBox("Parameters", h("table", { class: "parameters" }, h("tbody", {}, rows)))
     : h("p", { class: "muted" }, "No parameters."));
 }
 

@@ -1,5 +1,5 @@
 // Inline previews of results: text, JSON, tables, FITS headers and images, always rendered as text.
-import { h, replace } from "./dom.js";
+import { h, replace, scrollBox } from "./dom.js";
 import { fitsHeader, parseDelimited, votableRows } from "./tables.js";
 import { uws } from "./common.js";
 
@@ -26,7 +26,7 @@ export function previewKind(result) {
 function table(rows, caption) {
   if (!rows.length) return h("p", { class: "muted" }, "(empty table)");
   const [head, ...body] = rows;
-  return h("div", { class: "table-wrap" }, h("table", { class: "preview-table" },
+  return scrollBox(caption || "Table", h("table", { class: "preview-table" },
     caption ? h("caption", { class: "visually-hidden" }, caption) : null,
     h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, body.map((r) => h("tr", {}, r.map((c) => h("td", {}, c)))))));
