@@ -569,3 +569,198 @@ def test_every_page_passes_axe_in_light_and_dark_on_desktop_and_phone(
         browser.color_scheme("light")
     assert failures == []
     assert browser.errors() == []
+
+
+ISO_LOCAL = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d$"
+
+
+def tabs_to(browser: Browser, selector: str, limit: int = 30) -> int:
+    """Tab presses from the top of the page until ``selector`` has the focus."""
+    browser.driver.execute_script("document.activeElement?.blur(); window.scrollTo(0, 0)")
+    body = browser.driver.find_element("tag name", "body")
+    for count in range(1, limit + 1):
+        (browser.driver.switch_to.active_element if count > 1 else body).send_keys("\ue004")
+        if browser.driver.execute_script("return document.activeElement.matches(arguments[0])", selector):
+            return count
+    raise AssertionError(f"{selector} not reached in {limit} Tab presses")
+
+
+@pytest.mark.browser
+def test_list_owner_duration_times_sort_search_and_filters_in_the_url(browser: Browser, app: Any, base: str) -> None:
+    import re
+
+    jobs = populate(app, base)
+    batch = [create(base, "echo", RUNID=f"batch {i}") for i in range(3)]
+    log_in_as_admin(browser)
+    browser.open("index.html")
+    browser.wait(lambda d: len(browser.rows()) == 7 and "…" not in browser.css("#jobs tbody").text)
+    # The first job from the top of the page: the second skip link, then two Tab presses.
+    assert tabs_to(browser, "a.skip[href='#rows']") == 2
+    browser.driver.switch_to.active_element.send_keys("\ue007")  # Enter
+    for _ in range(2):
+        browser.driver.switch_to.active_element.send_keys("\ue004")
+    assert browser.driver.execute_script(
+        "return document.activeElement.matches('#jobs tbody tr:first-child a.label')")
+    # Run ID first, the job id under it; the owner column for an administrator.
+    first = browser.rows()[0]
+    assert first.find_element("css selector", ".runid").text == "batch 2"
+    assert first.find_element("css selector", ".jobid").text == batch[2].rsplit("/", 1)[1]
+    assert browser.css("th.col-owner").is_displayed()
+    alice = browser.css(f"tr[data-href='{jobs['alice']}']")
+    assert alice.find_element("css selector", "td[data-label='Owner']").text == "alice"
+    created = alice.find_element("css selector", "td[data-label='Created'] time")
+    assert re.match(r"^(just now|\d+ s ago|1 min ago)$", created.text), created.text
+    assert re.match(ISO_LOCAL, created.get_attribute("title")), created.get_attribute("title")
+    assert re.match(r"^\d+ s$", alice.find_element("css selector", "td[data-label='Duration']").text)
+    assert browser.css(f"tr[data-href='{jobs['pending']}'] td[data-label='Duration']").text == "—"
+    assert browser.css("#total").text == "7 jobs" and browser.css("#pageno").text == "Page 1 of 1"
+    # Sorting this page by phase, both ways; the column says so to screen readers.
+    browser.css("th[data-sort='phase'] button").click()
+    order = ["PENDING", "QUEUED", "EXECUTING", "COMPLETED", "ERROR", "ABORTED"]
+    browser.wait(lambda d: browser.phases() == sorted(browser.phases(), key=order.index))
+    assert browser.css("th[data-sort='phase']").get_attribute("aria-sort") == "ascending"
+    assert "sort=phase" in browser.driver.current_url
+    browser.css("th[data-sort='phase'] button").click()
+    browser.wait(lambda d: browser.phases() == sorted(browser.phases(), key=order.index, reverse=True))
+    browser.css("th[data-sort='duration'] button").click()
+    browser.wait(lambda d: browser.css("th[data-sort='duration']").get_attribute("aria-sort") == "descending")
+    browser.shot("job-list-admin-sorted")
+    # Run ID search and a phase chip, kept in the URL; another type keeps them.
+    browser.css("#filter-summary").click()
+    browser.css("#runid").send_keys("batch")
+    browser.wait(lambda d: len(browser.rows()) == 3 and browser.css("#total").text == "3 jobs")
+    assert "runid=batch" in browser.driver.current_url
+    browser.css("#phases button[value='PENDING']").click()
+    browser.wait(lambda d: "phase=PENDING" in d.current_url)
+    assert browser.css("#phases button[value='PENDING']").get_attribute("aria-pressed") == "true"
+    assert "Run ID batch" in browser.css("#filter-summary").text
+    browser.select("#jobtype", "echo")
+    browser.wait(lambda d: "type=echo" in d.current_url and len(browser.rows()) == 3)
+    assert "phase=PENDING" in browser.driver.current_url and "runid=batch" in browser.driver.current_url
+    assert browser.css("#filter-box").get_attribute("open") is not None
+    assert browser.css("#phases button[value='PENDING']").get_attribute("aria-pressed") == "true"
+    # Pages count from 1; "First" comes back from anywhere.
+    browser.open("index.html?type=echo&size=2&runid=batch")
+    browser.wait(lambda d: browser.css("#pageno").text == "Page 1 of 2")
+    browser.css("#older").click()
+    browser.wait(lambda d: browser.css("#pageno").text == "Page 2 of 2" and len(browser.rows()) == 1)
+    assert "page=2" in browser.driver.current_url
+    browser.css("#first").click()
+    browser.wait(lambda d: browser.css("#pageno").text == "Page 1 of 2")
+    assert browser.errors() == []
+
+
+@pytest.mark.browser
+def test_no_owner_column_for_users_and_bulk_actions_count_what_they_did(browser: Browser, base: str) -> None:
+    pending = create(base, "echo", RUNID="to abort")
+    done = create(base, "echo", RUNID="already done", PHASE="RUN")
+    wait_for(lambda: phase(done) == "COMPLETED", timeout=30)
+    browser.open("index.html")
+    browser.wait(lambda d: len(browser.rows()) == 2)
+    assert not browser.css("th.col-owner").is_displayed()
+    for box in browser.driver.find_elements("css selector", "#jobs tbody input[type=checkbox]"):
+        box.click()
+    browser.css("#abort").click()
+    browser.wait(lambda d: "Aborted: 1 job." in browser.css("#status").text)
+    failures = browser.css("#status ul.failures").text
+    assert "already done" in failures and "to abort" not in failures, failures
+    assert phase(pending) == "ABORTED" and phase(done) == "COMPLETED"
+    # The delete dialog names the jobs and has Cancel focused: Enter deletes nothing.
+    browser.wait(lambda d: "ABORTED" in browser.phases())
+    for box in browser.driver.find_elements("css selector", "#jobs tbody input[type=checkbox]"):
+        box.click()
+    browser.css("#delete").click()
+    dialog = browser.wait_css("dialog[open]")
+    assert "Delete 2 jobs" in dialog.text and "to abort" in dialog.text and "already done" in dialog.text
+    focused = browser.driver.switch_to.active_element
+    assert focused.text == "Cancel"
+    browser.shot("delete-dialog")
+    focused.send_keys("\ue007")  # Enter
+    browser.wait(lambda d: not d.find_elements("css selector", "dialog[open]"))
+    assert requests.get(done).status_code == 200
+    browser.css("#delete").click()
+    browser.wait_css("dialog[open] button.danger").click()
+    browser.wait(lambda d: "Deleted: 2 jobs." in browser.css("#status").text)
+    assert requests.get(done).status_code == 404 and requests.get(pending).status_code == 404
+
+
+@pytest.mark.browser
+def test_form_checks_every_field_at_once_then_shows_what_the_service_capped(browser: Browser, base: str) -> None:
+    browser.open("create.html?type=sleep")
+    field = browser.wait_css("#p-duration")
+    assert "(whole number)" in browser.css("label[for='p-duration']").text
+    assert "xs:int" not in browser.css("#create").text
+    field.clear()
+    field.send_keys("99999")
+    browser.css("#options summary").click()
+    browser.css("#c-EXECUTIONDURATION").send_keys("-5")
+    browser.css("#create-run").click()
+    errors = browser.driver.find_elements("css selector", ".field-error:not([hidden])")
+    assert [e.text for e in errors] == ["duration: expected a whole number between 0 and 3600",
+                                        "Execution duration: expected a whole number of seconds ≥ 0"]
+    assert "2 fields need a change: duration, EXECUTIONDURATION" in browser.css("#form-error").text
+    assert browser.driver.switch_to.active_element == field
+    assert "<uws:jobref" not in requests.get(f"{base}/rest/sleep").text, "nothing was sent"
+    browser.shot("create-all-errors")
+    field.clear()
+    field.send_keys("1")
+    browser.css("#c-EXECUTIONDURATION").clear()
+    browser.css("#c-EXECUTIONDURATION").send_keys("999999")
+    browser.css("#create-only").click()
+    notice = browser.wait_css("#status .message.notice")
+    assert "execution duration 7200 s" in notice.text and "999999" in notice.text
+    browser.shot("job-capped-notice")
+
+
+@pytest.mark.browser
+def test_results_previews_snippets_clone_and_hostile_text(browser: Browser, app: Any, base: str) -> None:
+    add_user(app, *ADMIN, "admin")
+    gallery(base)
+    url = create(base, "gallery", note=XSS + "'; rm -rf ~ #", RUNID=XSS, PHASE="RUN")
+    wait_for(lambda: phase(url) == "COMPLETED", timeout=30)
+    browser.open(job_page(url))
+    browser.wait_css("body[data-phase='COMPLETED']")
+    # CSV: the first 100 rows, with a link to all; the hostile cell stays text.
+    table = browser.wait_css("details[data-result='table'] table")
+    assert len(table.find_elements("css selector", "tbody tr")) == 100
+    assert "Download all" in browser.css("details[data-result='table'] .capped").text
+    assert XSS in table.find_elements("css selector", "tbody td")[2].text
+    # FITS: the header's cards.
+    fits = browser.wait_css("details[data-result='image'] pre.fits-header").text
+    assert fits.startswith("SIMPLE  =") and fits.endswith("END") and XSS in fits
+    # The image fits its box; a click shows it at full size, another fits it again.
+    zoom = browser.wait_css("details[data-result='picture'] button.zoom")
+    zoom.click()
+    assert zoom.get_attribute("aria-pressed") == "true"
+    zoom.click()
+    assert zoom.get_attribute("aria-pressed") == "false"
+    # stderr has text, stdout is empty: only stderr is shown.
+    browser.wait_css("details[data-result='stderr'] pre")
+    browser.wait(lambda d: not d.find_elements("css selector", "details[data-result='stdout']"))
+    assert "76 B" in browser.css("details[data-result='picture'] summary").text
+    # Snippets: the hostile values are quoted for the shell and shown as text.
+    curl = browser.css(".snippet[data-tool='curl'] pre").text
+    assert "-d PHASE=RUN" in curl and "'\\''; rm -rf ~ #'" in curl
+    assert "AsyncTAPJob(" in browser.css(".snippet[data-tool='pyvo'] pre").text
+    assert "http --form POST" in browser.css(".snippet[data-tool='httpie'] pre").text
+    copy = browser.css(".snippet[data-tool='curl'] button.copy")
+    copy.click()
+    browser.wait(lambda d: copy.text == "Copied")
+    assert copy.get_attribute("data-copied") == curl
+    copy_url = browser.css("button[aria-label='Copy job URL']")
+    copy_url.click()
+    browser.wait(lambda d: copy_url.get_attribute("data-copied") == url)
+    assert browser.driver.find_elements("css selector", "img[src='x']") == []
+    assert browser.alert_text() is None
+    browser.shot("job-results-snippets")
+    # Clone: the form, filled with this job's values.
+    browser.css("#clone").click()
+    note = browser.wait_css("#p-note")
+    assert note.get_attribute("value") == XSS + "'; rm -rf ~ #"
+    assert browser.css("#c-RUNID").get_attribute("value") == XSS
+    assert "A copy of job" in browser.css("#status").text
+    browser.css("#create-run").click()
+    browser.wait_css("body[data-phase='COMPLETED']", timeout=30)
+    assert browser.driver.find_elements("css selector", "img[src='x']") == []
+    assert browser.alert_text() is None
+    assert browser.errors() == []

@@ -64,8 +64,9 @@ export function splitJobUrl(href) {
   return match ? { type: decodeURIComponent(match[1]), id: decodeURIComponent(match[2]) } : null;
 }
 
-/** Fill the page's <header> with the navigation; ``current`` is the link to mark. */
-export function header(current, jobType = null) {
+/** Fill the page's <header> with the navigation; ``current`` is the link to mark; ``skips``:
+ * more skip links, ``[href, label]``. */
+export function header(current, jobType = null, skips = []) {
   const links = [
     ["jobs", page("index.html", { type: jobType }), jobType ? `Jobs: ${jobType}` : "All jobs"],
     ["create", page("create.html", { type: jobType }), "New job"],
@@ -74,6 +75,7 @@ export function header(current, jobType = null) {
   const account = h("div", { class: "account", id: "account" });
   replace(document.querySelector("header"),
     h("a", { class: "skip", href: "#main" }, "Skip to content"),
+    skips.map(([href, label]) => h("a", { class: "skip", href }, label)),
     h("a", { class: "brand", href: ROOT }, "UWS"),
     h("nav", { "aria-label": "Main" }, h("ul", {}, links.map(([key, href, label]) =>
       h("li", {}, h("a", { href, "aria-current": key === current ? "page" : null }, label))))),

@@ -150,6 +150,10 @@ export function controlFields(jd, values = {}) {
     const read = () => {
       if (input.validity?.badInput) throw new FieldError(spec.name, `${spec.label}: not valid`);
       if (input.value === "") return null;
+      // Only the form is checked here: the service caps a long duration, and says so.
+      if (spec.type === "number" && !/^\d+$/.test(input.value.trim())) {
+        throw new FieldError(spec.name, `${spec.label}: expected a whole number of seconds ≥ 0`);
+      }
       return spec.type === "datetime-local" ? new Date(input.value).toISOString() : input.value;
     };
     return { name: spec.name, element, input, read, error };

@@ -375,7 +375,8 @@ function setUpPager() {
 }
 
 async function setUp() {
-  header("jobs", state.type || null);
+  // A second skip link: past the filters and the column headers, to the first job.
+  header("jobs", state.type || null, [["#rows", "Skip to the jobs"]]);
   byId("title").textContent = state.type ? `Jobs of type ${state.type}` : "All jobs";
   document.title = `${byId("title").textContent} – UWS`;
   document.body.classList.toggle("one-type", Boolean(state.type));
