@@ -764,3 +764,47 @@ def test_results_previews_snippets_clone_and_hostile_text(browser: Browser, app:
     assert browser.driver.find_elements("css selector", "img[src='x']") == []
     assert browser.alert_text() is None
     assert browser.errors() == []
+
+
+@pytest.mark.browser
+def test_editor_shows_a_diff_before_saving_and_restores_a_saved_version(browser: Browser, app: Any, base: str) -> None:
+    add_user(app, *ADMIN, "admin")
+    gallery(base)  # saved once: no earlier version yet
+    log_in_as_admin(browser)
+    browser.open("editor.html?type=gallery")
+    browser.wait_css("body[data-loaded]")
+    assert browser.css("#versions").text == "No earlier versions."
+    browser.css("#execution_duration").clear()
+    browser.css("#execution_duration").send_keys("1.5")  # not whole: the service names the field
+    browser.css("#check").click()
+    browser.wait_css("#form-error:not([hidden])")
+    assert browser.css("#execution_duration").get_attribute("aria-invalid") == "true"
+    browser.css("#execution_duration").clear()
+    browser.css("#execution_duration").send_keys("90")
+    browser.css("#description").send_keys(" Now with a diff.")
+    browser.css("#save").click()
+    dialog = browser.wait_css("dialog[open]")
+    added = [e.text for e in dialog.find_elements("css selector", "pre.diff .add")]
+    removed = [e.text for e in dialog.find_elements("css selector", "pre.diff .del")]
+    assert any("Now with a diff." in line for line in added), added
+    assert any("60" in line for line in removed) and any("90" in line for line in added)
+    assert browser.driver.switch_to.active_element.text == "Cancel"
+    browser.shot("editor-diff")
+    browser.css("dialog[open] button.danger").click()
+    browser.wait(lambda d: "Saved and activated" in browser.css("#saved").text)
+    assert requests.get(f"{base}/jdl/gallery/json").json()["execution_duration"] == 90
+    # The version it replaced: listed, viewable, restorable, and saved again.
+    item = browser.wait_css("#versions li[data-stamp]")
+    item.find_element("css selector", "button.view").click()
+    old = browser.wait_css("#version-view pre").text
+    assert 'name="EXECUTIONDURATION"' in old and 'default="60"' in old, old
+    item.find_element("css selector", "button.restore").click()
+    browser.wait(lambda d: browser.css("#execution_duration").get_attribute("value") == "60")
+    browser.css("#save").click()
+    browser.wait_css("dialog[open] button.danger").click()
+    browser.wait(lambda d: requests.get(f"{base}/jdl/gallery/json").json()["execution_duration"] == 60)
+    assert len(browser.driver.find_elements("css selector", "#versions li[data-stamp]")) == 2
+    browser.shot("editor-history")
+    assert requests.get(f"{base}/jdl/gallery/history").status_code == 401  # administrators only
+    assert requests.get(f"{base}/jdl/gallery/history/x", auth=ADMIN).status_code == 404
+    assert all("check=1" in e and "400" in e for e in browser.errors())  # the refused check only

@@ -132,6 +132,7 @@ def test_editor_is_forbidden_when_the_setting_is_off(settings: dict[str, Any]) -
         body = {"description": description(), "script": SCRIPT}
         assert "uws.editor" in testapp.put_json("/jdl/greet", body, status=403).text
         testapp.get("/jdl/echo/script", status=403)
+        testapp.get("/jdl/echo/history", status=403)
         config = testapp.get("/client/config").json
         assert config["admin"] is True and config["editor"] is False
     finally:
@@ -146,6 +147,8 @@ def test_editor_is_for_administrators_only(app: Any, testapp: UWSTestApp, alice:
     user.authorization = ("Basic", (alice, PASSWORD))
     assert "only administrators" in user.put_json("/jdl/greet", body, status=403).text
     user.get("/jdl/echo/script", status=403)
+    user.get("/jdl/echo/history", status=403)
+    testapp.get("/jdl/echo/history", status=401)
     testapp.get("/jdl/greet/json", status=404)
 
 
@@ -293,3 +296,20 @@ def test_without_anonymous_access_the_session_is_the_only_way_in(testapp: UWSTes
     testapp.post("/logout", {"csrf_token": csrf_token(testapp)}, status=303)
     unauthorized = testapp.get("/rest/echo", headers={"X-Requested-With": "XMLHttpRequest"}, status=401)
     assert "WWW-Authenticate" not in unauthorized.headers  # the client's scripts ask for no dialog
+
+
+def test_editor_lists_and_reads_back_saved_versions(admin_app: UWSTestApp, settings: dict[str, Any]) -> None:
+    testapp = admin_app
+    assert testapp.get("/jdl/nope/history", status=404).status_code == 404
+    testapp.put_json("/jdl/greet", {"description": description(), "script": SCRIPT})
+    assert testapp.get("/jdl/greet/history").json == {"name": "greet", "versions": []}
+    changed = description(parameters=[{"name": "who", "type": "xs:string", "default": "you"}])
+    testapp.put_json("/jdl/greet", {"description": changed, "script": SCRIPT.replace("hi", "hello")})
+    versions = testapp.get("/jdl/greet/history").json["versions"]
+    assert len(versions) == 1 and versions[0]["script"] is True
+    old = testapp.get(f"/jdl/greet/history/{versions[0]['stamp']}").json
+    assert old["description"]["parameters"][0]["default"] == "world"
+    assert old["script"] == SCRIPT and 'path="greet"' in old["wadl"]
+    testapp.get("/jdl/greet/history/20990101T000000.000000Z", status=404)
+    testapp.get("/jdl/greet/history/..%2Fgreet", status=404)
+

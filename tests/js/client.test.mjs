@@ -87,3 +87,14 @@ test("form checks from the description, with human type names", async () => {
   assert.deepEqual(["xs:int", "xs:double", "xs:boolean", "file", "xs:string"].map(typeName),
     ["whole number", "decimal number", "yes/no", "file", "text"]);
 });
+
+test("line diff: kept, removed and added lines, with context", async () => {
+  const { changedLines, lineDiff } = await import("../../uws_pyramid/client/static/app/diff.js");
+  assert.deepEqual(lineDiff("a\nb\nc", "a\nx\nc"), [[" ", "a"], ["-", "b"], ["+", "x"], [" ", "c"]]);
+  assert.deepEqual(lineDiff("", "new"), [["-", ""], ["+", "new"]]);
+  const long = Array.from({ length: 20 }, (_, i) => `line ${i}`);
+  const changed = [...long];
+  changed[10] = "changed";
+  const shown = changedLines(lineDiff(long.join("\n"), changed.join("\n")), 1);
+  assert.deepEqual(shown, [["…", ""], [" ", "line 9"], ["-", "line 10"], ["+", "changed"], [" ", "line 11"], ["…", ""]]);
+});

@@ -36,6 +36,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("client_home", "/client/")
     config.add_view(client_home, route_name="client_home", permission=PUBLIC)
     config.include(".login")
+    config.include(".history")
     config.add_route("jdl_script", "/jdl/{jobtype}/script")
     config.add_view(
         get_script, route_name="jdl_script", request_method=("GET", "HEAD"), permission=EDIT

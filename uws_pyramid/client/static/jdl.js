@@ -51,6 +51,18 @@ export class JobDescriptions {
     return (await this.client.request(`${this.base}jdl/${encodeURIComponent(name)}/script`)).text();
   }
 
+  /** @param {string} name @returns {Promise<{versions: {stamp: string, replaced: string, script: boolean}[]}>}
+   * the saved earlier versions of a job type, newest first (editor only) */
+  versions(name) {
+    return this.json(`jdl/${encodeURIComponent(name)}/history`);
+  }
+
+  /** @param {string} name @param {string} stamp
+   * @returns {Promise<{description: JobDescription, wadl: string, script: string|null}>} */
+  version(name, stamp) {
+    return this.json(`jdl/${encodeURIComponent(name)}/history/${encodeURIComponent(stamp)}`);
+  }
+
   /** @returns {Promise<ClientConfig>} who the caller is and what the client may offer them */
   config() {
     return this.json("client/config");

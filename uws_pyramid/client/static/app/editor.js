@@ -1,7 +1,8 @@
 // The job description editor (administrators; enabled by the service setting uws.editor):
 // edit parameters, results, durations and the script, validate, save and activate.
-import { byId, h, replace, status } from "./dom.js";
-import { clientConfig, descriptions, errorText, header, page, params, toLogin } from "./common.js";
+import { byId, confirmDialog, h, replace, status } from "./dom.js";
+import { clientConfig, descriptions, errorText, header, page, params, timeText, toLogin } from "./common.js";
+import { changedLines, lineDiff } from "./diff.js";
 
 const TYPES = ["xs:string", "xs:int", "xs:long", "xs:float", "xs:double", "xs:boolean", "xs:anyURI", "file"];
 const DURATIONS = ["execution_duration", "max_execution_duration", "quote", "destruction"];
@@ -96,9 +97,15 @@ function fill(jd, script) {
   byId("script").value = script;
 }
 
-/** Mark the row that a fault names ("parameter x: ..." / "result y: ..."). */
+/** Mark the row or field that a fault names ("parameter x: ...", "execution_duration ..."). */
 function markRows(message) {
-  for (const box of byId("editor").querySelectorAll(".row")) box.classList.remove("invalid");
+  for (const box of byId("editor").querySelectorAll(".row, .field")) box.classList.remove("invalid");
+  for (const control of byId("editor").querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
+  const field = ["name", "version", ...DURATIONS].find((key) => new RegExp(`\\b${key}\\b`).test(message));
+  if (field && !/^(parameter|result)/.test(message.replace(/^[^:]*description: /, ""))) {
+    byId(field).setAttribute("aria-invalid", "true");
+    byId(field).closest(".field").classList.add("invalid");
+  }
   const match = /(parameter|result)(?: name| id)? '?([A-Za-z0-9_.-]+)'?/.exec(message);
   if (!match) return;
   const container = byId(match[1] === "parameter" ? "parameters" : "results");
@@ -108,6 +115,20 @@ function markRows(message) {
   }
 }
 
+/** The changes a save would make, as a diff of the WADL and of the script; null if none. */
+async function changes(jd, script) {
+  const checked = await descriptions.save(jd, script.trim() ? script : null, { check: true });
+  const [wadl, saved] = await Promise.all([descriptions.wadl(jd.name), descriptions.script(jd.name).catch(() => "")]);
+  const parts = [["Description (WADL)", wadl, checked.wadl], ["Script", saved, script.trim() ? script : saved]];
+  const shown = parts.map(([title, before, after]) => [title, changedLines(lineDiff(before.replace(/\r\n/g, "\n"),
+    after.replace(/\r\n/g, "\n")))]).filter(([, lines]) => lines.length);
+  if (!shown.length) return null;
+  return h("div", { class: "diff-box" }, shown.map(([title, lines]) => [h("h3", {}, title),
+    h("pre", { class: "output diff", tabindex: "0", "aria-label": `Changes to the ${title}` },
+      lines.map(([mark, line]) => h("span", { class: { "+": "add", "-": "del", "…": "skip" }[mark] || "same" },
+        `${mark} ${line}\n`)))]));
+}
+
 async function submit(check) {
   const formError = byId("form-error");
   formError.hidden = true;
@@ -115,6 +136,13 @@ async function submit(check) {
   const jd = collect();
   const script = byId("script").value;
   try {
+    // A saved type's name is read-only: a type that exists (and is not broken) gets a diff.
+    if (!check && byId("name").readOnly && !params.get("broken")) {
+      // An existing type: show what changes, and save only once confirmed.
+      const diff = await changes(jd, script);
+      if (!diff) { status("Nothing to save: the description and script are as saved."); return; }
+      if (!(await confirmDialog(`Save these changes to ${jd.name}?`, "Save and activate", diff))) return;
+    }
     const answer = await descriptions.save(jd, script.trim() ? script : null, { check });
     byId("wadl").textContent = answer.wadl;
     byId("wadl-box").hidden = false;
@@ -124,6 +152,7 @@ async function submit(check) {
     if (check) saved.textContent = "The description is valid; nothing was saved yet.";
     else {
       saved.textContent = "Saved and activated; the previous version was kept.";
+      showVersions(jd.name);
       byId("name").readOnly = true;
       history.replaceState(null, "", page("editor.html", { type: jd.name }));
     }
@@ -134,6 +163,29 @@ async function submit(check) {
     markRows(error.message || "");
     formError.focus();
   }
+}
+
+/** The saved earlier versions, each viewable and restorable into the form. */
+async function showVersions(name) {
+  const { versions } = await descriptions.versions(name);
+  byId("history-section").hidden = false;
+  const view = byId("version-view");
+  replace(byId("versions"), versions.length ? versions.map((v) => h("li", { "data-stamp": v.stamp },
+    "Replaced ", timeText(v.replaced), " ",
+    h("button", { type: "button", class: "view", onclick: async () => {
+      const old = await descriptions.version(name, v.stamp);
+      replace(view, h("h3", {}, "Version replaced ", timeText(v.replaced)),
+        h("pre", { class: "output", tabindex: "0", "aria-label": "Its description (WADL)" }, old.wadl),
+        old.script === null ? h("p", { class: "muted" }, "That save kept the script.")
+          : h("pre", { class: "output", tabindex: "0", "aria-label": "Its script" }, old.script));
+    } }, "View"), " ",
+    h("button", { type: "button", class: "restore", onclick: async () => {
+      const old = await descriptions.version(name, v.stamp);
+      fill(old.description, old.script ?? byId("script").value);
+      status("That version is in the form: review it, then save it to make it the active one.");
+      byId("name").focus();
+    } }, "Restore into the form")))
+    : h("li", { class: "muted" }, "No earlier versions."));
 }
 
 async function setUp() {
@@ -159,6 +211,7 @@ async function setUp() {
     byId("add-option").addEventListener("click", () => { byId("options").append(optionRow()); byId("options").lastChild.querySelector("input").focus(); });
     byId("check").addEventListener("click", () => submit(true));
     byId("editor").addEventListener("submit", (e) => { e.preventDefault(); submit(false); });
+    if (jobType && !params.get("broken")) await showVersions(jobType).catch(() => {});
     document.body.dataset.loaded = "true";
   } catch (error) {
     status(errorText(error), "error");
