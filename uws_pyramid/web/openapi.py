@@ -341,6 +341,18 @@ def service_paths(types: list[str]) -> dict[str, Any]:
             "get": {"operationId": "getScript", "tags": ["admin"],
                     "responses": {**ok("the job type's script", (TEXT, {"type": "string"})),
                                   **errors()}}},
+        "/jdl/{jobtype}/history": {
+            "parameters": [jobtype],
+            "get": {"operationId": "listDescriptionVersions", "tags": ["admin"],
+                    "summary": "The saved earlier versions of a job type, newest first (editor)",
+                    "responses": {**ok("their stamps and replacement times", (JSON, {"type": "object"})),
+                                  **errors()}}},
+        "/jdl/{jobtype}/history/{stamp}": {
+            "parameters": [jobtype, {"name": "stamp", "in": "path", "required": True,
+                                     "schema": {"type": "string"}}],
+            "get": {"operationId": "getDescriptionVersion", "tags": ["admin"],
+                    "summary": "One saved version: description, WADL and script (editor)",
+                    "responses": {**ok("the version", (JSON, {"type": "object"})), **errors()}}},
         "/events/{job_id}": {"post": {
             **PUBLIC_OP, "operationId": "jobEvent", "tags": ["internal"],
             "summary": "A signed event from a job's own process",
