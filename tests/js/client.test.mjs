@@ -98,3 +98,16 @@ test("line diff: kept, removed and added lines, with context", async () => {
   const shown = changedLines(lineDiff(long.join("\n"), changed.join("\n")), 1);
   assert.deepEqual(shown, [["…", ""], [" ", "line 9"], ["-", "line 10"], ["+", "changed"], [" ", "line 11"], ["…", ""]]);
 });
+
+test("jobs linked by provenance, from a PROV-JSON document", async () => {
+  const { relatedJobs } = await import("../../uws_pyramid/client/static/app/provenance.js");
+  const doc = { activity: {
+    "service:rest/echo/a1": { "prov:label": "echo job a1", "uws:runId": "first" },
+    "service:rest/wordcount/b2": { "uws:runId": { $: "second", type: "xsd:string" } },
+    "service:rest/echo/self": {},
+    "other:thing": {},
+  } };
+  assert.deepEqual(relatedJobs(doc, "self"), [
+    { type: "echo", id: "a1", runId: "first" }, { type: "wordcount", id: "b2", runId: "second" }]);
+  assert.deepEqual(relatedJobs({}, "self"), []);
+});
