@@ -652,7 +652,7 @@ def test_list_owner_duration_times_sort_search_and_filters_in_the_url(browser: B
 
 @pytest.mark.browser
 def test_no_owner_column_for_users_and_bulk_actions_count_what_they_did(browser: Browser, base: str) -> None:
-    pending = create(base, "echo", RUNID="to abort")
+    pending = create(base, "echo", RUNID=f"{XSS} to abort")
     done = create(base, "echo", RUNID="already done", PHASE="RUN")
     wait_for(lambda: phase(done) == "COMPLETED", timeout=30)
     browser.open("index.html")
@@ -671,7 +671,8 @@ def test_no_owner_column_for_users_and_bulk_actions_count_what_they_did(browser:
         box.click()
     browser.css("#delete").click()
     dialog = browser.wait_css("dialog[open]")
-    assert "Delete 2 jobs" in dialog.text and "to abort" in dialog.text and "already done" in dialog.text
+    assert "Delete 2 jobs" in dialog.text and f"{XSS} to abort" in dialog.text and "already done" in dialog.text
+    assert browser.driver.find_elements("css selector", "img[src='x']") == []
     focused = browser.driver.switch_to.active_element
     assert focused.text == "Cancel"
     browser.shot("delete-dialog")
