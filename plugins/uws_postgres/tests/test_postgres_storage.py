@@ -16,8 +16,7 @@ from uws_postgres.testing import (  # noqa: F401  (fixtures)
     postgres_admin_url,
     postgres_url,
 )
-from uws_pyramid.errors import ConfigurationError
-from uws_pyramid.jobs import Job, Phase
+from uws_pyramid.api import ConfigurationError, Job, Phase
 from uws_pyramid.testing import AccountsContract, StorageContract, make_job
 
 pytestmark = pytest.mark.postgres

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from uws_pyramid.errors import ConfigurationError
+from uws_pyramid.api import ConfigurationError
 from uws_pyramid.testing import AccountsContract, StorageContract
 from uws_sqlite.storage import SQLiteStorage
 
