@@ -1,15 +1,16 @@
-# The two commands of README: `make run` (the service on its embedded default) and `make test`.
+# The two commands of README: `make run` (the service on its embedded default) and `make test`;
+# and the habits: `make lint`, `make typecheck`, `make docs` (README's settings tables), `make wheels`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PLUGINS := $(wildcard plugins/uws_*)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean
+.PHONY: run test install clean lint typecheck docs wheels
 
-$(STAMP): setup.cfg $(foreach p,$(PLUGINS),$(p)/setup.cfg)
+$(STAMP): pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[testing]' $(foreach p,$(PLUGINS),-e $(p))
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[testing,dev]' $(foreach p,$(PLUGINS),-e $(p))
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,3 +27,23 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+# One ruff and one mypy configuration (pyproject.toml) for the core, every plugin and the example.
+LINTED := uws_pyramid tests bench tools $(PLUGINS) examples
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+
+# mypy: strict on the public API and the domain modules (pyproject.toml lists them), checked
+# elsewhere; each plugin package checked with the core.
+typecheck: $(STAMP)
+	$(BIN)/mypy uws_pyramid $(foreach p,$(PLUGINS),$(p)/$(notdir $(p))) examples/uws_memory/uws_memory
+
+docs: $(STAMP)
+	$(BIN)/python tools/settings_docs.py
+
+# The core's and every plugin's wheel, built in isolation and checked (metadata, README).
+wheels: $(STAMP)
+	rm -rf dist
+	for p in . $(PLUGINS) examples/uws_memory; do $(BIN)/python -m build --wheel --outdir dist $$p || exit 1; done
+	$(BIN)/twine check --strict dist/*.whl

@@ -13,7 +13,7 @@ from uws_pyramid.jobs import ID_ALPHABET, Phase, Result, new_job_id
 
 from .conftest import UWSTestApp
 from .fakes import FakesPlugin, HoldingManager
-from .uwsxsd import UWS_NS
+from uws_pyramid.xsdcheck import UWS_NS
 
 NS = {"uws": UWS_NS}
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from .fakes import FakesPlugin
-from .live import serve
+from uws_pyramid.testing import serve
 
 pytestmark = pytest.mark.live
 

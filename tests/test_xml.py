@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from lxml import etree
 
-from tests.uwsxsd import is_uws_xml, parse, validate
+from uws_pyramid.xsdcheck import is_uws_xml, parse, validate
 from uws_pyramid.jobs import ErrorSummary, Job, JobRef, Phase, Result
 from uws_pyramid.web.jsonform import job_json, job_list_json, parameters_json, results_json
 from uws_pyramid.web.xml import (

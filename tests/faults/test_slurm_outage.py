@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins" / "uws_slurm" / "tests"))
 from conftest import cluster, cluster_problem, stop  # noqa: E402,F401  (fixture)
 
-from tests.live import serve  # noqa: E402
+from uws_pyramid.testing import serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.live]
 

@@ -10,6 +10,9 @@ require_api("1.0")  # before importing the rest: a clear reason if the core does
 from .storage import PostgresStorage  # noqa: E402
 
 
+__version__ = "0.1.0"
+
+
 @hookimpl
 def uws_storage_classes() -> Sequence[type[Storage]]:
     return [PostgresStorage]

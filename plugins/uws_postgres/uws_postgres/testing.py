@@ -20,17 +20,12 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
-from uws_pyramid.testing import write_ini
+from uws_pyramid.testing import require_services, write_ini
 
 #: The server the tests use (trust auth on this machine; CI starts it in .ci/run).
 ADMIN_URL = os.environ.get(
     "UWS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def require_services() -> bool:
-    """In CI a missing service is a failure, never a skip (same rule as tests/conftest.py)."""
-    return os.environ.get("UWS_REQUIRE_SERVICES") == "1"
 
 
 def libpq_params(url: URL) -> dict[str, Any]:

@@ -9,6 +9,9 @@ from uws_pyramid.plugins import hookimpl
 from .manager import SlurmManager
 
 
+__version__ = "0.1.0"
+
+
 @hookimpl
 def uws_manager_classes() -> Sequence[type[Manager]]:
     return [SlurmManager]
