@@ -9,6 +9,7 @@ import pytest
 
 from uws_pyramid import main
 from uws_pyramid.accounts import Account
+
 # UWSTestApp and require_services are the shipped test kit's; imported from here by the tests.
 from uws_pyramid.testing import UWSTestApp, require_services, wait_for  # noqa: F401
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from .fakes import FakesPlugin
 from uws_pyramid.testing import serve
+
+from .fakes import FakesPlugin
 
 pytestmark = pytest.mark.live
 

@@ -5,7 +5,7 @@ import logging
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pluggy
 
@@ -132,10 +132,10 @@ def classes_by_name(results: Iterable[Iterable[type[T]]], kind: str) -> dict[str
     return found
 
 
-def select(pm: pluggy.PluginManager, kind: str, name: str) -> type:
+def select(pm: pluggy.PluginManager, kind: str, name: str) -> type[Any]:
     """The storage or manager class called ``name``, or a ConfigurationError that helps."""
 
-    def classes() -> dict[str, type]:
+    def classes() -> dict[str, type[Any]]:
         hook = pm.hook.uws_storage_classes if kind == "storage" else pm.hook.uws_manager_classes
         return classes_by_name(hook(), kind)
 

@@ -1,6 +1,7 @@
 """The Storage interface: where jobs live. Every method is one atomic transaction."""
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -74,11 +75,11 @@ class Storage(ABC):
         """Remove the job; False if it did not exist."""
 
     @abstractmethod
-    def in_phases(self, phases: Collection[Phase], limit: int = 1000) -> list[Job]:
+    def in_phases(self, phases: Collection[Phase], limit: int = 1000) -> builtins.list[Job]:
         """Jobs in these phases, oldest first (for managers' reconciliation and queues)."""
 
     @abstractmethod
-    def expired(self, now: datetime, limit: int = 1000) -> list[Job]:
+    def expired(self, now: datetime, limit: int = 1000) -> builtins.list[Job]:
         """Jobs, ARCHIVED excepted, whose destruction time is at or before ``now``."""
 
     @contextmanager

@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError, UWSError

@@ -8,7 +8,6 @@ from uws_pyramid.plugins import hookimpl
 
 from .manager import SlurmManager
 
-
 __version__ = "0.1.0"
 
 

@@ -9,7 +9,6 @@ require_api("1.0")  # before importing the rest: a clear reason if the core does
 
 from .storage import SQLiteStorage  # noqa: E402
 
-
 __version__ = "0.1.0"
 
 
