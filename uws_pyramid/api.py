@@ -10,6 +10,7 @@ and ``require_api("1.0")`` at import, which fails with a clear reason (reported 
 """
 from __future__ import annotations
 
+from .accounts import Account, Accounts, Token, changed
 from .errors import (
     BadRequest,
     ConfigurationError,
@@ -75,6 +76,8 @@ __all__ = [
     # declared options (options.py): a plugin's uws.storage.* / uws.manager.* keys
     "BOOLEAN", "BOOLEANS", "COUNT", "INTERVAL", "MAPPING", "NETWORKS", "PATH", "POSITIVE",
     "SECONDS", "SIZE", "TEXT", "Kind", "Option", "at_least", "choice", "matching", "read_all",
+    # user accounts, kept by a storage (Storage.accounts)
+    "Account", "Accounts", "Token", "changed",
     # the rest
     "ACTIVE", "BASH", "DEFAULT_PATH", "FINAL", "PLUGIN_API_VERSION", "TMP_DIR", "VANISHED",
     "BadRequest", "ConfigurationError", "Conflict", "ErrorSummary", "Forbidden",
