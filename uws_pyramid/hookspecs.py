@@ -63,6 +63,8 @@ def uws_job_deleted(job: Job) -> None:
 class _Caller(Protocol):
     """One hook: calling it runs every implementation; the service also reaches each one."""
 
+    name: str
+
     def __call__(self, **kwargs: object) -> list[object]: ...
 
     def get_hookimpls(self) -> list[pluggy.HookImpl]: ...
