@@ -12,6 +12,7 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _let_pkg_resources_read_rewritten_modules()
     for marker in ("live: starts a real waitress server", "postgres: needs a PostgreSQL server",
                    "slurm: needs a SLURM cluster"):
         config.addinivalue_line("markers", marker)
@@ -51,3 +52,16 @@ def uws_require_services() -> bool:
     from .testing import require_services
 
     return require_services()
+
+
+def _let_pkg_resources_read_rewritten_modules() -> None:
+    """pytest imports every module of a ``pytest11`` plugin's distribution (here: all of
+    uws_pyramid) through its assertion-rewriting loader, and Pyramid's static views find files
+    through pkg_resources, which refuses a loader type it does not know (500 on every static
+    file under test). Register that loader as a plain file provider, as pytest once did."""
+    try:
+        import pkg_resources
+        from _pytest.assertion.rewrite import AssertionRewritingHook
+    except ImportError:  # no setuptools, or a pytest without that loader: nothing to do
+        return
+    pkg_resources.register_loader_type(AssertionRewritingHook, pkg_resources.DefaultProvider)
