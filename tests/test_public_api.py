@@ -11,9 +11,9 @@ from uws_pyramid import api
 from .conftest import ROOT
 
 #: What a plugin's modules may import from the core; its tests and test helpers may also use
-#: the shipped test kit.
+#: the shipped test kit and build the application (``uws_pyramid.main``, as PasteDeploy does).
 PUBLIC = {"uws_pyramid.api"}
-TEST_KIT = {"uws_pyramid.testing", "uws_pyramid.pytest_plugin"}
+TEST_KIT = {"uws_pyramid.testing", "uws_pyramid.pytest_plugin", "uws_pyramid.main"}
 # For now: these two managers are being rewritten onto the context's intent API (issue 18,
 # item 1) by another branch, which switches their imports to uws_pyramid.api; remove them
 # from this list when it is merged.
