@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from uws_pyramid.jobs import Job, Phase, utcnow
+from uws_pyramid.jobs import ErrorSummary, Job, Phase, Result, utcnow
 from uws_pyramid.manager import Manager
 from uws_pyramid.plugins import hookimpl
+from uws_pyramid.transitions import Ending
 
 
 class HoldingManager(Manager):
@@ -36,12 +36,12 @@ class HoldingManager(Manager):
     def event(self, job: Job, event: str) -> None:
         self.events.append((job.job_id, event))
 
-    def finish(self, job_id: str, phase: Phase = Phase.COMPLETED, **changes: Any) -> Job | None:
-        """Play the part of a job's process reporting its end."""
-        self.context.record(job_id, {Phase.QUEUED}, phase=Phase.EXECUTING, start_time=utcnow())
-        return self.context.record(
-            job_id, {Phase.EXECUTING}, phase=phase, end_time=utcnow(), **changes
-        )
+    def finish(self, job_id: str, phase: Phase = Phase.COMPLETED,
+               results: list[Result] | None = None,
+               error: ErrorSummary | None = None) -> Job | None:
+        """Play the part of a job's process reporting its start, then its end."""
+        self.context.started(job_id, start_time=utcnow())
+        return self.context.ended(job_id, Ending(phase, utcnow(), results, error))
 
 
 class BrokenManager(HoldingManager):

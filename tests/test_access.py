@@ -12,7 +12,7 @@ import pytest
 
 from uws_pyramid import main
 from uws_pyramid.jobs import ErrorSummary, Job, Phase, Result
-from uws_pyramid.service import Submission
+from uws_pyramid.submission import Submission
 
 from .conftest import ROOT, UWSTestApp, add_user
 from .fakes import FakesPlugin

@@ -38,8 +38,8 @@ def block(text: str, language: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.parametrize("page", ["README.md", "docs/job-types.md", "docs/operators.md",
-                                  "docs/plugins.md"])
+@pytest.mark.parametrize("page", ["README.md", "ARCHITECTURE.md", "docs/job-types.md",
+                                  "docs/operators.md", "docs/plugins.md"])
 def test_relative_links_and_anchors_resolve(page: str) -> None:
     source = ROOT / page
     for target in LINK.findall(source.read_text()):

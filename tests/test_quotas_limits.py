@@ -16,6 +16,7 @@ import webtest
 
 from uws_pyramid import main
 from uws_pyramid.jobs import ACTIVE, FINAL, Job, JobQuery, Phase
+from uws_pyramid.storage_contract import race
 from uws_pyramid.testing import serve, wait_for
 
 from .conftest import UWSTestApp, add_user
@@ -254,21 +255,15 @@ class RunningWatch:
         self._count()
 
 
-def race(posts: list[tuple[str, dict[str, str]]]) -> list[tuple[int, str, str | None]]:
+def race_posts(posts: list[tuple[str, dict[str, str]]]) -> list[tuple[int, str, str | None]]:
     """Send the POSTs from one thread each, all released at once."""
     answers: list[tuple[int, str, str | None]] = [(0, "", None)] * len(posts)
-    barrier = threading.Barrier(len(posts))
 
     def client(i: int) -> None:
-        barrier.wait()
         url, form = posts[i]
         answers[i] = post(url, **form)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(posts))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert race([lambda i=i: client(i) for i in range(len(posts))]) == [None] * len(posts)
     return answers
 
 
@@ -284,7 +279,7 @@ def test_concurrent_clients_never_pass_the_running_quota(settings: dict[str, Any
     with live_app(settings, **{"uws.quota.active_jobs": "0"}) as app, serve(app, threads=8) as base:
         new_job = (f"{base}/rest/sleep", {"duration": "30", "PHASE": "RUN"})
         with RunningWatch(app) as watch:
-            started = assert_two_ran(race([new_job] * 8))
+            started = assert_two_ran(race_posts([new_job] * 8))
         assert watch.most == 2
         assert len(stored(app)) == 2  # the refused creations left no job behind
         for url in started:
@@ -292,7 +287,7 @@ def test_concurrent_clients_never_pass_the_running_quota(settings: dict[str, Any
 
         pending = [post(f"{base}/rest/sleep", duration="30")[2] for _ in range(8)]
         with RunningWatch(app) as watch:
-            started = assert_two_ran(race([(str(url), {"PHASE": "RUN"}) for url in pending]))
+            started = assert_two_ran(race_posts([(str(url), {"PHASE": "RUN"}) for url in pending]))
         assert watch.most == 2
         phases = sorted(job.phase for job in stored(app) if job.phase not in FINAL)
         assert phases.count(Phase.PENDING) == 6 and len(phases) == 8
@@ -313,18 +308,12 @@ def test_each_user_has_their_own_quota_under_concurrent_clients(settings: dict[s
         new_job = {"duration": "30", "PHASE": "RUN"}
         users = ["alice", "bob"] * 4
         answers: list[tuple[int, str, str | None]] = [(0, "", None)] * len(users)
-        barrier = threading.Barrier(len(users))
 
         def client(i: int) -> None:
-            barrier.wait()
             answers[i] = post(f"{base}/rest/sleep", logins[users[i]], **new_job)
 
         with RunningWatch(app) as watch:
-            threads = [threading.Thread(target=client, args=(i,)) for i in range(len(users))]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            assert race([lambda i=i: client(i) for i in range(len(users))]) == [None] * 8
         assert watch.most == 4
         for user in logins:
             mine = [answers[i] for i, u in enumerate(users) if u == user]

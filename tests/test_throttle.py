@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from uws_pyramid.accounts import Account
 from uws_pyramid.auth import Authenticator
 from uws_pyramid.errors import ServiceUnavailable
+from uws_pyramid.storage_contract import race
 from uws_pyramid.throttle import Throttle, address_key
 
 from .conftest import UWSTestApp, add_user
@@ -95,11 +96,7 @@ def test_at_most_two_verifications_at_once(app: Any) -> None:
     def guess(n: int) -> None:
         answers.append(auth.check_password(f"user{n}", "wrong-password", f"10.0.0.{n}"))
 
-    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert race([lambda n=n: guess(n) for n in range(12)]) == [None] * 12
     assert answers == [None] * 12
     assert hasher.most == 2
 
@@ -110,18 +107,12 @@ def test_the_same_credentials_at_once_share_one_verification(app: Any, password:
     auth = Authenticator(app.registry.uws.authenticator.accounts, hasher, verifications=1,
                          slot_wait=0.01, throttle=Throttle(free=100))
     auth.accounts.add(Account("alice", hasher.hash(PASSWORD)))
-    barrier = threading.Barrier(8)
     answers: list[object] = []
 
     def login() -> None:
-        barrier.wait()
         answers.append(auth.check_password("alice", password, "10.0.0.1"))
 
-    threads = [threading.Thread(target=login) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert race([login] * 8) == [None] * 8
     # One slot, no waiting for it: without sharing, seven of the eight would be refused.
     assert hasher.calls == 1
     expected = auth.accounts.get("alice") if password == PASSWORD else None

@@ -25,8 +25,9 @@ from .errors import (
     UWSError,
 )
 from .execution import contract
-from .execution.results import VANISHED, final_changes, stderr_tail, timeout_error
+from .execution.results import VANISHED, job_ending, stderr_tail, timeout_error
 from .execution.workdir import JobDir
+from .execution.worker import Worker
 from .execution.wrapper import BASH, DEFAULT_PATH, TMP_DIR, start_ticks
 from .jdl.model import JobDescription, ParameterSpec, ResultSpec
 from .jobs import (
@@ -68,6 +69,7 @@ from .privatefiles import private_dir, private_file
 from .sql.storage import SQLStorage
 from .storage import Storage
 from .timeparse import ended_at
+from .transitions import Ending
 
 #: The version of this API: ``major.minor`` (see the module's docstring).
 PLUGIN_API_VERSION = "1.0"
@@ -78,13 +80,15 @@ __all__ = [
     "SECONDS", "SIZE", "TEXT", "Kind", "Option", "at_least", "choice", "matching", "read_all",
     # user accounts, kept by a storage (Storage.accounts)
     "Account", "Accounts", "Token", "changed",
+    # managers report facts through ManagerContext (started, progress, ended, ...)
+    "Ending", "Worker",
     # the rest
     "ACTIVE", "BASH", "DEFAULT_PATH", "FINAL", "PLUGIN_API_VERSION", "TMP_DIR", "VANISHED",
     "BadRequest", "ConfigurationError", "Conflict", "ErrorSummary", "Forbidden",
     "InsufficientStorage", "InvalidValue", "Job", "JobDescription", "JobDir", "JobQuery",
     "JobRef", "Manager", "ManagerContext", "NotFound", "Notifier", "ParameterSpec",
     "PayloadTooLarge", "Phase", "Quota", "QuotaExceeded", "Result", "ResultSpec", "SQLStorage",
-    "ServiceUnavailable", "Storage", "UWSError", "contract", "ended_at", "final_changes",
+    "ServiceUnavailable", "Storage", "UWSError", "contract", "ended_at", "job_ending",
     "hookimpl", "new_job_id", "private_dir", "private_file", "require_api", "start_ticks",
     "stderr_tail", "timeout_error", "utcnow",
 ]

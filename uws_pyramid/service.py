@@ -1,20 +1,21 @@
-"""JobService: every UWS use case and every phase rule, above Storage and Manager."""
+"""JobService: every UWS use case, and the phase rules applied to what managers report."""
 from __future__ import annotations
 
+import builtins
+import itertools
 import logging
 import os
 import threading
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from . import submission, transitions
 from .errors import BadRequest, Forbidden, InvalidValue, NotFound, ServiceUnavailable
 from .execution import jobfiles
 from .execution.results import error_detail
 from .execution.workdir import JobDir
-from .jdl import JobDescription, validate_parameters
 from .jdl.registry import JobDescriptions
 from .jobs import (
     ABORTABLE,
@@ -31,36 +32,13 @@ from .jobs import (
     utcnow,
 )
 from .manager import Manager
+from .notify import NEW_JOB
 from .settings import UWSSettings
 from .storage import Storage
-from .timeparse import parse_datetime, parse_int
+from .submission import Submission, Upload  # noqa: F401  (Upload: re-exported for testing.py)
+from .transitions import RULES, Event, Rule
 
 log = logging.getLogger(__name__)
-
-#: UWS job control parameters: never job parameters (UWS 1.1 section 2.2.3).
-CONTROL = frozenset({"PHASE", "RUNID", "EXECUTIONDURATION", "DESTRUCTION", "ACTION"})
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file sent with multipart/form-data for a ``file`` parameter."""
-
-    name: str
-    filename: str
-    stream: BinaryIO
-
-
-@dataclass
-class Submission:
-    """What a client POSTed: UWS control values (upper-case names), job parameters, files."""
-
-    control: dict[str, str] = field(default_factory=dict)
-    parameters: dict[str, str] = field(default_factory=dict)
-    uploads: list[Upload] = field(default_factory=list)
-
-    @property
-    def touches_parameters(self) -> bool:
-        return bool(self.parameters or self.uploads)
 
 
 def per_owner(quota: Callable[[int], Quota], maximum: int) -> tuple[Quota, ...]:
@@ -109,6 +87,14 @@ class JobService:
         if not refs and query.job_type is not None:
             self.descriptions.get(query.job_type)  # 404 for a type with neither jobs nor description
         return refs
+
+    def batches(self, query: JobQuery, size: int) -> Iterator[builtins.list[JobRef]]:
+        """``list`` in batches (a streamed response); the first is read now, for the 404."""
+        batches = self.storage.batches(query, size)
+        first = next(batches)
+        if not first and query.job_type is not None:
+            self.descriptions.get(query.job_type)
+        return itertools.chain([first], batches)
 
     def uploads(self, job: Job) -> frozenset[str]:
         """Names of the job's parameters that are uploaded files."""
@@ -175,6 +161,28 @@ class JobService:
         finally:
             self._waiters.release()
 
+    def wait_list(
+        self, query: JobQuery, timeout: int, unchanged: Callable[[builtins.list[JobRef]], bool]
+    ) -> builtins.list[JobRef]:
+        """A job list's change feed: the list once a job in it changes or a job is created,
+        or after ``timeout`` seconds; at once if it is not ``unchanged`` (what the client
+        holds) already. Bounded and ended as ``wait``."""
+        refs = self.list(query)
+        seconds = self.settings.wait_max if timeout < 0 else min(timeout, self.settings.wait_max)
+        if not unchanged(refs) or seconds == 0 or not self._wait_enabled or self.stopping.is_set():
+            return refs
+        if not self._waiters.acquire(blocking=False):
+            return refs
+        try:
+            with self.storage.notifier.subscribe(NEW_JOB, *(r.job_id for r in refs)) as changed:
+                fresh = self.list(query)  # a change before subscribing shows here
+                if fresh != refs or self.stopping.is_set():
+                    return fresh
+                changed.wait(seconds)
+            return self.list(query)
+        finally:
+            self._waiters.release()
+
     def stop_waiting(self) -> None:
         """The server stops: answer every waiting request now (UWS lets WAIT return early)."""
         self.stopping.set()
@@ -184,10 +192,10 @@ class JobService:
 
     def create(self, job_type: str, sub: Submission, owner_id: str | None) -> Job:
         jd = self.descriptions.get(job_type)
-        self._check_limits(sub)
+        submission.check_limits(sub, self.settings)
         if "ACTION" in sub.control:
             raise BadRequest("ACTION is not accepted when creating a job")
-        run = self._phase_request(sub, allowed=("RUN",))
+        run = submission.phase_request(sub, allowed=("RUN",))
         now = utcnow()
         job = Job(
             job_id=new_job_id(),
@@ -195,10 +203,14 @@ class JobService:
             run_id=sub.control.get("RUNID"),
             owner_id=owner_id,
             creation_time=now,
-            execution_duration=self._execution_duration(jd, sub.control.get("EXECUTIONDURATION")),
-            destruction=self._destruction(now, sub.control.get("DESTRUCTION"), jd),
+            execution_duration=submission.execution_duration(
+                jd, sub.control.get("EXECUTIONDURATION"), self.settings
+            ),
+            destruction=submission.destruction(
+                now, sub.control.get("DESTRUCTION"), jd, self.settings
+            ),
             quote=now + timedelta(seconds=jd.quote) if jd.quote else None,
-            parameters=self._parameters(jd, sub, complete=True),
+            parameters=submission.parameters(jd, sub, complete=True),
         )
         if run:
             # Inserted QUEUED, in one transaction with the running quota's check: no outage
@@ -220,14 +232,14 @@ class JobService:
     def modify(self, job: Job, sub: Submission) -> Job | None:
         """POST to a job: ACTION=DELETE, parameter and control changes, then PHASE. Every
         value is checked before anything is changed, so a bad request changes nothing."""
-        self._check_limits(sub)
+        submission.check_limits(sub, self.settings)
         action = sub.control.get("ACTION")
         if action is not None:
             if action.strip().upper() != "DELETE":
                 raise InvalidValue("ACTION", "DELETE", action)
             self.delete(job)
             return None
-        phase = self._phase_request(sub, allowed=("RUN", "ABORT"))
+        phase = submission.phase_request(sub, allowed=("RUN", "ABORT"))
         changes: dict[str, Any] = {}
         pending_only = sub.touches_parameters or "EXECUTIONDURATION" in sub.control
         if pending_only or "DESTRUCTION" in sub.control:
@@ -235,15 +247,15 @@ class JobService:
         if sub.touches_parameters:
             changes["parameters"] = {
                 **job.parameters,
-                **self._parameters(jd, sub, complete=False),
+                **submission.parameters(jd, sub, complete=False),
             }
         if "EXECUTIONDURATION" in sub.control:
-            changes["execution_duration"] = self._execution_duration(
-                jd, sub.control["EXECUTIONDURATION"]
+            changes["execution_duration"] = submission.execution_duration(
+                jd, sub.control["EXECUTIONDURATION"], self.settings
             )
         if "DESTRUCTION" in sub.control:
-            changes["destruction"] = self._destruction(
-                job.creation_time, sub.control["DESTRUCTION"], jd
+            changes["destruction"] = submission.destruction(
+                job.creation_time, sub.control["DESTRUCTION"], jd, self.settings
             )
         if "RUNID" in sub.control:
             changes["run_id"] = sub.control["RUNID"]
@@ -251,7 +263,10 @@ class JobService:
             raise Forbidden(f"job {job.job_id} is {job.phase}: only a PENDING job can be changed")
         if changes:
             self._store_uploads(job.job_id, sub)
-            done = self.record(job.job_id, {Phase.PENDING} if pending_only else None, **changes)
+            if pending_only:
+                done = self.apply(Event.EDITED, job.job_id, changes)
+            else:  # DESTRUCTION and RUNID alone may change in any phase
+                done = self.record(job.job_id, None, **changes)
             if done is None:
                 raise Forbidden(f"job {job.job_id} left PENDING: it can no longer be changed")
             job = done
@@ -262,9 +277,7 @@ class JobService:
         return job
 
     def run(self, job: Job) -> Job:
-        queued = self.record(
-            job.job_id, {Phase.PENDING, Phase.HELD}, quotas=self._running_quota, phase=Phase.QUEUED
-        )
+        queued = self.apply(Event.RUN, job.job_id, {}, quotas=self._running_quota)
         if queued is None:
             current = self.storage.get(job.job_id)
             if current.phase in (Phase.QUEUED, Phase.EXECUTING):
@@ -272,9 +285,11 @@ class JobService:
             raise Forbidden(f"job {job.job_id} is {current.phase}: only a PENDING job can be run")
         return self._submit(queued)
 
-    def _submit(self, queued: Job) -> Job:
-        """Hand a job recorded QUEUED to the manager. A database outage leaves it QUEUED: the
-        RUN was accepted, and reconciliation submits a QUEUED job no manager knows."""
+    def _submit(self, queued: Job, failure: str = "the job could not be submitted") -> Job:
+        """Hand a job recorded QUEUED to the manager (after a RUN, or again when a manager's
+        reconciliation finds it never reached the manager). A database outage leaves it
+        QUEUED: the RUN was accepted, and reconciliation submits a QUEUED job no manager
+        knows. Any other failure puts it in ERROR."""
         try:
             self.manager.submit(queued)
         except ServiceUnavailable as exc:
@@ -282,20 +297,15 @@ class JobService:
             return queued
         except Exception as exc:  # the manager's fault must not lose the job: record it
             log.exception("submission of job %s failed", queued.job_id)
-            self.record(
-                queued.job_id,
-                {Phase.QUEUED},
-                phase=Phase.ERROR,
-                end_time=utcnow(),
-                error=ErrorSummary(f"the job could not be submitted: {exc}"),
-            )
+            self.apply(Event.FAILED_TO_START, queued.job_id,
+                       {"end_time": utcnow(), "error": ErrorSummary(f"{failure}: {exc}")})
         try:
             return self.storage.get(queued.job_id)
         except ServiceUnavailable:
             return queued
 
     def abort(self, job: Job) -> Job:
-        changed = self._record_full(job.job_id, ABORTABLE, phase=Phase.ABORTED, end_time=utcnow())
+        changed = self._apply_full(RULES[Event.ABORTED], job.job_id, {"end_time": utcnow()})
         if changed is None:
             current = self.storage.get(job.job_id)
             if current.phase == Phase.ABORTED:
@@ -312,7 +322,7 @@ class JobService:
     def delete(self, job: Job) -> None:
         if job.phase in ABORTABLE:
             # Record ABORTED first, so that a completion racing with us cannot revive the job.
-            self.record(job.job_id, ABORTABLE, phase=Phase.ABORTED, end_time=utcnow())
+            self.apply(Event.ABORTED, job.job_id, {"end_time": utcnow()})
         try:
             self.manager.delete(job)
         except Exception:
@@ -324,6 +334,42 @@ class JobService:
 
     # -- what managers and background tasks call --------------------------------------
 
+    def apply(
+        self,
+        event: Event,
+        job_id: str,
+        facts: Mapping[str, Any],
+        *,
+        outcome: Phase | None = None,
+        phase: Phase | None = None,
+        quotas: Collection[Quota] = (),
+    ) -> Job | None:
+        """Record ``facts`` by the rule of ``event`` (``transitions.RULES``) in one
+        compare-and-set, then fire the hooks; None if the rule did not let it apply. If the
+        event has a fallback (an end after an abort keeps its results), that is tried then."""
+        changed = self._apply_full(transitions.rule(event, outcome, phase), job_id, facts, quotas)
+        if changed is None and event in transitions.FALLBACK:
+            fallback = RULES[transitions.FALLBACK[event]]
+            kept = {k: v for k, v in facts.items() if k in fallback.fields and v is not None}
+            if kept:
+                self.record(job_id, fallback.sources, **kept)
+        return None if changed is None else changed[1]
+
+    def _apply_full(
+        self, found: Rule, job_id: str, facts: Mapping[str, Any], quotas: Collection[Quota] = ()
+    ) -> tuple[Job, Job] | None:
+        return self._record_full(
+            job_id, found.sources, quotas=quotas, **transitions.changes(found, facts)
+        )
+
+    def resubmit(self, job: Job, failure: str = "the job could not be submitted") -> Job:
+        """A QUEUED job that never reached a manager, handed to it again (reconciliation);
+        if that fails, the job is in ERROR with ``failure: <why>``."""
+        try:
+            return self._submit(job, failure)
+        except NotFound:  # deleted meanwhile
+            return job
+
     def record(
         self,
         job_id: str,
@@ -333,7 +379,8 @@ class JobService:
         **changes: Any,
     ) -> Job | None:
         """Store changes if the job's phase is in ``when``; None if it was not (or is gone).
-        QuotaExceeded if one of ``quotas`` refuses them."""
+        QuotaExceeded if one of ``quotas`` refuses them. Only for what no phase rule covers
+        (DESTRUCTION and RUNID changes, archiving, tests): the rest goes through ``apply``."""
         changed = self._record_full(job_id, when, quotas=quotas, **changes)
         return None if changed is None else changed[1]
 
@@ -391,47 +438,6 @@ class JobService:
         self.job_dir(job.job_id).remove()
         self.record(job.job_id, None, phase=Phase.ARCHIVED, results=[])
 
-    # -- parsing and limits --------------------------------------------------------------
-
-    def _check_limits(self, sub: Submission) -> None:
-        """Refuse a request with too many values, or too long a value, before it is parsed
-        further (distinct names are counted: a repeated name keeps only its last value)."""
-        settings = self.settings
-        count = len(sub.control) + len(sub.parameters) + len(sub.uploads)
-        if count > settings.limit_parameters:
-            raise BadRequest(
-                f"too many parameters: {count}; at most {settings.limit_parameters} are "
-                f"accepted in one request (uws.limits.parameters)"
-            )
-        longest = settings.limit_parameter_length
-        for name, value in (*sub.control.items(), *sub.parameters.items()):
-            if len(value) > longest:
-                raise InvalidValue(
-                    name, f"at most {longest} characters (uws.limits.parameter_length)", value
-                )
-
-    def _phase_request(self, sub: Submission, allowed: tuple[str, ...]) -> str | None:
-        value = sub.control.get("PHASE")
-        if value is None:
-            return None
-        phase = value.strip().upper()
-        if phase not in allowed:
-            raise InvalidValue("PHASE", " or ".join(allowed), value)
-        return phase
-
-    def _parameters(self, jd: JobDescription, sub: Submission, *, complete: bool) -> dict[str, str]:
-        values = dict(sub.parameters)
-        for name, value in values.items():
-            spec = jd.parameter(name)
-            if spec is not None and spec.type == "file":
-                raise InvalidValue(spec.name, "a file sent with multipart/form-data", value)
-        for upload in sub.uploads:
-            spec = jd.parameter(upload.name)
-            if spec is not None and spec.type != "file":
-                raise InvalidValue(spec.name, f"a value of type {spec.type}, not a file")
-            values[upload.name] = JobDir.upload_path(upload.name, upload.filename)
-        return validate_parameters(jd, values, complete=complete)
-
     def _store_uploads(self, job_id: str, sub: Submission) -> None:
         if sub.uploads:
             job_dir = self.job_dir(job_id)
@@ -439,31 +445,3 @@ class JobService:
                 job_dir.store_upload(
                     upload.name, upload.filename, upload.stream, self.settings.limit_upload
                 )
-
-    def _execution_duration(self, jd: JobDescription, requested: str | None) -> int:
-        cap = jd.max_execution_duration or self.settings.execution_duration_max
-        if requested is None:
-            value = jd.execution_duration or self.settings.execution_duration_default
-        else:
-            value = parse_int(
-                "EXECUTIONDURATION", requested, 0, "a whole number of seconds >= 0 (0: no limit)"
-            )
-        # A client asking for more than the maximum (or for no limit) gets the maximum.
-        if cap and (value == 0 or value > cap):
-            value = cap
-        return value
-
-    def _destruction(self, created: datetime, requested: str | None, jd: JobDescription) -> datetime | None:
-        cap = self.settings.destruction_max
-        latest = created + timedelta(seconds=cap) if cap else None
-        if requested is None:
-            default = jd.destruction or self.settings.destruction_default
-            value = created + timedelta(seconds=default) if default else None
-        else:
-            value = parse_datetime("DESTRUCTION", requested)
-            if value <= utcnow():
-                raise InvalidValue("DESTRUCTION", "a time in the future", requested)
-        if latest is not None and (value is None or value > latest):
-            value = latest
-        return value
-

@@ -25,6 +25,7 @@ from .options import (
     Kind,
     Network,
     Option,
+    choice,
     markdown_table,
     matching,
     read_all,
@@ -84,6 +85,9 @@ class UWSSettings:
     limit_upload: int
     limit_parameters: int
     limit_parameter_length: int
+    # Operability (README, "Metrics and logs").
+    metrics_allow: tuple[Network, ...]
+    log_format: str
 
 
 def _origins(text: str) -> frozenset[str]:
@@ -149,6 +153,12 @@ CORE: tuple[Option[Any], ...] = (
     Option('base_url', URL, '',
            "the service's public URL, for managers whose jobs call back (`POST /events/<job id>`, "
            'signed)'),
+    Option('metrics.allow', NETWORKS, (),
+           'networks whose callers may read `/metrics` without logging in (`127.0.0.1 '
+           '10.0.0.0/8`); administrators always may, others get 403'),
+    Option('log.format', choice('text', 'json'), 'text',
+           '`json`: every log line one JSON object (requests, phase changes, background passes); '
+           "`text`: the ini's own format. Credentials are taken out of lines in both"),
 )
 
 #: README's table of "Accounts and access": authentication, quotas, request limits.

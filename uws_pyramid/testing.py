@@ -24,15 +24,16 @@ from .jdl.model import JobDescription, ParameterSpec, ResultSpec
 from .jdl.registry import JobDescriptions
 from .jobs import FINAL, Job, Phase
 from .runtime import Runtime, build_runtime
-from .service import JobService, Submission, Upload
+from .service import JobService
 from .settings import parse_settings
-from .storage_contract import StorageContract, make_job
+from .storage_contract import StorageContract, make_job, race
+from .submission import Submission, Upload
 from .xsdcheck import is_uws_xml, validate
 
 __all__ = [
     "StorageContract", "AccountsContract", "make_job", "ManagerContract", "ManagerHarness",
     "build_harness", "wait_for", "write_job_type", "group_alive", "EXAMPLE_JDL", "UWSTestApp",
-    "require_services", "serve",
+    "require_services", "serve", "race",
 ]
 
 #: The example job types (echo, sleep, fail, wordcount), shipped in the package so that the

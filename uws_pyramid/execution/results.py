@@ -16,10 +16,10 @@ import stat
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from ..jdl.model import JobDescription, ResultSpec
 from ..jobs import ErrorSummary, Phase, Result, utcnow
+from ..transitions import Ending
 from . import jobfiles
 from .workdir import JobDir
 from .wrapper import META, NO_SPACE_STATUS
@@ -299,35 +299,32 @@ def no_space(job_dir: JobDir) -> bool:
     return fs.f_bavail * fs.f_frsize < FULL_BYTES or (fs.f_files > 0 and fs.f_favail == 0)
 
 
-def final_changes(
+def job_ending(
     job_dir: JobDir,
     jd: JobDescription | None,
     parameters: Mapping[str, str],
     returncode: int | None,
     now: datetime | None = None,
     supervisor: int | None = None,
-) -> dict[str, Any]:
-    """The changes that end a job: COMPLETED for status 0, else ERROR; None means the
-    process vanished without leaving an exit status (``supervisor``: the wrapper's own
-    status then, if known).
+) -> Ending:
+    """How a job ended: COMPLETED for status 0, else ERROR; None means the process vanished
+    without leaving an exit status (``supervisor``: the wrapper's own status then, if known).
 
     A job that ran out of disk space (its wrapper says so, or the disk is full now) is an
     ERROR whatever its status, and its declared results, likely cut short, are not offered."""
     full = supervisor == NO_SPACE_STATUS or no_space(job_dir)
-    changes: dict[str, Any] = {
-        "end_time": now or utcnow(),
-        "results": collect_results(job_dir, jd, parameters, declared=not full),
-    }
+    end_time = now or utcnow()
+    results = collect_results(job_dir, jd, parameters, declared=not full)
     if full:
         how = "" if returncode is None else f"; {describe_exit(returncode)}"
-        changes.update(phase=Phase.ERROR, error=ErrorSummary(
-            f"no space left on device: the job's files could not all be written{how}"))
+        error = ErrorSummary(f"no space left on device: the job's files could not all be "
+                             f"written{how}")
     elif returncode == 0:
-        changes.update(phase=Phase.COMPLETED, error=None)
+        return Ending(Phase.COMPLETED, end_time, results)
     elif returncode is None and supervisor is not None:
-        changes.update(phase=Phase.ERROR, error=ErrorSummary(_lost_exit(job_dir, supervisor)))
+        error = ErrorSummary(_lost_exit(job_dir, supervisor))
     elif returncode is None:
-        changes.update(phase=Phase.ERROR, error=ErrorSummary(VANISHED))
+        error = ErrorSummary(VANISHED)
     else:
-        changes.update(phase=Phase.ERROR, error=error_summary(job_dir, returncode))
-    return changes
+        error = error_summary(job_dir, returncode)
+    return Ending(Phase.ERROR, end_time, results, error)

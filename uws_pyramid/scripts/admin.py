@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigurationError, UWSError
 from ..plugins import make_plugin_manager, select
 from ..settings import UWSSettings, parse_settings
-from . import check, plugins, users
+from . import check, jobs, plugins, users
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -119,6 +119,7 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("ini")
     st.set_defaults(run=status)
     users.add_parsers(commands)
+    jobs.add_parsers(commands)
     plugins.add_parser(commands)
     return top
 

@@ -5,46 +5,34 @@ import logging
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from uws_pyramid.errors import NotFound, ServiceUnavailable
-from uws_pyramid.execution import contract
-from uws_pyramid.execution.results import final_changes, timeout_error
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.jdl.model import JobDescription
-from uws_pyramid.jobs import ErrorSummary, Job, Phase, utcnow
-from uws_pyramid.manager import Manager, ManagerContext
-from uws_pyramid.timeparse import ended_at
+from uws_pyramid.api import (
+    Ending,
+    Job,
+    JobDir,
+    Manager,
+    ManagerContext,
+    NotFound,
+    Phase,
+    ServiceUnavailable,
+    Worker,
+    contract,
+    ended_at,
+    job_ending,
+    timeout_error,
+    utcnow,
+)
 
 from . import owner, sandbox
 from .options import LocalOptions
 from .processes import Running, kill_strays, signal_elsewhere, spawn, wait_for_exit
 from .recovery import Recovery
+from .runs import RETRY_FIRST, RunTable, Unrecorded
 
 log = logging.getLogger(__name__)
-
-#: Retries of what could not be recorded (a database outage): first and longest pause.
-RETRY_FIRST, RETRY_MAX = 0.5, 5.0
-
-
-@dataclass
-class Unrecorded:
-    """A job's start or end that storage could not record yet; retried by the monitor."""
-
-    run: Running
-    returncode: int | None = None
-    start_time: datetime | None = None  # set for a start, None for an end
-    supervisor: int | None = None  # an end's wrapper status, when it left no exit record
-    delay: float = RETRY_FIRST
-    next_try: float = 0.0
-
-    def later(self) -> None:
-        self.next_try = time.monotonic() + self.delay
-        self.delay = min(self.delay * 2, RETRY_MAX)
 
 
 class LocalManager(Manager):
@@ -59,21 +47,15 @@ class LocalManager(Manager):
     while that owner lives."""
 
     name = "local"
+    _recovery: Recovery  # built at ``bind``, from the context
 
     def __init__(self, options: LocalOptions) -> None:
         self.options = options
-        self._lock = threading.Lock()
-        self._queue: deque[str] = deque()
-        self._starting: set[str] = set()
-        self._running: dict[str, Running] = {}
-        # Starts and ends that storage could not record (it was down): retried until it can.
-        self._starts: dict[str, Unrecorded] = {}
-        self._ends: dict[str, Unrecorded] = {}
+        self.runs = RunTable()
         self._own_reconcile_at = 0.0
-        self._stop = threading.Event()
         self._closed = False
-        self._monitor: threading.Thread | None = None
-        self._recovery = Recovery(self)
+        self._pause = options.poll_interval
+        self._monitor = Worker("uws-local-monitor", self._step, 0.0)
         self.sandbox = sandbox.resolve(options.sandbox, options.sandbox_bind)
         self.identity = owner.claim()
 
@@ -85,31 +67,31 @@ class LocalManager(Manager):
 
     def bind(self, context: ManagerContext) -> None:
         super().bind(context)
+        self._recovery = Recovery(self.runs, context, self.identity, self.finish, self.job_info)
         with context.storage.exclusive("reconcile") as mine:
             if mine:
                 self._recovery.reconcile(first=True)
-        self._monitor = threading.Thread(target=self._watch, name="uws-local-monitor", daemon=True)
         self._monitor.start()
 
     def submit(self, job: Job) -> None:
         # Owned before it waits or starts, so that the reconciliation of another server
         # process never takes it for a lost job.
-        if self.context.record(job.job_id, {Phase.QUEUED},
-                               job_info={**job.job_info, owner.KEY: self.identity}) is None:
+        if self.context.accepted(job.job_id, {**job.job_info, owner.KEY: self.identity}) is None:
             log.info("job %s left QUEUED before it was accepted", job.job_id)
             return
-        with self._lock:
+        runs = self.runs
+        with runs.lock:
             if self._closed:
                 # Stays QUEUED: the next start-up (or another server process) runs it.
                 raise ServiceUnavailable("the server is stopping")
-            if self.knows(job.job_id):
+            if runs.knows(job.job_id):
                 return
-            start_now = self._free_slots() > 0 and not self._queue
+            start_now = self._free_slots() > 0 and not runs.queue
             if start_now:
-                self._starting.add(job.job_id)
+                runs.starting.add(job.job_id)
             else:
-                self._queue.append(job.job_id)
-                log.info("job %s queued (%d waiting)", job.job_id, len(self._queue))
+                runs.queue.append(job.job_id)
+                log.info("job %s queued (%d waiting)", job.job_id, len(runs.queue))
         if start_now:
             try:
                 self._start(job)
@@ -118,11 +100,11 @@ class LocalManager(Manager):
                 raise
 
     def abort(self, job: Job) -> None:
-        with self._lock:
-            if job.job_id in self._queue:
-                self._queue.remove(job.job_id)
+        with self.runs.lock:
+            if job.job_id in self.runs.queue:
+                self.runs.queue.remove(job.job_id)
                 return
-            run = self._running.get(job.job_id)
+            run = self.runs.running.get(job.job_id)
         if run is not None:
             self._terminate(run)
         elif self._signal_elsewhere(job, signal.SIGTERM):
@@ -132,10 +114,10 @@ class LocalManager(Manager):
             timer.start()
 
     def delete(self, job: Job) -> None:
-        with self._lock:
-            if job.job_id in self._queue:
-                self._queue.remove(job.job_id)
-            run = self._running.get(job.job_id)
+        with self.runs.lock:
+            if job.job_id in self.runs.queue:
+                self.runs.queue.remove(job.job_id)
+            run = self.runs.running.get(job.job_id)
             if run is not None:
                 run.deleted = True
                 run.signal(signal.SIGKILL)
@@ -153,50 +135,45 @@ class LocalManager(Manager):
             self._recovery.reconcile(first=False)
 
     def close(self) -> None:
-        with self._lock:
+        with self.runs.lock:
             self._closed = True
             owner.release(self.identity)  # from now on, other managers may take our jobs
-        self._stop.set()
-        if self._monitor is not None:
-            self._monitor.join(timeout=5)
-        log.info("local manager closed; %d job(s) keep running", len(self._running))
+        self._monitor.stop()
+        log.info("local manager closed; %d job(s) keep running", len(self.runs.running))
 
     # -- slots and starting ----------------------------------------------------------------
 
     def knows(self, job_id: str) -> bool:
-        """Whether the job is queued, starting or running here (call with the lock held)."""
-        return (job_id in self._running or job_id in self._starting or job_id in self._queue
-                or job_id in self._ends)
+        """Whether the job is queued, starting or running here."""
+        with self.runs.lock:
+            return self.runs.knows(job_id)
 
     def _free_slots(self) -> int:
-        return self.options.max_running - len(self._running) - len(self._starting)
+        return self.options.max_running - len(self.runs.running) - len(self.runs.starting)
 
     def _start(self, job: Job) -> None:
-        """Spawn a job that holds a slot (in ``_starting``) and record it EXECUTING."""
+        """Spawn a job that holds a slot (in ``runs.starting``) and record it EXECUTING."""
         job_dir = JobDir(self.context.workdir_root, job.job_id)
         try:
             script = self.context.descriptions.script_path(job.job_type)
             run = spawn(job, job_dir, script, self.options.python, self.options.path,
                         self.sandbox)
         except BaseException:
-            with self._lock:
-                self._starting.discard(job.job_id)
+            with self.runs.lock:
+                self.runs.starting.discard(job.job_id)
             raise
-        with self._lock:
-            self._starting.discard(job.job_id)
-            self._running[job.job_id] = run
+        with self.runs.lock:
+            self.runs.starting.discard(job.job_id)
+            self.runs.running[job.job_id] = run
         started = utcnow()
         recorded = None
         try:
-            recorded = self.context.record(
-                job.job_id, {Phase.QUEUED}, phase=Phase.EXECUTING, start_time=started,
-                process_id=str(run.pid), job_info=self.job_info(run),
-            )
+            recorded = self._record_start(run, started)
         except ServiceUnavailable as exc:
             # It runs, and its end will be recorded: the monitor records the start later.
             log.warning("job %s started; recording it waits for storage: %s", job.job_id, exc)
-            with self._lock:
-                self._starts[job.job_id] = Unrecorded(run, start_time=started)
+            with self.runs.lock:
+                self.runs.starts[job.job_id] = Unrecorded(run, start_time=started)
             recorded = job
         except BaseException:
             self._terminate(run)  # a job we could not record must not run unseen
@@ -212,40 +189,42 @@ class LocalManager(Manager):
         else:
             log.info("job %s started: process group %d", job.job_id, run.pgid)
 
+    def _record_start(self, run: Running, started: datetime) -> Job | None:
+        return self.context.started(run.job_id, start_time=started, process_id=str(run.pid),
+                                    job_info=self.job_info(run))
+
     def _start_queued(self) -> None:
         """Start queued jobs, oldest first, while slots are free. Never raises: it runs in
         ``finally`` paths and in the monitor; a job it cannot read now waits at the head of
         the queue for the monitor's next try."""
+        runs = self.runs
         while True:
-            with self._lock:
-                if self._closed or not self._queue or self._free_slots() <= 0:
+            with runs.lock:
+                if self._closed or not runs.queue or self._free_slots() <= 0:
                     return
-                job_id = self._queue.popleft()
-                self._starting.add(job_id)
+                job_id = runs.queue.popleft()
+                runs.starting.add(job_id)
             try:
                 job: Job | None = self.context.storage.get(job_id)
             except NotFound:
                 job = None
             except Exception as exc:
-                with self._lock:
-                    self._starting.discard(job_id)
-                    self._queue.appendleft(job_id)
+                with runs.lock:
+                    runs.starting.discard(job_id)
+                    runs.queue.appendleft(job_id)
                 log.warning("queued job %s cannot start now (%s): trying again later",
                             job_id, exc)
                 return
             if job is None or job.phase != Phase.QUEUED:
-                with self._lock:
-                    self._starting.discard(job_id)
+                with runs.lock:
+                    runs.starting.discard(job_id)
                 continue
             try:
                 self._start(job)
             except Exception as exc:
                 log.exception("job %s could not be started", job_id)
                 try:
-                    self.context.record(
-                        job_id, {Phase.QUEUED}, phase=Phase.ERROR, end_time=utcnow(),
-                        error=ErrorSummary(f"the job could not be started: {exc}"),
-                    )
+                    self.context.failed_to_start(job_id, f"the job could not be started: {exc}")
                 except Exception:
                     log.exception("job %s: recording its failed start failed", job_id)
 
@@ -254,7 +233,7 @@ class LocalManager(Manager):
     def _wait(self, run: Running) -> None:
         """Thread body: wait for our child wrapper, then record how the job ended."""
         wait_for_exit(run)
-        with self._lock:
+        with self.runs.lock:
             kill_strays(run)
             run.done = True
         assert run.process is not None
@@ -278,12 +257,12 @@ class LocalManager(Manager):
         except Exception as exc:
             log.warning("job %s ended; recording its end failed (%s): trying again later",
                         run.job_id, exc)
-            with self._lock:
-                self._ends[run.job_id] = Unrecorded(run, returncode, supervisor=supervisor)
+            with self.runs.lock:
+                self.runs.ends[run.job_id] = Unrecorded(run, returncode, supervisor=supervisor)
         finally:
             run.finished.set()
-            with self._lock:
-                self._running.pop(run.job_id, None)
+            with self.runs.lock:
+                self.runs.running.pop(run.job_id, None)
             self._start_queued()
 
     def _record_end(self, run: Running, returncode: int | None,
@@ -293,43 +272,36 @@ class LocalManager(Manager):
         except NotFound:
             return
         status = contract.read_exit(run.job_dir)
-        with self._lock:
-            start = self._starts.pop(run.job_id, None)
+        with self.runs.lock:
+            start = self.runs.starts.pop(run.job_id, None)
         started = job.start_time or (start.start_time if start is not None else None)
-        changes = final_changes(
-            run.job_dir, self.description(job.job_type), job.parameters, returncode,
+        ending = job_ending(
+            run.job_dir, self.context.description(job.job_type), job.parameters, returncode,
             ended_at(status.ended if status else None, started), supervisor=supervisor,
         )
-        changes["job_info"] = {**job.job_info, **self.job_info(run)}
-        if started is not None and job.start_time is None:
-            changes["start_time"] = started
-        if self.context.record(run.job_id, {Phase.QUEUED, Phase.EXECUTING}, **changes):
-            log.info("job %s ended: %s", run.job_id, changes["phase"])
-            return
-        # Aborted meanwhile (by a user, or for its duration): keep the results made so far.
-        self.context.record(run.job_id, {Phase.ABORTED}, results=changes["results"],
-                            job_info=changes["job_info"])
+        # (Aborted meanwhile, by a user or for its duration: the results are kept.)
+        if self.context.ended(run.job_id, ending,
+                              start_time=started if job.start_time is None else None,
+                              job_info={**job.job_info, **self.job_info(run)}):
+            log.info("job %s ended: %s", run.job_id, ending.outcome)
 
     def _retry_unrecorded(self) -> None:
         """Record the starts and ends that storage missed, each with its own backoff."""
         now = time.monotonic()
-        with self._lock:
-            starts = [u for u in self._starts.values() if u.next_try <= now]
-            ends = [u for u in self._ends.values() if u.next_try <= now]
+        runs = self.runs
+        with runs.lock:
+            starts = [u for u in runs.starts.values() if u.next_try <= now]
+            ends = [u for u in runs.ends.values() if u.next_try <= now]
         for start in starts:
             run = start.run
             try:
-                self.context.record(
-                    run.job_id, {Phase.QUEUED}, phase=Phase.EXECUTING,
-                    start_time=start.start_time, process_id=str(run.pid),
-                    job_info=self.job_info(run),
-                )
+                self._record_start(run, start.start_time or utcnow())
             except Exception as exc:
                 start.later()
                 log.debug("job %s: start still not recorded: %s", run.job_id, exc)
                 continue
-            with self._lock:
-                self._starts.pop(run.job_id, None)
+            with runs.lock:
+                runs.starts.pop(run.job_id, None)
             log.info("job %s: its start is recorded now", run.job_id)
         for end in ends:
             run = end.run
@@ -340,16 +312,9 @@ class LocalManager(Manager):
                 end.later()
                 log.debug("job %s: end still not recorded: %s", run.job_id, exc)
                 continue
-            with self._lock:
-                self._ends.pop(run.job_id, None)
+            with runs.lock:
+                runs.ends.pop(run.job_id, None)
             log.info("job %s: its end is recorded now", run.job_id)
-
-    def description(self, job_type: str) -> JobDescription | None:
-        try:
-            return self.context.descriptions.get(job_type)
-        except NotFound:
-            log.warning("job type %s is gone: only stdout and stderr are kept", job_type)
-            return None
 
     def job_info(self, run: Running) -> dict[str, Any]:
         """The jobInfo of a job we run: its process, host, progress and us as its owner."""
@@ -366,27 +331,25 @@ class LocalManager(Manager):
 
     def _terminate(self, run: Running) -> None:
         """SIGTERM to the job's process group now, SIGKILL after the grace period."""
-        with self._lock:
+        with self.runs.lock:
             if run.signal(signal.SIGTERM) and run.kill_at is None:
                 run.kill_at = time.monotonic() + self.options.kill_grace
 
     # -- the monitor thread ----------------------------------------------------------------
 
-    def _watch(self) -> None:
-        pause = self.options.poll_interval
-        while not self._stop.is_set():
-            try:
-                pause = self._tick()
-            except Exception:
-                log.exception("local manager monitor pass failed")
-                pause = min(max(pause * 2, self.options.poll_interval), 10.0)
-            self._stop.wait(pause)
+    def _step(self) -> float:
+        try:
+            self._pause = self._tick()
+        except Exception:
+            log.exception("local manager monitor pass failed")
+            self._pause = min(max(self._pause * 2, self.options.poll_interval), 10.0)
+        return self._pause
 
     def _tick(self) -> float:
         """Enforce durations and kill deadlines, record progress, watch adopted processes,
         retry what storage missed; return how long to sleep before the next pass."""
-        with self._lock:
-            runs = list(self._running.values())
+        with self.runs.lock:
+            runs = list(self.runs.running.values())
         for run in runs:
             try:
                 self._check(run)
@@ -401,8 +364,8 @@ class LocalManager(Manager):
             for moment in (run.deadline if not run.expired else None, run.kill_at):
                 if moment is not None:
                     pause = min(pause, moment - now)
-        with self._lock:
-            if self._starts or self._ends:
+        with self.runs.lock:
+            if self.runs.starts or self.runs.ends:
                 pause = min(pause, RETRY_FIRST)
         return max(pause, 0.01)
 
@@ -410,7 +373,7 @@ class LocalManager(Manager):
         if run.deadline is not None and not run.expired and time.monotonic() >= run.deadline:
             self._expire(run)
         if run.kill_at is not None and time.monotonic() >= run.kill_at:
-            with self._lock:
+            with self.runs.lock:
                 if run.signal(signal.SIGKILL):
                     log.info("job %s: SIGKILL after the grace period", run.job_id)
                 run.kill_at = None
@@ -434,10 +397,9 @@ class LocalManager(Manager):
     def _expire(self, run: Running) -> None:
         # Stopped first: if storage cannot record ABORTED now, the next pass tries again.
         self._terminate(run)
-        self.context.record(
-            run.job_id, {Phase.EXECUTING}, phase=Phase.ABORTED, end_time=utcnow(),
-            error=timeout_error(run.duration),
-        )
+        # The results follow when the process has ended: an end after an abort keeps them.
+        self.context.ended(run.job_id, Ending(Phase.ABORTED, utcnow(),
+                                              error=timeout_error(run.duration)))
         run.expired = True
         log.info("job %s exceeded its execution duration of %d s", run.job_id, run.duration)
 
@@ -445,6 +407,4 @@ class LocalManager(Manager):
         progress = contract.read_progress(run.job_dir)
         if progress is not None and progress != run.progress:
             run.progress = progress
-            self.context.record(
-                run.job_id, {Phase.EXECUTING}, job_info=self.job_info(run),
-            )
+            self.context.progress(run.job_id, self.job_info(run))

@@ -5,22 +5,25 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
-from uws_pyramid.errors import ServiceUnavailable
-from uws_pyramid.execution import contract
-from uws_pyramid.execution.results import final_changes
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.execution.wrapper import start_ticks
-from uws_pyramid.jobs import ErrorSummary, Job, Phase, utcnow
-from uws_pyramid.timeparse import ended_at
+from uws_pyramid.api import (
+    Job,
+    JobDir,
+    ManagerContext,
+    Phase,
+    contract,
+    ended_at,
+    job_ending,
+    start_ticks,
+    utcnow,
+)
 
 from . import owner
 from .processes import Running
-
-if TYPE_CHECKING:
-    from .manager import LocalManager
+from .runs import RunTable
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +88,19 @@ class Recovery:
     vanished, start the QUEUED ones that have none. Jobs owned by another live manager (another
     server process sharing the database) are theirs: left alone."""
 
-    def __init__(self, manager: LocalManager) -> None:
-        self.manager = manager
+    def __init__(
+        self,
+        runs: RunTable,
+        context: ManagerContext,
+        identity: str,
+        finish: Callable[[Running, int | None], None],
+        job_info: Callable[[Running], dict[str, Any]],
+    ) -> None:
+        self.runs = runs
+        self.context = context
+        self.identity = identity  # the manager's, as jobs name their owner
+        self.finish = finish  # records the end of a job whose process is gone
+        self.job_info = job_info
         # QUEUED jobs unknown at the last pass: the service records QUEUED just before it calls
         # submit, so one sighting may be a job on its way to us; two are a lost one.
         # (One set for the deployment-wide pass, one for the pass over our own jobs.)
@@ -95,18 +109,15 @@ class Recovery:
     def reconcile(self, first: bool, own_only: bool = False) -> None:
         """``own_only``: only the jobs this manager owns (every server process runs that
         pass for itself; the deployment-wide one runs in the process holding its lock)."""
-        m = self.manager
-        with m._lock:
-            adopted = [run for run in m._running.values() if run.adopted and not run.done]
-        for run in adopted:
+        for run in self.runs.adopted():
             self.poll(run)
         # Read storage before looking at what we know: a job that moves on in between is
         # then known (or already final), never taken for a lost one.
-        jobs = m.context.storage.in_phases({Phase.QUEUED, Phase.EXECUTING})
-        with m._lock:
-            unknown = [job for job in jobs if not m.knows(job.job_id)]
+        jobs = self.context.storage.in_phases({Phase.QUEUED, Phase.EXECUTING})
+        with self.runs.lock:
+            unknown = [job for job in jobs if not self.runs.knows(job.job_id)]
         if own_only:
-            unknown = [job for job in unknown if job.job_info.get(owner.KEY) == m.identity]
+            unknown = [job for job in unknown if job.job_info.get(owner.KEY) == self.identity]
         else:
             unknown = [job for job in unknown if not self._owned_elsewhere(job)]
         suspects: set[str] = set()
@@ -125,25 +136,21 @@ class Recovery:
 
     def _owned_elsewhere(self, job: Job) -> bool:
         identity = job.job_info.get(owner.KEY)
-        return (isinstance(identity, str) and identity != self.manager.identity
+        return (isinstance(identity, str) and identity != self.identity
                 and owner.alive(identity))
 
     def poll(self, run: Running) -> bool:
         """End an adopted job whose wrapper is gone; True if it has ended."""
         if run.alive():
             return False
-        with self.manager._lock:
-            if run.done:
-                return True
-            run.done = True
-        kill_orphans(run.pgid, run.job_id)
-        self.manager.finish(run, None)
+        if self.runs.mark_done(run):
+            kill_orphans(run.pgid, run.job_id)
+            self.finish(run, None)
         return True
 
     def _recover(self, job: Job) -> bool:
         """Adopt or end a job we do not track; False for a QUEUED job that never started."""
-        m = self.manager
-        job_dir = JobDir(m.context.workdir_root, job.job_id)
+        job_dir = JobDir(self.context.workdir_root, job.job_id)
         record = contract.read_wrapper(job_dir)
         if record is not None and record.host and record.host != contract.HOST:
             log.warning("job %s runs on host %s, not on this one: left alone",
@@ -160,19 +167,18 @@ class Recovery:
         status = contract.read_exit(job_dir)
         if status is None and job.phase == Phase.QUEUED:
             return False
-        changes = final_changes(
-            job_dir, m.description(job.job_type), job.parameters,
+        ending = job_ending(
+            job_dir, self.context.description(job.job_type), job.parameters,
             None if status is None else status.returncode,
             ended_at(status.ended if status else None, job.start_time),
         )
-        changes["job_info"] = {**job.job_info, **contract.job_info(str(pid or ""), job_dir)}
-        if m.context.record(job.job_id, {job.phase}, **changes):
+        info = {**job.job_info, **contract.job_info(str(pid or ""), job_dir)}
+        if self.context.ended(job.job_id, ending, job_info=info):
             log.warning("job %s: its process is gone; recorded %s (%s)", job.job_id,
-                        changes["phase"], "exit status file" if status else "no exit status")
+                        ending.outcome, "exit status file" if status else "no exit status")
         return True
 
     def _adopt(self, job: Job, job_dir: JobDir, pid: int, pgid: int, ticks: int | None) -> None:
-        m = self.manager
         deadline = None
         if job.execution_duration > 0:
             started = job.start_time or utcnow()
@@ -182,28 +188,15 @@ class Recovery:
             job_id=job.job_id, job_dir=job_dir, pid=pid, pgid=pgid, start_ticks=ticks,
             process=None, duration=job.execution_duration, deadline=deadline,
         )
-        with m._lock:
-            m._running[job.job_id] = run
+        self.runs.adopt(run)
         log.info("job %s: process %d still runs; watching it again", job.job_id, pid)
         if job.phase == Phase.QUEUED:
-            m.context.record(
-                job.job_id, {Phase.QUEUED}, phase=Phase.EXECUTING, start_time=utcnow(),
-                process_id=str(pid), job_info=m.job_info(run),
-            )
+            self.context.started(job.job_id, start_time=utcnow(), process_id=str(pid),
+                                 job_info=self.job_info(run))
         else:
-            m.context.record(job.job_id, {Phase.EXECUTING},
-                             job_info={**job.job_info, **m.job_info(run)})
+            self.context.progress(job.job_id, {**job.job_info, **self.job_info(run)})
 
     def _restart(self, job: Job) -> None:
         log.info("job %s is QUEUED without a process: submitting it", job.job_id)
-        try:
-            self.manager.submit(job)
-        except ServiceUnavailable as exc:
-            # Storage down, or this server stopping: still QUEUED, the next pass tries again.
-            log.warning("job %s stays QUEUED: %s", job.job_id, exc)
-        except Exception as exc:
-            log.exception("job %s could not be submitted again", job.job_id)
-            self.manager.context.record(
-                job.job_id, {Phase.QUEUED}, phase=Phase.ERROR, end_time=utcnow(),
-                error=ErrorSummary(f"the job could not be submitted: {exc}"),
-            )
+        # Storage down, or this server stopping: still QUEUED, the next pass tries again.
+        self.context.resubmit(job)

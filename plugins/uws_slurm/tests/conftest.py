@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from uws_pyramid import main
-from uws_pyramid.jobs import ACTIVE
+from uws_pyramid.api import ACTIVE
 from uws_pyramid.testing import EXAMPLE_JDL, UWSTestApp, require_services, serve
 
 #: Fast polling, so that tests without callbacks do not wait for the default 2 s.

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import AppFactory, UWSTestApp, job_json, start, wait_phase
 
+from uws_pyramid.api import ParameterSpec
 from uws_pyramid.jdl.datatypes import INT
-from uws_pyramid.jdl.model import ParameterSpec
 from uws_pyramid.testing import EXAMPLE_JDL, write_job_type
 
 PICK_OPTIONS = {"partition": "debug", "cpus": "2", "mem": "1M", "cpus.param": "ncpus",

@@ -6,18 +6,17 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from uws_pyramid.errors import NotFound
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.jdl.model import JobDescription
-from uws_pyramid.jobs import ACTIVE, Job
-from uws_pyramid.manager import Manager, ManagerContext
+from uws_pyramid.api import JobDir
+from uws_pyramid.api import ACTIVE, Job
+from uws_pyramid.api import Manager, ManagerContext
 
-from .batch import job_name, prepare
-from .follow import Follower
+from .batch import prepare
+from .follow import FollowTable, Watcher
 from .options import SlurmOptions
+from .reconcile import Reconciler
 from .slurm import Slurm, SlurmError
-from .submit import Submitter
 from .states import ACTIVE_SLURM
+from .submit import Submitter
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +34,18 @@ class SlurmManager(Manager):
     restart."""
 
     name = "slurm"
+    # Built at ``bind``, from the context: see there how they work together.
+    reconciler: Reconciler
+    watcher: Watcher
+    submitter: Submitter
 
     def __init__(self, options: SlurmOptions) -> None:
         self.options = options
         self.slurm = Slurm(options.ssh_host, options.ssh_command, options.bin_dir,
                            options.command_timeout)
-        self.follower = Follower(self)
+        self.following = FollowTable()
         self.remote_root = Path(options.remote_workdir) if options.remote_workdir else None
         self.events = False
-        self.submitter = Submitter(self)
 
     @classmethod
     def from_settings(cls, options: Mapping[str, str], here: str) -> SlurmManager:
@@ -68,6 +70,14 @@ class SlurmManager(Manager):
 
     def bind(self, context: ManagerContext) -> None:
         super().bind(context)
+        # The reconciler decides what SLURM's word means for a job and reports it; the
+        # watcher thread asks SLURM about the followed jobs; the submitter thread runs sbatch.
+        self.reconciler = Reconciler(context, self.slurm, self.following,
+                                     self.options.submit_retry)
+        self.watcher = Watcher(self.following, self.slurm, context.storage, self.reconciler,
+                               self.options.poll_interval)
+        self.submitter = Submitter(context, self.slurm, self.following, self.reconciler,
+                                   self.options.submit_retry)
         if self.remote_root is None:
             self.remote_root = context.workdir_root
         self.events = self.options.callbacks and bool(context.base_url)
@@ -77,7 +87,7 @@ class SlurmManager(Manager):
         with context.storage.exclusive("reconcile") as mine:
             if mine:
                 self.reconcile()
-        self.follower.start()
+        self.watcher.start()
         self.submitter.start()
 
     def job_dir(self, job_id: str) -> JobDir:
@@ -103,18 +113,18 @@ class SlurmManager(Manager):
         if slurm_id:
             self._cancel([slurm_id])
             # Still followed: its results are collected when SLURM says it ended.
-            self.follower.hurry(job.job_id, cancelled=True)
+            self.watcher.hurry(job.job_id, cancelled=True)
 
     def delete(self, job: Job) -> None:
         slurm_id = self._slurm_id(job)
-        followed = self.follower.unfollow(job.job_id)
+        followed = self.following.unfollow(job.job_id)
         if slurm_id and (job.phase in ACTIVE or followed):
             self._cancel([slurm_id])
             self._wait_gone(slurm_id)
         self.job_dir(job.job_id).remove()
 
     def event(self, job: Job, event: str) -> None:
-        self.follower.notify(job.job_id, event)
+        self.watcher.notify(job.job_id, event)
 
     def reconcile(self) -> None:
         """Adopt every active job of the storage and bring it up to date with SLURM."""
@@ -123,13 +133,13 @@ class SlurmManager(Manager):
                        if not j.process_id and not self.submitter.knows(j.job_id)]
         for job in jobs:
             if job.process_id:
-                self.follower.follow(job.job_id, job.process_id)
-        self.follower.check([j for j in jobs if j.process_id])
-        self.follower.check_unsubmitted(unsubmitted)
+                self.following.follow(job.job_id, job.process_id)
+        self.watcher.check([j for j in jobs if j.process_id])
+        self.reconciler.check_unsubmitted(unsubmitted)
 
     def close(self) -> None:
         self.submitter.stop()  # jobs not submitted yet stay QUEUED: reconciliation resubmits
-        self.follower.stop()
+        self.watcher.stop()
         log.info("SLURM manager closed; its jobs keep running in SLURM")
 
     # -- helpers ---------------------------------------------------------------------------
@@ -137,7 +147,7 @@ class SlurmManager(Manager):
     def _slurm_id(self, job: Job) -> str:
         if job.process_id:
             return job.process_id
-        return self.submitter.slurm_id(job.job_id) or self.follower.slurm_id(job.job_id) or ""
+        return self.submitter.slurm_id(job.job_id) or self.following.slurm_id(job.job_id) or ""
 
     def _cancel(self, slurm_ids: list[str]) -> None:
         try:
@@ -160,13 +170,3 @@ class SlurmManager(Manager):
             time.sleep(0.05)
         log.warning("SLURM job %s did not end within %s s of its cancellation", slurm_id,
                     DELETE_WAIT)
-
-    def job_name(self, job: Job) -> str:
-        return job_name(job)
-
-    def description(self, job_type: str) -> JobDescription | None:
-        try:
-            return self.context.descriptions.get(job_type)
-        except NotFound:
-            log.warning("job type %s is gone: only stdout and stderr are kept", job_type)
-            return None

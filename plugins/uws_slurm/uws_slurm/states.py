@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
-from uws_pyramid.execution import contract
-from uws_pyramid.execution.results import final_changes, timeout_error
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.jdl.model import JobDescription
-from uws_pyramid.jobs import ErrorSummary, Job, Phase
+from uws_pyramid.api import (
+    Ending,
+    ErrorSummary,
+    Job,
+    JobDescription,
+    JobDir,
+    Phase,
+    contract,
+    job_ending,
+    timeout_error,
+)
 
 from .slurm import SlurmJob
 
@@ -80,32 +86,31 @@ def returncode(exit_code: str) -> int | None:
 def ending(
     job: Job, job_dir: JobDir, jd: JobDescription | None, sj: SlurmJob, phase: Phase,
     now: datetime | None = None,
-) -> dict[str, Any]:
-    """The changes that end ``job`` in ``phase`` (a final one): results, error and time.
+) -> Ending:
+    """How ``job`` ended in ``phase`` (a final one): results, error and time.
 
     The wrapper's exit-status file tells how the script ended; SLURM's state tells why the
     batch job ended, which is what counts for a node failure, a timeout or a cancellation."""
     status = contract.read_exit(job_dir)
     if phase == Phase.COMPLETED:
         code = status.returncode if status is not None else 0
-        return final_changes(job_dir, jd, job.parameters, code, now)
+        return job_ending(job_dir, jd, job.parameters, code, now)
     if phase == Phase.ERROR and sj.state == "FAILED":
         exit_code = status.returncode if status is not None else returncode(sj.exit_code)
-        changes = final_changes(job_dir, jd, job.parameters, exit_code or 1, now)
+        end = job_ending(job_dir, jd, job.parameters, exit_code or 1, now)
         if status is None:
             # The wrapper never ran or never finished: the script has nothing to say.
-            changes["error"] = ErrorSummary(
+            end = replace(end, error=ErrorSummary(
                 f"SLURM job {sj.job_id} FAILED before the job's script ended "
                 f"(exit code {sj.exit_code or 'unknown'}, reason {sj.reason or 'unknown'}); "
                 "see the batch job's output in .uws/slurm.err"
-            )
-        return changes
-    changes = final_changes(job_dir, jd, job.parameters, 1, now)
-    changes["phase"] = phase
+            ))
+        return end
+    end = job_ending(job_dir, jd, job.parameters, 1, now)
     if sj.state == "TIMEOUT":
-        changes["error"] = timeout_error(job.execution_duration)
+        error = timeout_error(job.execution_duration)
     else:
         message = WHY.get(sj.state, f"the job ended in SLURM state {sj.state}")
         detail = phase == Phase.ERROR and job_dir.stderr.is_file()
-        changes["error"] = ErrorSummary(message, has_detail=detail)
-    return changes
+        error = ErrorSummary(message, has_detail=detail)
+    return replace(end, outcome=phase, error=error)

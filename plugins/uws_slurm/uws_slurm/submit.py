@@ -5,21 +5,20 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from uws_pyramid.errors import NotFound
-from uws_pyramid.jobs import ACTIVE, ErrorSummary, Job, Phase, utcnow
+from uws_pyramid.api import ACTIVE, Job, ManagerContext, NotFound, Worker
 
-from .batch import BatchJob
-from .slurm import SlurmError, SlurmUnreachable
-
-if TYPE_CHECKING:
-    from .manager import SlurmManager
+from .batch import BatchJob, job_name
+from .follow import FollowTable
+from .reconcile import Reconciler
+from .slurm import Slurm, SlurmError, SlurmUnreachable
 
 log = logging.getLogger(__name__)
 
 #: Pauses between two tries while the controller cannot be reached: first and longest.
 RETRY_FIRST, RETRY_MAX = 1.0, 5.0
+#: Pause of the submitter thread when nothing is due (a new job wakes it at once).
+IDLE = 1.0
 
 
 @dataclass
@@ -39,30 +38,29 @@ class Submitter:
     ``submit_retry`` seconds; a refusal by sbatch (bad partition, over a limit) is an ERROR
     with sbatch's own message."""
 
-    def __init__(self, manager: SlurmManager) -> None:
-        self.manager = manager
+    def __init__(self, context: ManagerContext, slurm: Slurm, table: FollowTable,
+                 reconciler: Reconciler, submit_retry: float) -> None:
+        self.context = context
+        self.slurm = slurm
+        self.table = table  # a submitted job is followed at once
+        self.reconciler = reconciler  # for the jobInfo of a submitted job
+        self.submit_retry = submit_retry
         self._lock = threading.Lock()
         self._pending: dict[str, Pending] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._delay = RETRY_FIRST
         self._next_try = 0.0
+        self._worker = Worker("uws-slurm-submit", self._step, IDLE)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="uws-slurm-submit", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._worker.stop()
 
     def add(self, job: Job, batch: BatchJob) -> None:
         with self._lock:
             self._pending.setdefault(job.job_id, Pending(job, batch, time.monotonic()))
-        self._wake.set()
+        self._worker.wake()
 
     def knows(self, job_id: str) -> bool:
         with self._lock:
@@ -73,18 +71,15 @@ class Submitter:
             pending = self._pending.get(job_id)
         return pending.slurm_id if pending is not None else ""
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(max(0.0, self._next_try - time.monotonic()) if self._next_try
-                            else 1.0)
-            self._wake.clear()
-            if self._stop.is_set() or time.monotonic() < self._next_try:
-                continue
+    def _step(self) -> float:
+        """One pass, unless the backoff after a failed one still holds; the next pause."""
+        if time.monotonic() >= self._next_try:
             try:
                 self._pass()
             except Exception:
                 log.exception("SLURM submission pass failed")
                 self._later()
+        return self._next_try - time.monotonic() if self._next_try else IDLE
 
     def _later(self) -> None:
         self._next_try = time.monotonic() + self._delay
@@ -94,7 +89,7 @@ class Submitter:
         with self._lock:
             pending = list(self._pending.values())
         for item in pending:
-            if self._stop.is_set():
+            if self._worker.stopping:
                 return
             if not self._submit(item):
                 self._later()  # the controller (or storage) is down: every job waits
@@ -107,11 +102,10 @@ class Submitter:
 
     def _submit(self, item: Pending) -> bool:
         """One try; False if the controller or storage cannot be reached now."""
-        m = self.manager
         job_id = item.job.job_id
         if not item.slurm_id:
             try:
-                if m.context.storage.get(job_id).phase not in ACTIVE:
+                if self.context.storage.get(job_id).phase not in ACTIVE:
                     self._done(job_id)  # aborted or deleted before it reached SLURM
                     return True
             except NotFound:
@@ -123,7 +117,7 @@ class Submitter:
                 item.slurm_id = self._sbatch(item)
             except SlurmUnreachable as exc:
                 waited = time.monotonic() - item.since
-                if waited < m.options.submit_retry:
+                if waited < self.submit_retry:
                     log.warning("job %s stays QUEUED, SLURM is unreachable (%s): trying "
                                 "again in %.0f s", job_id, exc, self._delay)
                     return False
@@ -133,12 +127,11 @@ class Submitter:
             except SlurmError as exc:
                 self._fail(item, f"the job could not be submitted: {exc}")
                 return True
-            m.follower.follow(job_id, item.slurm_id)
+            self.table.follow(job_id, item.slurm_id)
             log.info("job %s submitted as SLURM job %s", job_id, item.slurm_id)
-        info = m.follower.info(item.job, item.slurm_id, partition=item.batch.partition)
+        info = self.reconciler.info(item.job, item.slurm_id, partition=item.batch.partition)
         try:
-            recorded = m.context.record(job_id, ACTIVE, process_id=item.slurm_id,
-                                        job_info=info)
+            recorded = self.context.submitted(job_id, item.slurm_id, info)
         except Exception as exc:
             log.warning("job %s: SLURM job %s not recorded yet: %s", job_id, item.slurm_id, exc)
             return False
@@ -147,31 +140,27 @@ class Submitter:
             # Aborted (or deleted) while sbatch ran: the abort had no SLURM id to cancel.
             log.info("job %s left QUEUED during its submission: cancelling it", job_id)
             try:
-                m.slurm.scancel([item.slurm_id])
+                self.slurm.scancel([item.slurm_id])
             except SlurmError as exc:
                 log.warning("scancel of SLURM job %s failed: %s", item.slurm_id, exc)
         return True
 
     def _sbatch(self, item: Pending) -> str:
-        m = self.manager
         item.tries += 1
         if item.tries > 1:
             # A try that timed out may have reached the controller: never submit twice.
             try:
-                found = m.slurm.find(m.job_name(item.job))
+                found = self.slurm.find(job_name(item.job))
             except SlurmError as exc:
                 raise SlurmUnreachable(str(exc)) from None
             if found:
                 return max(found, key=int)
-        return m.slurm.sbatch(item.batch.args, item.batch.script)
+        return self.slurm.sbatch(item.batch.args, item.batch.script)
 
     def _fail(self, item: Pending, message: str) -> None:
         log.warning("job %s: %s", item.job.job_id, message)
         try:
-            self.manager.context.record(
-                item.job.job_id, {Phase.QUEUED}, phase=Phase.ERROR, end_time=utcnow(),
-                error=ErrorSummary(message),
-            )
+            self.context.failed_to_start(item.job.job_id, message)
         except Exception as exc:
             # Still QUEUED without a SLURM id: reconciliation submits it again later.
             log.warning("job %s: recording its failed submission failed: %s",

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,13 @@ from uws_pyramid.api import (
     read_all,
 )
 
+from .writelock import WriteLock
+
 #: The ``uws.storage.*`` options of this storage (README, "Settings").
 OPTIONS = (
     Option("path", TEXT, "var/uws.sqlite", "the database file (relative to the ini file)"),
-    Option("busy_timeout", INTERVAL, 30.0, "seconds a write waits for another's lock"),
+    Option("busy_timeout", INTERVAL, 30.0,
+           "seconds a writer waits for the database before the request gets a 503"),
     # On by default: a fresh development start creates (or upgrades) the schema.
     Option("auto_migrate", BOOLEAN, True, "create or upgrade the schema at start-up"),
 )
@@ -71,6 +75,21 @@ class SQLiteStorage(SQLStorage):
     write_options = {"sqlite_begin": "IMMEDIATE"}
     fast_reads = True
 
+    def __init__(self, engine: Engine, busy_timeout: float = OPTIONS[1].default) -> None:
+        super().__init__(engine)
+        database = engine.url.database
+        file = database if database and database != ":memory:" else None
+        self._write_lock = WriteLock(file, busy_timeout)
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        with self._write_lock.held():
+            yield
+
+    def close(self) -> None:
+        super().close()
+        self._write_lock.close()
+
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
         parsed = parse_options(options)
@@ -85,10 +104,10 @@ class SQLiteStorage(SQLStorage):
 
     @classmethod
     def from_settings(cls, options: Mapping[str, str], here: str) -> SQLiteStorage:
-        auto_migrate = parse_options(options)["auto_migrate"]
-        storage = cls(cls.engine_from_settings(options, here))
+        parsed = parse_options(options)
+        storage = cls(cls.engine_from_settings(options, here), parsed["busy_timeout"])
         try:
-            storage.prepare_schema(auto_migrate)
+            storage.prepare_schema(parsed["auto_migrate"])
         except BaseException:
             storage.close()
             raise
