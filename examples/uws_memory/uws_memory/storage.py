@@ -4,7 +4,7 @@ from __future__ import annotations
 import builtins
 import copy
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +72,12 @@ class MemoryStorage(Storage):
         return [JobRef(j.job_id, j.job_type, j.phase, j.run_id, j.owner_id, j.creation_time)
                 for j in found]
 
+    def batches(self, query: JobQuery, size: int) -> Iterator[builtins.list[JobRef]]:
+        refs = self.list(query)
+        for start in range(0, len(refs), size):
+            yield refs[start : start + size]
+        yield []  # the last batch may be empty (Storage.batches)
+
     def update(
         self,
         job_id: str,
@@ -137,7 +143,15 @@ def _matches(job: Job, query: JobQuery) -> bool:
         and (query.owner_id is None or job.owner_id == query.owner_id)
         and (not query.anonymous or job.owner_id is None)
         and (query.after is None or job.creation_time > query.after)
+        and (query.before is None or (job.creation_time, job.job_id) < query.before)
+        and (query.run_id is None or _run_id_matches(job.run_id, query))
     )
+
+
+def _run_id_matches(run_id: str | None, query: JobQuery) -> bool:
+    if run_id is None or query.run_id is None:
+        return False
+    return run_id.startswith(query.run_id) if query.run_id_prefix else run_id == query.run_id
 
 
 class MemoryAccounts(Accounts):
