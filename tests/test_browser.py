@@ -809,3 +809,19 @@ def test_editor_shows_a_diff_before_saving_and_restores_a_saved_version(browser:
     assert requests.get(f"{base}/jdl/gallery/history").status_code == 401  # administrators only
     assert requests.get(f"{base}/jdl/gallery/history/x", auth=ADMIN).status_code == 404
     assert all("check=1" in e and "400" in e for e in browser.errors())  # the refused check only
+
+
+@pytest.mark.browser
+def test_a_queued_job_says_why_it_waits(browser: Browser, app: Any, base: str) -> None:
+    """What a manager reports in jobInfo (SLURM's pending reason here) shown by the phase."""
+    storage = app.registry.uws.storage
+    now = utcnow()
+    job = Job(job_id=new_job_id(), job_type="echo", run_id="waiting", owner_id=None, creation_time=now,
+              phase=Phase.QUEUED, execution_duration=60, destruction=now + timedelta(days=1),
+              parameters={"message": "x"}, job_info={"slurm_reason": "Resources"})
+    with storage.engine.begin() as conn:
+        conn.execute(insert(storage_table()), [storage_row(job)])
+    browser.open(f"job.html?type=echo&id={job.job_id}")
+    waiting = browser.wait_css("#waiting")
+    assert waiting.text == "Why: waiting for free resources on the cluster (SLURM: Resources)"
+    browser.shot("job-queued-reason")

@@ -111,3 +111,12 @@ test("jobs linked by provenance, from a PROV-JSON document", async () => {
     { type: "echo", id: "a1", runId: "first" }, { type: "wordcount", id: "b2", runId: "second" }]);
   assert.deepEqual(relatedJobs({}, "self"), []);
 });
+
+test("why a queued job waits, from its jobInfo", async () => {
+  const { waitingReason } = await import("../../uws_pyramid/client/static/app/reasons.js");
+  assert.equal(waitingReason({ slurm_reason: "Resources" }), "waiting for free resources on the cluster (SLURM: Resources)");
+  assert.equal(waitingReason({ slurm_reason: "Odd" }), "SLURM: Odd");
+  assert.equal(waitingReason({ queue: "waiting for a free slot, 2 jobs ahead" }), "waiting for a free slot, 2 jobs ahead");
+  assert.equal(waitingReason({}), null);
+  assert.equal(waitingReason(null), null);
+});

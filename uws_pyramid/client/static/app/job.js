@@ -7,6 +7,7 @@ import { descriptions, durationSeconds, errorText, header, jobUrl, listUrl, page
 import { showPreview } from "./preview.js";
 import { startEditing } from "./edit.js";
 import { snippets } from "./snippets.js";
+import { waitingReason } from "./reasons.js";
 
 const jobType = params.get("type") || "";
 const jobId = params.get("id") || "";
@@ -148,6 +149,9 @@ function showInfo() {
   const items = [];
   for (const [key, value] of info) property(items, key, value);
   replace(byId("info"), items);
+  const why = job.phase === "QUEUED" ? waitingReason(job.jobInfo) : null;
+  byId("waiting").hidden = !why;
+  byId("waiting").textContent = why ? `Why: ${why}` : "";
   const fraction = jobProgress(job);
   const box = byId("progress");
   box.hidden = fraction === null;
