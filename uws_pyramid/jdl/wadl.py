@@ -149,7 +149,8 @@ def _results(
 ) -> list[ResultSpec]:
     results = [
         ResultSpec(r.get("id", ""), r.get("mediaType", "text/plain"), r.get("default", ""),
-                   _text(find("W:doc", r)))
+                   _text(find("W:doc", r)),
+                   required=_boolean(r.get("required"), f"result {r.get('id')}"))
         for r in findall(".//W:resource[@id='job_result_name']//W:representation[@id]")
     ]
     if results:
@@ -197,7 +198,8 @@ def write_wadl(jd: JobDescription) -> bytes:
     response = _get_response(joblist, "job_result_name", "{job-id}/results/{result-id}")
     for result in jd.results:
         representation = _add(response, "representation", id=result.id,
-                              mediaType=result.mime_type, default=result.default)
+                              mediaType=result.mime_type, default=result.default,
+                              required="true" if result.required else None)
         if result.description:
             _add(representation, "doc", result.description)
     return etree.tostring(application, xml_declaration=True, encoding="UTF-8", pretty_print=True)
