@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from .jdl.formats import DescriptionFormat
     from .jobs import Job, Phase
     from .manager import Manager
     from .storage import Storage
@@ -26,6 +27,12 @@ def uws_manager_classes() -> Sequence[type[Manager]]:  # type: ignore[empty-body
     """Return the Manager classes this plugin provides. Every implementation runs at start-up.
 
     Classes are merged by ``cls.name``; two classes with one name stop start-up."""
+
+
+@hookspec
+def uws_description_formats() -> Sequence[DescriptionFormat]:  # type: ignore[empty-body]
+    """Return job description formats (file suffix, reader, writer) beside the built-in WADL
+    and VOTable ones. Every implementation runs at start-up; a name or suffix twice stops it."""
 
 
 @hookspec

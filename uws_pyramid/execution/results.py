@@ -213,7 +213,8 @@ def collect_results(
                         spec.id, pattern)
         for path, size, digest in found:
             rid = pattern_id(spec.id, pattern, path) if is_pattern(pattern) else spec.id
-            add(Result(rid, path, spec.mime_type, size, digest, spec.description or None))
+            add(Result(rid, path, spec.mime_type, size, digest, spec.description or None,
+                       spec.id))
         if spec.required and not found:
             collected.problems.append(
                 f"required result {spec.id!r} was not produced (no file {pattern!r})")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from lxml import etree
 
 from .datatypes import BOOLEAN, DOUBLE, FILE, FLOAT, INT, LONG, STRING
-from .model import JobDescription, ParameterSpec, ResultSpec, UsedSpec
+from .model import JobDescription, ParameterSpec, ResultSpec, UsedSpec, is_pattern
 from .wadl import JDLError, _boolean, _parser
 
 VOTABLE_NS = "http://www.ivoa.net/xml/VOTable/v1.3"
@@ -214,6 +214,7 @@ def write_votable(jd: JobDescription) -> bytes:
         group = _add(generated, "GROUP", name=result.id, utype="voprov:WasGeneratedBy")
         _text(group, result.description)
         _char(group, "role", result.role)
+        _char(group, "multiplicity", "*" if is_pattern(result.default) else "1")
         _char(group, "default", result.default, "voprov:Entity.id")
         _char(group, "content_type", result.mime_type, "voprov:EntityDescription.content_type")
         if result.required:

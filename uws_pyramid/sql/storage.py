@@ -65,7 +65,7 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "parameters": dict(job.parameters),
         "results": [
             {"id": r.id, "path": r.path, "mime_type": r.mime_type, "size": r.size,
-             "digest": r.digest, "description": r.description}
+             "digest": r.digest, "description": r.description, "declared": r.declared}
             for r in job.results
         ],
         "job_info": dict(job.job_info),
