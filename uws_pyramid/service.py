@@ -1,10 +1,11 @@
 """JobService: every UWS use case, and the phase rules applied to what managers report."""
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,6 +31,7 @@ from .jobs import (
     utcnow,
 )
 from .manager import Manager
+from .notify import NEW_JOB
 from .settings import UWSSettings
 from .storage import Storage
 from .submission import Submission, Upload  # noqa: F401  (Upload: re-exported for testing.py)
@@ -84,6 +86,14 @@ class JobService:
         if not refs and query.job_type is not None:
             self.descriptions.get(query.job_type)  # 404 for a type with neither jobs nor description
         return refs
+
+    def batches(self, query: JobQuery, size: int) -> Iterator[list[JobRef]]:
+        """``list`` in batches (a streamed response); the first is read now, for the 404."""
+        batches = self.storage.batches(query, size)
+        first = next(batches)
+        if not first and query.job_type is not None:
+            self.descriptions.get(query.job_type)
+        return itertools.chain([first], batches)
 
     def uploads(self, job: Job) -> frozenset[str]:
         """Names of the job's parameters that are uploaded files."""
@@ -147,6 +157,28 @@ class JobService:
                 if not self.stopping.is_set():
                     changed.wait(seconds)
             return self.storage.get(job.job_id)
+        finally:
+            self._waiters.release()
+
+    def wait_list(
+        self, query: JobQuery, timeout: int, unchanged: Callable[[list[JobRef]], bool]
+    ) -> list[JobRef]:
+        """A job list's change feed: the list once a job in it changes or a job is created,
+        or after ``timeout`` seconds; at once if it is not ``unchanged`` (what the client
+        holds) already. Bounded and ended as ``wait``."""
+        refs = self.list(query)
+        seconds = self.settings.wait_max if timeout < 0 else min(timeout, self.settings.wait_max)
+        if not unchanged(refs) or seconds == 0 or not self._wait_enabled or self.stopping.is_set():
+            return refs
+        if not self._waiters.acquire(blocking=False):
+            return refs
+        try:
+            with self.storage.notifier.subscribe(NEW_JOB, *(r.job_id for r in refs)) as changed:
+                fresh = self.list(query)  # a change before subscribing shows here
+                if fresh != refs or self.stopping.is_set():
+                    return fresh
+                changed.wait(seconds)
+            return self.list(query)
         finally:
             self._waiters.release()
 
