@@ -11,8 +11,7 @@ from pyramid.response import Response
 
 from ..errors import BadRequest, Forbidden, NotFound
 from ..jdl import JDLError, JobDescription, ParameterSpec, ResultSpec, write_wadl
-from ..jdl.model import UsedSpec
-from ..jdl.model import JOB_NAME
+from ..jdl.model import JOB_NAME, UsedSpec
 
 log = logging.getLogger(__name__)
 

@@ -226,8 +226,8 @@ def collect_results(
                         f"{MANIFEST}: result id {entry.id!r} is taken already")
         except ManifestError as exc:
             collected.problems.append(str(exc))
-    for rid, path in (("stdout", job_dir.stdout), ("stderr", job_dir.stderr)):
-        relative = path.relative_to(root).as_posix()
+    for rid, stream in (("stdout", job_dir.stdout), ("stderr", job_dir.stderr)):
+        relative = stream.relative_to(root).as_posix()
         try:
             size, digest = jobfiles.size_and_digest(root, relative)
         except FileNotFoundError:
@@ -352,7 +352,9 @@ def job_ending(
     without leaving an exit status (``supervisor``: the wrapper's own status then, if known).
 
     A job that ran out of disk space (its wrapper says so, or the disk is full now) is an
-    ERROR whatever its status, and its declared results, likely cut short, are not offered."""
+    ERROR whatever its status, and its declared results, likely cut short, are not offered.
+    A script that exits with 0 but leaves a required result out, or a bad manifest line, ends
+    in ERROR too, the message naming what is wrong."""
     full = supervisor == NO_SPACE_STATUS or no_space(job_dir)
     end_time = now or utcnow()
     collected = collect_results(job_dir, jd, parameters, declared=not full)

@@ -167,7 +167,7 @@ def _used(group: etree._Element) -> UsedSpec:
 
 def write_votable(jd: JobDescription) -> bytes:
     """Serialise ``jd`` in the format that read_votable reads."""
-    root = etree.Element(_tag("VOTABLE"), nsmap={None: VOTABLE_NS}, version="1.3")  # type: ignore[dict-item]
+    root = etree.Element(_tag("VOTABLE"), nsmap={None: VOTABLE_NS}, version="1.3")
     resource = _add(root, "RESOURCE", ID=jd.name, name=jd.name, type="meta",
                     utype="voprov:ActivityDescription")
     _text(resource, jd.description)
@@ -176,13 +176,13 @@ def write_votable(jd: JobDescription) -> bytes:
             _char(resource, key, jd.info[key], utype)
     if jd.version:
         _char(resource, "version", jd.version, "voprov:ActivityDescription.version")
-    for key, utype in (("executionDuration", "uws:Job.executionDuration"),
-                       ("maxExecutionDuration", None), ("quote", "uws:Job.quote"),
-                       ("destruction", None)):
-        value = getattr(jd, {"executionDuration": "execution_duration",
-                             "maxExecutionDuration": "max_execution_duration"}.get(key, key))
-        if value is not None:
-            _add(resource, "PARAM", name=key, value=str(value), datatype="int", utype=utype)
+    durations: tuple[tuple[str, int | None, str | None], ...] = (
+        ("executionDuration", jd.execution_duration, "uws:Job.executionDuration"),
+        ("maxExecutionDuration", jd.max_execution_duration, None),
+        ("quote", jd.quote, "uws:Job.quote"), ("destruction", jd.destruction, None))
+    for key, seconds, meaning in durations:
+        if seconds is not None:
+            _add(resource, "PARAM", name=key, value=str(seconds), datatype="int", utype=meaning)
     for key, value in jd.options.items():
         _char(resource, _OPTION + key, value)
     inputs = _add(resource, "GROUP", name="InputParams")
@@ -219,7 +219,8 @@ def write_votable(jd: JobDescription) -> bytes:
         _char(group, "content_type", result.mime_type, "voprov:EntityDescription.content_type")
         if result.required:
             _char(group, "required", "true")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return data
 
 
 def _tag(name: str) -> str:

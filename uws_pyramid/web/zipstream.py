@@ -11,6 +11,7 @@ import logging
 import time
 import zipfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,9 @@ class _Sink:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     def take(self) -> bytes:
         data = b"".join(self._chunks)
         self._chunks.clear()
@@ -61,7 +65,7 @@ def results_zip(jobs: JobService, job: Job) -> Iterator[bytes]:
     the job ended) is left out and logged."""
     sink = _Sink()
     taken: set[str] = set()
-    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:  # type: ignore[arg-type]
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:
         for result in job.results:
             try:
                 stream, st = jobs.open_file(job, result.path, f"result {result.id!r}")
@@ -72,7 +76,7 @@ def results_zip(jobs: JobService, job: Job) -> Iterator[bytes]:
                                    time.gmtime(max(st.st_mtime, 315532800))[:6])
             info.compress_type = zipfile.ZIP_STORED
             with stream, archive.open(info, "w", force_zip64=True) as entry:
-                for chunk in iter(lambda: stream.read(CHUNK), b""):
+                for chunk in iter(partial(stream.read, CHUNK), b""):
                     entry.write(chunk)
                     data = sink.take()
                     if data:

@@ -43,7 +43,8 @@ def test_glob_and_manifest_results_on_slurm(make_app: AppFactory, jdl: Path) -> 
     assert results["log"]["description"] == "The run log"
     url = f"/rest/nights/{job_id}"
     response = testapp.get(url + "/results/nights_night_01.csv")
-    assert response.headers["ETag"] == '"%s"' % hashlib.sha256(b"night 01").hexdigest()
+    expected = hashlib.sha256(b"night 01").hexdigest()
+    assert response.headers["ETag"] == f'"{expected}"'
     archive = zipfile.ZipFile(io.BytesIO(testapp.get(url + "/results.zip").body))
     assert archive.read("nights_night_02.csv") == b"night 02"
 
