@@ -219,3 +219,17 @@ def test_the_json_form_of_a_results_list(testapp: UWSTestApp) -> None:
     url, _ = run(testapp, "tiles")
     data = json.loads(testapp.get(url + "/results", headers={"Accept": "application/json"}).text)
     assert all(r["sha256"] and len(r["sha256"]) == 64 for r in data["results"])
+
+
+def test_glob_ids_are_stable_safe_and_unique() -> None:
+    from uws_pyramid.execution.results import pattern_id
+    from uws_pyramid.jdl.model import RESULT_ID
+
+    assert pattern_id("tiles", "tile_*.fits", "tile_1.fits") == "tiles_tile_1.fits"
+    assert pattern_id("t", "out/*/x_*.fits", "out/a/x_1.fits").startswith("t_a_x_1.fits-")
+    spaced = pattern_id("t", "*.fits", "a b.fits")
+    underscored = pattern_id("t", "*.fits", "a_b.fits")
+    assert spaced != underscored and underscored == "t_a_b.fits"
+    assert spaced == pattern_id("t", "*.fits", "a b.fits")  # the same file, the same id
+    for name in ("a b.fits", "é.fits", "x;rm -rf.fits", "a\\b.fits"):
+        assert RESULT_ID.match(pattern_id("t", "*.fits", name)), name
