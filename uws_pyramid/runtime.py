@@ -121,7 +121,7 @@ def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ())
         raise ConfigurationError(str(exc)) from None
     descriptions = JobDescriptions(settings.jdl_dir, settings.jdl_refresh, formats)
     private_dir(settings.workdir)
-    service = JobService(storage, manager, descriptions, settings, pm.hook)
+    service = JobService(storage, manager, descriptions, settings, pm.uws)
     server_secret = load_secret(settings.secret_file)
     manager.bind(
         ManagerContext(

@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..errors import ConfigurationError
 from .model import JobDescription
+
+
+class JDLError(ConfigurationError):
+    """A job description that cannot be used; the message names the file and the fault."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
 
 
 @dataclass(frozen=True)

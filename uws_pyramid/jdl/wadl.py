@@ -17,23 +17,14 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from ..errors import ConfigurationError
 from .datatypes import STRING
+from .formats import JDLError
 from .model import CONTROL_NAMES, JobDescription, ParameterSpec, ResultSpec
 
 log = logging.getLogger(__name__)
 
 WADL_NS = "http://wadl.dev.java.net/2009/02"
 XS_NS = "http://www.w3.org/2001/XMLSchema"
-
-
-class JDLError(ConfigurationError):
-    """A job description that cannot be used; the message names the file and the fault."""
-
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"{source}: {reason}")
-        self.source = source
-        self.reason = reason
 
 
 def _parser() -> etree.XMLParser:
