@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import AppFactory, UWSTestApp, start, wait_phase
 
-from uws_pyramid.jdl.model import ResultSpec
+from uws_pyramid.api import ResultSpec
 from uws_pyramid.testing import write_job_type
 
 NIGHTS = """\
