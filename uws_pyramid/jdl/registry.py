@@ -13,9 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigurationError, NotFound
-from .formats import DescriptionFormat, builtin_formats
+from .formats import DescriptionFormat, JDLError, builtin_formats
 from .model import JOB_NAME, JobDescription
-from .wadl import JDLError
 
 log = logging.getLogger(__name__)
 

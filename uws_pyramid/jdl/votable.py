@@ -15,8 +15,9 @@ from __future__ import annotations
 from lxml import etree
 
 from .datatypes import BOOLEAN, DOUBLE, FILE, FLOAT, INT, LONG, STRING
+from .formats import JDLError
 from .model import JobDescription, ParameterSpec, ResultSpec, UsedSpec, is_pattern
-from .wadl import JDLError, _boolean, _parser
+from .wadl import _boolean, _parser
 
 VOTABLE_NS = "http://www.ivoa.net/xml/VOTable/v1.3"
 SUFFIX = "_vot.xml"
