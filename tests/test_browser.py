@@ -825,3 +825,48 @@ def test_a_queued_job_says_why_it_waits(browser: Browser, app: Any, base: str) -
     waiting = browser.wait_css("#waiting")
     assert waiting.text == "Why: waiting for free resources on the cluster (SLURM: Resources)"
     browser.shot("job-queued-reason")
+
+
+@pytest.mark.browser
+def test_the_editor_keeps_an_opus_votable_type_and_a_job_offers_its_zip(
+        browser: Browser, app: Any, base: str, tmp_path: Path) -> None:
+    from uws_pyramid.jdl.votable import read_votable
+
+    opus = ROOT / "tests" / "data" / "opus"
+    jdl = tmp_path / "jdl"
+    shutil.copy(opus / "lightcurve_vot.xml", jdl)
+    shutil.copy(opus / "scripts" / "lightcurve.sh", jdl / "scripts")
+    app.registry.uws.service.descriptions.reload()
+    add_user(app, "root", ADMIN_PASSWORD, "admin")
+    browser.open("login.html")
+    browser.log_in("root", ADMIN_PASSWORD)
+    browser.wait(lambda d: "login.html" not in d.current_url)
+    browser.open("editor.html?type=lightcurve")
+    browser.wait_css("body[data-loaded]")
+    assert browser.css("#name").get_attribute("value") == "lightcurve"
+    description = browser.css("#description")
+    description.clear()
+    description.send_keys("Fold a light curve (edited in the browser).")
+    result = browser.css("#results .row")  # "folded": mark it required
+    result.find_element("css selector", "[data-key=required]").click()
+    browser.css("#save").click()
+    diff = browser.wait_css("dialog[open] pre.diff").text  # an existing type: its changes first
+    assert "Fold a light curve (edited in the browser)." in diff
+    browser.css("dialog[open] button.danger").click()
+    browser.wait(lambda d: "Saved and activated" in browser.css("#saved").text)
+    assert browser.errors() == []
+    saved = read_votable((jdl / "lightcurve_vot.xml").read_bytes())
+    original = read_votable((opus / "lightcurve_vot.xml").read_bytes())
+    assert saved.description == "Fold a light curve (edited in the browser)."
+    assert saved.results[0].required and not original.results[0].required
+    # What the form does not show came through: units, used entities, the activity's info.
+    assert saved.used == original.used and saved.info == original.info
+    assert saved.parameter("period").unit == "d"
+    assert not (jdl / "lightcurve.wadl").exists()
+    # A finished job's page links the zip of its results.
+    url = create(base, "echo", message="zipped", PHASE="RUN")
+    browser.open(job_page(url))
+    browser.wait_css("body[data-phase='COMPLETED']", timeout=30)
+    link = browser.wait_css("#results a.zip")
+    assert link.get_attribute("href").endswith("/results.zip")
+    assert requests.get(link.get_attribute("href")).status_code == 200  # an anonymous job

@@ -292,7 +292,7 @@ def test_broken_descriptions_do_not_stop_the_others(
     with pytest.raises(NotFound):
         registry.script_path("bad")
     assert registry.script_path("echo") == jdl_dir / "scripts" / "echo.sh"
-    assert registry.wadl_bytes("echo") == (jdl_dir / "echo.wadl").read_bytes()
+    assert registry.document("echo")[1] == (jdl_dir / "echo.wadl").read_bytes()
 
 
 def test_missing_directory_stops_start_up(tmp_path: Path) -> None:

@@ -62,7 +62,8 @@ def completed_job() -> Job:
         quote=T0 + timedelta(minutes=6),
         parameters={"size": "10", **TRICKY},
         results=[
-            Result("image", "out/image.fits", mime_type="image/fits", size=3000960),
+            Result("image", "out/image.fits", mime_type="image/fits", size=3000960,
+                   digest="ab" * 32, description="the image"),
             Result("log", "stdout.txt"),
             Result("table", "t.vot", mime_type='application/x-votable+xml;content="datalink"'),
             Result("counts", "c.txt", size=0),
@@ -435,10 +436,12 @@ def test_job_json_completed_mirrors_xml() -> None:
     assert data["parameters"] == job.parameters
     assert data["results"][0] == {
         "id": "image", "href": f"{JOB_URL}/results/image",
-        "size": 3000960, "mimeType": "image/fits",
+        "size": 3000960, "mimeType": "image/fits", "sha256": "ab" * 32,
+        "description": "the image",
     }
     assert data["results"][1] == {
         "id": "log", "href": f"{JOB_URL}/results/log", "size": None, "mimeType": None,
+        "sha256": None, "description": None,
     }
     assert data["jobInfo"]["finished"] == "2026-11-23T09:15:35.123Z"
     assert data["jobInfo"]["limits"] == {"mem": "4G", "when": "2026-11-23T09:15:35.123Z"}

@@ -29,7 +29,8 @@ from .execution.results import VANISHED, job_ending, stderr_tail, timeout_error
 from .execution.workdir import JobDir
 from .execution.worker import Worker
 from .execution.wrapper import BASH, DEFAULT_PATH, TMP_DIR, start_ticks
-from .jdl.model import JobDescription, ParameterSpec, ResultSpec
+from .jdl.formats import DescriptionFormat, JDLError
+from .jdl.model import JobDescription, ParameterSpec, ResultSpec, UsedSpec
 from .jobs import (
     ACTIVE,
     FINAL,
@@ -82,6 +83,8 @@ __all__ = [
     "Account", "Accounts", "Token", "changed",
     # managers report facts through ManagerContext (started, progress, ended, ...)
     "Ending", "Worker",
+    # job description formats (hook uws_description_formats)
+    "DescriptionFormat", "JDLError", "UsedSpec",
     # the rest
     "ACTIVE", "BASH", "DEFAULT_PATH", "FINAL", "PLUGIN_API_VERSION", "TMP_DIR", "VANISHED",
     "BadRequest", "ConfigurationError", "Conflict", "ErrorSummary", "Forbidden",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import pluggy
 
 if TYPE_CHECKING:
+    from .jdl.formats import DescriptionFormat
     from .jobs import Job, Phase
     from .manager import Manager
     from .storage import Storage
@@ -47,6 +48,13 @@ def uws_manager_classes() -> Sequence[type[Manager]]:  # type: ignore[empty-body
 
 @hookspec
 @added("1.0")
+def uws_description_formats() -> Sequence[DescriptionFormat]:  # type: ignore[empty-body]
+    """Return job description formats (file suffix, reader, writer) beside the built-in WADL
+    and VOTable ones. Every implementation runs at start-up; a name or suffix twice stops it."""
+
+
+@hookspec
+@added("1.0")
 def uws_job_phase_changed(job: Job, previous: Phase) -> None:
     """Called after storage recorded a new phase of ``job`` (for notifications).
 
@@ -75,5 +83,6 @@ class UWSHooks(Protocol):
 
     uws_storage_classes: _Caller
     uws_manager_classes: _Caller
+    uws_description_formats: _Caller
     uws_job_phase_changed: _Caller
     uws_job_deleted: _Caller

@@ -103,12 +103,17 @@ class ErrorSummary:
 
 @dataclass(frozen=True)
 class Result:
-    """One result of a job: ``path`` is relative to the job's working directory."""
+    """One result of a job: ``path`` is relative to the job's working directory; ``digest``
+    the hex SHA-256 of its content when the job ended (None: not known); ``declared`` the id
+    of the description's result it comes from (None: the script's manifest, stdout, stderr)."""
 
     id: str
     path: str
     mime_type: str | None = None
     size: int | None = None
+    digest: str | None = None
+    description: str | None = None
+    declared: str | None = None
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pyramid.request import Request
 from .auth import Authenticator
 from .errors import ConfigurationError
 from .events import ReplayGuard, load_secret
+from .jdl.formats import merge_formats
 from .jdl.registry import JobDescriptions
 from .jobs import utcnow
 from .manager import Manager, ManagerContext
@@ -114,7 +115,11 @@ def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ())
     here = str(settings.here)
     storage: Storage = storage_cls.from_settings(settings.storage_options, here)
     manager: Manager = manager_cls.from_settings(settings.manager_options, here)
-    descriptions = JobDescriptions(settings.jdl_dir, settings.jdl_refresh)
+    try:
+        formats = merge_formats(pm.hook.uws_description_formats())
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    descriptions = JobDescriptions(settings.jdl_dir, settings.jdl_refresh, formats)
     private_dir(settings.workdir)
     service = JobService(storage, manager, descriptions, settings, pm.uws)
     server_secret = load_secret(settings.secret_file)

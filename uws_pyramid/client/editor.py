@@ -10,8 +10,8 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from ..errors import BadRequest, Forbidden, NotFound
-from ..jdl import JDLError, JobDescription, ParameterSpec, ResultSpec, read_wadl, write_wadl
-from ..jdl.model import JOB_NAME
+from ..jdl import JDLError, JobDescription, ParameterSpec, ResultSpec, write_wadl
+from ..jdl.model import JOB_NAME, UsedSpec
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ def _parameter(item: Mapping[str, Any]) -> ParameterSpec:
         min=_optional(item, "min", where),
         max=_optional(item, "max", where),
         choices=tuple(c.strip() for c in choices if c.strip()),
+        unit=_text(item, "unit", where).strip(),
+        ucd=_text(item, "ucd", where).strip(),
     )
 
 
@@ -89,16 +91,29 @@ def _result(item: Mapping[str, Any]) -> ResultSpec:
         mime_type=_optional(item, "mime_type", where) or "text/plain",
         default=_text(item, "default", where).strip(),
         description=_text(item, "description", where),
+        required=bool(item.get("required")),
+        role=_text(item, "role", where),
     )
+
+
+def _used(item: Mapping[str, Any]) -> UsedSpec:
+    name = _text(item, "name", "a used entity").strip()
+    where = f"used entity {name or '(no name)'}"
+    return UsedSpec(name, **{key: _text(item, key, where) for key in (
+        "ref", "description", "role", "multiplicity", "default", "content_type", "url")})
+
+
+def _texts(data: Mapping[str, Any], key: str) -> dict[str, str]:
+    value = data.get(key) or {}
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(f"{key} must be an object of texts")
+    return {str(k): v for k, v in value.items()}
 
 
 def description_from_json(data: Any) -> JobDescription:
     """The inverse of JobDescription.to_json(); ValueError names the faulty field."""
     if not isinstance(data, Mapping):
         raise ValueError("the description must be a JSON object")
-    options = data.get("options") or {}
-    if not isinstance(options, Mapping):
-        raise ValueError("options must be an object of texts")
     return JobDescription(
         name=_text(data, "name", "the job type").strip(),
         description=_text(data, "description", "the job type"),
@@ -109,7 +124,9 @@ def description_from_json(data: Any) -> JobDescription:
         max_execution_duration=_seconds(data, "max_execution_duration"),
         quote=_seconds(data, "quote"),
         destruction=_seconds(data, "destruction"),
-        options={str(k): v for k, v in options.items()},
+        options=_texts(data, "options"),
+        used=tuple(_used(u) for u in _objects(data, "used")),
+        info=_texts(data, "info"),
     )
 
 
@@ -128,10 +145,13 @@ def _read_body(request: Request, name: str) -> tuple[JobDescription, str | None]
             if script is not None and not isinstance(script, str):
                 raise ValueError("script must be text or null")
             jd = description_from_json(body.get("description"))
-        elif content_type in ("application/xml", "text/xml"):
-            jd, script = read_wadl(request.body, f"{name}.wadl"), None
+        elif content_type in ("application/xml", "text/xml", "application/x-votable+xml"):
+            kind = request.jobs.descriptions.format(
+                "votable" if b"<VOTABLE" in request.body[:4096] else "wadl")
+            jd, script = kind.read(request.body, f"{name}{kind.suffix}"), None
         else:
-            raise BadRequest("send the description as application/json or a WADL application/xml")
+            raise BadRequest("send the description as application/json, or as a WADL or "
+                             "VOTable document (application/xml)")
     except JDLError as exc:
         raise BadRequest(f"invalid job description: {exc.reason}") from None
     except (ValueError, TypeError) as exc:
@@ -149,6 +169,7 @@ def put_description(request: Request) -> Response:
         raise BadRequest(f"{name!r} is not a valid job type name")
     jd, script = _read_body(request, name)
     wadl = write_wadl(jd)
+    kind = request.jobs.descriptions.format_of(name)
     check = request.GET.get("check", "").lower() in ("1", "true", "yes")
     if not check:
         if script is not None and not script.strip():
@@ -158,7 +179,9 @@ def put_description(request: Request) -> Response:
         except JDLError as exc:
             raise BadRequest(f"invalid job description: {exc.reason}") from None
         log.info("job description %s saved through the editor", name)
-    return json_response({"name": name, "wadl": wadl.decode("utf-8"), "saved": not check})
+    # "wadl": the description as WADL (what the editor shows); "document": as it is saved.
+    return json_response({"name": name, "wadl": wadl.decode("utf-8"), "format": kind.name,
+                          "document": kind.write(jd).decode("utf-8"), "saved": not check})
 
 
 def get_script(request: Request) -> Response:

@@ -8,9 +8,11 @@ with ``O_NOFOLLOW | O_NONBLOCK`` and must be a regular file with one link; reads
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
+from functools import partial
 from pathlib import Path, PurePath, PurePosixPath
 from typing import BinaryIO
 
@@ -124,6 +126,16 @@ def read_file(root: Path, relative: str | PurePath, limit: int,
         if tail and st.st_size > limit:
             stream.seek(st.st_size - limit)
         return stream.read(limit), st.st_size
+
+
+def size_and_digest(root: Path, relative: str | PurePath) -> tuple[int, str]:
+    """The size and hex SHA-256 of a job's file, read in chunks. Errors as ``open_file``."""
+    stream, st = open_file(root, relative)
+    digest = hashlib.sha256()
+    with stream:
+        for chunk in iter(partial(stream.read, 1 << 20), b""):
+            digest.update(chunk)
+    return st.st_size, digest.hexdigest()
 
 
 def read_or_none(root: Path, relative: str | PurePath, limit: int) -> bytes | None:

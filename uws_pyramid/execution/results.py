@@ -1,26 +1,34 @@
 """After the script: collecting declared results from the working directory, and the outcome.
 
-Result ids: a declared result whose file name (or glob) matches one file keeps its declared
-id; a glob matching several files gives ``<id>_1``, ``<id>_2``, ... numbered in the sorted
-order of their paths. ``stdout`` and ``stderr`` are always offered (text/plain); an id taken
-already is never given twice (the later file is left out, with a warning in the log).
+Result ids: a declared result with a plain file name keeps its declared id. A declared glob
+(``tile_*.fits``) yields one result per matching file, ``<id>_<name>``, where ``<name>`` is the
+file's path below the glob's fixed directories, characters other than letters, digits, ``_.-``
+replaced by ``_`` (then, to stay unique, a short hash of the path is added): the same file
+always gets the same id. A script may list more results in a manifest (``MANIFEST``, see
+``manifest.py``). ``stdout`` and ``stderr`` are always offered (text/plain); an id taken already
+is never given twice (the later file is left out, with a warning in the log). Each result
+carries its size and the SHA-256 of its content, computed here once.
 """
 from __future__ import annotations
 
 import fnmatch
 import glob
+import hashlib
 import logging
 import os
+import re
 import signal
 import stat
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..jdl.model import JobDescription, ResultSpec
+from ..jdl.model import JobDescription, ResultSpec, is_pattern, safe_relative
 from ..jobs import ErrorSummary, Phase, Result, utcnow
 from ..transitions import Ending
 from . import jobfiles
+from .manifest import MANIFEST, ManifestError, read_manifest
 from .workdir import JobDir
 from .wrapper import META, NO_SPACE_STATUS
 
@@ -39,7 +47,6 @@ FULL_BYTES = 64 * 1024
 #: A job whose wrapper is gone without an exit record, its own status unknown (adopted after a
 #: restart, or the host rebooted).
 VANISHED = "the job's supervisor died before it recorded how the job's script ended"
-_CONTROL = frozenset(chr(c) for c in range(32)) | {"\x7f"}
 
 
 def timeout_error(seconds: int) -> ErrorSummary:
@@ -59,27 +66,37 @@ def result_pattern(spec: ResultSpec, jd: JobDescription, parameters: Mapping[str
     return spec.default
 
 
-def _safe_pattern(pattern: str) -> bool:
-    parts = pattern.replace("\\", "/").split("/")
-    return bool(pattern) and not (
-        pattern.startswith(("/", "~")) or ".." in parts or any(c in _CONTROL for c in pattern)
-    )
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-def _matches(root: Path, pattern: str) -> list[tuple[str, int]]:
-    found: list[tuple[str, int]] = []
+def pattern_id(spec_id: str, pattern: str, relative: str) -> str:
+    """The stable id of the file ``relative`` matched by ``pattern`` (module docstring)."""
+    fixed = 0
+    for part in pattern.split("/")[:-1]:
+        if is_pattern(part):
+            break
+        fixed += 1
+    name = "/".join(relative.split("/")[fixed:])
+    safe = _UNSAFE_ID.sub("_", name)
+    if safe != name:
+        safe += "-" + hashlib.sha256(relative.encode()).hexdigest()[:8]
+    return f"{spec_id}_{safe}"
+
+
+def _matches(root: Path, pattern: str) -> list[tuple[str, int, str]]:
+    found: list[tuple[str, int, str]] = []
     for relative in sorted(walk_pattern(root, pattern)):
-        if relative.split("/", 1)[0] == META:
+        if relative.split("/", 1)[0] == META or relative == MANIFEST:
             continue  # the contract's own files: stdout and stderr are offered by name
         try:
-            size = jobfiles.stat_file(root, relative).st_size
+            size, digest = jobfiles.size_and_digest(root, relative)
         except FileNotFoundError:
             continue
         except (jobfiles.Refused, OSError) as exc:
             if not Path(root, relative).is_dir():
                 log.warning("job dir %s: result file left out: %s", root, exc)
             continue
-        found.append((relative, size))
+        found.append((relative, size, digest))
         if len(found) >= MAX_FILES_PER_RESULT:
             log.warning("result pattern %r in %s: only the first %d files are kept",
                         pattern, root, MAX_FILES_PER_RESULT)
@@ -154,48 +171,72 @@ def walk_pattern(root: Path, pattern: str) -> set[str]:
     return found
 
 
+@dataclass
+class Collected:
+    """The results found, and what is wrong with them (a required result missing, a bad
+    manifest line): each problem makes a job that would be COMPLETED an ERROR."""
+
+    results: list[Result] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 def collect_results(
     job_dir: JobDir, jd: JobDescription | None, parameters: Mapping[str, str],
     declared: bool = True,
-) -> list[Result]:
-    """The declared results present in the working directory (unless ``declared`` is false),
-    then stdout and stderr. Only plain files of the job's own count (``jobfiles``)."""
+) -> Collected:
+    """The declared results present in the working directory and those of the script's
+    manifest (unless ``declared`` is false), then stdout and stderr. Only plain files of the
+    job's own count (``jobfiles``)."""
+    collected = Collected()
     root = job_dir.path
     if not root.is_dir() or root.is_symlink():
-        return []
-    results: list[Result] = []
+        return collected
+    results = collected.results
     taken = {"stdout", "stderr"}
 
-    def add(result: Result) -> None:
+    def add(result: Result) -> bool:
         if result.id.lower() in taken:
             log.warning("job dir %s: result id %r is taken already; file %s left out",
                         root, result.id, result.path)
-            return
+            return False
         taken.add(result.id.lower())
         results.append(result)
+        return True
 
     for spec in jd.results if jd is not None and declared else ():
         pattern = result_pattern(spec, jd, parameters)  # type: ignore[arg-type]
-        if not _safe_pattern(pattern):
-            if pattern:
-                log.warning("result %s: pattern %r leaves the working directory; ignored",
-                            spec.id, pattern)
-            continue
-        found = _matches(root, pattern)
-        for number, (path, size) in enumerate(found, start=1):
-            rid = spec.id if len(found) == 1 else f"{spec.id}_{number}"
-            add(Result(rid, path, spec.mime_type, size))
-    for rid, output in (("stdout", job_dir.stdout), ("stderr", job_dir.stderr)):
-        relative = output.relative_to(root).as_posix()
+        found: list[tuple[str, int, str]] = []
+        if safe_relative(pattern):
+            found = _matches(root, pattern)
+        elif pattern:
+            log.warning("result %s: pattern %r leaves the working directory; ignored",
+                        spec.id, pattern)
+        for path, size, digest in found:
+            rid = pattern_id(spec.id, pattern, path) if is_pattern(pattern) else spec.id
+            add(Result(rid, path, spec.mime_type, size, digest, spec.description or None,
+                       spec.id))
+        if spec.required and not found:
+            collected.problems.append(
+                f"required result {spec.id!r} was not produced (no file {pattern!r})")
+    if declared:
         try:
-            size = jobfiles.stat_file(root, relative).st_size
+            for entry in read_manifest(root):
+                if not add(entry):
+                    collected.problems.append(
+                        f"{MANIFEST}: result id {entry.id!r} is taken already")
+        except ManifestError as exc:
+            collected.problems.append(str(exc))
+    for rid, stream in (("stdout", job_dir.stdout), ("stderr", job_dir.stderr)):
+        relative = stream.relative_to(root).as_posix()
+        try:
+            size, digest = jobfiles.size_and_digest(root, relative)
         except FileNotFoundError:
             continue
         except (jobfiles.Refused, OSError) as exc:
             log.warning("job dir %s: %s left out: %s", root, rid, exc)
             continue
-        results.append(Result(rid, relative, "text/plain", size))
-    return results
+        results.append(Result(rid, relative, "text/plain", size, digest))
+    return collected
 
 
 def _stderr_relative(job_dir: JobDir) -> str:
@@ -311,14 +352,20 @@ def job_ending(
     without leaving an exit status (``supervisor``: the wrapper's own status then, if known).
 
     A job that ran out of disk space (its wrapper says so, or the disk is full now) is an
-    ERROR whatever its status, and its declared results, likely cut short, are not offered."""
+    ERROR whatever its status, and its declared results, likely cut short, are not offered.
+    A script that exits with 0 but leaves a required result out, or a bad manifest line, ends
+    in ERROR too, the message naming what is wrong."""
     full = supervisor == NO_SPACE_STATUS or no_space(job_dir)
     end_time = now or utcnow()
-    results = collect_results(job_dir, jd, parameters, declared=not full)
+    collected = collect_results(job_dir, jd, parameters, declared=not full)
+    results = collected.results
     if full:
         how = "" if returncode is None else f"; {describe_exit(returncode)}"
         error = ErrorSummary(f"no space left on device: the job's files could not all be "
                              f"written{how}")
+    elif returncode == 0 and collected.problems:
+        # A script that says it succeeded but did not make what its description promises.
+        error = ErrorSummary("; ".join(collected.problems))
     elif returncode == 0:
         return Ending(Phase.COMPLETED, end_time, results)
     elif returncode is None and supervisor is not None:

@@ -8,12 +8,13 @@ from .model import CONTROL_NAMES, FrozenOptions, JobDescription, ParameterSpec, 
 from .validate import validate_parameters
 
 if TYPE_CHECKING:
+    from .formats import JDLError
     from .registry import JobDescriptions
-    from .wadl import JDLError, read_wadl, write_wadl
+    from .wadl import read_wadl, write_wadl
 
 #: Imported on first use: the WADL reader needs lxml, the model (what plugins and uws-admin
 #: use) does not.
-_LAZY = {"JobDescriptions": ".registry", "JDLError": ".wadl", "read_wadl": ".wadl",
+_LAZY = {"JobDescriptions": ".registry", "JDLError": ".formats", "read_wadl": ".wadl",
          "write_wadl": ".wadl"}
 
 

@@ -66,10 +66,13 @@ class ParameterSpec:
     min: str | None = None
     max: str | None = None
     choices: tuple[str, ...] = ()
+    unit: str = ""
+    ucd: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "choices", tuple(self.choices))
-        _clean_text(self, "description")
+        for label in ("description", "unit", "ucd"):
+            _clean_text(self, label)
         if not PARAMETER_NAME.match(self.name):
             raise ValueError(f"parameter name {self.name!r} is not an identifier")
         if self.name.upper() in CONTROL_NAMES:
@@ -132,35 +135,80 @@ class ParameterSpec:
             "name": self.name, "type": self.type, "required": self.required,
             "default": self.default, "description": self.description,
             "min": self.min, "max": self.max, "choices": list(self.choices),
+            "unit": self.unit, "ucd": self.ucd,
         }
+
+
+def safe_relative(path: str) -> bool:
+    """Whether ``path`` names something inside the job's working directory: relative, no
+    ``..``, no control characters (results and manifests name files with it)."""
+    parts = path.replace("\\", "/").split("/")
+    return bool(path) and not (
+        path.startswith(("/", "~")) or ".." in parts or _CONTROL_CHARS.search(path))
+
+
+def is_pattern(default: str) -> bool:
+    """Whether a result's file name is a glob, which yields one result per matching file."""
+    return any(c in default for c in "*?[")
 
 
 @dataclass(frozen=True)
 class ResultSpec:
-    """A declared result; ``default`` is a file name or glob in the job's working directory."""
+    """A declared result; ``default`` is a file name or glob in the job's working directory.
+    ``required``: the job is an ERROR if it ends without it. ``role``: what the result is to
+    the job (provenance; OPUS's ``role``)."""
 
     id: str
     mime_type: str = "text/plain"
     default: str = ""
     description: str = ""
+    required: bool = False
+    role: str = ""
 
     def __post_init__(self) -> None:
         _clean_text(self, "description")
+        _clean_text(self, "role")
         if not RESULT_ID.match(self.id):
             raise ValueError(f"result id {self.id!r} is not a valid name")
         if not MIME_TYPE.match(self.mime_type):
             raise ValueError(f"result {self.id}: {self.mime_type!r} is not a media type")
         # Results are collected from the working directory: a path leaving it would expose
         # other files of the server host.
-        parts = self.default.replace("\\", "/").split("/")
-        if self.default.startswith(("/", "~")) or ".." in parts or _CONTROL_CHARS.search(self.default):
+        if self.default and not safe_relative(self.default):
             raise ValueError(
                 f"result {self.id}: default {self.default!r} must be a relative file name or glob"
             )
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "mime_type": self.mime_type, "default": self.default,
-                "description": self.description}
+                "description": self.description, "required": self.required, "role": self.role}
+
+
+@dataclass(frozen=True)
+class UsedSpec:
+    """An entity a job uses (OPUS's ``Used`` group), for provenance: ``ref`` names the
+    parameter it comes from, ``default`` an entity id, ``url`` where it is (``file://``: a
+    file of the job)."""
+
+    name: str
+    ref: str = ""
+    description: str = ""
+    role: str = ""
+    multiplicity: str = "1"
+    default: str = ""
+    content_type: str = ""
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        for label in ("description", "role", "multiplicity", "default", "content_type", "url"):
+            _clean_text(self, label)
+        if not PARAMETER_NAME.match(self.name):
+            raise ValueError(f"used entity name {self.name!r} is not an identifier")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ref": self.ref, "description": self.description,
+                "role": self.role, "multiplicity": self.multiplicity, "default": self.default,
+                "content_type": self.content_type, "url": self.url}
 
 
 def _check_seconds(label: str, value: int | None) -> None:
@@ -182,11 +230,23 @@ class JobDescription:
     destruction: int | None = None
     options: Mapping[str, str] = field(default_factory=FrozenOptions)
     version: str = ""
+    #: Entities the job uses (provenance), and what describes the activity (OPUS's doculink,
+    #: type, subtype, contact_name, contact_email).
+    used: tuple[UsedSpec, ...] = ()
+    info: Mapping[str, str] = field(default_factory=FrozenOptions)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parameters", tuple(self.parameters))
         object.__setattr__(self, "results", tuple(self.results))
+        object.__setattr__(self, "used", tuple(self.used))
         object.__setattr__(self, "options", FrozenOptions(self.options))
+        object.__setattr__(self, "info", FrozenOptions(self.info))
+        for key, value in self.info.items():
+            if not OPTION_KEY.match(key) or NOT_XML.search(value):
+                raise ValueError(f"activity attribute {key!r}: invalid name or value")
+        names = [u.name for u in self.used]
+        if len(set(names)) != len(names):
+            raise ValueError("duplicate used entity name")
         _clean_text(self, "description")
         _clean_text(self, "version")
         if not JOB_NAME.match(self.name):
@@ -234,4 +294,6 @@ class JobDescription:
             "quote": self.quote,
             "destruction": self.destruction,
             "options": dict(self.options),
+            "used": [u.to_json() for u in self.used],
+            "info": dict(self.info),
         }

@@ -17,23 +17,14 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from ..errors import ConfigurationError
 from .datatypes import STRING
+from .formats import JDLError
 from .model import CONTROL_NAMES, JobDescription, ParameterSpec, ResultSpec
 
 log = logging.getLogger(__name__)
 
 WADL_NS = "http://wadl.dev.java.net/2009/02"
 XS_NS = "http://www.w3.org/2001/XMLSchema"
-
-
-class JDLError(ConfigurationError):
-    """A job description that cannot be used; the message names the file and the fault."""
-
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"{source}: {reason}")
-        self.source = source
-        self.reason = reason
 
 
 def _parser() -> etree.XMLParser:
@@ -149,7 +140,8 @@ def _results(
 ) -> list[ResultSpec]:
     results = [
         ResultSpec(r.get("id", ""), r.get("mediaType", "text/plain"), r.get("default", ""),
-                   _text(find("W:doc", r)))
+                   _text(find("W:doc", r)),
+                   required=_boolean(r.get("required"), f"result {r.get('id')}"))
         for r in findall(".//W:resource[@id='job_result_name']//W:representation[@id]")
     ]
     if results:
@@ -197,7 +189,8 @@ def write_wadl(jd: JobDescription) -> bytes:
     response = _get_response(joblist, "job_result_name", "{job-id}/results/{result-id}")
     for result in jd.results:
         representation = _add(response, "representation", id=result.id,
-                              mediaType=result.mime_type, default=result.default)
+                              mediaType=result.mime_type, default=result.default,
+                              required="true" if result.required else None)
         if result.description:
             _add(representation, "doc", result.description)
     return etree.tostring(application, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -25,7 +25,7 @@ def job_descriptions(settings: UWSSettings) -> Iterator[str]:
     for name, reason in sorted(found.broken.items()):
         yield f"job type {name} cannot be used: {reason}"
     if not found.names():
-        yield f"uws.jdl_dir: {settings.jdl_dir} holds no usable job description (<type>.wadl)"
+        yield f"uws.jdl_dir: {settings.jdl_dir} holds no usable job description (<type>.wadl, <type>_vot.xml)"
 
 
 def workdir(settings: UWSSettings) -> Iterator[str]:

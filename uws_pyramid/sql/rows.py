@@ -23,7 +23,8 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "process_id": job.process_id,
         "parameters": dict(job.parameters),
         "results": [
-            {"id": r.id, "path": r.path, "mime_type": r.mime_type, "size": r.size}
+            {"id": r.id, "path": r.path, "mime_type": r.mime_type, "size": r.size,
+             "digest": r.digest, "description": r.description, "declared": r.declared}
             for r in job.results
         ],
         "job_info": dict(job.job_info),

@@ -33,6 +33,9 @@ def includeme(config: Configurator) -> None:
     config.add_route(
         "job_result", "/rest/{jobtype}/{job_id}/results/{result_id}", factory=JobContext
     )
+    config.add_route(
+        "job_results_zip", "/rest/{jobtype}/{job_id}/results.zip", factory=JobContext
+    )
     config.add_route("job_property", "/rest/{jobtype}/{job_id}/{prop}", factory=JobContext)
     config.scan(".views")
     config.scan(".service_views")

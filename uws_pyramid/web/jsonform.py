@@ -78,6 +78,8 @@ def _result(result: Result, base: str) -> dict[str, Any]:
         "href": base + url_segment(result.id),
         "size": result.size,
         "mimeType": result.mime_type,
+        "sha256": result.digest,
+        "description": result.description,
     }
 
 
@@ -87,7 +89,8 @@ def _results(job: Job, results_base: str) -> list[dict[str, Any]]:
 
 
 def results_json(job: Job, job_url: str) -> dict[str, Any]:
-    """``{"results": [{id, href, size, mimeType}]}``, links as in the XML."""
+    """``{"results": [{id, href, size, mimeType, sha256, description}]}``, links as in the
+    XML (``sha256``: hex digest of the content, null when unknown)."""
     return {"results": _results(job, job_url.rstrip("/") + "/results")}
 
 

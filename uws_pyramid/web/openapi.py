@@ -264,9 +264,18 @@ def job_paths(types: list[str]) -> dict[str, Any]:
             "parameters": [*base, {"name": "result_id", "in": "path", "required": True,
                                    "schema": {"type": "string"}}],
             "get": {"operationId": "getJobResult", "tags": ["job"],
-                    "responses": {"200": {"description": "the result's file (its own type)",
+                    "responses": {"200": {"description": "the result's file (its own type; "
+                                                         "ETag and Repr-Digest: its SHA-256)",
                                           "content": {"*/*": {"schema": {}}}},
+                                  "304": {"description": "not modified (If-None-Match)"},
                                   **errors()}},
+        },
+        "/rest/{jobtype}/{job_id}/results.zip": {
+            "parameters": base,
+            "get": {"operationId": "getJobResultsZip", "tags": ["job"],
+                    "summary": "Every result in one zip archive, streamed",
+                    "responses": {**ok("the archive", ("application/zip", {
+                        "type": "string", "format": "binary"})), **errors()}},
         },
     }
     for prop, (summary, schema) in properties.items():
@@ -320,7 +329,12 @@ def service_paths(types: list[str]) -> dict[str, Any]:
         "/jdl/{jobtype}": {
             "parameters": [jobtype],
             "get": {"operationId": "getWadl", "tags": ["job descriptions"],
-                    "responses": {**ok("the job description (WADL)", (XML, {"type": "string"})),
+                    "summary": "The description's file, or it in another format",
+                    "parameters": [{"name": "format", "in": "query", "required": False,
+                                    "schema": {"type": "string", "enum": ["wadl", "votable"]}}],
+                    "responses": {**ok("the job description (WADL or VOTable)",
+                                       (XML, {"type": "string"}),
+                                       ("application/x-votable+xml", {"type": "string"})),
                                   **errors()}},
             "put": {"operationId": "putDescription", "tags": ["admin"],
                     "summary": "Save a job description (administrators, uws.editor on)",
@@ -386,7 +400,8 @@ SCHEMAS: dict[str, Any] = {
     "Phase": {"type": "string", "enum": [str(p) for p in Phase]},
     "Result": {"type": "object", "required": ["id", "href"], "properties": {
         "id": {"type": "string"}, "href": {"type": "string"},
-        "size": {"type": ["integer", "null"]}, "mimeType": {"type": ["string", "null"]}}},
+        "size": {"type": ["integer", "null"]}, "mimeType": {"type": ["string", "null"]},
+        "sha256": {"type": ["string", "null"]}, "description": {"type": ["string", "null"]}}},
     "job": {"type": "object", "required": ["jobId", "phase", "creationTime", "parameters"],
             "properties": {
                 "version": {"type": "string"}, "jobId": {"type": "string"},

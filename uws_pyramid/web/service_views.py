@@ -166,9 +166,10 @@ def jdl_list(request: Request) -> Response:
 @view_config(route_name="jdl", request_method=("GET", "HEAD"))
 def jdl(request: Request) -> Response:
     name = request.matchdict["jobtype"]
-    request.jobs.descriptions.get(name)  # 404 with the reason for unknown or broken types
-    body = request.jobs.descriptions.wadl_bytes(name)
-    return Response(body=body, content_type="application/xml", charset="utf-8")
+    wanted = request.GET.get("format")
+    # 404 with the reason for unknown or broken types, and for unknown formats.
+    kind, body = request.jobs.descriptions.document(name, wanted)
+    return Response(body=body, content_type=kind.media_type, charset="utf-8")
 
 
 @view_config(route_name="jdl_json", request_method=("GET", "HEAD"))

@@ -1,6 +1,7 @@
 """The UWS REST resources under /rest/{jobtype}: thin views over JobService."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from ..errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound
 from ..jobs import Job
 from ..submission import Submission, Upload
 from ..timeparse import parse_int
-from . import joblists, jsonform, xml
+from . import joblists, jsonform, xml, zipstream
 from .resources import CHANGE, CREATE, READ
 from .security import owner_of_new_jobs
 from .requests import parse_phase, query_value, submission, wants_json
@@ -273,7 +274,27 @@ def put_job_parameter(request: Request) -> HTTPSeeOther:
 def job_result(request: Request) -> Response:
     job = request.context.job
     result, stream, st = request.jobs.open_result(job, request.matchdict["result_id"])
-    return _file_response(request, stream, st, result.mime_type or "application/octet-stream")
+    response = _file_response(request, stream, st,
+                              result.mime_type or "application/octet-stream")
+    if result.digest is not None and result.size == st.st_size:
+        # Computed when the job ended (the file cannot change after, unless someone edits
+        # it on the server: then its size tells, and the file's own ETag is kept).
+        response.etag = (result.digest, True)
+        encoded = base64.b64encode(bytes.fromhex(result.digest)).decode("ascii")
+        response.headers["Digest"] = f"sha-256={encoded}"
+        response.headers["Repr-Digest"] = f"sha-256=:{encoded}:"
+    return response
+
+
+@view_config(route_name="job_results_zip", request_method=("GET", "HEAD"), permission=READ)
+def job_results_zip(request: Request) -> Response:
+    """Every result of the job in one zip, written while it is sent (``zipstream``)."""
+    job = request.context.job
+    response = Response(content_type="application/zip")
+    response.app_iter = zipstream.results_zip(request.jobs, job)
+    response.content_disposition = f'attachment; filename="{job.job_id}_results.zip"'
+    response.headers.update(FILE_HEADERS)
+    return response
 
 
 #: Files a job wrote or a user sent are served from the service's own origin: whatever they
@@ -299,6 +320,7 @@ def _file_response(request: Request, stream: BinaryIO, st: os.stat_result,
 
 @view_config(route_name="job_parameter", permission=READ)
 @view_config(route_name="job_result", permission=READ)
+@view_config(route_name="job_results_zip", permission=READ)
 @view_config(route_name="all_jobs")
 def read_only(request: Request) -> Response:
     return not_allowed(request)

@@ -2,6 +2,7 @@
 wrapper protocol, result collection and error summaries."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -91,14 +92,18 @@ def test_results_are_collected_by_name_and_glob(harness: ManagerHarness) -> None
     assert job.phase == Phase.COMPLETED, job.error
     found = [(r.id, r.path, r.mime_type, r.size) for r in job.results]
     assert found == [
-        ("image_1", "a.fits", "image/fits", 1),  # links (leak, alias) are never results
-        ("image_2", "b.fits", "image/fits", 2),
-        ("image_3", "c.fits", "image/fits", 3),
+        # A glob gives each file an id of its own name: links (leak, alias) are never results.
+        ("image_a.fits", "a.fits", "image/fits", 1),
+        ("image_b.fits", "b.fits", "image/fits", 2),
+        ("image_c.fits", "c.fits", "image/fits", 3),
         ("single", "one.txt", "text/plain", 3),
-        ("other", "sub/d.txt", "text/plain", 4),
+        ("other_d.txt", "sub/d.txt", "text/plain", 4),  # below the glob's fixed directory
         ("stdout", ".uws/stdout.txt", "text/plain", 0),
         ("stderr", ".uws/stderr.txt", "text/plain", 0),
     ]
+    # Each result's SHA-256 is computed once, when the job ends.
+    assert job.result("image_b.fits").digest == hashlib.sha256(b"bb").hexdigest()
+    assert job.result("stdout").digest == hashlib.sha256(b"").hexdigest()
 
 
 @pytest.mark.parametrize("value, path", [

@@ -43,7 +43,8 @@ export class JobDescriptions {
 
   /** @param {string} name @returns {Promise<string>} the WADL document */
   async wadl(name) {
-    return (await this.client.request(`${this.base}jdl/${encodeURIComponent(name)}`)).text();
+    // As WADL whatever format the type is saved in (an OPUS VOTable type, say).
+    return (await this.client.request(`${this.base}jdl/${encodeURIComponent(name)}?format=wadl`)).text();
   }
 
   /** @param {string} name @returns {Promise<string>} the job type's script (editor only) */

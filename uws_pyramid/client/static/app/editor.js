@@ -19,6 +19,7 @@ function input(key, label, value, attrs = {}) {
 
 function row(kind, title, ...fields) {
   const box = h("div", { class: `row ${kind}`, role: "group", "aria-label": title }, ...fields);
+  box.extra = {}; // what the form does not show (unit, ucd, role...), kept as it was loaded
   box.append(h("button", { type: "button", class: "remove", onclick: () => box.remove() }, `Remove ${title}`));
   return box;
 }
@@ -27,7 +28,7 @@ function parameterRow(p = {}) {
   const type = h("select", { "data-key": "type", id: `f${(counter += 1)}` },
     TYPES.map((t) => h("option", { value: t }, t)));
   type.value = p.type || "xs:string";
-  return row("parameter", `parameter ${p.name || "(new)"}`,
+  return keep(p, row("parameter", `parameter ${p.name || "(new)"}`,
     input("name", "Name", p.name),
     h("div", { class: "field" }, h("label", { for: type.id }, "Type"), type),
     h("div", { class: "field check" }, h("label", {},
@@ -36,14 +37,22 @@ function parameterRow(p = {}) {
     input("min", "Minimum", p.min),
     input("max", "Maximum", p.max),
     input("choices", "Choices (one per line)", (p.choices || []).join("\n"), { type: "textarea" }),
-    input("description", "Description", p.description, { type: "textarea" }));
+    input("description", "Description", p.description, { type: "textarea" })));
 }
 
 function resultRow(r = {}) {
-  return row("result", `result ${r.id || "(new)"}`,
+  return keep(r, row("result", `result ${r.id || "(new)"}`,
     input("id", "Result id", r.id), input("mime_type", "Media type", r.mime_type || "text/plain"),
     input("default", "File name or glob", r.default),
-    input("description", "Description", r.description, { type: "textarea" }));
+    h("div", { class: "field check" }, h("label", {},
+      h("input", { type: "checkbox", "data-key": "required", checked: Boolean(r.required) }), " Required")),
+    input("description", "Description", r.description, { type: "textarea" })));
+}
+
+/** A row remembers the fields of its item that the form does not show. */
+function keep(item, box) {
+  box.extra = { ...item };
+  return box;
 }
 
 function optionRow(key = "", value = "") {
@@ -51,7 +60,7 @@ function optionRow(key = "", value = "") {
 }
 
 function values(box) {
-  const out = {};
+  const out = { ...(box.extra || {}) };
   for (const el of box.querySelectorAll("[data-key]")) {
     out[el.dataset.key] = el.type === "checkbox" ? el.checked : el.value;
   }
@@ -70,6 +79,7 @@ function collect() {
     if (key.trim()) options[key.trim()] = value;
   }
   const jd = {
+    ...loaded, // the description's own fields the form does not show (used entities, info)
     name: byId("name").value.trim(),
     version: byId("version").value.trim(),
     description: byId("description").value,
@@ -85,7 +95,10 @@ function collect() {
   return jd;
 }
 
+let loaded = {};
+
 function fill(jd, script) {
+  loaded = jd;
   byId("name").value = jd.name || "";
   byId("name").readOnly = Boolean(jd.name);
   byId("version").value = jd.version || "";

@@ -107,7 +107,10 @@ function showResults() {
   shownResults = key;
   const main = job.results.filter((r) => !STREAMS.includes(r.id));
   const streams = job.results.filter((r) => STREAMS.includes(r.id));
-  replace(byId("results"),
+  const zip = job.results.length && FINAL.includes(job.phase)
+    ? h("p", {}, h("a", { href: `${url}/results.zip`, download: "", class: "zip" }, "Download all results (zip)"))
+    : null;
+  replace(byId("results"), zip,
     main.length ? main.map(resultItem)
       : h("p", { class: "muted" }, FINAL.includes(job.phase) ? "No results." : "No results yet."),
     streams.length ? h("div", { class: "streams" }, h("h3", {}, "Standard output and error"),

@@ -43,6 +43,7 @@ export function snippets(job, listUrl, jobUrl, fileNames = new Set()) {
     "# this job: its state, then each result",
     `curl -s ${shellQuote(jobUrl)}`,
     ...job.results.map((r) => `curl -sO ${shellQuote(r.href)}`),
+    ...(job.results.length ? ["# or every result in one zip", `curl -s -o results.zip ${shellQuote(`${jobUrl}/results.zip`)}`] : []),
   ].join("\n");
   const httpie = [
     "# a new job with the same parameters, started at once",
