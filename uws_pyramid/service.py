@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from .jdl.registry import JobDescriptions
 from .jobs import (
     ABORTABLE,
     ACTIVE,
+    FINAL,
     WAITABLE,
     ErrorSummary,
     Job,
@@ -133,20 +135,41 @@ class JobService:
     def wait(self, job: Job, timeout: int, phase: Phase | None) -> Job:
         """UWS blocking GET: return when the phase changes or after ``timeout`` seconds."""
         seconds = self.settings.wait_max if timeout < 0 else min(timeout, self.settings.wait_max)
-        if seconds == 0 or not self._wait_enabled or self.stopping.is_set():
+        if seconds == 0:
             return job
+
+        def settled(current: Job) -> bool:
+            return current.phase not in WAITABLE or (phase is not None and current.phase != phase)
+
+        return self._wait(job.job_id, seconds, settled, once=True) or job
+
+    def wait_final(self, job: Job, seconds: float) -> Job:
+        """Synchronous execution: return when the job has ended, or after ``seconds``."""
+        found = self._wait(job.job_id, seconds, lambda current: current.phase in FINAL, once=False)
+        return found or job
+
+    def _wait(self, job_id: str, seconds: float, settled: Callable[[Job], bool],
+              once: bool) -> Job | None:
+        """Sleep on the notifier until ``settled(job)`` (after one change if ``once``) or
+        ``seconds``; None, at once, when no waiting slot is free or the server stops."""
+        if not self._wait_enabled or self.stopping.is_set():
+            return None
         # Under load the Recommendation lets the server return early: do so rather than
         # let waiters occupy every thread.
         if not self._waiters.acquire(blocking=False):
-            return job
+            return None
+        deadline = time.monotonic() + seconds
         try:
-            with self.storage.notifier.subscribe(job.job_id) as changed:
-                job = self.storage.get(job.job_id)  # fresh, now that changes wake us
-                if job.phase not in WAITABLE or (phase is not None and job.phase != phase):
-                    return job
-                if not self.stopping.is_set():
-                    changed.wait(seconds)
-            return self.storage.get(job.job_id)
+            with self.storage.notifier.subscribe(job_id) as changed:
+                while True:
+                    changed.clear()
+                    job = self.storage.get(job_id)  # fresh, now that changes wake us
+                    left = deadline - time.monotonic()
+                    if settled(job) or left <= 0 or self.stopping.is_set():
+                        return job
+                    changed.wait(left)
+                    if once:
+                        return self.storage.get(job_id)
         finally:
             self._waiters.release()
 

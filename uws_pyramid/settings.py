@@ -44,6 +44,7 @@ class UWSSettings:
     reconcile_interval: float = 10.0
     wait_max: int = 600
     max_waiters: int = 16
+    sync_timeout: int = 60
     debug: bool = False
     editor: bool = False
     background: bool = True
@@ -207,6 +208,7 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
         ),
         wait_max=_get(settings, "uws.wait.max", 600, nn, "seconds (an integer >= 0)"),
         max_waiters=_get(settings, "uws.wait.max_waiters", 16, nn, "an integer >= 0"),
+        sync_timeout=_get(settings, "uws.sync.timeout", 60, nn, "seconds (an integer >= 0)"),
         debug=_get(settings, "uws.debug", False, _bool, "a boolean"),
         editor=_get(settings, "uws.editor", False, _bool, "a boolean"),
         background=_get(settings, "uws.background", True, _bool, "a boolean"),
@@ -269,7 +271,7 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
 _KEYS = (
     "jdl_dir jdl_refresh workdir execution_duration.default execution_duration.max destruction.default "
     "destruction.max destruction.archive destruction.interval reconcile_interval wait.max "
-    "wait.max_waiters debug editor background secret_file base_url auth.anonymous auth.realm "
+    "wait.max_waiters sync.timeout debug editor background secret_file base_url auth.anonymous auth.realm "
     "auth.proxy_header auth.proxy_networks auth.type_roles auth.session_max_age events.allow "
     "cors.origins "
     "quota.active_jobs quota.running_jobs limits.body limits.upload limits.parameters "

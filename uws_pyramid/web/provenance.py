@@ -1,0 +1,126 @@
+"""Provenance views: ``{job}/provenance`` and ``/provenance`` (in the spirit of IVOA ProvSAP),
+documents built on request from what is stored (``provenance/``), never cached."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from prov.model import ProvDocument
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ..errors import BadRequest, Forbidden, NotFound
+from ..jobs import FINAL, Job, JobQuery
+from ..provenance import chain
+from ..provenance.document import Service
+from ..provenance.formats import OFFERS, Format, parse_format, render
+from ..provenance.source import Provenance, enabled
+from .requests import query_value
+from .resources import READ, may_read, require_login
+from .security import visible_jobs
+from .views import FILE_HEADERS, not_allowed
+
+#: Jobs a FORWARD step reads at most, looking for those that used a result.
+FORWARD_SCAN = 2000
+
+
+def provenance(request: Request) -> Provenance:
+    """The builder, naming things by this service's URL (``uws.base_url`` when set, which
+    jobs also know, else the URL the request came to)."""
+    bases = [request.registry.uws_settings.base_url, request.application_url]
+    service = Service(tuple(dict.fromkeys(b.rstrip("/") + "/" for b in bases if b)))
+    return Provenance(request.jobs, service)
+
+
+def response_format(request: Request, parameter: str) -> Format:
+    """The format asked by the query parameter, else by ``Accept`` (PROV-JSON by default)."""
+    asked = query_value(request, parameter)
+    if asked is not None:
+        return parse_format(parameter, asked)
+    offers = request.accept.acceptable_offers(OFFERS)
+    return parse_format(parameter, offers[0][0] if offers else OFFERS[0])
+
+
+def document_response(doc: ProvDocument, fmt: Format) -> Response:
+    response = Response(body=render(doc, fmt), content_type=fmt.media_type)
+    if fmt.media_type.startswith("text/") or fmt.name in ("json", "xml"):
+        response.charset = "utf-8"
+    # Job parameters and a script's file end up in it: nothing of it may run here.
+    response.headers.update(FILE_HEADERS)
+    response.vary = ("Accept",)
+    return response
+
+
+@view_config(route_name="job_provenance", request_method=("GET", "HEAD"), permission=READ)
+def job_provenance(request: Request) -> Response:
+    job: Job = request.context.job
+    fmt = response_format(request, "format")
+    builder = provenance(request)
+    builder.check(job)
+    return document_response(builder.document([job]), fmt)
+
+
+@view_config(route_name="provenance", request_method=("GET", "HEAD"))
+def provenance_query(request: Request) -> Response:
+    """ID (a job or a result), DEPTH (0 to chain.MAX_DEPTH, or ALL; 1 by default),
+    DIRECTION (BACK, the default, or FORWARD), RESPONSEFORMAT."""
+    require_login(request)
+    builder = provenance(request)
+    given = query_value(request, "ID")
+    if given is None or not given.strip():
+        raise BadRequest("ID is required: the id or URL of a job or of a result")
+    start = chain.parse_id(given, builder.service)
+    depth = chain.parse_depth(query_value(request, "DEPTH"))
+    direction = chain.parse_direction(query_value(request, "DIRECTION"))
+    fmt = response_format(request, "RESPONSEFORMAT")
+    job = _start_job(request, start)
+    builder.check(job)
+
+    def readable(candidate: Job) -> bool:
+        return (candidate.phase in FINAL and may_read(request, candidate)
+                and enabled(builder.description(candidate)))
+
+    def back(job: Job, _: str | None) -> Iterator[Job]:
+        for job_id, _result in chain.inputs(job, builder.service):
+            try:
+                producer = request.jobs.storage.get(job_id)
+            except NotFound:
+                continue  # deleted since: the entity stays, as the URL the job was given
+            if readable(producer):
+                yield producer
+
+    def forward(job: Job, result_id: str | None) -> Iterator[Job]:
+        # A job can only name a result of a job created before it.
+        query = JobQuery(after=job.creation_time - timedelta(milliseconds=1),
+                         **visible_jobs(request))
+        for ref in request.jobs.storage.list(query)[:FORWARD_SCAN]:
+            if ref.job_id == job.job_id:
+                continue
+            try:
+                user = request.jobs.storage.get(ref.job_id)
+            except NotFound:
+                continue
+            if chain.uses(user, job, result_id, builder.service) and readable(user):
+                yield user
+
+    jobs = chain.walk(job, depth, back if direction == chain.BACK else forward,
+                      start.result_id)
+    return document_response(builder.document(jobs), fmt)
+
+
+def _start_job(request: Request, start: chain.Start) -> Job:
+    job = request.jobs.storage.get(start.job_id)
+    if start.job_type is not None and job.job_type != start.job_type:
+        raise NotFound(f"no job {start.job_id!r} of type {start.job_type!r}")
+    if not may_read(request, job):
+        raise Forbidden(f"job {job.job_id} belongs to another user")
+    if start.result_id is not None and job.result(start.result_id) is None:
+        raise NotFound(f"job {job.job_id} has no result {start.result_id!r}")
+    return job
+
+
+@view_config(route_name="job_provenance", permission=READ)
+@view_config(route_name="provenance")
+def read_only(request: Request) -> Response:
+    return not_allowed(request)
