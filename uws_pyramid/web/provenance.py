@@ -10,7 +10,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from ..errors import BadRequest, Forbidden, NotFound
+from ..errors import BadRequest, Forbidden, NotFound, Unauthorized
 from ..jobs import FINAL, Job, JobQuery
 from ..provenance import chain
 from ..provenance.document import Service
@@ -113,7 +113,9 @@ def _start_job(request: Request, start: chain.Start) -> Job:
     job = request.jobs.storage.get(start.job_id)
     if start.job_type is not None and job.job_type != start.job_type:
         raise NotFound(f"no job {start.job_id!r} of type {start.job_type!r}")
-    if not may_read(request, job):
+    if not may_read(request, job):  # as the job's own URL answers (web/errors.forbidden)
+        if request.identity is None:
+            raise Unauthorized("log in to do this")
         raise Forbidden(f"job {job.job_id} belongs to another user")
     if start.result_id is not None and job.result(start.result_id) is None:
         raise NotFound(f"job {job.job_id} has no result {start.result_id!r}")
