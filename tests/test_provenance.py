@@ -20,9 +20,10 @@ from prov.model import (
 )
 
 from uws_pyramid.jdl.model import ParameterSpec, ResultSpec
+from uws_pyramid.provenance import formats
 from uws_pyramid.testing import EXAMPLE_JDL, write_job_type
 
-from .conftest import UWSTestApp, add_user
+from .conftest import UWSTestApp, add_user, require_services
 
 BASE = "http://localhost/"
 GOOD = '{"prefix": {"ex": "http://example.org/"}, "entity": {"ex:catalogue": {"ex:version": "1.2"}}}'
@@ -65,6 +66,14 @@ def run(testapp: UWSTestApp, job_type: str, upload_files: Any = None, **params: 
             return job_id
         testapp.get(f"/rest/{job_type}/{job_id}?WAIT=5&PHASE={phase}")
     raise AssertionError(f"job {job_id} did not end")
+
+
+def need_graphviz() -> None:
+    """SVG graphs need Graphviz's dot: a skip without it, a failure in CI."""
+    if shutil.which("dot") is None:
+        if require_services():
+            pytest.fail("Graphviz's dot is required (UWS_REQUIRE_SERVICES=1)")
+        pytest.skip("Graphviz's dot is not installed")
 
 
 def parse(body: bytes | str, fmt: str = "json") -> ProvDocument:
@@ -117,6 +126,7 @@ def test_a_finished_job_is_an_activity_with_its_inputs_results_and_agents(
 
 
 def test_formats_by_query_and_by_accept(testapp: UWSTestApp) -> None:
+    need_graphviz()
     job_id = run(testapp, "echo", message="<&> \"quoted\"")
     url = f"/rest/echo/{job_id}/provenance"
     from_json = parse(testapp.get(url).body)
@@ -196,6 +206,7 @@ def test_an_uploaded_file_is_an_entity_with_its_name_and_size(testapp: UWSTestAp
 
 
 def test_the_scripts_file_is_merged_in_a_bundle(testapp: UWSTestApp) -> None:
+    need_graphviz()
     job_id = run(testapp, "scripted", mode="good")
     doc = parse(testapp.get(f"/rest/scripted/{job_id}/provenance").body)
     name = f"service:rest/scripted/{job_id}/provenance/script"
@@ -217,6 +228,7 @@ def test_the_scripts_file_is_merged_in_a_bundle(testapp: UWSTestApp) -> None:
 ])
 def test_a_bad_script_file_is_left_out_and_noted(testapp: UWSTestApp, mode: str,
                                                  why: str) -> None:
+    need_graphviz()
     job_id = run(testapp, "scripted", mode=mode)
     assert testapp.get(f"/rest/scripted/{job_id}/phase").text == "COMPLETED"
     for fmt in ("json", "xml"):
@@ -286,6 +298,7 @@ def test_the_chain_starts_from_a_result_or_a_url(testapp: UWSTestApp) -> None:
 
 
 def test_the_chain_in_every_format(testapp: UWSTestApp) -> None:
+    need_graphviz()
     _, b, _ = chained(testapp)
     assert len(activities(testapp.get(f"/provenance?ID={b}&RESPONSEFORMAT=PROV-XML").body,
                           "xml")) == 2
@@ -338,3 +351,52 @@ def test_the_chain_stops_at_other_users_jobs(app: Any) -> None:
     admin.authorization = ("Basic", ("root", "root-secret-12"))
     assert activities(admin.get(f"/provenance?ID={b}").body) == {a, b}
     assert json.loads(admin.get(f"/provenance?ID={a}&DIRECTION=FORWARD").body)["activity"]
+
+
+# -- the graph's error paths: Graphviz missing, slow, failing; hostile labels ---------------
+
+
+def fake_dot(tmp_path: Path, body: str) -> str:
+    """A stand-in for Graphviz's dot (a unit test of the error paths only)."""
+    dot = tmp_path / "bin" / "dot"
+    dot.parent.mkdir(exist_ok=True)
+    dot.write_text("#!/bin/sh\n" + body)
+    dot.chmod(0o755)
+    return str(dot.parent)
+
+
+@pytest.mark.parametrize("body, says", [
+    (None, "not installed"),
+    ("exec /bin/sleep 5\n", "took too long"),
+    ("echo broken >&2; exit 3\n", "failed to draw"),
+])
+def test_the_graph_fails_with_503_and_the_text_formats_still_work(
+    testapp: UWSTestApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str | None,
+    says: str,
+) -> None:
+    job_id = run(testapp, "echo")
+    monkeypatch.setattr(formats, "DOT_TIMEOUT", 0.5)
+    monkeypatch.setenv("PATH", fake_dot(tmp_path, body) if body else str(tmp_path / "none"))
+    response = testapp.get(f"/rest/echo/{job_id}/provenance?format=svg", status=503)
+    assert says in response.text and response.headers["Retry-After"]
+    parse(testapp.get(f"/rest/echo/{job_id}/provenance").body)
+
+
+def test_labels_cannot_break_out_of_the_dot_text() -> None:
+    doc = ProvDocument()
+    doc.add_namespace("ex", "http://example.org/")
+    doc.entity("ex:e", {"prov:label": 'a"] ; x [image="/etc/passwd" label="\\\nb'})
+    text = formats.to_dot(doc)
+    label = next(line for line in text.splitlines() if line.startswith("n0 "))
+    assert label.startswith('n0 [label="a\\"] ; x [image=\\"/etc/passwd\\" label=\\"\\\\b"')
+    assert "\n" not in label and text.count("image=") == 1
+
+
+def test_a_big_graph_is_cut() -> None:
+    doc = ProvDocument()
+    doc.add_namespace("ex", "http://example.org/")
+    for number in range(formats.MAX_NODES + 5):
+        doc.entity(f"ex:e{number}")
+    text = formats.to_dot(doc)
+    assert f"n{formats.MAX_NODES - 1} " in text and f"n{formats.MAX_NODES} " not in text
+    assert '"5 more records not drawn"' in text
