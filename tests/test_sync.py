@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from uws_pyramid import main
+from uws_pyramid.testing import wait_for
 
 from .conftest import UWSTestApp, add_user
 
@@ -87,7 +88,8 @@ def test_no_free_waiting_slot_redirects_to_the_job_at_once(
     testapp = make(**{"uws.wait.max_waiters": "0"})
     job_url = testapp.get("/sync/echo?message=later", status=303).location
     assert "/results/" not in job_url
-    testapp.get(job_url + "?WAIT=10&PHASE=QUEUED")
+    # WAIT is off too (no slot): poll.
+    wait_for(lambda: testapp.get(job_url + "/phase").text == "COMPLETED")
     assert testapp.get(job_url + "/results/output").text == "later\n"
 
 
