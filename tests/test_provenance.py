@@ -26,15 +26,18 @@ from uws_pyramid.testing import EXAMPLE_JDL, write_job_type
 from .conftest import UWSTestApp, add_user, require_services
 
 BASE = "http://localhost/"
-GOOD = '{"prefix": {"ex": "http://example.org/"}, "entity": {"ex:catalogue": {"ex:version": "1.2"}}}'
+GOOD = ('{"prefix": {"ex": "http://example.org/"}, '
+        '"entity": {"ex:catalogue": {"ex:version": "1.2"}}}')
+BUNDLE = '{"bundle": {"ex:b": {"prefix": {"ex": "http://e/"}}}, "prefix": {"ex": "http://e/"}}'
+CONTROL = '{"prefix": {"ex": "http://e/"}, "entity": {"ex:x": {"ex:v": "a\\u0001b"}}}'
 SCRIPT = f"""
 case "$mode" in
     good) printf '%s' '{GOOD}' > provenance.json ;;
     bad) printf '{{not json' > provenance.json ;;
     big) head -c 1100000 /dev/zero | tr '\\0' ' ' > provenance.json ;;
     link) ln -s /etc/passwd provenance.json ;;
-    bundle) printf '%s' '{{"bundle": {{"ex:b": {{"prefix": {{"ex": "http://e/"}}}}}}, "prefix": {{"ex": "http://e/"}}}}' > provenance.json ;;
-    control) printf '%s' '{{"prefix": {{"ex": "http://e/"}}, "entity": {{"ex:x": {{"ex:v": "a\\u0001b"}}}}}}' > provenance.json ;;
+    bundle) printf '%s' '{BUNDLE}' > provenance.json ;;
+    control) printf '%s' '{CONTROL}' > provenance.json ;;
 esac
 printf 'made\\n' > out.txt
 """
@@ -109,7 +112,8 @@ def test_a_finished_job_is_an_activity_with_its_inputs_results_and_agents(
     assert attribute(message, "voprov:description") == "The text to write"
     output = entities[f"service:rest/echo/{job_id}/results/output"]
     assert attribute(output, "voprov:content_type") == "text/plain"
-    assert {f"service:rest/echo/{job_id}/results/{r}" for r in ("stdout", "stderr")} <= set(entities)
+    streams = {f"service:rest/echo/{job_id}/results/{r}" for r in ("stdout", "stderr")}
+    assert streams <= set(entities)
     description = entities["service:jdl/echo"]
     assert "Write a message" in attribute(description, "voprov:description")
     # The relations, with the roles named after the description's parameters and results.

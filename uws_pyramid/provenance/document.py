@@ -135,7 +135,8 @@ def add_job(doc: ProvDocument, facts: JobFacts, service: Service) -> None:
     for result in job.results:
         spec = next((r for r in jd.results if r.id == result.id), None) if jd else None
         entity_attributes: list[tuple[str, Any]] = [
-            (PROV_TYPE, VOPROV_NS["Entity"]), (PROV_LABEL, f"result {result.id} of job {job.job_id}"),
+            (PROV_TYPE, VOPROV_NS["Entity"]),
+            (PROV_LABEL, f"result {result.id} of job {job.job_id}"),
         ]
         if result.mime_type:
             entity_attributes.append(("voprov:content_type", result.mime_type))
@@ -174,7 +175,8 @@ def _add_parameters(doc: ProvDocument, activity: Any, facts: JobFacts, service: 
             attributes.append(("voprov:description", spec.description))
         ref = service.result_ref(value)
         if name in facts.uploads:
-            attributes += [(PROV_TYPE, VOPROV_NS["Entity"]), (PROV_LOCATION, value.rsplit("/", 1)[-1])]
+            attributes += [(PROV_TYPE, VOPROV_NS["Entity"]),
+                           (PROV_LOCATION, value.rsplit("/", 1)[-1])]
             if name in facts.upload_sizes:
                 attributes.append(("voprov:content_size", facts.upload_sizes[name]))
             entity = doc.entity(f"{here}/parameters/{name}", attributes)

@@ -11,7 +11,8 @@ from uws_pyramid.jdl.model import ResultSpec
 from uws_pyramid.testing import EXAMPLE_JDL, write_job_type
 
 BASE = "http://localhost/"
-SCRIPT = """printf '%s' '{"prefix": {"ex": "http://example.org/"}, "entity": {"ex:tool": {"ex:version": "2.0"}}}' > provenance.json
+TOOL = '{"prefix": {"ex": "http://example.org/"}, "entity": {"ex:tool": {"ex:version": "2.0"}}}'
+SCRIPT = f"""printf '%s' '{TOOL}' > provenance.json
 printf 'made on %s\\n' "$(hostname)" > out.txt
 """
 
