@@ -28,6 +28,9 @@ from prov.model import (
 from ..jdl.model import JobDescription
 from ..jobs import Job
 
+#: A record's attributes: (qualified name or "prefix:name", value) pairs, a name repeatable.
+Attributes = list[tuple[Any, Any]]
+
 VOPROV = "http://www.ivoa.net/documents/ProvenanceDM/ns/voprov/"
 UWS = "http://www.ivoa.net/xml/UWS/v1.0"
 VOPROV_NS = Namespace("voprov", VOPROV)
@@ -114,7 +117,7 @@ def add_job(doc: ProvDocument, facts: JobFacts, service: Service) -> None:
     """Add one job's records to ``doc`` (made by ``new_document``)."""
     job, jd = facts.job, facts.description
     here = f"service:{job_path(job)}"
-    attributes: list[tuple[str, Any]] = [
+    attributes: Attributes = [
         (PROV_TYPE, VOPROV_NS["Activity"]),
         (PROV_LABEL, f"{job.job_type} job {job.job_id}"),
         ("voprov:name", job.job_type),
@@ -134,7 +137,7 @@ def add_job(doc: ProvDocument, facts: JobFacts, service: Service) -> None:
     _add_parameters(doc, activity, facts, service, here)
     for result in job.results:
         spec = next((r for r in jd.results if r.id == result.id), None) if jd else None
-        entity_attributes: list[tuple[str, Any]] = [
+        entity_attributes: Attributes = [
             (PROV_TYPE, VOPROV_NS["Entity"]),
             (PROV_LABEL, f"result {result.id} of job {job.job_id}"),
         ]
@@ -152,8 +155,8 @@ def add_job(doc: ProvDocument, facts: JobFacts, service: Service) -> None:
         _add_script(doc, activity, facts.script, here)
 
 
-def _description(jd: JobDescription) -> list[tuple[str, Any]]:
-    attributes: list[tuple[str, Any]] = [
+def _description(jd: JobDescription) -> Attributes:
+    attributes: Attributes = [
         (PROV_TYPE, VOPROV_NS["ActivityDescription"]), ("voprov:name", jd.name),
     ]
     if jd.version:
@@ -170,7 +173,7 @@ def _add_parameters(doc: ProvDocument, activity: Any, facts: JobFacts, service: 
     jd = facts.description
     for name, value in sorted(facts.job.parameters.items()):
         spec = jd.parameter(name) if jd is not None else None
-        attributes: list[tuple[str, Any]] = [("voprov:name", name)]
+        attributes: Attributes = [("voprov:name", name)]
         if spec is not None and spec.description:
             attributes.append(("voprov:description", spec.description))
         ref = service.result_ref(value)

@@ -56,8 +56,7 @@ def parse_format(parameter: str, value: str) -> Format:
 def render(doc: ProvDocument, fmt: Format) -> bytes:
     if fmt.name == "svg":
         return svg(doc)
-    text = doc.serialize(format=fmt.name)
-    return text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    return str(doc.serialize(format=fmt.name)).encode("utf-8")
 
 
 def svg(doc: ProvDocument) -> bytes:

@@ -91,36 +91,41 @@ class Provenance:
 
     def _script(self, job: Job, notes: list[str]) -> ProvDocument | None:
         """The script's PROV-JSON file, parsed; None (and a note) for anything wrong."""
+        try:
+            return self._read_script(job)
+        except LeftOut as exc:
+            log.warning("job %s: %s left out of its provenance: %s", job.job_id, SCRIPT_FILE,
+                        exc)
+            notes.append(f"{SCRIPT_FILE} written by the job's script was left out: {exc}")
+            return None
+
+    def _read_script(self, job: Job) -> ProvDocument | None:
         root = self.jobs.job_dir(job.job_id).path
         try:
             stream, st = jobfiles.open_file(root, SCRIPT_FILE)
         except FileNotFoundError:
             return None
         except (jobfiles.Refused, OSError) as exc:
-            return _left_out(job, notes, f"it cannot be read ({exc})")
+            raise LeftOut(f"it cannot be read ({exc})") from None
         with stream:
             if st.st_size > SCRIPT_MAX_BYTES:
-                return _left_out(job, notes, f"it has {st.st_size} bytes, more than "
-                                             f"{SCRIPT_MAX_BYTES}")
+                raise LeftOut(f"it has {st.st_size} bytes, more than {SCRIPT_MAX_BYTES}")
             data = stream.read(SCRIPT_MAX_BYTES + 1)
         try:
             script = ProvDocument.deserialize(content=data.decode("utf-8"), format="json")
         except Exception as exc:  # the prov parser raises many kinds; the file is the job's
-            return _left_out(job, notes, f"it is not PROV-JSON ({type(exc).__name__}: "
-                                         f"{str(exc)[:200]})")
+            raise LeftOut(f"it is not PROV-JSON ({type(exc).__name__}: {str(exc)[:200]})") \
+                from None
         if script.has_bundles():
-            return _left_out(job, notes, "it has bundles (only plain records are merged)")
-        count = len(script.get_records())
+            raise LeftOut("it has bundles (only plain records are merged)")
+        count = len(list(script.get_records()))
         if count > SCRIPT_MAX_RECORDS:
-            return _left_out(job, notes, f"it has {count} records, more than "
-                                         f"{SCRIPT_MAX_RECORDS}")
+            raise LeftOut(f"it has {count} records, more than {SCRIPT_MAX_RECORDS}")
         return script
 
 
-def _left_out(job: Job, notes: list[str], why: str) -> None:
-    log.warning("job %s: %s left out of its provenance: %s", job.job_id, SCRIPT_FILE, why)
-    notes.append(f"{SCRIPT_FILE} written by the job's script was left out: {why}")
-    return None
+class LeftOut(Exception):
+    """Why the script's file is not merged (the document says it)."""
 
 
 def _servable(facts: JobFacts, service: Service) -> bool:

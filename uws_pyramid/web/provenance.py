@@ -110,7 +110,7 @@ def provenance_query(request: Request) -> Response:
 
 
 def _start_job(request: Request, start: chain.Start) -> Job:
-    job = request.jobs.storage.get(start.job_id)
+    job: Job = request.jobs.storage.get(start.job_id)
     if start.job_type is not None and job.job_type != start.job_type:
         raise NotFound(f"no job {start.job_id!r} of type {start.job_type!r}")
     if not may_read(request, job):  # as the job's own URL answers (web/errors.forbidden)
