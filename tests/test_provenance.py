@@ -22,6 +22,7 @@ from prov.model import (
 from uws_pyramid.jdl.model import ParameterSpec, ResultSpec
 from uws_pyramid.provenance import formats
 from uws_pyramid.testing import EXAMPLE_JDL, write_job_type
+from uws_pyramid.web import provenance as provenance_views
 
 from .conftest import UWSTestApp, add_user, require_services
 
@@ -284,6 +285,15 @@ def test_the_chain_back_and_forward(testapp: UWSTestApp) -> None:
     provn = doc.get_provn()
     assert f"used(service:rest/echo/{b}, {link}" in provn
     assert f"wasGeneratedBy({link}, service:rest/echo/{a}" in provn
+
+
+def test_a_forward_walk_reads_a_bounded_number_of_jobs(
+    testapp: UWSTestApp, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b, c = chained(testapp)
+    monkeypatch.setattr(provenance_views, "FORWARD_SCAN", 2)  # a and b: c is not read
+    assert activities(testapp.get(f"/provenance?ID={a}&DIRECTION=FORWARD&DEPTH=ALL").body) \
+        == {a, b}
 
 
 def test_the_chain_starts_from_a_result_or_a_url(testapp: UWSTestApp) -> None:

@@ -74,7 +74,7 @@ def provenance_query(request: Request) -> Response:
     depth = chain.parse_depth(query_value(request, "DEPTH"))
     direction = chain.parse_direction(query_value(request, "DIRECTION"))
     fmt = response_format(request, "RESPONSEFORMAT")
-    job = _start_job(request, start)
+    start_job = job = _start_job(request, start)
     builder.check(job)
 
     def readable(candidate: Job) -> bool:
@@ -90,23 +90,34 @@ def provenance_query(request: Request) -> Response:
             if readable(producer):
                 yield producer
 
+    users: dict[str, list[Job]] = {}  # producer id -> the jobs that used its results
+
     def forward(job: Job, result_id: str | None) -> Iterator[Job]:
-        # A job can only name a result of a job created before it.
-        query = JobQuery(after=job.creation_time - timedelta(milliseconds=1),
-                         **visible_jobs(request))
-        for ref in request.jobs.storage.list(query)[:FORWARD_SCAN]:
-            if ref.job_id == job.job_id:
-                continue
-            try:
-                user = request.jobs.storage.get(ref.job_id)
-            except NotFound:
-                continue
+        if not users:
+            users.update(_users_after(request, start_job, builder.service))
+        for user in users.get(job.job_id, ()):
             if chain.uses(user, job, result_id, builder.service) and readable(user):
                 yield user
 
     jobs = chain.walk(job, depth, back if direction == chain.BACK else forward,
                       start.result_id)
     return document_response(builder.document(jobs), fmt)
+
+
+def _users_after(request: Request, first: Job, service: Service) -> dict[str, list[Job]]:
+    """The caller's jobs created since ``first`` (a job can only name a result of a job made
+    before it), at most FORWARD_SCAN of them, by the jobs whose results they used."""
+    query = JobQuery(after=first.creation_time - timedelta(milliseconds=1),
+                     **visible_jobs(request))
+    found: dict[str, list[Job]] = {"": []}  # never empty: read once
+    for ref in request.jobs.storage.list(query)[:FORWARD_SCAN]:
+        try:
+            user: Job = request.jobs.storage.get(ref.job_id)
+        except NotFound:
+            continue  # deleted meanwhile
+        for producer in {job_id for job_id, _ in chain.inputs(user, service)}:
+            found.setdefault(producer, []).append(user)
+    return found
 
 
 def _start_job(request: Request, start: chain.Start) -> Job:
