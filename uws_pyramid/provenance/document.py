@@ -106,13 +106,6 @@ def job_path(job: Job) -> str:
     return f"rest/{job.job_type}/{job.job_id}"
 
 
-def job_document(facts: JobFacts, service: Service) -> ProvDocument:
-    """The PROV document of one job (which should have finished)."""
-    doc = new_document(service)
-    add_job(doc, facts, service)
-    return doc
-
-
 def add_job(doc: ProvDocument, facts: JobFacts, service: Service) -> None:
     """Add one job's records to ``doc`` (made by ``new_document``)."""
     job, jd = facts.job, facts.description
