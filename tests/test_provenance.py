@@ -414,3 +414,18 @@ def test_a_big_graph_is_cut() -> None:
     text = formats.to_dot(doc)
     assert f"n{formats.MAX_NODES - 1} " in text and f"n{formats.MAX_NODES} " not in text
     assert '"5 more records not drawn"' in text
+
+
+def test_a_job_whose_type_is_gone_keeps_its_provenance(testapp: UWSTestApp, app: Any,
+                                                        settings: dict[str, Any]) -> None:
+    job_id = run(testapp, "scripted", mode="good")
+    jdl = Path(settings["uws.jdl_dir"])
+    (jdl / "scripted.wadl").unlink()
+    app.registry.uws.service.descriptions.reload()
+    doc = parse(testapp.get(f"/rest/scripted/{job_id}/provenance").body)
+    activity = records(doc, ProvActivity)[f"service:rest/scripted/{job_id}"]
+    (note,) = activity.get_attribute("uws:provenanceNote")
+    assert "description of job type scripted is gone" in note
+    assert f"service:rest/scripted/{job_id}/parameters/mode" in records(doc, ProvEntity)
+    assert "service:jdl/scripted" not in records(doc, ProvEntity)
+    assert len(doc.bundles) == 1  # the script's file is still there
