@@ -39,34 +39,47 @@ def wait_until_up(port: int, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def running(command: list[str], port: int, **popen: Any) -> Iterator[str]:
-    """Run a server process listening on ``port``; yield its base URL; stop it after."""
+def running(command: list[str], port: int, with_pid: bool = False, **popen: Any) -> Iterator[Any]:
+    """Run a server process listening on ``port``; yield its base URL (and process id);
+    stop it after."""
     proc = subprocess.Popen(command, **popen)
     try:
         wait_until_up(port)
-        yield f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{port}"
+        yield (base, proc.pid) if with_pid else base
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
 @contextmanager
-def uws_server(settings: dict[str, str], threads: int = 8) -> Iterator[str]:
-    """``pserve`` on a temporary ini with these ``uws.*`` settings; yields the base URL."""
+def uws_server(settings: dict[str, str], threads: int = 8, with_pid: bool = False
+               ) -> Iterator[Any]:
+    """``pserve`` on a temporary ini with these ``uws.*`` settings; yields the base URL
+    (and the server's process id)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         ini = write_ini(Path(tmp) / "bench.ini", settings, port, threads)
-        with running([str(BIN / "pserve"), str(ini)], port, cwd=tmp) as base:
-            yield base
+        with running([str(BIN / "pserve"), str(ini)], port, with_pid, cwd=tmp) as started:
+            yield started
+
+
+def server_memory(pid: int) -> int:
+    """Peak resident memory of a server process, in bytes (Linux: VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 @contextmanager
-def trivial_server(threads: int = 8) -> Iterator[str]:
-    """The ceiling: a WSGI app that answers "ok" at once, under the same waitress."""
+def trivial_server(threads: int = 8, app: str = "trivial:app") -> Iterator[str]:
+    """The ceiling: a WSGI app that answers "ok" at once, under the same waitress (or
+    ``barepyramid:app``, the same answers routed by Pyramid)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "bench")}
     command = [str(BIN / "waitress-serve"), f"--listen=127.0.0.1:{port}",
-               f"--threads={threads}", "trivial:app"]
+               f"--threads={threads}", app]
     with running(command, port, env=env, stderr=subprocess.DEVNULL) as base:
         yield base
 
@@ -81,29 +94,34 @@ def _client(
     url = urlsplit(base)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
     headers = {"Content-Type": "application/x-www-form-urlencoded", **extra}
-    done, failed, i = 0, 0, seed * 1_000_000
+    times: list[float] = []
+    failed, i = 0, seed * 1_000_000
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         method, path, body = make(i)
         i += 1
+        t0 = time.perf_counter()
         conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         response.read()
+        times.append(time.perf_counter() - t0)
         if response.status >= 400:
             failed += 1
-        done += 1
-    out.put((done, failed))
+    out.put((times, failed))
 
 
-def throughput(
-    base: str, make: Request, clients: int = 8, seconds: float = 5.0,
+def latencies(
+    bases: str | list[str], make: Request, clients: int = 8, seconds: float = 5.0,
     headers: dict[str, str] | None = None,
-) -> float:
-    """Requests per second of ``clients`` processes, each on one keep-alive connection."""
+) -> list[float]:
+    """Seconds of every request of ``clients`` processes, each on one keep-alive connection
+    (to the servers of ``bases`` in turn)."""
+    targets = [bases] if isinstance(bases, str) else bases
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     procs = [
         multiprocessing.Process(
-            target=_client, args=(base, make, seconds, n, headers or {}, queue)
+            target=_client,
+            args=(targets[n % len(targets)], make, seconds, n, headers or {}, queue),
         )
         for n in range(clients)
     ]
@@ -112,11 +130,19 @@ def throughput(
     results = [queue.get() for _ in procs]
     for p in procs:
         p.join()
-    done = sum(r[0] for r in results)
+    times = [t for r in results for t in r[0]]
     failed = sum(r[1] for r in results)
     if failed:
-        raise RuntimeError(f"{failed} of {done} requests failed")
-    return done / seconds
+        raise RuntimeError(f"{failed} of {len(times)} requests failed")
+    return times
+
+
+def throughput(
+    base: str, make: Request, clients: int = 8, seconds: float = 5.0,
+    headers: dict[str, str] | None = None,
+) -> float:
+    """Requests per second of ``clients`` processes, each on one keep-alive connection."""
+    return len(latencies(base, make, clients, seconds, headers)) / seconds
 
 
 def timed(base: str, path: str, repeat: int = 5) -> float:

@@ -228,6 +228,56 @@ def test_a_list_of_10000_jobs_is_usable_within_a_second(browser: Browser, app: A
     browser.shot("job-list-10000")
 
 
+REST_TRAFFIC = """
+return performance.getEntriesByType("resource").filter((e) => e.name.includes("/rest"))
+  .map((e) => [e.name, e.transferSize]);
+"""
+
+
+@pytest.mark.browser
+def test_an_idle_page_of_10000_jobs_costs_one_request_per_change(
+    browser: Browser, app: Any, base: str
+) -> None:
+    """The list page waits on its list (WAIT with the page's ETag) rather than polling it,
+    and pages by cursor: requests and bytes counted by the browser's own resource timing."""
+    storage = app.registry.uws.storage
+    now = utcnow()
+    jobs = [Job(job_id=new_job_id(), job_type="echo", run_id=f"bulk {i}", owner_id=None,
+                creation_time=now - timedelta(seconds=10_000 - i), phase=Phase.COMPLETED,
+                execution_duration=60, destruction=now + timedelta(days=7),
+                parameters={"message": str(i)}) for i in range(10_000)]
+    with storage.engine.begin() as conn:
+        conn.execute(insert(storage_table()), [storage_row(job) for job in jobs])
+    browser.open("index.html?type=echo")
+    browser.wait(lambda d: len(browser.rows()) == 25 and "…" not in browser.css("#jobs").text)
+    browser.driver.execute_script(
+        "performance.setResourceTimingBufferSize(10000); performance.clearResourceTimings()")
+    time.sleep(10)  # idle: nothing changes
+    idle = browser.driver.execute_script(REST_TRAFFIC)
+    assert len(idle) <= 1 and sum(size for _, size in idle) < 50_000, idle
+    browser.driver.execute_script("performance.clearResourceTimings()")
+    create(base, "echo", RUNID="arrived later")
+    browser.wait(lambda d: "arrived later" in browser.rows()[0].text, timeout=15)
+    browser.wait(lambda d: "…" not in browser.css("#jobs").text)
+    changed = browser.driver.execute_script(REST_TRAFFIC)
+    lists = [name for name, _ in changed if "LAST=" in name]
+    assert len(lists) == 1 and "WAIT=" in lists[0], changed  # the wait that saw the change
+    assert len(changed) <= 3, changed  # and the new row's own job (start and end times)
+    assert sum(size for _, size in changed) < 50_000, changed
+    # Page 301 of 401 (by its cursor, as the page's own link gives it) as fast as page 1.
+    old = jobs[10_000 - 300 * 25]
+    cursor = f"{old.creation_time.isoformat(timespec='milliseconds')[:23]}Z,{old.job_id}"
+    browser.open("jdl.html")
+    started = time.monotonic()
+    browser.open(f"index.html?type=echo&page=300&before={cursor}", wait=False)
+    browser.wait(lambda d: browser.css("#pageno").text == "Page 301" and len(browser.rows()) == 25)
+    assert time.monotonic() - started < 1.0
+    assert f"bulk {10_000 - 300 * 25 - 1}" in browser.rows()[0].text
+    browser.css("#older").click()
+    browser.wait(lambda d: browser.css("#pageno").text == "Page 302")
+    assert f"bulk {10_000 - 301 * 25 - 1}" in browser.rows()[0].text
+
+
 @pytest.mark.browser
 def test_phone_sized_screen_and_keyboard_only(browser: Browser, base: str) -> None:
     url = create(base, "echo", RUNID="on a phone", PHASE="RUN")
@@ -420,7 +470,7 @@ def storage_table() -> Any:
 
 
 def storage_row(job: Job) -> dict[str, Any]:
-    from uws_pyramid.sql.storage import job_to_row
+    from uws_pyramid.sql.rows import job_to_row
 
     return job_to_row(job)
 

@@ -71,7 +71,8 @@ def test_events_of_finished_or_unknown_jobs_change_nothing(
     testapp.delete(f"/rest/sleep/{job_id}")
     later = event_form(manager.context.job_secret(job_id), job_id, "ended", int(time.time()) + 1)
     testapp.post(f"/events/{job_id}", later, status=404)
-    testapp.get(f"/events/{job_id}", status=404)
+    # Only POST is served there: another method is told so (405 with Allow), job or not.
+    assert testapp.get(f"/events/{job_id}", status=405).headers["Allow"] == "POST"
 
 
 def test_the_server_secret_is_created_once_and_private(app: Any, settings: dict[str, Any]) -> None:

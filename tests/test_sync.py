@@ -116,7 +116,8 @@ def test_bad_requests_create_no_job(testapp: UWSTestApp, query: str, status: int
 def test_other_methods(testapp: UWSTestApp) -> None:
     testapp.put("/sync/echo", "x", status=405)
     testapp.delete("/sync/echo", status=405)
-    testapp.head("/sync/echo", status=405)
+    assert testapp.head("/sync/echo", status=405).headers["Allow"] == "GET, POST"
+    assert testapp.get("/rest", headers={"Accept": "application/json"}).json["jobs"] == []
 
 
 def test_quotas_apply(make: Callable[..., UWSTestApp]) -> None:

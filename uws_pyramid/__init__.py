@@ -19,6 +19,7 @@ def main(global_config: dict[str, Any], **settings: Any) -> Router:
     settings.setdefault("here", global_config.get("here", "."))
     with Configurator(settings=settings) as config:
         config.include(".settings")
+        config.include(".logs")  # before anything logs: start-up lines are in the format too
         config.include(".runtime")
         config.include(".web")
         config.include(".client")

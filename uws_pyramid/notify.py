@@ -7,6 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+#: The channel published when a job is created (job ids never hold a colon): job lists that
+#: wait for a change (``WAIT`` on a list) listen to it besides their own jobs.
+NEW_JOB = "uws:new-job"
+
+
 class Notifier:
     """In-process notifier; storages shared by several processes feed it from their own channel.
 
@@ -19,19 +24,23 @@ class Notifier:
         self._waiters: dict[str, set[threading.Event]] = defaultdict(set)
 
     @contextmanager
-    def subscribe(self, job_id: str) -> Iterator[threading.Event]:
+    def subscribe(self, job_id: str, *more: str) -> Iterator[threading.Event]:
+        """One event, set when any of the given jobs (or channels) is published."""
         event = threading.Event()
+        keys = (job_id, *more)
         with self._lock:
-            self._waiters[job_id].add(event)
+            for key in keys:
+                self._waiters[key].add(event)
         try:
             yield event
         finally:
             with self._lock:
-                waiters = self._waiters.get(job_id)
-                if waiters is not None:
-                    waiters.discard(event)
-                    if not waiters:
-                        del self._waiters[job_id]
+                for key in keys:
+                    waiters = self._waiters.get(key)
+                    if waiters is not None:
+                        waiters.discard(event)
+                        if not waiters:
+                            del self._waiters[key]
 
     def publish(self, job_id: str) -> None:
         with self._lock:
@@ -49,4 +58,4 @@ class Notifier:
     def waiting(self) -> int:
         """How many requests wait now (for tests and metrics)."""
         with self._lock:
-            return sum(len(w) for w in self._waiters.values())
+            return len({event for waiters in self._waiters.values() for event in waiters})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,6 +33,10 @@ class Background:
 
     storage: Storage
     tasks: list[tuple[str, float, Callable[[], object]]] = field(default_factory=list)
+    #: Called after each pass with the task's name, its seconds and its error (metrics, logs).
+    on_pass: list[Callable[[str, float, BaseException | None], None]] = field(
+        default_factory=list
+    )
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -50,12 +55,23 @@ class Background:
                 if clock < due[name]:
                     continue
                 due[name] = clock + interval
+                started, error, mine = time.perf_counter(), None, False
                 try:
                     with self.storage.exclusive(name) as mine:
                         if mine:
                             task()
-                except Exception:
+                except Exception as exc:
+                    error = exc
                     log.exception("background task %s failed", name)
+                if mine or error is not None:
+                    self._passed(name, time.perf_counter() - started, error)
+
+    def _passed(self, name: str, seconds: float, error: BaseException | None) -> None:
+        for listener in self.on_pass:
+            try:
+                listener(name, seconds, error)
+            except Exception:  # metrics or logs must never stop the background work
+                log.exception("background listener %r failed", listener)
 
     def stop(self) -> None:
         self._stop.set()

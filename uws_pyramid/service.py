@@ -1,11 +1,13 @@
 """JobService: every UWS use case, and the phase rules applied to what managers report."""
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -32,6 +34,7 @@ from .jobs import (
     utcnow,
 )
 from .manager import Manager
+from .notify import NEW_JOB
 from .settings import UWSSettings
 from .storage import Storage
 from .submission import Submission, Upload  # noqa: F401  (Upload: re-exported for testing.py)
@@ -86,6 +89,14 @@ class JobService:
         if not refs and query.job_type is not None:
             self.descriptions.get(query.job_type)  # 404 for a type with neither jobs nor description
         return refs
+
+    def batches(self, query: JobQuery, size: int) -> Iterator[list[JobRef]]:
+        """``list`` in batches (a streamed response); the first is read now, for the 404."""
+        batches = self.storage.batches(query, size)
+        first = next(batches)
+        if not first and query.job_type is not None:
+            self.descriptions.get(query.job_type)
+        return itertools.chain([first], batches)
 
     def uploads(self, job: Job) -> frozenset[str]:
         """Names of the job's parameters that are uploaded files."""
@@ -152,14 +163,10 @@ class JobService:
               once: bool) -> Job | None:
         """Sleep on the notifier until ``settled(job)`` (after one change if ``once``) or
         ``seconds``; None, at once, when no waiting slot is free or the server stops."""
-        if not self._wait_enabled or self.stopping.is_set():
-            return None
-        # Under load the Recommendation lets the server return early: do so rather than
-        # let waiters occupy every thread.
-        if not self._waiters.acquire(blocking=False):
-            return None
         deadline = time.monotonic() + seconds
-        try:
+        with self._waiting_slot() as free:
+            if not free:
+                return None
             with self.storage.notifier.subscribe(job_id) as changed:
                 while True:
                     changed.clear()
@@ -170,8 +177,41 @@ class JobService:
                     changed.wait(left)
                     if once:
                         return self.storage.get(job_id)
-        finally:
-            self._waiters.release()
+
+    @contextmanager
+    def _waiting_slot(self) -> Iterator[bool]:
+        """One of the ``uws.wait.max_waiters`` slots, or False (answer at once): under load
+        the Recommendation lets the server return early, rather than let waiters occupy
+        every thread."""
+        if not self._wait_enabled or self.stopping.is_set():
+            yield False
+        elif not self._waiters.acquire(blocking=False):
+            yield False
+        else:
+            try:
+                yield True
+            finally:
+                self._waiters.release()
+
+    def wait_list(
+        self, query: JobQuery, timeout: int, unchanged: Callable[[list[JobRef]], bool]
+    ) -> list[JobRef]:
+        """A job list's change feed: the list once a job in it changes or a job is created,
+        or after ``timeout`` seconds; at once if it is not ``unchanged`` (what the client
+        holds) already. Bounded and ended as ``wait``."""
+        refs = self.list(query)
+        seconds = self.settings.wait_max if timeout < 0 else min(timeout, self.settings.wait_max)
+        if not unchanged(refs) or seconds == 0:
+            return refs
+        with self._waiting_slot() as free:
+            if not free:
+                return refs
+            with self.storage.notifier.subscribe(NEW_JOB, *(r.job_id for r in refs)) as changed:
+                fresh = self.list(query)  # a change before subscribing shows here
+                if fresh != refs or self.stopping.is_set():
+                    return fresh
+                changed.wait(seconds)
+            return self.list(query)
 
     def stop_waiting(self) -> None:
         """The server stops: answer every waiting request now (UWS lets WAIT return early)."""

@@ -69,6 +69,9 @@ class UWSSettings:
     limit_upload: int = 100 * MB
     limit_parameters: int = 100
     limit_parameter_length: int = 64 * 1024
+    # Operability (README, "Metrics and logs").
+    metrics_allow: tuple[Network, ...] = ()
+    log_format: str = "text"
 
 
 def _get(
@@ -250,6 +253,10 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
         limit_parameter_length=_get(
             settings, "uws.limits.parameter_length", 64 * 1024, _positive_int, "an integer > 0"
         ),
+        metrics_allow=_get(
+            settings, "uws.metrics.allow", (), _networks, "IP networks (10.0.0.0/8 ::1)"
+        ),
+        log_format=_get(settings, "uws.log.format", "text", _log_format, "text or json"),
     )
     if parsed.execution_duration_max and (
         parsed.execution_duration_default > parsed.execution_duration_max
@@ -276,8 +283,15 @@ _KEYS = (
     "cors.origins "
     "quota.active_jobs quota.running_jobs limits.body limits.upload limits.parameters "
     "limits.unauthenticated_body auth.verifications auth.failures "
-    "limits.parameter_length"
+    "limits.parameter_length "
+    "metrics.allow log.format"
 ).split()
+
+
+def _log_format(text: str) -> str:
+    if text not in ("text", "json"):
+        raise ValueError(text)
+    return text
 
 
 def includeme(config: Configurator) -> None:

@@ -1,6 +1,7 @@
 """The Storage interface: where jobs live. Every method is one atomic transaction."""
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -50,6 +51,16 @@ class Storage(ABC):
     def list(self, query: JobQuery) -> list[JobRef]:
         """Jobs matching the query: newest first when ``query.last`` is set, else oldest first."""
 
+    def batches(self, query: JobQuery, size: int) -> Iterator[list[JobRef]]:
+        """``list(query)`` in batches of at most ``size`` (the last one may be empty), read
+        one after another as a response streams them. This default reads them all at once."""
+        yield self.list(query)
+
+    def count(self, query: JobQuery, limit: int) -> int:
+        """How many jobs the list of ``query`` (LAST aside) holds, or ``limit`` if at least
+        that many: a cheap count for paged lists. Storages with an index do better."""
+        return min(len(self.list(dataclasses.replace(query, last=None))), limit)
+
     @abstractmethod
     def update(
         self,
@@ -80,6 +91,15 @@ class Storage(ABC):
     @abstractmethod
     def expired(self, now: datetime, limit: int = 1000) -> list[Job]:
         """Jobs, ARCHIVED excepted, whose destruction time is at or before ``now``."""
+
+    def counts(self) -> dict[tuple[str, Phase], int]:
+        """How many jobs of each (type, phase), ARCHIVED included (for metrics and
+        ``uws-admin stats``). This default lists every job: storages count them in one
+        grouped query instead."""
+        found: dict[tuple[str, Phase], int] = {}
+        for ref in self.list(JobQuery(phases=frozenset(Phase))):
+            found[ref.job_type, ref.phase] = found.get((ref.job_type, ref.phase), 0) + 1
+        return found
 
     @contextmanager
     def exclusive(self, task: str) -> Iterator[bool]:

@@ -100,6 +100,39 @@ class StorageContract:
         ref = storage.list(JobQuery(job_type="sleep"))[0]
         assert (ref.phase, ref.creation_time) == (Phase.PENDING, jobs[5].creation_time)
 
+    def test_list_extensions_pages_runid_count_batches(self, storage: Storage) -> None:
+        # Pairs of jobs share a creation time: pages and batches break ties by id.
+        jobs = [
+            make_job(created=T0 + timedelta(minutes=i // 2), run_id=f"run-{i % 3}",
+                     phase=Phase.COMPLETED if i % 4 else Phase.QUEUED)
+            for i in range(10)
+        ]
+        for job in jobs:
+            storage.create(job)
+        order = sorted(jobs, key=lambda j: (j.creation_time, j.job_id))
+        newest = [j.job_id for j in reversed(order)]
+
+        def ids(**query: object) -> list[str]:
+            return [r.job_id for r in storage.list(JobQuery(**query))]  # type: ignore[arg-type]
+
+        page, pages = ids(last=3), []
+        while page:
+            pages.append(page)
+            last = next(j for j in jobs if j.job_id == page[-1])
+            page = ids(last=3, before=(last.creation_time, last.job_id))
+        assert [i for p in pages for i in p] == newest
+        assert ids(run_id="run-1") == [j.job_id for j in order if j.run_id == "run-1"]
+        assert ids(run_id="run-", run_id_prefix=True) == [j.job_id for j in order]
+        assert ids(run_id="RUN-", run_id_prefix=True) == []
+        two = frozenset({Phase.QUEUED, Phase.COMPLETED})
+        assert ids(phases=two, last=4) == newest[:4]
+        assert storage.count(JobQuery(), 100) == 10
+        assert storage.count(JobQuery(), 4) == 4
+        assert storage.count(JobQuery(phases=frozenset({Phase.QUEUED})), 100) == 3
+        batches = list(storage.batches(JobQuery(phases=two), 4))
+        assert [r.job_id for b in batches for r in b] == [j.job_id for j in order]
+        assert max(len(b) for b in batches) <= 4
+
     def test_update_is_compare_and_set(self, storage: Storage) -> None:
         job = make_job()
         storage.create(job)

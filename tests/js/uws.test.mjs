@@ -35,7 +35,7 @@ function fakeFetch(routes, calls = []) {
     const path = new URL(url).pathname + new URL(url).search;
     const handler = routes[`${method} ${path}`] || routes[`${method} ${new URL(url).pathname}`];
     const [status, body, headers = {}, finalUrl = url] = handler ? handler(init) : [404, "not found: " + path];
-    const response = new Response(status === 204 ? null : body, { status, headers });
+    const response = new Response([204, 304].includes(status) ? null : body, { status, headers });
     Object.defineProperty(response, "url", { value: finalUrl });
     return response;
   };
@@ -218,6 +218,29 @@ test("listJobsMerged merges job lists newest first and keeps LAST", async () => 
   const refs = await uws.listJobsMerged(["http://uws.test/rest/a", "http://uws.test/rest/b"], { last: 2 });
   assert.deepEqual(refs.map((r) => r.id), ["a2", "b1"]);
   assert.equal(newestFirst({ creationTime: "2026-01-01T00:00:00Z", id: "a" }, { creationTime: "2026-01-01T00:00:00Z", id: "b" }), 1);
+});
+
+test("listPage reads the next cursor and the ETag, and waits with If-None-Match", async () => {
+  const ref = (id) => `<uws:jobref id="${id}" xlink:href="${BASE}/${id}"><uws:phase>PENDING</uws:phase>`
+    + "<uws:creationTime>2026-01-03T00:00:00Z</uws:creationTime></uws:jobref>";
+  const calls = [];
+  const fetch = fakeFetch({
+    "GET /rest/echo?PHASE=PENDING&LAST=1": () => [200, `<uws:jobs ${NS}>${ref("j2")}</uws:jobs>`, {
+      ETag: '"v1"',
+      Link: `<${BASE}?PHASE=PENDING&LAST=1&BEFORE=2026-01-03T00%3A00%3A00.000Z%2Cj2>; rel="next"`,
+    }],
+    "GET /rest/echo?PHASE=PENDING&LAST=1&BEFORE=2026-01-03T00%3A00%3A00.000Z%2Cj2&WAIT=60":
+      () => [304, ""],
+  }, calls);
+  const uws = new UWSClient({ fetch, DOMParser });
+  const first = await uws.listPage(BASE, { phases: ["PENDING"], last: 1 });
+  assert.deepEqual([first.changed, first.refs.map((r) => r.id), first.etag], [true, ["j2"], '"v1"']);
+  assert.equal(first.next, "2026-01-03T00:00:00.000Z,j2");
+  const waited = await uws.listPage(BASE, { phases: ["PENDING"], last: 1, before: first.next,
+    etag: first.etag, wait: 60 });
+  assert.deepEqual(waited, { changed: false, refs: null, next: null, etag: '"v1"' });
+  assert.equal(calls[1].init.headers["If-None-Match"], '"v1"');
+  assert.equal(calls[1].init.cache, "no-store");
 });
 
 test("watchJob follows a job with blocking GETs until it ends", async () => {

@@ -17,7 +17,7 @@ from ..plugins import make_plugin_manager, select
 from ..settings import UWSSettings, parse_settings
 from ..sql import migrations
 from ..sql.storage import SQLStorage
-from . import check, users
+from . import check, jobs, users
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("ini")
     st.set_defaults(run=status)
     users.add_parsers(commands)
+    jobs.add_parsers(commands)
     return top
 
 

@@ -11,9 +11,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    ColumnElement,
     Select,
-    and_,
     bindparam,
     delete,
     func,
@@ -25,86 +23,20 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 
 from ..errors import ConfigurationError, NotFound, ServiceUnavailable
-from ..jobs import ErrorSummary, Job, JobQuery, JobRef, Phase, Quota, Result
+from ..jobs import Job, JobQuery, JobRef, Phase, Quota
+from ..notify import NEW_JOB
 from ..storage import Storage
-from . import migrations
+from . import listing, migrations
 from .accounts import SQLAccounts
 from .fastread import RowReader
-from .tables import UTCDateTime, jobs
+from .rows import job_to_row, row_to_job
+from .tables import jobs
 
 log = logging.getLogger(__name__)
-
-REF_COLUMNS = (
-    jobs.c.job_id,
-    jobs.c.job_type,
-    jobs.c.phase,
-    jobs.c.run_id,
-    jobs.c.owner_id,
-    jobs.c.creation_time,
-)
 
 # Inline, not a bound parameter: the planners of both databases can then match it to the
 # predicate of the partial index ix_uws_jobs_destruction (migration 0002).
 LIVE = jobs.c.phase != literal_column("'ARCHIVED'")
-
-
-def job_to_row(job: Job) -> dict[str, Any]:
-    row = {
-        "job_id": job.job_id,
-        "job_type": job.job_type,
-        "phase": str(job.phase),
-        "run_id": job.run_id,
-        "owner_id": job.owner_id,
-        "creation_time": job.creation_time,
-        "start_time": job.start_time,
-        "end_time": job.end_time,
-        "execution_duration": job.execution_duration,
-        "destruction": job.destruction,
-        "quote": job.quote,
-        "process_id": job.process_id,
-        "parameters": dict(job.parameters),
-        "results": [
-            {"id": r.id, "path": r.path, "mime_type": r.mime_type, "size": r.size}
-            for r in job.results
-        ],
-        "job_info": dict(job.job_info),
-    }
-    row.update(error_columns(job.error))
-    return row
-
-
-def error_columns(error: ErrorSummary | None) -> dict[str, Any]:
-    if error is None:
-        return {"error_type": None, "error_message": None, "error_has_detail": None}
-    return {
-        "error_type": error.type,
-        "error_message": error.message,
-        "error_has_detail": error.has_detail,
-    }
-
-
-def row_to_job(m: Mapping[str, Any]) -> Job:
-    error = None
-    if m["error_message"] is not None:
-        error = ErrorSummary(m["error_message"], m["error_type"], bool(m["error_has_detail"]))
-    return Job(
-        job_id=m["job_id"],
-        job_type=m["job_type"],
-        phase=Phase(m["phase"]),
-        run_id=m["run_id"],
-        owner_id=m["owner_id"],
-        creation_time=m["creation_time"],
-        start_time=m["start_time"],
-        end_time=m["end_time"],
-        execution_duration=m["execution_duration"],
-        destruction=m["destruction"],
-        quote=m["quote"],
-        parameters=dict(m["parameters"]),
-        results=[Result(**r) for r in m["results"]],
-        error=error,
-        job_info=dict(m["job_info"]),
-        process_id=m["process_id"],
-    )
 
 
 #: Seconds a client is asked to wait (Retry-After) when the database cannot be reached.
@@ -142,33 +74,7 @@ def reachable(dbapi: Any = None) -> Iterator[None]:
 
 PHASES = {str(p): p for p in Phase}
 GET_JOB = select(jobs).where(jobs.c.job_id == bindparam("job_id"))
-
-
-@functools.cache
-def list_statement(
-    job_type: bool, owner_id: bool, anonymous: bool, phases: bool, after: bool, last: bool
-) -> Select[Any]:
-    """The job list query for one combination of filters, built once (with bound parameters)
-    because building SQLAlchemy statements costs more than running them."""
-    conditions: list[ColumnElement[bool]] = []
-    if job_type:
-        conditions.append(jobs.c.job_type == bindparam("job_type"))
-    if owner_id:
-        conditions.append(jobs.c.owner_id == bindparam("owner_id"))
-    if anonymous:
-        conditions.append(jobs.c.owner_id.is_(None))
-    if phases:
-        conditions.append(jobs.c.phase.in_(bindparam("phases", expanding=True)))
-    else:  # ARCHIVED jobs are listed only when asked for (UWS 1.1 section 2.2.2.1)
-        conditions.append(jobs.c.phase != str(Phase.ARCHIVED))
-    if after:
-        conditions.append(jobs.c.creation_time > bindparam("after", type_=UTCDateTime))
-    stmt = select(*REF_COLUMNS).where(and_(*conditions))
-    if last:
-        return stmt.order_by(jobs.c.creation_time.desc(), jobs.c.job_id.desc()).limit(
-            bindparam("last")
-        )
-    return stmt.order_by(jobs.c.creation_time, jobs.c.job_id)
+INSERT_JOB = insert(jobs)
 
 
 @functools.cache
@@ -180,6 +86,10 @@ def owned_count_statement(anonymous: bool) -> Select[Any]:
         jobs.c.phase.in_(bindparam("phases", expanding=True)),
         jobs.c.job_id != bindparam("job_id"),
     )
+
+
+#: Jobs by type and phase: one grouped query (metrics, ``uws-admin stats``).
+COUNTS = select(jobs.c.job_type, jobs.c.phase, func.count()).group_by(jobs.c.job_type, jobs.c.phase)
 
 
 class SQLStorage(Storage):
@@ -249,14 +159,22 @@ class SQLStorage(Storage):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        # The connection is taken before the writer's turn: the turn lasts the transaction.
         with reachable(), self.engine.connect().execution_options(**self.write_options) as conn:
-            with conn.begin():
+            with self.writer(), conn.begin():
                 yield conn
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Held around each write transaction: a database that lets one writer at a time
+        (SQLite) queues its writers here rather than in the database's own lock."""
+        yield
 
     def create(self, job: Job, *, quotas: Collection[Quota] = ()) -> None:
         with self._write() as conn:
             self._check_quotas(conn, job, quotas)
-            conn.execute(insert(jobs), job_to_row(job))
+            conn.execute(INSERT_JOB, job_to_row(job))
+        self.notifier.publish(NEW_JOB)  # for job lists waiting for a change (in this process)
 
     def get(self, job_id: str) -> Job:
         row = self.one(GET_JOB, {"job_id": job_id})
@@ -265,21 +183,40 @@ class SQLStorage(Storage):
         return row_to_job(row)
 
     def list(self, query: JobQuery) -> list[JobRef]:
-        params: dict[str, Any] = {
-            "job_type": query.job_type,
-            "owner_id": query.owner_id,
-            "phases": sorted(query.phases) if query.phases is not None else None,
-            "after": query.after,
-            "last": query.last,
-        }
-        stmt = list_statement(
-            query.job_type is not None, query.owner_id is not None, query.anonymous,
-            query.phases is not None, query.after is not None, query.last is not None,
-        )
+        stmt = listing.list_statement(listing.shape(query))
         with self._read() as conn:
-            rows = conn.execute(stmt, {k: v for k, v in params.items() if v is not None}).all()
+            rows = conn.execute(stmt, listing.params(query)).all()
         phase = PHASES.__getitem__
         return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def batches(self, query: JobQuery, size: int) -> Iterator[list[JobRef]]:
+        if query.newest_first:
+            yield self.list(query)
+            return
+        shape = listing.shape(query)
+        # A tenth first: the response starts after a short read, then full batches.
+        params = {**listing.params(query), "batch": max(size // 10, 1)}
+        phase = PHASES.__getitem__
+        keyed = False
+        while True:
+            stmt = listing.batch_statement(shape, keyed)
+            with self._read() as conn:
+                rows = conn.execute(stmt, params).all()
+            yield [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
+            if len(rows) < params["batch"]:
+                return
+            keyed, params["batch"] = True, size
+            params["key_time"], params["key_id"] = rows[-1][5], rows[-1][0]
+
+    def count(self, query: JobQuery, limit: int) -> int:
+        stmt = listing.count_statement(listing.shape(query))
+        with self._read() as conn:
+            return int(conn.execute(stmt, {**listing.params(query), "limit": limit}).scalar_one())
+
+    def counts(self) -> dict[tuple[str, Phase], int]:
+        with self._read() as conn:
+            rows = conn.execute(COUNTS).all()
+        return {(job_type, PHASES[phase]): count for job_type, phase, count in rows}
 
     def update(
         self,

@@ -95,11 +95,19 @@ jobs = Table(
     Column("job_info", JSONType, nullable=False),
 )
 
-# The list queries: by job type (and owner) newest first, by phase, and the destruction sweep.
-Index("ix_uws_jobs_type_created", jobs.c.job_type, jobs.c.creation_time)
-Index("ix_uws_jobs_owner_created", jobs.c.owner_id, jobs.c.creation_time)
-Index("ix_uws_jobs_created", jobs.c.creation_time)
-Index("ix_uws_jobs_phase", jobs.c.phase)
+# The list queries (migration 0005): the equality filters of one combination, then the list
+# order (creation_time, job_id), so that LAST=n and keyset pages read n entries and sort none.
+_c = jobs.c
+Index("ix_uws_jobs_owner_type_phase_created", _c.owner_id, _c.job_type, _c.phase,
+      _c.creation_time, _c.job_id)
+Index("ix_uws_jobs_owner_type_created", _c.owner_id, _c.job_type, _c.creation_time, _c.job_id)
+Index("ix_uws_jobs_owner_phase_created", _c.owner_id, _c.phase, _c.creation_time, _c.job_id)
+Index("ix_uws_jobs_owner_created", _c.owner_id, _c.creation_time, _c.job_id)
+Index("ix_uws_jobs_type_phase_created", _c.job_type, _c.phase, _c.creation_time, _c.job_id)
+Index("ix_uws_jobs_type_created", _c.job_type, _c.creation_time, _c.job_id)
+Index("ix_uws_jobs_phase_created", _c.phase, _c.creation_time, _c.job_id)
+Index("ix_uws_jobs_created", _c.creation_time, _c.job_id)
+# The destruction sweep (partial in the database: live jobs only, migration 0002).
 Index("ix_uws_jobs_destruction", jobs.c.destruction)
 
 # Accounts (see uws_pyramid.accounts): looked up by primary key only.

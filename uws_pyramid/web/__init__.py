@@ -12,6 +12,8 @@ def includeme(config: Configurator) -> None:
     config.include(".limits")
     config.include(".cors")
     config.include(".security")
+    config.include(".observe")
+    config.include(".openapi")
     config.set_root_factory(ServiceRoot)
     # Views that name no permission need USE: public views say so with NO_PERMISSION_REQUIRED.
     config.set_default_permission(USE)

@@ -5,13 +5,19 @@ import logging
 import traceback
 import uuid
 
-from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken, URLDecodeError
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken, PredicateMismatch, URLDecodeError
 from pyramid.httpexceptions import HTTPException, HTTPForbidden
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
-from ..errors import ServiceUnavailable, TooManyRequests, Unauthorized, UWSError
+from ..errors import (
+    MethodNotAllowed,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    UWSError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +41,47 @@ def _unauthorized(request: Request, message: str) -> Response:
     return response
 
 
+def allowed_methods(request: Request) -> str:
+    """The methods the matched route has views for (the ``Allow`` header of a 405)."""
+    route = request.matched_route.name if request.matched_route is not None else None
+    known: dict[str | None, str] = request.registry.__dict__.setdefault("uws_allowed", {})
+    if route not in known:
+        methods: set[str] = set()
+        for item in request.registry.introspector.get_category("views"):
+            view = item["introspectable"]
+            if view["route_name"] == route and view["request_methods"]:
+                found = view["request_methods"]
+                methods.update([found] if isinstance(found, str) else found)
+        if "GET" in methods:
+            methods.add("HEAD")
+        known[route] = ", ".join(sorted(methods))
+    return known[route]
+
+
+def _not_allowed(request: Request, message: str) -> Response:
+    response = _text(405, message)
+    response.headers["Allow"] = allowed_methods(request)
+    return response
+
+
 @exception_view_config(UWSError)
 def uws_error(exc: UWSError, request: Request) -> Response:
     if isinstance(exc, Unauthorized):
         return _unauthorized(request, exc.message)
+    if isinstance(exc, MethodNotAllowed):
+        return _not_allowed(request, exc.message)
     response = _text(exc.status, exc.message)
     if isinstance(exc, ServiceUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
+
+
+@exception_view_config(PredicateMismatch)
+def no_view_for_method(exc: PredicateMismatch, request: Request) -> Response:
+    """The path is known but has no view for this request (its method): 405, with ``Allow``."""
+    if request.matched_route is None or request.method in allowed_methods(request).split(", "):
+        return not_found(request)  # another predicate than the method did not match
+    return _not_allowed(request, f"{request.method} is not allowed on {request.path}")
 
 
 @forbidden_view_config()

@@ -19,7 +19,7 @@ from ..provenance.source import Provenance, enabled
 from .requests import query_value
 from .resources import READ, may_read, require_login
 from .security import visible_jobs
-from .views import FILE_HEADERS, not_allowed
+from .views import FILE_HEADERS
 
 #: Jobs a FORWARD step reads at most, looking for those that used a result.
 FORWARD_SCAN = 2000
@@ -131,9 +131,3 @@ def _start_job(request: Request, start: chain.Start) -> Job:
     if start.result_id is not None and job.result(start.result_id) is None:
         raise NotFound(f"job {job.job_id} has no result {start.result_id!r}")
     return job
-
-
-@view_config(route_name="job_provenance", permission=READ)
-@view_config(route_name="provenance")
-def read_only(request: Request) -> Response:
-    return not_allowed(request)

@@ -12,14 +12,15 @@ from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
 from webob.static import FileIter
 
+from .. import metrics
 from ..errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound
-from ..jobs import Job, JobQuery
+from ..jobs import Job
 from ..submission import Submission, Upload
-from ..timeparse import parse_after, parse_int
-from . import jsonform, xml
+from ..timeparse import parse_int
+from . import joblists, jsonform, xml
 from .resources import CHANGE, CREATE, READ
-from .security import owner_of_new_jobs, visible_jobs
-from .requests import parse_phase, query_value, query_values, submission, wants_json
+from .security import owner_of_new_jobs
+from .requests import parse_phase, query_value, submission, wants_json
 
 #: How many jobs the job list shows after a DELETE redirects there (UWS 1.1 section 2.2.2.1).
 LAST_AFTER_DELETE = 100
@@ -54,18 +55,25 @@ def see_job(request: Request, job: Job) -> HTTPSeeOther:
     return HTTPSeeOther(location=job_url(request, job))
 
 
-def job_list_query(request: Request, job_type: str | None) -> JobQuery:
-    """The query's filters, limited to the jobs the caller may see."""
-    phases = frozenset(parse_phase("PHASE", v) for v in query_values(request, "PHASE"))
-    after = query_value(request, "AFTER")
-    last = query_value(request, "LAST")
-    return JobQuery(
-        job_type=job_type,
-        phases=phases or None,
-        after=parse_after("AFTER", after) if after is not None else None,
-        last=parse_int("LAST", last, 1, "an integer > 0") if last is not None else None,
-        **visible_jobs(request),
-    )
+LIST_TYPES = {True: "application/json", False: "application/xml"}
+
+
+def job_list(request: Request, job_type: str | None, url: str, by_type: bool) -> Response:
+    """A job list, with the extensions of joblists.py; a whole list is streamed."""
+    query = joblists.job_list_query(request, job_type)
+    json = wants_json(request)
+    write = jsonform.job_list_json_parts if json else xml.job_list_xml_parts
+    if joblists.streamed(request, query):
+        response = Response(content_type=LIST_TYPES[json], charset="utf-8")
+        response.app_iter = write(request.jobs.batches(query, joblists.BATCH), url, by_type)
+        return joblists.decorate(request, response, query, None, json)
+    refs, held = joblists.list_jobs(request, query, json)
+    if held:
+        response = Response(status=304)
+    else:
+        body = b"".join(write([refs], url, by_type))
+        response = Response(body=body, content_type=LIST_TYPES[json], charset="utf-8")
+    return joblists.decorate(request, response, query, refs, json)
 
 
 @view_defaults(route_name="jobs")
@@ -76,9 +84,8 @@ class JobListView:
 
     @view_config(request_method=("GET", "HEAD"))
     def get(self) -> Response:
-        refs = self.request.jobs.list(job_list_query(self.request, self.job_type))
         url = self.request.route_url("jobs", jobtype=self.job_type)
-        return uws_document(self.request, xml.job_list_xml, jsonform.job_list_json, refs, url)
+        return job_list(self.request, self.job_type, url, False)
 
     @view_config(request_method="POST", permission=CREATE)
     def create(self) -> HTTPSeeOther:
@@ -94,9 +101,7 @@ class JobListView:
 @view_config(route_name="all_jobs", request_method=("GET", "HEAD"))
 def all_jobs(request: Request) -> Response:
     """Every job of every type, as one job list (for the browser client and operators)."""
-    refs = request.jobs.list(job_list_query(request, None))
-    url = request.route_url("all_jobs")
-    return uws_document(request, xml.job_list_xml, jsonform.job_list_json, refs, url, True)
+    return job_list(request, None, request.route_url("all_jobs"), True)
 
 
 class JobResource:
@@ -121,7 +126,10 @@ class JobView(JobResource):
             timeout = parse_int("WAIT", wait, -1, "an integer number of seconds, or -1")
             phase = query_value(self.request, "PHASE")
             expected = parse_phase("PHASE", phase) if phase is not None else None
-            job = self.request.jobs.wait(job, timeout, expected)
+            most = self.request.registry.uws_settings.wait_max
+            job = metrics.timed_wait(
+                lambda: self.request.jobs.wait(job, timeout, expected), job, timeout, expected, most
+            )
         uploads = self.request.jobs.uploads(job)
         return uws_document(self.request, xml.job_xml, jsonform.job_json, job, self.url, uploads)
 

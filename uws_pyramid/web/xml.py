@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "UWS_NS", "XLINK_NS", "XSI_NS", "UWS_VERSION",
-    "format_time", "url_segment", "job_xml", "job_list_xml", "results_xml", "parameters_xml",
+    "format_time", "url_segment", "job_xml", "job_list_xml", "job_list_xml_parts",
+    "results_xml", "parameters_xml",
 ]
 
 UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
@@ -108,29 +109,47 @@ def type_segment(ref: JobRef) -> str:
 
 def job_list_xml(refs: Sequence[JobRef], list_url: str, by_type: bool = False) -> bytes:
     """The ``uws:jobs`` document of /{jobs}: one ``uws:jobref`` per job, in the given order."""
+    return b"".join(job_list_xml_parts([refs], list_url, by_type))
+
+
+def job_list_xml_parts(
+    batches: Iterable[Sequence[JobRef]], list_url: str, by_type: bool = False
+) -> Iterator[bytes]:
+    """``job_list_xml`` of the jobs of every batch, one piece of UTF-8 per batch (a streamed
+    response holds one batch at a time)."""
     base = _attr(list_url.rstrip("/")) + "/"
-    parts = [f'<uws:jobs {_NAMESPACES} version="{UWS_VERSION}">']
-    append = parts.append
     url_safe = _URL_SAFE.fullmatch
-    for ref in refs:
-        job_id = ref.job_id
-        # Generated ids are URL-safe, hence XML-safe: one check instead of two escapes.
-        if url_safe(job_id):
-            id_attr = id_segment = job_id
-        else:
-            id_attr, id_segment = _attr(job_id), url_segment(job_id)
-        run = "" if ref.run_id is None else f"<uws:runId>{_text(ref.run_id)}</uws:runId>"
-        owner = (
-            f"<uws:ownerId{_NIL}" if ref.owner_id is None
-            else f"<uws:ownerId>{_text(ref.owner_id)}</uws:ownerId>"
-        )
-        append(
-            f'<uws:jobref id="{id_attr}" xlink:href="{base}{type_segment(ref) if by_type else ""}{id_segment}">'
-            f"<uws:phase>{ref.phase}</uws:phase>{run}{owner}"
-            f"<uws:creationTime>{format_time(ref.creation_time)}</uws:creationTime></uws:jobref>"
-        )
-    append("</uws:jobs>")
-    return _document(parts)
+    head = f'{_DECLARATION}<uws:jobs {_NAMESPACES} version="{UWS_VERSION}">'
+    types: dict[str, str] = {}  # the link segment of each job type (a list has few)
+    for refs in batches:
+        parts = [head]
+        head = ""
+        append = parts.append
+        for ref in refs:
+            if by_type:
+                segment = types.get(ref.job_type)
+                if segment is None:
+                    segment = types[ref.job_type] = type_segment(ref)
+            else:
+                segment = ""
+            job_id = ref.job_id
+            # Generated ids are URL-safe, hence XML-safe: one check instead of two escapes.
+            if url_safe(job_id):
+                id_attr = id_segment = job_id
+            else:
+                id_attr, id_segment = _attr(job_id), url_segment(job_id)
+            run = "" if ref.run_id is None else f"<uws:runId>{_text(ref.run_id)}</uws:runId>"
+            owner = (
+                f"<uws:ownerId{_NIL}" if ref.owner_id is None
+                else f"<uws:ownerId>{_text(ref.owner_id)}</uws:ownerId>"
+            )
+            append(
+                f'<uws:jobref id="{id_attr}" xlink:href="{base}{segment}{id_segment}">'
+                f"<uws:phase>{ref.phase}</uws:phase>{run}{owner}"
+                f"<uws:creationTime>{format_time(ref.creation_time)}</uws:creationTime></uws:jobref>"
+            )
+        yield "".join(parts).encode("utf-8")
+    yield (head + "</uws:jobs>").encode("utf-8")
 
 
 # ---------------------------------------------------------------------------------------------

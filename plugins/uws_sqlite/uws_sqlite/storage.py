@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,10 @@ from uws_pyramid.errors import ConfigurationError
 from uws_pyramid.privatefiles import private_file
 from uws_pyramid.sql.storage import SQLStorage
 
+from .writelock import WriteLock
+
+#: Seconds a writer waits for the database before the request gets a 503.
+DEFAULT_BUSY_TIMEOUT = 30.0
 BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
             "false": False, "no": False, "off": False, "0": False}
 
@@ -55,6 +60,21 @@ class SQLiteStorage(SQLStorage):
     write_options = {"sqlite_begin": "IMMEDIATE"}
     fast_reads = True
 
+    def __init__(self, engine: Engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        super().__init__(engine)
+        database = engine.url.database
+        file = database if database and database != ":memory:" else None
+        self._write_lock = WriteLock(file, busy_timeout)
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        with self._write_lock.held():
+            yield
+
+    def close(self) -> None:
+        super().close()
+        self._write_lock.close()
+
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
         path = options.get("path", "var/uws.sqlite")
@@ -64,13 +84,16 @@ class SQLiteStorage(SQLStorage):
             path = os.path.join(here, path)
             # Created for the server's user alone: it holds the accounts' password hashes.
             private_file(Path(path))
+        return sqlite_engine(path, cls.busy_timeout(options))
+
+    @staticmethod
+    def busy_timeout(options: Mapping[str, str]) -> float:
         try:
-            timeout = float(options.get("busy_timeout", "30"))
+            return float(options.get("busy_timeout", str(DEFAULT_BUSY_TIMEOUT)))
         except ValueError:
             raise ConfigurationError(
                 "uws.storage.busy_timeout: expected a number of seconds"
             ) from None
-        return sqlite_engine(path, timeout)
 
     @classmethod
     def from_settings(cls, options: Mapping[str, str], here: str) -> SQLiteStorage:
@@ -80,7 +103,7 @@ class SQLiteStorage(SQLStorage):
             raise ConfigurationError(
                 f"uws.storage.auto_migrate = {auto_migrate!r}: expected true or false"
             )
-        storage = cls(cls.engine_from_settings(options, here))
+        storage = cls(cls.engine_from_settings(options, here), cls.busy_timeout(options))
         try:
             storage.prepare_schema(BOOLEANS[auto_migrate])
         except BaseException:

@@ -176,6 +176,36 @@ export class UWSClient {
   }
 
   /**
+   * One page of a job list with this service's extensions (README, "Job lists at scale"):
+   * ``before`` continues after a job (the ``next`` cursor the previous page gave); with the
+   * ``etag`` of the page shown and ``wait`` seconds, the request returns when the list
+   * changes, or after ``wait`` seconds with ``changed`` false (a 304, no body).
+   * @param {string} listUrl
+   * @param {{phases?: string[], after?: string|null, last?: number, before?: string|null,
+   *   etag?: string|null, wait?: number|null, signal?: AbortSignal}} [options]
+   * @returns {Promise<{changed: boolean, refs: import("./uwsxml.js").JobRef[] | null,
+   *   next: string|null, etag: string|null}>}
+   */
+  async listPage(listUrl, { phases = [], after = null, last = 25, before = null, etag = null,
+    wait = null, signal } = {}) {
+    const query = new URLSearchParams();
+    if (before) query.append("BEFORE", before);
+    if (wait !== null) query.append("WAIT", String(wait));
+    const extra = query.toString();
+    const url = jobListUrl(listUrl, { phases, after, last }) + (extra ? `&${extra}` : "");
+    const headers = { Accept: "application/xml" };
+    if (etag) headers["If-None-Match"] = etag;
+    // no-store: the page's own If-None-Match decides, and a 304 reaches this code as one.
+    const response = await this.send(url, { headers, signal, cache: "no-store" });
+    if (response.status === 304) return { changed: false, refs: null, next: null, etag };
+    if (!response.ok) throw await UWSError.of(response, url);
+    const link = /<([^>]*)>\s*;\s*rel="next"/.exec(response.headers.get("Link") || "");
+    const next = link ? new URL(link[1], "http://localhost/").searchParams.get("BEFORE") : null;
+    const refs = parseJobList(this.parseXml(await response.text()));
+    return { changed: true, refs, next, etag: response.headers.get("ETag") };
+  }
+
+  /**
    * One list across several job lists (e.g. every job type of a service): the union of their
    * filtered lists, newest first, cut to ``last``.
    * @param {string[]} listUrls

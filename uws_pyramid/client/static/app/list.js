@@ -1,22 +1,32 @@
-// The job list page: filters, LAST/AFTER paging, live refresh, abort and delete of a selection.
-import { FINAL, PHASES } from "../uws.js";
+// The job list page: filters, keyset pages, live updates, abort and delete of a selection.
+// One request per page and one per change: the page waits on the list (WAIT with its ETag)
+// instead of polling it, and pages by the service's BEFORE cursor (README, "Job lists at
+// scale"), so page 400 of 10,000 jobs costs what page 1 does.
+import { FINAL, PHASES, sleep } from "../uws.js";
 import { byId, confirmDialog, h, replace, status } from "./dom.js";
 import { descriptions, errorText, header, listUrl, page, params, phaseBadge,
   splitJobUrl, timeText, uws } from "./common.js";
 
-const REFRESH_MS = 4000;
+/** After a failed request, wait this long before the next. */
+const RETRY_MS = 4000;
+/** Seconds each wait for a change of the list lasts (the server may end it sooner). */
+const WAIT_S = 60;
 const state = {
   type: params.get("type") || "",
   phases: params.getAll("phase").filter((p) => PHASES.includes(p)),
   after: params.get("after") || "",
   size: Number(params.get("size")) || 25,
+  before: params.get("before") || "",
   page: Math.max(Number(params.get("page")) || 0, 0),
 };
+/** The cursors of the pages before this one (to go back: "newer"), and of the next one. */
+const cursors = [];
+let nextCursor = null;
+let controller = null;
 /** href -> {row, ref, cells}; details: href -> the job's start and end (fetched per row). */
 const rows = new Map();
 const details = new Map();
 const selected = new Set();
-let timer = 0;
 let typeNames = null;
 let generation = 0;
 
@@ -29,7 +39,7 @@ function saveState() {
   showFilters();
   const query = page("index.html", {
     type: state.type, after: state.after, size: state.size === 25 ? null : state.size,
-    page: state.page || null,
+    page: state.page || null, before: state.before || null,
   });
   const phases = state.phases.map((p) => `phase=${p}`).join("&");
   history.replaceState(null, "", phases ? `${query}${query.includes("?") ? "&" : "?"}${phases}` : query);
@@ -111,35 +121,44 @@ async function loadDetails(refs, mine) {
   await Promise.all([worker(), worker(), worker(), worker()]);
 }
 
-/** The service's job types (the all-types list merges their lists). */
+/** The service's job types (for the type menu). */
 async function jobTypes() {
   typeNames ??= descriptions.list().then((answer) => answer.jobTypes.map((t) => t.name))
     .catch((error) => { typeNames = null; throw error; });
   return typeNames;
 }
 
+/** Show the page, then wait for its changes until the filters, the page or the tab change. */
 async function refresh() {
-  clearTimeout(timer);
   const mine = ++generation;
-  const last = (state.page + 1) * state.size;
-  const after = state.after ? new Date(state.after).toISOString() : null;
-  try {
-    const filters = { phases: state.phases, after, last };
-    const refs = state.type ? await uws.listJobs(listUrl(state.type), filters)
-      : await uws.listJobsMerged((await jobTypes()).map(listUrl), filters);
-    if (mine !== generation) return;
-    const shown = refs.slice(state.page * state.size);
-    render(shown);
-    byId("older").disabled = refs.length < last;
-    byId("newer").disabled = state.page === 0;
-    byId("pageno").textContent = `Page ${state.page + 1}`;
-    byId("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
-    document.body.dataset.loaded = "true";
-    await loadDetails(shown, mine);
-  } catch (error) {
-    if (mine === generation) status(errorText(error), "error");
+  controller?.abort();
+  controller = new AbortController();
+  const options = {
+    phases: state.phases, after: state.after ? new Date(state.after).toISOString() : null,
+    last: state.size, before: state.before || null, signal: controller.signal,
+  };
+  let etag = null;
+  while (mine === generation && !document.hidden) {
+    try {
+      const answer = await uws.listPage(listUrl(state.type || null),
+        { ...options, etag, wait: etag ? WAIT_S : null });
+      if (mine !== generation) return;
+      if (!answer.changed) continue;
+      etag = answer.etag;
+      nextCursor = answer.next;
+      render(answer.refs);
+      byId("older").disabled = !nextCursor;
+      byId("newer").disabled = state.page === 0;
+      byId("pageno").textContent = `Page ${state.page + 1}`;
+      byId("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+      document.body.dataset.loaded = "true";
+      await loadDetails(answer.refs, mine);
+    } catch (error) {
+      if (mine !== generation || error.name === "AbortError") return;
+      status(errorText(error), "error");
+      await sleep(RETRY_MS);
+    }
   }
-  if (mine === generation && !document.hidden) timer = setTimeout(refresh, REFRESH_MS);
 }
 
 function showSelection() {
@@ -164,11 +183,13 @@ async function act(verb, method) {
   const done = hrefs.length - failures.length;
   status(failures.length ? `${verb}: ${done} done, ${failures.length} refused: ${failures.join("; ")}`
     : `${verb}: ${done} job(s) done.`, failures.length ? "error" : "info");
-  await refresh();
+  refresh();
 }
 
 function restart() {
   state.page = 0;
+  state.before = "";
+  cursors.length = 0;
   saveState();
   for (const entry of rows.values()) entry.row.remove();
   rows.clear();
@@ -206,8 +227,21 @@ async function setUp() {
     restart();
   });
   byId("filters").addEventListener("submit", (e) => e.preventDefault());
-  byId("newer").addEventListener("click", () => { state.page -= 1; saveState(); refresh(); });
-  byId("older").addEventListener("click", () => { state.page += 1; saveState(); refresh(); });
+  byId("newer").addEventListener("click", () => {
+    // A page opened from a link knows no cursors before its own: back to the first.
+    state.before = cursors.pop() || "";
+    state.page = state.before ? state.page - 1 : 0;
+    saveState();
+    refresh();
+  });
+  byId("older").addEventListener("click", () => {
+    if (!nextCursor) return;
+    cursors.push(state.before);
+    state.before = nextCursor;
+    state.page += 1;
+    saveState();
+    refresh();
+  });
   byId("all").addEventListener("change", (e) => {
     for (const entry of rows.values()) {
       entry.box.checked = e.target.checked;

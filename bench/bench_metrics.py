@@ -1,0 +1,163 @@
+"""What the request tween (metrics, access log line, request id) costs a get-job request.
+
+The same app is built twice in this process, with the tween and with it replaced by nothing;
+get-job requests are sent to each straight through WSGI (no sockets: the tween's share is
+then as large as it can be), in alternating rounds, and the medians are compared. Times are this process's CPU time
+(client and server threads alike), which other programs on the machine disturb far less than
+wall-clock time. Access lines go to a file at INFO, as a production logging configuration would.
+
+Usage: python bench/bench_metrics.py [--requests 3000] [--rounds 7] [--log-format text|json]
+Set PROMETHEUS_MULTIPROC_DIR (an empty directory) to measure the multiprocess mode.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def build(here: str, fmt: str, observed: bool) -> Any:
+    from uws_pyramid import main
+    from uws_pyramid.web import observe
+
+    original = observe.tween
+    if not observed:
+        observe.tween = lambda handler, registry: handler  # type: ignore[assignment]
+    try:
+        return main({"here": here}, **{
+            "here": here, "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite",
+            "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true",
+            "uws.workdir": "jobs", "uws.background": "false", "uws.log.format": fmt,
+        })
+    finally:
+        observe.tween = original
+
+
+def environ(path: str) -> dict[str, Any]:
+    return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80", "wsgi.url_scheme": "http", "QUERY_STRING": "",
+            "REMOTE_ADDR": "127.0.0.1", "wsgi.input": io.BytesIO(), "HTTP_HOST": "localhost",
+            "SERVER_PROTOCOL": "HTTP/1.1"}
+
+
+def per_request(app: Any, path: str, count: int) -> float:
+    """CPU seconds per request, body read."""
+    def start(status: str, headers: Any, exc_info: Any = None) -> None:
+        assert status.startswith("200"), status
+
+    started = time.process_time()
+    for _ in range(count):
+        b"".join(app(environ(path), start))
+    return (time.process_time() - started) / count
+
+
+def per_http_request(app: Any, path: str, count: int) -> float:
+    """CPU seconds per request through waitress (both ends), on one keep-alive connection."""
+    import http.client
+    import threading
+
+    from waitress.server import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    connection = http.client.HTTPConnection("127.0.0.1", server.effective_port)
+    try:
+        started = time.process_time()
+        for _ in range(count):
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200, response.status
+        return (time.process_time() - started) / count
+    finally:
+        connection.close()
+        server.close()
+        thread.join(timeout=5)
+
+
+def tween_alone(app: Any, count: int = 50000) -> float:
+    """CPU seconds the tween adds around a handler that does nothing (a get-job request's
+    route and job id): its own cost, without the noise of a whole request."""
+    from pyramid.request import Request
+    from pyramid.response import Response
+
+    from uws_pyramid.web.observe import tween
+
+    response = Response(b"")
+    request = Request.blank("/rest/echo/bench")
+    request.registry = app.registry
+    request.matched_route = type("Route", (), {"name": "job"})()
+    request.matchdict = {"jobtype": "echo", "job_id": "bench"}
+    observed = tween(lambda r: response, app.registry)
+    started = time.process_time()
+    for _ in range(count):
+        response.headers.pop("X-Request-ID", None)
+    bare = time.process_time() - started
+    started = time.process_time()
+    for _ in range(count):
+        observed(request)
+    return (time.process_time() - started - bare) / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--log-format", default="text", choices=("text", "json"))
+    parser.add_argument("--no-access-log", action="store_true",
+                        help="access lines off (uws_pyramid.access at WARNING): metrics alone")
+    parser.add_argument("--http", action="store_true",
+                        help="through waitress on a socket, as clients see it (else straight WSGI)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    logs = tempfile.NamedTemporaryFile(suffix=".log", delete=False)
+    handler = logging.FileHandler(logs.name)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+    if args.no_access_log:
+        logging.getLogger("uws_pyramid.access").setLevel(logging.WARNING)
+    apps = {}
+    for observed in (False, True):
+        here = tempfile.mkdtemp(prefix="uws-bench-metrics-")
+        apps[observed] = build(here, args.log_format, observed)
+    # One job in each app's storage, created the way clients do.
+    paths = {}
+    for observed, app in apps.items():
+        from webtest import TestApp
+        location = TestApp(app).post("/rest/echo", {"message": "bench"}).location
+        paths[observed] = location.split("localhost", 1)[1]
+        per_request(app, paths[observed], 200)  # warm up
+    times: dict[bool, list[float]] = {False: [], True: []}
+    measure = per_http_request if args.http else per_request
+    for _ in range(args.rounds):
+        for observed in (False, True):
+            times[observed].append(measure(apps[observed], paths[observed], args.requests))
+    bare, observed = statistics.median(times[False]), statistics.median(times[True])
+    how = "over HTTP (waitress)" if args.http else "through WSGI"
+    access = "off" if args.no_access_log else args.log_format
+    shared = "on" if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else "off"
+    print(f"get job {how}, {args.rounds} rounds of {args.requests} requests, "
+          f"access lines {access}, multiprocess {shared}")
+    print(f"  without the tween: {bare * 1e6:8.1f} us CPU/request")
+    print(f"  with the tween:    {observed * 1e6:8.1f} us CPU/request")
+    overhead = (observed / bare - 1) * 100
+    print(f"  overhead:          {(observed - bare) * 1e6:8.1f} us ({overhead:.1f} %)")
+    alone = tween_alone(apps[True])
+    print(f"  the tween alone:   {alone * 1e6:8.1f} us CPU/request "
+          f"({alone / bare * 100:.1f} % of the request without it)")
+    for app in apps.values():
+        app.registry.uws.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""/openapi.json and /docs; schemathesis run against a live server from that document."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from uws_pyramid import main
+
+from .conftest import ADMIN_PASSWORD, ROOT, UWSTestApp, add_user
+from .live import serve
+
+
+class Tally:
+    """WSGI middleware counting the requests the server answered, by status."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.statuses: Counter[int] = Counter()
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
+        def counted(status: str, headers: Any, exc_info: Any = None) -> Any:
+            with self.lock:
+                self.statuses[int(status[:3])] += 1
+            return start(status, headers, exc_info)
+
+        return self.app(environ, counted)
+
+
+def fuzz_settings(tmp_path: Path) -> dict[str, str]:
+    return {
+        "here": str(tmp_path), "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite",
+        "uws.manager": "local", "uws.manager.max_running": "2",
+        "uws.jdl_dir": str(ROOT / "jdl"), "uws.workdir": "jobs", "uws.background": "false",
+        "uws.wait.max": "5", "uws.execution_duration.max": "5",
+        "uws.execution_duration.default": "5",
+        "uws.auth.failures": "1000000",
+    }
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_error_and_no_nonconformance(tmp_path: Path) -> None:
+    app = main({"here": str(tmp_path)}, **fuzz_settings(tmp_path))
+    add_user(app, "root", ADMIN_PASSWORD, "admin")
+    tally = Tally(app)
+    examples = os.environ.get("UWS_FUZZ_EXAMPLES", "30")
+    try:
+        with serve(tally, threads=8) as base:
+            report = tmp_path / "junit.xml"
+            run = subprocess.run(
+                [str(Path(sys.executable).with_name("st")), "run", f"{base}/openapi.json",
+                 "--auth", f"root:{ADMIN_PASSWORD}", "--checks", "all",
+                 "--max-examples", examples, "--seed", "16", "--workers", "2",
+                 "--max-redirects", "0", "--request-timeout", "20",
+                 "--report", "junit", "--report-junit-path", str(report),
+                 "--suppress-health-check", "all", "--no-color"],
+                capture_output=True, text=True, timeout=900, cwd=tmp_path,
+            )
+    finally:
+        app.registry.uws.close()
+    print(run.stdout[-20000:], run.stderr[-3000:])
+    total = sum(tally.statuses.values())
+    print("requests by status:", dict(sorted(tally.statuses.items())), "total", total)
+    assert run.returncode == 0, run.stdout[-6000:]
+    assert not [s for s in tally.statuses if s >= 500]
+    assert total >= 2000
+
+
+def test_document_describes_every_route(testapp: UWSTestApp, app: Any) -> None:
+    doc = testapp.get("/openapi.json").json
+    assert doc["openapi"].startswith("3.1")
+    templates = set(doc["paths"])
+    mapper = app.routes_mapper
+    for route in mapper.get_routes():
+        if route.name.startswith("__") or route.name in ("client_home",):
+            continue  # static files and the browser client's page
+        pattern = route.pattern if route.pattern.startswith("/") else "/" + route.pattern
+        if pattern in ("/rest/{jobtype}", "/sync/{jobtype}"):  # one path per job type
+            types = ("echo", "fail", "sleep", "wordcount")
+            assert {pattern.replace("{jobtype}", t) for t in types} <= templates
+        elif pattern == "/rest/{jobtype}/{job_id}/{prop}":
+            assert "/rest/{jobtype}/{job_id}/phase" in templates
+        else:
+            assert pattern in templates, route.name
+    assert set(doc["components"]["securitySchemes"]) == {"basic", "bearer", "session"}
+    job = doc["paths"]["/rest/{jobtype}/{job_id}"]["get"]["responses"]["200"]["content"]
+    assert set(job) == {"application/xml", "application/json"}
+    assert "4XX" in doc["paths"]["/rest/echo"]["post"]["responses"]
+
+
+def test_job_type_parameters_come_from_its_description(
+    tmp_path: Path, settings: dict[str, Any]
+) -> None:
+    jdl = tmp_path / "jdl"
+    shutil.copytree(ROOT / "jdl", jdl)
+    app = main({"here": str(tmp_path)}, **{**settings, "uws.jdl_dir": str(jdl),
+                                           "uws.jdl_refresh": "0"})
+    try:
+        testapp = UWSTestApp(app)
+        paths = testapp.get("/openapi.json").json["paths"]
+        sleep = paths["/rest/sleep"]["post"]["requestBody"]["content"][
+            "application/x-www-form-urlencoded"]["schema"]
+        duration = sleep["properties"]["duration"]
+        assert (duration["type"], duration["minimum"], duration["maximum"]) == ("integer", 0, 3600)
+        assert duration["default"] == 10
+        assert sleep["additionalProperties"] is False
+        wordcount = paths["/rest/wordcount"]["post"]["requestBody"]
+        assert wordcount["required"] is True
+        form = wordcount["content"]["multipart/form-data"]["schema"]
+        assert form["required"] == ["infile"]
+        assert form["properties"]["infile"]["format"] == "binary"
+        # A new job type, with choices: the document follows.
+        text = (ROOT / "jdl" / "echo.wadl").read_text().replace('path="echo"', 'path="shout"')
+        text = text.replace(
+            'name="message" type="xs:string" required="false" default="hello">',
+            'name="message" type="xs:string" required="true">'
+            '<option value="hi"/><option value="ho"/>')
+        (jdl / "shout.wadl").write_text(text)
+        shutil.copy(jdl / "scripts" / "echo.sh", jdl / "scripts" / "shout.sh")
+        app.registry.uws.descriptions.reload()
+        paths = testapp.get("/openapi.json").json["paths"]
+        shout = paths["/rest/shout"]["post"]["requestBody"]["content"][
+            "application/x-www-form-urlencoded"]["schema"]
+        assert shout["properties"]["message"]["enum"] == ["hi", "ho"]
+        assert shout["required"] == ["message"]
+        assert "shout" in paths["/rest/{jobtype}/{job_id}"]["parameters"][0]["schema"]["enum"]
+    finally:
+        app.registry.uws.close()
+
+
+def test_docs_page_loads_nothing_from_elsewhere(testapp: UWSTestApp) -> None:
+    page = testapp.get("/docs")
+    assert "openapi.json" in page.text and "docs.js" in page.text
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    for url in (page.html.find("script")["src"], page.html.find("link", rel="stylesheet")["href"]):
+        assert url.startswith("http://localhost/")
+        testapp.get(url.replace("http://localhost", ""), status=200)
+    script = testapp.get("/client/static/docs.js").text
+    assert "http" not in script.replace("openapi.json", "")
+
+
+# Regression tests of what schemathesis found.
+
+def test_wrong_method_on_a_known_path_is_405_with_allow(testapp: UWSTestApp) -> None:
+    response = testapp.request("/rest/echo", method="TRACE", status=405)
+    assert response.headers["Allow"] == "GET, HEAD, POST"
+    response = testapp.request("/capabilities", method="PATCH", status=405)
+    assert response.headers["Allow"] == "GET, HEAD"
+    job = testapp.post("/rest/echo", {}, status=303).location
+    response = testapp.request(job.replace("http://localhost", ""), method="PUT", status=405)
+    assert response.headers["Allow"] == "DELETE, GET, HEAD, POST"
+    testapp.request("/nowhere", method="TRACE", status=404)
+
+
+def test_run_id_with_control_characters_is_refused(testapp: UWSTestApp) -> None:
+    response = testapp.post("/rest/echo", {"RUNID": "a\x0fb"}, status=400)
+    assert "RUNID" in response.text
+    job = testapp.post("/rest/echo", {"RUNID": "fine"}, status=303).location
+    testapp.post(job.replace("http://localhost", ""), {"RUNID": "\x01"}, status=400)

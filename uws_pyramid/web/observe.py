@@ -1,0 +1,123 @@
+"""What operators see of requests: a tween that counts and logs each one (with its request
+id), and the /metrics view for Prometheus."""
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.registry import Registry
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.security import NO_PERMISSION_REQUIRED as PUBLIC
+from pyramid.tweens import INGRESS
+from pyramid.view import view_config
+
+from .. import logs, metrics
+from ..errors import Forbidden, ServiceUnavailable
+from .security import IDENTITY_KEY, Identity, from_networks
+
+#: A caller's own request id is echoed if it is this tame (it goes into log lines).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
+#: Routes whose last path segment is a job id.
+_JOB_ROUTES = frozenset({"job", "job_property", "job_parameter", "job_result", "job_event"})
+_error_counter: metrics.ErrorCounter | None = None
+
+
+#: Request ids made here: this process's random prefix and a count (unique, and cheaper
+#: than random bytes for every request).
+_PREFIX = secrets.token_hex(6)
+_count = itertools.count(1)
+
+
+def request_id(request: Request) -> str:
+    given = request.environ.get("HTTP_X_REQUEST_ID", "")
+    return given if _REQUEST_ID.match(given) else f"{_PREFIX}-{next(_count):x}"
+
+
+def _job_id(request: Request, route: str, response: Response | None) -> str | None:
+    if route in _JOB_ROUTES and request.matchdict:
+        found = request.matchdict.get("job_id")
+        return str(found) if found else None
+    if route == "jobs" and response is not None and response.status_code == 303:
+        # A job was created: the redirect names it.
+        return (response.location or "").rstrip("/").rsplit("/", 1)[-1] or None
+    return None
+
+
+def tween(handler: Callable[[Request], Response], registry: Registry) -> Callable[..., Response]:
+    """Time, count and log every request (outermost: the status is the one sent)."""
+
+    def observe(request: Request) -> Response:
+        started = time.perf_counter()
+        rid = request_id(request)
+        response: Response | None = None
+        try:
+            response = handler(request)
+            response.headers["X-Request-ID"] = rid
+            return response
+        finally:
+            seconds = time.perf_counter() - started
+            status = response.status_code if response is not None else 500
+            route = request.matched_route.name if request.matched_route else "unmatched"
+            metrics.observe_request(route, request.method, status, seconds)
+            if isinstance(getattr(request, "exception", None), ServiceUnavailable):
+                metrics.ERRORS.labels("storage").inc()
+            if logs.ACCESS.isEnabledFor(logging.INFO):
+                identity = request.environ.get(IDENTITY_KEY)
+                logs.request_line({
+                    "method": request.method, "route": route, "path": request.path,
+                    "status": status, "duration_ms": round(seconds * 1000, 2),
+                    "user": identity.name if isinstance(identity, Identity) else None,
+                    "job_id": _job_id(request, route, response), "request_id": rid,
+                    "client": request.remote_addr,
+                })
+
+    return observe
+
+
+@view_config(route_name="metrics", request_method=("GET", "HEAD"), permission=PUBLIC)
+def metrics_view(request: Request) -> Response:
+    """The Prometheus text: to the networks of ``uws.metrics.allow`` and administrators."""
+    allowed = request.registry.uws_settings.metrics_allow
+    if not (allowed and from_networks(request, allowed)):
+        identity = request.identity  # 401 for wrong credentials
+        if not (isinstance(identity, Identity) and identity.admin):
+            raise Forbidden("metrics are served to administrators and uws.metrics.allow networks")
+    body, content_type = metrics.scrape(request.registry.uws_job_counts)
+    response = Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response
+
+
+def _count_errors(runtime: Any) -> None:
+    """Count what the storage's and the manager's code log at ERROR (one handler per process)."""
+    global _error_counter
+    components = {
+        "uws_pyramid.sql": "storage",
+        type(runtime.storage).__module__.split(".")[0]: "storage",
+        type(runtime.manager).__module__.split(".")[0]: "manager",
+    }
+    components.pop("uws_pyramid", None)  # a storage or manager of the core counts as above
+    if _error_counter is None:
+        _error_counter = metrics.ErrorCounter(components)
+        logging.getLogger().addHandler(_error_counter)
+    else:
+        _error_counter.components.update(components)
+
+
+def includeme(config: Configurator) -> None:
+    runtime = config.registry.uws
+    runtime.plugins.register(metrics.JobObserver())
+    runtime.plugins.register(logs.PhaseLogger())
+    runtime.background.on_pass.extend([metrics.background_pass, logs.background_pass])
+    _count_errors(runtime)
+    config.registry.uws_job_counts = metrics.JobCounts(runtime.storage)
+    config.add_tween("uws_pyramid.web.observe.tween", under=INGRESS)
+    config.add_route("metrics", "/metrics")
+    config.scan(".observe")
