@@ -29,8 +29,13 @@ class Tally:
 
     def __call__(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
         def counted(status: str, headers: Any, exc_info: Any = None) -> Any:
+            code = int(status[:3])
+            # /sync answers a job's own failure with 500 and its /error (DALI): not a fault.
+            if code == 500 and any(k == "Content-Location" and v.endswith("/error")
+                                   for k, v in headers):
+                code = 0
             with self.lock:
-                self.statuses[int(status[:3])] += 1
+                self.statuses[code] += 1
             return start(status, headers, exc_info)
 
         return self.app(environ, counted)
@@ -43,8 +48,22 @@ def fuzz_settings(tmp_path: Path) -> dict[str, str]:
         "uws.jdl_dir": str(ROOT / "jdl"), "uws.workdir": "jobs", "uws.background": "false",
         "uws.wait.max": "5", "uws.execution_duration.max": "5",
         "uws.execution_duration.default": "5",
-        "uws.auth.failures": "1000000",
+        "uws.auth.failures": "1000000", "uws.sync.timeout": "2",
     }
+
+
+#: /sync answers 500 with the job's error when the job fails (DALI), and a GET of a type
+#: with a file parameter cannot be valid (the file goes in a POST).
+FUZZ_CONFIG = """
+[[operations]]
+include-path-regex = "^/sync/"
+checks.not_a_server_error.enabled = false
+
+[[operations]]
+include-path = "/sync/wordcount"
+include-method = "GET"
+checks.positive_data_acceptance.enabled = false
+"""
 
 
 @pytest.mark.live
@@ -59,8 +78,11 @@ def test_schemathesis_finds_no_server_error_and_no_nonconformance(tmp_path: Path
         # (this machine's) can fail with "AST constructor recursion depth mismatch".
         with serve(tally, threads=8) as base:
             report = tmp_path / "junit.xml"
+            config = tmp_path / "schemathesis.toml"
+            config.write_text(FUZZ_CONFIG)
             run = subprocess.run(
-                [str(Path(sys.executable).with_name("st")), "run", f"{base}/openapi.json",
+                [str(Path(sys.executable).with_name("st")), "--config-file", str(config),
+                 "run", f"{base}/openapi.json",
                  "--auth", f"root:{ADMIN_PASSWORD}", "--checks", "all",
                  "--max-examples", examples, "--seed", "16", "--workers", "1",
                  "--max-redirects", "0", "--request-timeout", "20",

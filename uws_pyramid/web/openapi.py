@@ -181,12 +181,11 @@ def sync_path(jd: JobDescription, longest: int) -> dict[str, Any]:
     }
     summary = f"Run a job of type {jd.name} and wait for its result"
     operation = {"tags": [f"jobs: {jd.name}"], "summary": summary, "responses": responses}
-    item: dict[str, Any] = {
-        "post": {**operation, "operationId": f"sync_{jd.name}", "requestBody": body},
-    }
-    if not body["required"]:  # a file cannot go into a query
-        item["get"] = {**operation, "operationId": f"syncGet_{jd.name}", "parameters": query}
-    return item
+    get = {**operation, "operationId": f"syncGet_{jd.name}", "parameters": query}
+    if body["required"]:
+        get["description"] = "A file cannot go into a query: use POST (a GET is a 400)."
+    return {"post": {**operation, "operationId": f"sync_{jd.name}", "requestBody": body},
+            "get": get}
 
 
 PROVENANCE_FORMATS = {
@@ -365,8 +364,9 @@ def service_paths(types: list[str]) -> dict[str, Any]:
             "summary": "The provenance of a chain of jobs (in the spirit of IVOA ProvSAP)",
             "parameters": [
                 {"name": "ID", "in": "query", "required": True, "schema": {
-                    "type": "string", "description": "a job id, <job id>/<result id>, or the "
-                                                     "URL of a job or of a result"}},
+                    "type": "string", "pattern": "\\S",
+                    "description": "a job id, <job id>/<result id>, or the URL of a job or of "
+                                   "a result"}},
                 {"name": "DEPTH", "in": "query", "required": False, "schema": {
                     "type": "string", "pattern": "^([0-9]|10|ALL)$", "default": "1"}},
                 {"name": "DIRECTION", "in": "query", "required": False,
