@@ -24,8 +24,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import webtest  # noqa: E402
-
 from bench_core import sqlite_settings  # noqa: E402
+
 from uws_pyramid import main as make_app  # noqa: E402
 
 TIMES: dict[str, list[float]] = defaultdict(list)

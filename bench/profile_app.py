@@ -15,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import webtest  # noqa: E402
-
 from bench_core import prefill, sqlite_settings  # noqa: E402
+
 from uws_pyramid import main as make_app  # noqa: E402
 
 

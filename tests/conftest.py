@@ -1,39 +1,19 @@
 """Fixtures: ini-like settings -> app -> WebTest app that validates every UWS document it sees."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import webtest
 
 from uws_pyramid import main
 from uws_pyramid.accounts import Account
-from uws_pyramid.testing import wait_for
 
-from .uwsxsd import is_uws_xml, validate
+# UWSTestApp and require_services are the shipped test kit's; imported from here by the tests.
+from uws_pyramid.testing import UWSTestApp, require_services, wait_for  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class UWSTestApp(webtest.TestApp):
-    """A TestApp that checks every UWS XML document against the UWS 1.1 schema."""
-
-    validated = 0
-
-    def do_request(self, *args: Any, **kwargs: Any) -> webtest.TestResponse:
-        response = super().do_request(*args, **kwargs)
-        if response.body and is_uws_xml(response.content_type or "", response.body):
-            validate(response.body)
-            UWSTestApp.validated += 1
-        return response
-
-
-def require_services() -> bool:
-    """In CI a missing service is a failure, never a skip."""
-    return os.environ.get("UWS_REQUIRE_SERVICES") == "1"
 
 
 @pytest.fixture

@@ -223,7 +223,7 @@ def test_storage_without_accounts(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> 
     ("deploy.cfg", "[app:main]\nuse = egg:uws-pyramid\n",
      "deploy.cfg: Could not find a matching loader"),
     ("nosuch.ini", "[app:main]\nuse = egg:uws-pyramid\nuws.storage = nosuch\n",
-     "uws.storage = nosuch: no such storage; installed: postgres, sqlite"),
+     "uws.storage = nosuch: no such storage; installed: memory, postgres, sqlite"),
 ])
 def test_bad_ini_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str | None, message: str

@@ -10,10 +10,10 @@ import pytest
 from lxml import etree
 
 from uws_pyramid.jobs import ID_ALPHABET, Phase, Result, new_job_id
+from uws_pyramid.xsdcheck import UWS_NS
 
 from .conftest import UWSTestApp
 from .fakes import FakesPlugin, HoldingManager
-from .uwsxsd import UWS_NS
 
 NS = {"uws": UWS_NS}
 

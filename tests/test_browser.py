@@ -16,11 +16,11 @@ import requests
 from sqlalchemy import insert
 
 from uws_pyramid.jobs import Job, Phase, new_job_id, utcnow
+from uws_pyramid.testing import serve
 
 from .browser import Browser, start_chromium
 from .conftest import ADMIN_PASSWORD, ROOT, add_user, require_services, wait_for
 from .editable import anonymous, settings  # noqa: F401  (fixtures)
-from .live import serve
 
 ARTIFACTS = ROOT / "test-artifacts"
 JS_TESTS = ROOT / "tests" / "js"

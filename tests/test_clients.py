@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from .live import serve
+from uws_pyramid.testing import serve
 
 pyvo = pytest.importorskip("pyvo")
 from pyvo.dal.tap import AsyncTAPJob  # noqa: E402

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from uws_pyramid.xsdcheck import UWS_NS
+
 from .conftest import ADMIN_PASSWORD, UWSTestApp, add_user
 from .fakes import FakesPlugin
-from .uwsxsd import UWS_NS
 
 NS = {"uws": UWS_NS}
 

@@ -131,7 +131,7 @@ def test_list_page_reads_its_index_and_sorts_no_table(
         # Equality filters in the index condition, not checked row by row afterwards.
         assert all(all(e in line for e in equalities) for line in reads), lines
         # A sort only of a per-phase sub-select's rows (at most LAST), never of the table.
-        for node_id, parent, line in nodes:
+        for _node_id, parent, line in nodes:
             if "TEMP B-TREE" in line:
                 siblings = [n[2] for n in nodes if n[1] == parent]
                 assert any(re.fullmatch(r"SCAN p\d+", s) for s in siblings), lines

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from uws_pyramid.testing import serve
+
 from .fakes import FakesPlugin
-from .live import serve
 
 pytestmark = pytest.mark.live
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from uws_pyramid import main
+from uws_pyramid.testing import serve
 
 from .conftest import ADMIN_PASSWORD, ROOT, UWSTestApp, add_user
-from .live import serve
 
 
 class Tally:

@@ -17,10 +17,9 @@ import webtest
 from uws_pyramid import main
 from uws_pyramid.jobs import ACTIVE, FINAL, Job, JobQuery, Phase
 from uws_pyramid.storage_contract import race
-from uws_pyramid.testing import wait_for
+from uws_pyramid.testing import serve, wait_for
 
 from .conftest import UWSTestApp, add_user
-from .live import serve
 
 ACTIVE_MESSAGE = ("quota reached: at most 3 active jobs per user (uws.quota.active_jobs); "
                   "this user has 3")

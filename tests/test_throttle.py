@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 
 from uws_pyramid.accounts import Account
 from uws_pyramid.auth import Authenticator
-from uws_pyramid.errors import ServiceUnavailable, TooManyRequests
+from uws_pyramid.errors import ServiceUnavailable
 from uws_pyramid.storage_contract import race
 from uws_pyramid.throttle import Throttle, address_key
 

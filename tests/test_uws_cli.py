@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from uws_pyramid import cli, main
+from uws_pyramid.testing import serve
 
 from .conftest import ROOT, add_user
-from .live import serve
 
 PASSWORD = "cli-password-1"
 

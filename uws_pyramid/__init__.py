@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Any
 
 from .console import install_excepthook
 
+__version__ = "0.1.0"
+
 if TYPE_CHECKING:
     from pyramid.router import Router
 

@@ -1,6 +1,7 @@
 """Accounts: users, their roles and API tokens, and the Accounts interface storages provide."""
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import re
 from abc import ABC, abstractmethod
@@ -111,7 +112,7 @@ class Accounts(ABC):
         """The token with that id, or None."""
 
     @abstractmethod
-    def tokens(self, user: str) -> list[Token]:
+    def tokens(self, user: str) -> builtins.list[Token]:
         """The user's tokens, oldest first."""
 
     @abstractmethod

@@ -1,8 +1,8 @@
-"""Every pluggy hook of uws-pyramid, with when it is called and what it returns."""
+"""Every pluggy hook of uws-pyramid, with when it is called, what it returns and since when."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import pluggy
 
@@ -13,8 +13,24 @@ if TYPE_CHECKING:
 
 hookspec = pluggy.HookspecMarker("uws_pyramid")
 
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def added(version: str) -> Callable[[F], F]:
+    """Mark the plugin API version (``api.PLUGIN_API_VERSION``) a hook first appeared in.
+
+    A hook to be retired gets ``@hookspec(warn_on_impl=DeprecationWarning(...))``: pluggy
+    then warns every plugin that still implements it, one API version before removal."""
+
+    def mark(function: F) -> F:
+        function.added_in = version  # type: ignore[attr-defined]
+        return function
+
+    return mark
+
 
 @hookspec
+@added("1.0")
 def uws_storage_classes() -> Sequence[type[Storage]]:  # type: ignore[empty-body]
     """Return the Storage classes this plugin provides. Every implementation runs at start-up.
 
@@ -22,6 +38,7 @@ def uws_storage_classes() -> Sequence[type[Storage]]:  # type: ignore[empty-body
 
 
 @hookspec
+@added("1.0")
 def uws_manager_classes() -> Sequence[type[Manager]]:  # type: ignore[empty-body]
     """Return the Manager classes this plugin provides. Every implementation runs at start-up.
 
@@ -29,6 +46,7 @@ def uws_manager_classes() -> Sequence[type[Manager]]:  # type: ignore[empty-body
 
 
 @hookspec
+@added("1.0")
 def uws_job_phase_changed(job: Job, previous: Phase) -> None:
     """Called after storage recorded a new phase of ``job`` (for notifications).
 
@@ -37,5 +55,25 @@ def uws_job_phase_changed(job: Job, previous: Phase) -> None:
 
 
 @hookspec
+@added("1.0")
 def uws_job_deleted(job: Job) -> None:
     """Called after a job and its files were removed (by a user or by destruction)."""
+
+
+class _Caller(Protocol):
+    """One hook: calling it runs every implementation; the service also reaches each one."""
+
+    name: str
+
+    def __call__(self, **kwargs: object) -> list[object]: ...
+
+    def get_hookimpls(self) -> list[pluggy.HookImpl]: ...
+
+
+class UWSHooks(Protocol):
+    """The type of ``PluginManager.uws``: pluggy's ``pm.hook`` with the hooks above named."""
+
+    uws_storage_classes: _Caller
+    uws_manager_classes: _Caller
+    uws_job_phase_changed: _Caller
+    uws_job_deleted: _Caller

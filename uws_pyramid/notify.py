@@ -6,7 +6,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
 #: The channel published when a job is created (job ids never hold a colon): job lists that
 #: wait for a change (``WAIT`` on a list) listen to it besides their own jobs.
 NEW_JOB = "uws:new-job"

@@ -116,7 +116,7 @@ def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ())
     manager: Manager = manager_cls.from_settings(settings.manager_options, here)
     descriptions = JobDescriptions(settings.jdl_dir, settings.jdl_refresh)
     private_dir(settings.workdir)
-    service = JobService(storage, manager, descriptions, settings, pm.hook)
+    service = JobService(storage, manager, descriptions, settings, pm.uws)
     server_secret = load_secret(settings.secret_file)
     manager.bind(
         ManagerContext(

@@ -1,6 +1,7 @@
 """JobService: every UWS use case, and the phase rules applied to what managers report."""
 from __future__ import annotations
 
+import builtins
 import itertools
 import logging
 import os
@@ -90,7 +91,7 @@ class JobService:
             self.descriptions.get(query.job_type)  # 404 for a type with neither jobs nor description
         return refs
 
-    def batches(self, query: JobQuery, size: int) -> Iterator[list[JobRef]]:
+    def batches(self, query: JobQuery, size: int) -> Iterator[builtins.list[JobRef]]:
         """``list`` in batches (a streamed response); the first is read now, for the 404."""
         batches = self.storage.batches(query, size)
         first = next(batches)
@@ -194,8 +195,8 @@ class JobService:
                 self._waiters.release()
 
     def wait_list(
-        self, query: JobQuery, timeout: int, unchanged: Callable[[list[JobRef]], bool]
-    ) -> list[JobRef]:
+        self, query: JobQuery, timeout: int, unchanged: Callable[[builtins.list[JobRef]], bool]
+    ) -> builtins.list[JobRef]:
         """A job list's change feed: the list once a job in it changes or a job is created,
         or after ``timeout`` seconds; at once if it is not ``unchanged`` (what the client
         holds) already. Bounded and ended as ``wait``."""

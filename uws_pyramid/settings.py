@@ -1,262 +1,250 @@
-"""The ``uws.*`` settings, parsed and checked once at start-up."""
+"""The ``uws.*`` settings, declared once each (options.py), parsed and checked at start-up.
+
+To add a setting: one ``Option`` line in ``CORE`` or ``ACCESS`` below and its typed field in
+``UWSSettings``; ``make docs`` then writes it into README's table (a test checks both).
+"""
 from __future__ import annotations
 
-import ipaddress
-import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from pyramid.settings import asbool
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
+from .options import (
+    BOOLEAN,
+    COUNT,
+    INTERVAL,
+    MAPPING,
+    NETWORKS,
+    PATH,
+    POSITIVE,
+    SECONDS,
+    SIZE,
+    Kind,
+    Network,
+    Option,
+    choice,
+    markdown_table,
+    matching,
+    read_all,
+)
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
 
-T = TypeVar("T")
+__all__ = ["ACCESS", "CORE", "Network", "UWSSettings", "parse_settings", "readme_tables"]
 
 DAY = 86400
 MB = 1 << 20
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
 class UWSSettings:
-    """Every ``uws.*`` setting with its default (README documents each of them)."""
+    """Every ``uws.*`` setting, parsed (defaults and meanings: ``CORE`` and ``ACCESS``)."""
 
     here: Path
-    storage: str = "sqlite"
-    manager: str = "local"
-    storage_options: Mapping[str, str] = field(default_factory=dict)
-    manager_options: Mapping[str, str] = field(default_factory=dict)
-    jdl_dir: Path = Path("jdl")
-    jdl_refresh: int = 2
-    workdir: Path = Path("var/jobs")
-    execution_duration_default: int = 3600
-    execution_duration_max: int = DAY
-    destruction_default: int = 7 * DAY
-    destruction_max: int = 30 * DAY
-    destruction_archive: bool = False
-    destruction_interval: float = 60.0
-    reconcile_interval: float = 10.0
-    wait_max: int = 600
-    max_waiters: int = 16
-    sync_timeout: int = 60
-    debug: bool = False
-    editor: bool = False
-    background: bool = True
-    secret_file: Path = Path("var/secret")
-    base_url: str = ""
+    storage: str
+    manager: str
+    storage_options: Mapping[str, str]  # uws.storage.*, prefix removed: the plugin's own
+    manager_options: Mapping[str, str]  # uws.manager.*, likewise
+    jdl_dir: Path
+    jdl_refresh: int
+    workdir: Path
+    execution_duration_default: int
+    execution_duration_max: int
+    destruction_default: int
+    destruction_max: int
+    destruction_archive: bool
+    destruction_interval: float
+    reconcile_interval: float
+    wait_max: int
+    max_waiters: int
+    sync_timeout: int
+    debug: bool
+    editor: bool
+    background: bool
+    secret_file: Path
+    base_url: str
     # Accounts and access (README, "Accounts and access").
-    anonymous: bool = False
-    realm: str = "UWS"
-    proxy_header: str = ""
-    proxy_networks: tuple[Network, ...] = ()
-    type_roles: Mapping[str, str] = field(default_factory=dict)
-    session_max_age: int = 8 * 3600
-    auth_verifications: int = 2
-    auth_failures: int = 5
-    events_allow: tuple[Network, ...] = ()
-    cors_origins: frozenset[str] = frozenset()  # "*": any origin
+    anonymous: bool
+    realm: str
+    proxy_header: str
+    proxy_networks: tuple[Network, ...]
+    type_roles: Mapping[str, str]
+    session_max_age: int
+    auth_verifications: int
+    auth_failures: int
+    events_allow: tuple[Network, ...]
+    cors_origins: frozenset[str]  # "*": any origin
     # Per-user quotas (0: none) and request limits.
-    quota_active_jobs: int = 0
-    quota_running_jobs: int = 0
-    limit_body: int = 128 * MB
-    limit_unauthenticated_body: int = 8 * 1024
-    limit_upload: int = 100 * MB
-    limit_parameters: int = 100
-    limit_parameter_length: int = 64 * 1024
+    quota_active_jobs: int
+    quota_running_jobs: int
+    limit_body: int
+    limit_unauthenticated_body: int
+    limit_upload: int
+    limit_parameters: int
+    limit_parameter_length: int
     # Operability (README, "Metrics and logs").
-    metrics_allow: tuple[Network, ...] = ()
-    log_format: str = "text"
-
-
-def _get(
-    settings: Mapping[str, Any], key: str, default: T, parse: Callable[[str], T], expected: str
-) -> T:
-    raw = settings.get(key)
-    if raw is None or str(raw).strip() == "":
-        return default
-    try:
-        return parse(str(raw).strip())
-    except (ValueError, TypeError):
-        raise ConfigurationError(f"{key} = {raw!r}: expected {expected}") from None
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError(text)
-    return value
-
-
-def _bool(text: str) -> bool:
-    if text.lower() not in {"true", "false", "yes", "no", "on", "off", "1", "0"}:
-        raise ValueError(text)
-    return asbool(text)
-
-
-def _realm(text: str) -> str:
-    if '"' in text or "\\" in text:
-        raise ValueError(text)
-    return text
-
-
-def _url(text: str) -> str:
-    if not text.startswith(("http://", "https://")):
-        raise ValueError(text)
-    return text
-
-
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\*\Z")
+    metrics_allow: tuple[Network, ...]
+    log_format: str
 
 
 def _origins(text: str) -> frozenset[str]:
     origins = frozenset(item.rstrip("/") for item in text.replace(",", " ").split())
-    if not all(_ORIGIN.match(origin) for origin in origins):
+    if not all(_ORIGIN.fullmatch(origin) for origin in origins):
         raise ValueError(text)
     return origins
 
 
-def _networks(text: str) -> tuple[Network, ...]:
-    """Networks and addresses separated by spaces or commas (an address is a /32 or /128)."""
-    return tuple(ipaddress.ip_network(item, strict=False) for item in text.replace(",", " ").split())
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|\*")
+URL = matching(r"https?://\S+", "an http(s) URL")
+REALM = matching(r'[^"\\]*', "text without quotes")
+ORIGINS = Kind(_origins, "origins such as https://portal.example.org (space-separated), or *")
+
+#: README's main settings table, in its order.
+CORE: tuple[Option[Any], ...] = (
+    Option('storage', matching('[A-Za-z0-9_.-]+', 'a storage name'), 'sqlite',
+           'storage plugin by name (`sqlite`, `postgres`)'),
+    Option('manager', matching('[A-Za-z0-9_.-]+', 'a manager name'), 'local',
+           'manager plugin by name (`local`, `slurm`)'),
+    Option('jdl_dir', PATH, Path('jdl'),
+           'folder of job descriptions and `scripts/` (relative to the ini file)'),
+    Option('jdl_refresh', SECONDS, 2,
+           'seconds between looks for changed, added and removed descriptions and scripts (each '
+           "server process looks for itself; 0: only at start-up). A removed type's jobs stay "
+           'readable, abortable and deletable; only creating (404), changing and running them need'
+           ' the description'),
+    Option('workdir', PATH, Path('var/jobs'),
+           "root of the jobs' working directories (shared with the compute nodes for SLURM)"),
+    Option('execution_duration.default', SECONDS, 3600,
+           'seconds a job may run when neither client nor job type says (job types may set their '
+           'own)'),
+    Option('execution_duration.max', SECONDS, DAY,
+           'the most a client may ask; more, or 0 (unlimited), gets this. 0: no maximum'),
+    Option('destruction.default', SECONDS, 7 * DAY,
+           'seconds from creation to destruction (7 days); 0: never'),
+    Option('destruction.max', SECONDS, 30 * DAY,
+           'latest destruction a client may ask, from creation (30 days); 0: no limit'),
+    Option('destruction.archive', BOOLEAN, False,
+           "at destruction, keep the job's metadata as ARCHIVED instead of deleting it"),
+    Option('destruction.interval', INTERVAL, 60.0,
+           'seconds between passes of the destruction sweeper',
+           shown='`60`'),
+    Option('reconcile_interval', INTERVAL, 10.0,
+           "seconds between the manager's checks of active jobs against reality",
+           shown='`10`'),
+    Option('wait.max', SECONDS, 600,
+           'longest a `WAIT` request blocks (also the cap for `WAIT=-1`)'),
+    Option('wait.max_waiters', COUNT, 16,
+           'most requests blocked in `WAIT` at once; beyond, `WAIT` answers at once. Keep it below'
+           " the server's `threads`",
+           name='max_waiters'),
+    Option('sync.timeout', SECONDS, 60,
+           'longest a `/sync/<type>` request waits for its job before it answers with a 303 to'
+           " the job. Keep it below the proxy's timeout"),
+    Option('debug', BOOLEAN, False,
+           'show tracebacks in 500 responses'),
+    Option('editor', BOOLEAN, False,
+           'enable the job description editor of the browser client'),
+    Option('background', BOOLEAN, True,
+           'run the sweeper and reconciliation in this process'),
+    Option('secret_file', PATH, Path('var/secret'),
+           "the server's secret (created with 256 random bits, mode 600, if absent); jobs sign "
+           'their events with secrets derived from it. Share it between the processes of one '
+           'deployment'),
+    Option('base_url', URL, '',
+           "the service's public URL, for managers whose jobs call back (`POST /events/<job id>`, "
+           'signed)'),
+    Option('metrics.allow', NETWORKS, (),
+           'networks whose callers may read `/metrics` without logging in (`127.0.0.1 '
+           '10.0.0.0/8`); administrators always may, others get 403'),
+    Option('log.format', choice('text', 'json'), 'text',
+           '`json`: every log line one JSON object (requests, phase changes, background passes); '
+           "`text`: the ini's own format. Credentials are taken out of lines in both"),
+)
+
+#: README's table of "Accounts and access": authentication, quotas, request limits.
+ACCESS: tuple[Option[Any], ...] = (
+    Option('auth.anonymous', BOOLEAN, False,
+           'allow requests without credentials (their jobs have no owner)',
+           name='anonymous'),
+    Option('auth.realm', REALM, 'UWS',
+           'realm of the `WWW-Authenticate` challenge',
+           name='realm'),
+    Option('auth.proxy_header', matching('[A-Za-z0-9_-]+', 'a header name'), '',
+           'header (or `REMOTE_USER`) naming the user, set by a trusted proxy',
+           name='proxy_header'),
+    Option('auth.proxy_networks', NETWORKS, (),
+           'networks of the proxies allowed to send it (`10.0.0.0/8 ::1`); required with '
+           '`proxy_header`',
+           name='proxy_networks'),
+    Option('auth.type_roles', MAPPING, {},
+           'lines of `job type = role`: only holders of the role may create jobs of that type',
+           name='type_roles'),
+    Option('auth.session_max_age', POSITIVE, 8 * 3600,
+           'seconds a browser login lasts; logging out, a new password, new roles, disabling (and '
+           'enabling) end every session of the user, in every process',
+           name='session_max_age'),
+    Option('auth.verifications', POSITIVE, 2,
+           'password or token verifications (Argon2, ~64 MB each) at once per process; others wait'
+           ' up to 5 s, then 503 with `Retry-After`; requests with the same credentials at once '
+           'share one verification'),
+    Option('auth.failures', POSITIVE, 5,
+           'failed logins per user name and per client address before each further attempt waits '
+           '(429 with `Retry-After`: 1 s, then doubling up to 60 s)'),
+    Option('events.allow', NETWORKS, (),
+           'networks from which job events (`POST /events/<id>`) are accepted',
+           shown='(any)'),
+    Option('cors.origins', ORIGINS, frozenset(),
+           'origins of web applications that may use the REST API from their pages '
+           '(`https://portal.example.org`, space-separated, or `*`): preflights answered, '
+           '`Location` and `Retry-After` exposed. Credentials are never allowed to them: such '
+           'pages send Basic or Bearer credentials of their own, and a session cookie sent along '
+           'gains nothing',
+           shown='(none: off)'),
+    Option('quota.active_jobs', COUNT, 0,
+           'most unfinished jobs (PENDING to EXECUTING, HELD, SUSPENDED) per user; 0: no limit'),
+    Option('quota.running_jobs', COUNT, 0,
+           'most QUEUED, EXECUTING, HELD or SUSPENDED jobs per user; 0: no limit'),
+    Option('limits.body', SIZE, 128 * MB,
+           'largest request body (413)',
+           shown='`128M`', name='limit_body'),
+    Option('limits.unauthenticated_body', SIZE, 8 * 1024,
+           'largest body of `POST /login`, `/logout` and `/events/<id>`, which serve callers '
+           'before they are authenticated (413)',
+           shown='`8K`', name='limit_unauthenticated_body'),
+    Option('limits.upload', SIZE, 100 * MB,
+           'largest uploaded file (413)',
+           shown='`100M`', name='limit_upload'),
+    Option('limits.parameters', POSITIVE, 100,
+           'most parameters in one request (400); a form body is counted as it is read, and '
+           'reading stops at the limit',
+           name='limit_parameters'),
+    Option('limits.parameter_length', POSITIVE, 64 * 1024,
+           'longest parameter value, in characters (400)',
+           name='limit_parameter_length'),
+)
 
 
-def _size(text: str) -> int:
-    """Bytes, with an optional K, M or G suffix (powers of 1024)."""
-    factor = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
-    value = int(text[:-1] if factor > 1 else text) * factor
-    if value <= 0:
-        raise ValueError(text)
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError(text)
-    return value
-
-
-def _mapping(text: str) -> dict[str, str]:
-    """Lines of ``key = value`` (or ``key: value``)."""
-    pairs = {}
-    for line in text.splitlines():
-        if line.strip():
-            key, sep, value = line.replace(":", "=", 1).partition("=")
-            if not sep or not key.strip() or not value.strip():
-                raise ValueError(line)
-            pairs[key.strip()] = value.strip()
-    return pairs
-
-
-def _prefixed(settings: Mapping[str, Any], prefix: str) -> dict[str, str]:
-    return {k[len(prefix) :]: str(v) for k, v in settings.items() if k.startswith(prefix)}
+#: The plugins' own keys: uws.storage.* and uws.manager.* (each plugin checks its own).
+PLUGIN_PREFIXES = ("uws.storage.", "uws.manager.")
 
 
 def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
     """Parse the ``uws.*`` keys; raise ConfigurationError naming the key of a bad value."""
-    here = Path(str(settings.get("here") or os.getcwd()))
-    known = {f"uws.{name}" for name in _KEYS} | {"uws.storage", "uws.manager"}
-    for key in settings:
-        if (
-            key.startswith("uws.")
-            and key not in known
-            and not key.startswith(("uws.storage.", "uws.manager."))
-        ):
-            raise ConfigurationError(f"{key}: unknown setting (see README, 'Settings')")
-
-    def path(key: str, default: str) -> Path:
-        return here / _get(settings, key, default, str, "a path")
-
-    nn, pf = _non_negative_int, _positive_float
+    here = Path(str(settings.get("here") or Path.cwd()))
+    core = {k: v for k, v in settings.items() if not k.startswith(PLUGIN_PREFIXES)}
+    values = read_all((*CORE, *ACCESS), core, "uws.")
+    values.update({name: here / value for name, value in values.items()
+                   if isinstance(value, Path)})
+    values["base_url"] = values["base_url"].rstrip("/")
     parsed = UWSSettings(
         here=here,
-        storage=_get(settings, "uws.storage", "sqlite", str, "a storage name"),
-        manager=_get(settings, "uws.manager", "local", str, "a manager name"),
         storage_options=_prefixed(settings, "uws.storage."),
         manager_options=_prefixed(settings, "uws.manager."),
-        jdl_dir=path("uws.jdl_dir", "jdl"),
-        jdl_refresh=_get(settings, "uws.jdl_refresh", 2, nn, "seconds (an integer >= 0)"),
-        workdir=path("uws.workdir", "var/jobs"),
-        execution_duration_default=_get(
-            settings, "uws.execution_duration.default", 3600, nn, "seconds (an integer >= 0)"
-        ),
-        execution_duration_max=_get(
-            settings, "uws.execution_duration.max", DAY, nn, "seconds (an integer >= 0)"
-        ),
-        destruction_default=_get(
-            settings, "uws.destruction.default", 7 * DAY, nn, "seconds (an integer >= 0)"
-        ),
-        destruction_max=_get(
-            settings, "uws.destruction.max", 30 * DAY, nn, "seconds (an integer >= 0)"
-        ),
-        destruction_archive=_get(settings, "uws.destruction.archive", False, _bool, "a boolean"),
-        destruction_interval=_get(
-            settings, "uws.destruction.interval", 60.0, pf, "seconds (a number > 0)"
-        ),
-        reconcile_interval=_get(
-            settings, "uws.reconcile_interval", 10.0, pf, "seconds (a number > 0)"
-        ),
-        wait_max=_get(settings, "uws.wait.max", 600, nn, "seconds (an integer >= 0)"),
-        max_waiters=_get(settings, "uws.wait.max_waiters", 16, nn, "an integer >= 0"),
-        sync_timeout=_get(settings, "uws.sync.timeout", 60, nn, "seconds (an integer >= 0)"),
-        debug=_get(settings, "uws.debug", False, _bool, "a boolean"),
-        editor=_get(settings, "uws.editor", False, _bool, "a boolean"),
-        background=_get(settings, "uws.background", True, _bool, "a boolean"),
-        secret_file=path("uws.secret_file", "var/secret"),
-        base_url=_get(settings, "uws.base_url", "", _url, "an http(s) URL").rstrip("/"),
-        anonymous=_get(settings, "uws.auth.anonymous", False, _bool, "a boolean"),
-        realm=_get(settings, "uws.auth.realm", "UWS", _realm, "text without quotes"),
-        proxy_header=_get(settings, "uws.auth.proxy_header", "", str, "a header name"),
-        proxy_networks=_get(
-            settings, "uws.auth.proxy_networks", (), _networks, "IP networks (10.0.0.0/8 ::1)"
-        ),
-        type_roles=_get(
-            settings, "uws.auth.type_roles", {}, _mapping, "lines of 'job type = role'"
-        ),
-        session_max_age=_get(
-            settings, "uws.auth.session_max_age", 8 * 3600, _positive_int, "seconds (> 0)"
-        ),
-        auth_verifications=_get(
-            settings, "uws.auth.verifications", 2, _positive_int, "an integer > 0"
-        ),
-        auth_failures=_get(settings, "uws.auth.failures", 5, _positive_int, "an integer > 0"),
-        events_allow=_get(
-            settings, "uws.events.allow", (), _networks, "IP networks (10.0.0.0/8 ::1)"
-        ),
-        cors_origins=_get(
-            settings, "uws.cors.origins", frozenset(), _origins,
-            "origins such as https://portal.example.org (space-separated), or *",
-        ),
-        quota_active_jobs=_get(settings, "uws.quota.active_jobs", 0, nn, "an integer >= 0"),
-        quota_running_jobs=_get(settings, "uws.quota.running_jobs", 0, nn, "an integer >= 0"),
-        limit_body=_get(settings, "uws.limits.body", 128 * MB, _size, "bytes (e.g. 128M)"),
-        limit_unauthenticated_body=_get(
-            settings, "uws.limits.unauthenticated_body", 8 * 1024, _size, "bytes (e.g. 8K)"
-        ),
-        limit_upload=_get(settings, "uws.limits.upload", 100 * MB, _size, "bytes (e.g. 100M)"),
-        limit_parameters=_get(
-            settings, "uws.limits.parameters", 100, _positive_int, "an integer > 0"
-        ),
-        limit_parameter_length=_get(
-            settings, "uws.limits.parameter_length", 64 * 1024, _positive_int, "an integer > 0"
-        ),
-        metrics_allow=_get(
-            settings, "uws.metrics.allow", (), _networks, "IP networks (10.0.0.0/8 ::1)"
-        ),
-        log_format=_get(settings, "uws.log.format", "text", _log_format, "text or json"),
+        **values,
     )
     if parsed.execution_duration_max and (
         parsed.execution_duration_default > parsed.execution_duration_max
@@ -275,23 +263,34 @@ def parse_settings(settings: Mapping[str, Any]) -> UWSSettings:
     return parsed
 
 
-_KEYS = (
-    "jdl_dir jdl_refresh workdir execution_duration.default execution_duration.max destruction.default "
-    "destruction.max destruction.archive destruction.interval reconcile_interval wait.max "
-    "wait.max_waiters sync.timeout debug editor background secret_file base_url auth.anonymous auth.realm "
-    "auth.proxy_header auth.proxy_networks auth.type_roles auth.session_max_age events.allow "
-    "cors.origins "
-    "quota.active_jobs quota.running_jobs limits.body limits.upload limits.parameters "
-    "limits.unauthenticated_body auth.verifications auth.failures "
-    "limits.parameter_length "
-    "metrics.allow log.format"
-).split()
+def _prefixed(settings: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    return {k[len(prefix) :]: str(v) for k, v in settings.items() if k.startswith(prefix)}
 
 
-def _log_format(text: str) -> str:
-    if text not in ("text", "json"):
-        raise ValueError(text)
-    return text
+def readme_tables() -> dict[str, str]:
+    """README's settings tables by section name, as ``make docs`` writes them."""
+    core = markdown_table(CORE, "uws.").splitlines(keepends=True)
+    plugin_rows = {
+        "`uws.storage`": "| `uws.storage.*` | | options of the storage (below) |\n",
+        "`uws.manager`": "| `uws.manager.*` | | options of the manager (below) |\n",
+    }
+    with_prefixes = []
+    for row in core:
+        with_prefixes.append(row)
+        with_prefixes += [extra for key, extra in plugin_rows.items() if row.startswith(f"| {key} ")]
+    return {"core": "".join(with_prefixes), "access": markdown_table(ACCESS, "uws.")}
+
+
+def _check_declarations() -> None:
+    """Every declared option has its field and every field its option (checked at import)."""
+    declared = {option.field for option in (*CORE, *ACCESS)}
+    typed = {f.name for f in fields(UWSSettings)} - {"here", "storage_options", "manager_options"}
+    if declared != typed:
+        raise AssertionError(f"settings declared without a field or the reverse: "
+                             f"{sorted(declared ^ typed)}")
+
+
+_check_declarations()
 
 
 def includeme(config: Configurator) -> None:

@@ -1,6 +1,7 @@
 """The Storage interface: where jobs live. Every method is one atomic transaction."""
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping
@@ -51,7 +52,7 @@ class Storage(ABC):
     def list(self, query: JobQuery) -> list[JobRef]:
         """Jobs matching the query: newest first when ``query.last`` is set, else oldest first."""
 
-    def batches(self, query: JobQuery, size: int) -> Iterator[list[JobRef]]:
+    def batches(self, query: JobQuery, size: int) -> Iterator[builtins.list[JobRef]]:
         """``list(query)`` in batches of at most ``size`` (the last one may be empty), read
         one after another as a response streams them. This default reads them all at once."""
         yield self.list(query)
@@ -85,11 +86,11 @@ class Storage(ABC):
         """Remove the job; False if it did not exist."""
 
     @abstractmethod
-    def in_phases(self, phases: Collection[Phase], limit: int = 1000) -> list[Job]:
+    def in_phases(self, phases: Collection[Phase], limit: int = 1000) -> builtins.list[Job]:
         """Jobs in these phases, oldest first (for managers' reconciliation and queues)."""
 
     @abstractmethod
-    def expired(self, now: datetime, limit: int = 1000) -> list[Job]:
+    def expired(self, now: datetime, limit: int = 1000) -> builtins.list[Job]:
         """Jobs, ARCHIVED excepted, whose destruction time is at or before ``now``."""
 
     def counts(self) -> dict[tuple[str, Phase], int]:

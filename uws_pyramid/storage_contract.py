@@ -1,6 +1,7 @@
 """The Storage contract: tests every storage plugin runs (through ``uws_pyramid.testing``)."""
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -256,7 +257,7 @@ class StorageContract:
             quotas = (Quota.active_jobs(3),)
             created = [make_job(owner_id=owner) for _ in range(8)]
             assert_three_won(race([
-                lambda job=job: storage.create(job, quotas=quotas) for job in created
+                functools.partial(storage.create, job, quotas=quotas) for job in created
             ]))
             assert len(storage.list(JobQuery(owner_id=owner))) == 3
 
@@ -266,8 +267,8 @@ class StorageContract:
             for job in pending:
                 storage.create(job)
             assert_three_won(race([
-                lambda job=job: storage.update(
-                    job.job_id, {Phase.PENDING}, quotas=quotas, phase=Phase.QUEUED
+                functools.partial(
+                    storage.update, job.job_id, {Phase.PENDING}, quotas=quotas, phase=Phase.QUEUED
                 )
                 for job in pending
             ]))

@@ -4,13 +4,17 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import webtest
+from waitress.server import create_server
 
 from .accounts_contract import AccountsContract
 from .errors import NotFound
@@ -20,17 +24,58 @@ from .jdl.model import JobDescription, ParameterSpec, ResultSpec
 from .jdl.registry import JobDescriptions
 from .jobs import FINAL, Job, Phase
 from .runtime import Runtime, build_runtime
-from .service import JobService, Submission, Upload
+from .service import JobService
 from .settings import parse_settings
-from .storage_contract import StorageContract, make_job
+from .storage_contract import StorageContract, make_job, race
+from .submission import Submission, Upload
+from .xsdcheck import is_uws_xml, validate
 
 __all__ = [
     "StorageContract", "AccountsContract", "make_job", "ManagerContract", "ManagerHarness",
-    "build_harness", "wait_for", "write_job_type", "group_alive", "EXAMPLE_JDL",
+    "build_harness", "wait_for", "write_job_type", "group_alive", "EXAMPLE_JDL", "UWSTestApp",
+    "require_services", "serve", "race",
 ]
 
-#: The example job types of the source tree (echo, sleep, fail, wordcount).
-EXAMPLE_JDL = Path(__file__).resolve().parent.parent / "jdl"
+#: The example job types (echo, sleep, fail, wordcount), shipped in the package so that the
+#: contract suites run from an installed wheel (the source tree's jdl/ links here).
+EXAMPLE_JDL = Path(__file__).resolve().parent / "examples" / "jdl"
+
+
+class UWSTestApp(webtest.TestApp):
+    """A TestApp that checks every UWS XML document against the UWS 1.1 schema."""
+
+    validated = 0
+
+    def do_request(self, *args: Any, **kwargs: Any) -> webtest.TestResponse:
+        response = super().do_request(*args, **kwargs)
+        if response.body and is_uws_xml(response.content_type or "", response.body):
+            validate(response.body)
+            UWSTestApp.validated += 1
+        return response
+
+
+def require_services() -> bool:
+    """In CI (``UWS_REQUIRE_SERVICES=1``) a missing service is a failure, never a skip."""
+    return os.environ.get("UWS_REQUIRE_SERVICES") == "1"
+
+
+@contextmanager
+def serve(app: Any, threads: int = 4) -> Iterator[str]:
+    """Serve ``app`` with a real waitress server in a thread on a free localhost port; yield
+    its base URL (for tests that need sockets: WAIT under load, browsers, other processes)."""
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads, channel_timeout=300)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        # Idle keep-alive connections (browsers keep them) would hold the loop open: have
+        # the loop close them, then stop listening.
+        for channel in list(server.active_channels.values()):
+            channel.will_close = True
+        server.pull_trigger()
+        server.close()
+        thread.join(timeout=5)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:

@@ -42,7 +42,9 @@ def parse_datetime(name: str, text: str) -> datetime:
             return parse_after(name, raw)
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise InvalidValue(name, "an ISO 8601 date and time such as 2026-12-31T12:00:00Z", text)
+        raise InvalidValue(
+            name, "an ISO 8601 date and time such as 2026-12-31T12:00:00Z", text
+        ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import configparser
 import http.client
-import os
 import re
 import shlex
 import shutil
@@ -21,7 +20,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest

@@ -21,14 +21,13 @@ from typing import Any
 import pytest
 
 from uws_pyramid import main
+from uws_pyramid.testing import serve
 
 from .harness import JDL, Load, settle
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins" / "uws_slurm" / "tests"))
 from conftest import cluster, cluster_problem, stop  # noqa: E402,F401  (fixture)
-
-from tests.live import serve  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.live]
 

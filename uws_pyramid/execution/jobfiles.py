@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import BinaryIO
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def _check(relative: str, st: os.stat_result) -> None:
         raise Refused(f"{relative} has {st.st_nlink} hard links (a job's file has one)")
 
 
-def _parts(relative: str | PurePosixPath) -> tuple[str, ...]:
+def _parts(relative: str | PurePath) -> tuple[str, ...]:
     parts = PurePosixPath(relative).parts
     if not parts or parts[0] == "/" or any(part in ("..", ".") for part in parts):
         raise Refused(f"{relative} is not a path inside the job's directory")
@@ -74,7 +74,7 @@ def _parent(root: Path, relative: str, parts: tuple[str, ...]) -> int:
     return fd
 
 
-def stat_file(root: Path, relative: str | PurePosixPath) -> os.stat_result:
+def stat_file(root: Path, relative: str | PurePath) -> os.stat_result:
     """The status of a job's file, checked as ``open_file`` would (without opening it).
 
     FileNotFoundError if it is absent, Refused if it is not a plain file of the job's own."""
@@ -89,7 +89,7 @@ def stat_file(root: Path, relative: str | PurePosixPath) -> os.stat_result:
     return st
 
 
-def open_file(root: Path, relative: str | PurePosixPath) -> tuple[BinaryIO, os.stat_result]:
+def open_file(root: Path, relative: str | PurePath) -> tuple[BinaryIO, os.stat_result]:
     """Open a job's file for reading; FileNotFoundError if absent, Refused if it is a link, a
     FIFO, a device, a directory, a file with several links, or below such a thing."""
     rel = str(relative)
@@ -115,7 +115,7 @@ def open_file(root: Path, relative: str | PurePosixPath) -> tuple[BinaryIO, os.s
     return os.fdopen(file_fd, "rb"), st
 
 
-def read_file(root: Path, relative: str | PurePosixPath, limit: int,
+def read_file(root: Path, relative: str | PurePath, limit: int,
               tail: bool = False) -> tuple[bytes, int]:
     """At most ``limit`` bytes of a job's file (its start, or its end with ``tail``) and the
     file's whole size. Errors as ``open_file``."""
@@ -126,7 +126,7 @@ def read_file(root: Path, relative: str | PurePosixPath, limit: int,
         return stream.read(limit), st.st_size
 
 
-def read_or_none(root: Path, relative: str | PurePosixPath, limit: int) -> bytes | None:
+def read_or_none(root: Path, relative: str | PurePath, limit: int) -> bytes | None:
     """A small file of the execution contract, or None if it is absent, unsafe or too big
     (refusals are logged: a job planted something)."""
     try:

@@ -185,8 +185,8 @@ def collect_results(
         for number, (path, size) in enumerate(found, start=1):
             rid = spec.id if len(found) == 1 else f"{spec.id}_{number}"
             add(Result(rid, path, spec.mime_type, size))
-    for rid, path in (("stdout", job_dir.stdout), ("stderr", job_dir.stderr)):
-        relative = path.relative_to(root).as_posix()
+    for rid, output in (("stdout", job_dir.stdout), ("stderr", job_dir.stderr)):
+        relative = output.relative_to(root).as_posix()
         try:
             size = jobfiles.stat_file(root, relative).st_size
         except FileNotFoundError:

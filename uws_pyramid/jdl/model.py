@@ -218,7 +218,8 @@ class JobDescription:
 
     def parameter(self, name: str) -> ParameterSpec | None:
         """The parameter called ``name`` in any letter case, or None."""
-        by_name: dict[str, ParameterSpec] = getattr(self, "_by_name")
+        # Set in __post_init__ with object.__setattr__ (frozen): not a declared field.
+        by_name: dict[str, ParameterSpec] = self.__dict__["_by_name"]
         return by_name.get(name.lower())
 
     def to_json(self) -> dict[str, Any]:

@@ -7,30 +7,41 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-
-from pyramid.scripts.common import get_config_loader
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError, UWSError
 from ..plugins import make_plugin_manager, select
 from ..settings import UWSSettings, parse_settings
-from ..sql import migrations
-from ..sql.storage import SQLStorage
-from . import check, jobs, users
+from . import check, jobs, plugins, users
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ..sql.storage import SQLStorage
 
 log = logging.getLogger(__name__)
+
+#: The URI schemes plaster_pastedeploy registers (a deploy.cfg is refused as pserve refuses it).
+PASTEDEPLOY_SCHEMES = {"file+ini", "egg", "pastedeploy", "pastedeploy+ini", "pastedeploy+egg"}
 
 
 def load(ini: str) -> UWSSettings:
     """The parsed ``uws.*`` settings of the ini's [app:main] section."""
     if not os.path.isfile(ini):
         raise ConfigurationError(f"{ini}: no such file")
+    # PasteDeploy's loader itself: plaster's lookup of it by URI scans every installed
+    # distribution (~0.1 s of a command meant to answer in under 0.5 s).
+    from plaster import parse_uri
+    from plaster.exceptions import LoaderNotFound
+    from plaster_pastedeploy import Loader
+
     try:
-        # One loader for both: finding it scans every installed distribution (~0.1 s).
+        uri = parse_uri(ini)
+        if uri.scheme not in PASTEDEPLOY_SCHEMES:
+            raise LoaderNotFound(uri.scheme)
         # Not the ini's logging: its log file may not exist yet, and operators want answers
         # here, not library chatter (--debug shows it).
-        settings = dict(get_config_loader(ini).get_wsgi_app_settings("main"))
+        settings = dict(Loader(uri).get_wsgi_app_settings("main"))
     except (configparser.Error, LookupError, ValueError) as exc:
         # Not parseable, no [app:main], or not an .ini: the first line of the message says which.
         raise ConfigurationError(f"{ini}: {str(exc).strip().splitlines()[0]}") from None
@@ -39,7 +50,9 @@ def load(ini: str) -> UWSSettings:
 
 
 def sql_storage(settings: UWSSettings) -> type[SQLStorage] | None:
-    cls = select(make_plugin_manager(), "storage", settings.storage)
+    from ..sql.storage import SQLStorage
+
+    cls = select(make_plugin_manager(only={settings.storage}), "storage", settings.storage)
     return cls if issubclass(cls, SQLStorage) else None
 
 
@@ -48,6 +61,8 @@ def engine_of(cls: type[SQLStorage], settings: UWSSettings) -> Engine:
 
 
 def migrate(args: argparse.Namespace, settings: UWSSettings) -> int:
+    from ..sql import migrations
+
     cls = sql_storage(settings)
     if cls is None:
         print(f"storage {settings.storage!r} keeps no SQL schema: nothing to migrate")
@@ -70,6 +85,8 @@ def migrate(args: argparse.Namespace, settings: UWSSettings) -> int:
 
 
 def status(args: argparse.Namespace, settings: UWSSettings) -> int:
+    from ..sql import migrations
+
     cls = sql_storage(settings)
     if cls is None:
         print(f"storage {settings.storage!r} keeps no SQL schema")
@@ -103,6 +120,7 @@ def parser() -> argparse.ArgumentParser:
     st.set_defaults(run=status)
     users.add_parsers(commands)
     jobs.add_parsers(commands)
+    plugins.add_parser(commands)
     return top
 
 
@@ -111,18 +129,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s [%(name)s] %(message)s")
     try:
-        return int(args.run(args, load(args.ini)))
+        ini = getattr(args, "ini", None)
+        return int(args.run(args, load(ini) if ini else None))
     except (ConfigurationError, UWSError) as exc:
         if args.debug:
             raise
         print(f"uws-admin: {exc}", file=sys.stderr)
         return 2
-    except SQLAlchemyError as exc:
-        if args.debug:
+    except Exception as exc:
+        if args.debug or not _is_database_error(exc):
             raise
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"uws-admin: database error: {reason}", file=sys.stderr)
         return 1
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """An SQLAlchemy error, without importing SQLAlchemy for commands that never load it."""
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import ConfigurationError
-from ..jdl.registry import JobDescriptions
 from ..plugins import make_plugin_manager, select
 from ..settings import UWSSettings
 
@@ -16,6 +15,8 @@ Check = Callable[[UWSSettings], Iterator[str]]
 
 
 def job_descriptions(settings: UWSSettings) -> Iterator[str]:
+    from ..jdl.registry import JobDescriptions  # lxml: only for this command
+
     try:
         found = JobDescriptions(settings.jdl_dir)
     except ConfigurationError as exc:
@@ -54,7 +55,7 @@ def secret(settings: UWSSettings) -> Iterator[str]:
 
 def storage(settings: UWSSettings) -> Iterator[str]:
     try:
-        cls = select(make_plugin_manager(), "storage", settings.storage)
+        cls = select(make_plugin_manager(only={settings.storage}), "storage", settings.storage)
         cls.from_settings(settings.storage_options, str(settings.here)).close()
     except ConfigurationError as exc:
         yield str(exc)
@@ -62,7 +63,7 @@ def storage(settings: UWSSettings) -> Iterator[str]:
 
 def manager(settings: UWSSettings) -> Iterator[str]:
     try:
-        cls = select(make_plugin_manager(), "manager", settings.manager)
+        cls = select(make_plugin_manager(only={settings.manager}), "manager", settings.manager)
         built = cls.from_settings(settings.manager_options, str(settings.here))
     except ConfigurationError as exc:
         yield str(exc)

@@ -135,7 +135,7 @@ def delete(args: argparse.Namespace, settings: UWSSettings) -> int:
 def requeue(args: argparse.Namespace, settings: UWSSettings) -> int:
     """Run a job again: a new job of the same type, owner, run id and parameters, queued."""
     from ..errors import BadRequest
-    from ..service import Submission
+    from ..submission import Submission
 
     def act(runtime: Runtime, job: Job) -> str:
         if runtime.service.uploads(job):

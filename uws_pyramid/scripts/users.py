@@ -6,12 +6,15 @@ import getpass
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from ..accounts import Account, Accounts, check_name
-from ..auth import Authenticator
 from ..errors import BadRequest, Conflict, NotFound
 from ..plugins import make_plugin_manager, select
 from ..settings import UWSSettings
+
+if TYPE_CHECKING:
+    from ..auth import Authenticator
 
 #: What ``uws-admin`` runs for a command: the parsed arguments and the ini's settings.
 Runner = Callable[[argparse.Namespace, UWSSettings], int]
@@ -21,7 +24,7 @@ Command = Callable[[argparse.Namespace, Accounts], int]
 @contextmanager
 def open_accounts(settings: UWSSettings) -> Iterator[Accounts]:
     """The accounts of the ini's storage, built as the application builds it."""
-    cls = select(make_plugin_manager(), "storage", settings.storage)
+    cls = select(make_plugin_manager(only={settings.storage}), "storage", settings.storage)
     storage = cls.from_settings(settings.storage_options, str(settings.here))
     try:
         yield storage.accounts()
@@ -62,9 +65,15 @@ def read_password() -> str:
     return first
 
 
+def authenticator(accounts: Accounts) -> Authenticator:
+    from ..auth import Authenticator  # argon2: only for the commands that hash or issue
+
+    return Authenticator(accounts)
+
+
 def password_hash(accounts: Accounts) -> str:
     try:
-        return Authenticator(accounts).hash_password(read_password())
+        return authenticator(accounts).hash_password(read_password())
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
 
@@ -156,7 +165,7 @@ def roles_change(args: argparse.Namespace, accounts: Accounts) -> int:
 
 def tokens_issue(args: argparse.Namespace, accounts: Accounts) -> int:
     name = existing(accounts, args.name).name
-    issued = Authenticator(accounts).new_token(name, args.note)
+    issued = authenticator(accounts).new_token(name, args.note)
     accounts.add_token(issued.token)
     print(f"issued token {issued.token.token_id} to {name}; it is not stored, copy it now:")
     print(issued.text)

@@ -11,11 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from uws_pyramid.execution import contract, wrapper
-from uws_pyramid.execution.results import stderr_tail
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.jdl.model import ParameterSpec, ResultSpec
-from uws_pyramid.jobs import Job, Phase, new_job_id
+from uws_pyramid.api import (
+    Job,
+    JobDir,
+    ParameterSpec,
+    Phase,
+    ResultSpec,
+    contract,
+    new_job_id,
+    stderr_tail,
+)
+from uws_pyramid.execution import wrapper
 from uws_pyramid.testing import ManagerHarness, build_harness, write_job_type
 
 NOISE = "x" * 45

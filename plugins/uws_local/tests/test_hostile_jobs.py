@@ -16,10 +16,7 @@ import pytest
 
 from uws_local import sandbox
 from uws_local.manager import LocalManager
-from uws_pyramid.errors import ConfigurationError, NotFound
-from uws_pyramid.execution import contract
-from uws_pyramid.jdl.model import ParameterSpec, ResultSpec
-from uws_pyramid.jobs import Phase
+from uws_pyramid.api import ConfigurationError, NotFound, ParameterSpec, Phase, ResultSpec, contract
 from uws_pyramid.submission import Submission, Upload
 from uws_pyramid.testing import ManagerHarness, build_harness, wait_for, write_job_type
 

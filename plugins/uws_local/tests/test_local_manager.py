@@ -13,10 +13,8 @@ import pytest
 
 from uws_local.manager import LocalManager
 from uws_local.options import LocalOptions
-from uws_pyramid.errors import ConfigurationError
+from uws_pyramid.api import VANISHED, ConfigurationError, Job, Phase, new_job_id, utcnow
 from uws_pyramid.execution import wrapper
-from uws_pyramid.execution.results import VANISHED
-from uws_pyramid.jobs import Job, Phase, new_job_id, utcnow
 from uws_pyramid.testing import (
     EXAMPLE_JDL,
     ManagerContract,

@@ -7,8 +7,7 @@ import pytest
 from test_local_manager import Factory, make  # noqa: F401  (make: the fixture)
 
 from uws_local.manager import LocalManager
-from uws_pyramid.errors import NotFound
-from uws_pyramid.jobs import Job, Phase
+from uws_pyramid.api import Job, NotFound, Phase
 from uws_pyramid.testing import ManagerHarness, group_alive, wait_for, write_job_type
 
 

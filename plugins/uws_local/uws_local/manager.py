@@ -9,15 +9,22 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from uws_pyramid.errors import NotFound, ServiceUnavailable
-from uws_pyramid.execution import contract
-from uws_pyramid.execution.results import job_ending, timeout_error
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.execution.worker import Worker
-from uws_pyramid.jobs import Job, Phase, utcnow
-from uws_pyramid.manager import Manager, ManagerContext
-from uws_pyramid.timeparse import ended_at
-from uws_pyramid.transitions import Ending
+from uws_pyramid.api import (
+    Ending,
+    Job,
+    JobDir,
+    Manager,
+    ManagerContext,
+    NotFound,
+    Phase,
+    ServiceUnavailable,
+    Worker,
+    contract,
+    ended_at,
+    job_ending,
+    timeout_error,
+    utcnow,
+)
 
 from . import owner, sandbox
 from .options import LocalOptions

@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from uws_pyramid.errors import ConfigurationError
-from uws_pyramid.execution.wrapper import DEFAULT_PATH
+from uws_pyramid.api import DEFAULT_PATH, ConfigurationError
 
 from .sandbox import BWRAP, NONE, check_extra
 

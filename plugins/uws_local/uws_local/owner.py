@@ -5,8 +5,7 @@ import itertools
 import os
 import threading
 
-from uws_pyramid.execution import contract
-from uws_pyramid.execution.wrapper import start_ticks
+from uws_pyramid.api import contract, start_ticks
 
 # The job_info key that names the manager instance which queued, started or adopted the job.
 KEY = "server"

@@ -10,10 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from uws_pyramid.execution import contract
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.execution.wrapper import start_ticks
-from uws_pyramid.jobs import Job
+from uws_pyramid.api import Job, JobDir, contract, start_ticks
 
 from .sandbox import Sandbox
 

@@ -9,13 +9,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from uws_pyramid.execution import contract
-from uws_pyramid.execution.results import job_ending
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.execution.wrapper import start_ticks
-from uws_pyramid.jobs import Job, Phase, utcnow
-from uws_pyramid.manager import ManagerContext
-from uws_pyramid.timeparse import ended_at
+from uws_pyramid.api import (
+    Job,
+    JobDir,
+    ManagerContext,
+    Phase,
+    contract,
+    ended_at,
+    job_ending,
+    start_ticks,
+    utcnow,
+)
 
 from . import owner
 from .processes import Running

@@ -22,9 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from uws_pyramid.errors import ConfigurationError
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.execution.wrapper import BASH, TMP_DIR
+from uws_pyramid.api import BASH, TMP_DIR, ConfigurationError, JobDir
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,8 @@ from uws_postgres.testing import (  # noqa: F401  (fixtures)
     postgres_admin_url,
     postgres_url,
 )
-from uws_pyramid.errors import ConfigurationError
-from uws_pyramid.jobs import Job, Phase
-from uws_pyramid.storage_contract import race
-from uws_pyramid.testing import AccountsContract, StorageContract, make_job
+from uws_pyramid.api import ConfigurationError, Job, Phase
+from uws_pyramid.testing import AccountsContract, StorageContract, make_job, race
 
 pytestmark = pytest.mark.postgres
 

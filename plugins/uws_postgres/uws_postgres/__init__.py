@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from uws_pyramid.plugins import hookimpl
-from uws_pyramid.storage import Storage
+from uws_pyramid.api import Storage, hookimpl, require_api
 
-from .storage import PostgresStorage
+require_api("1.0")  # before importing the rest: a clear reason if the core does not fit
+
+from .storage import PostgresStorage  # noqa: E402
+
+__version__ = "0.1.0"
 
 
 @hookimpl

@@ -3,27 +3,39 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from uws_pyramid.errors import ConfigurationError
+from uws_pyramid.api import (
+    BOOLEAN,
+    INTERVAL,
+    TEXT,
+    ConfigurationError,
+    Option,
+    at_least,
+    read_all,
+)
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 DRIVER = "postgresql+psycopg"
-KNOWN = (
-    "url password_env password_file pool_size max_overflow pool_timeout connect_timeout "
-    "auto_migrate"
-).split()
-BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
-            "false": False, "no": False, "off": False, "0": False}
+#: The ``uws.storage.*`` options of this storage (README, "Settings"); ``url`` and the
+#: password are checked by ``parse_url`` and ``read_password``.
+OPTIONS = (
+    Option("url", TEXT, "", "postgresql+psycopg://user@host:port/database (required)"),
+    Option("password_env", TEXT, "", "environment variable holding the password"),
+    Option("password_file", TEXT, "", "file holding the password (relative to the ini file)"),
+    Option("pool_size", at_least(1), 8, "connections kept open per server process"),
+    Option("max_overflow", at_least(0), 8, "connections opened beyond pool_size under load"),
+    Option("pool_timeout", INTERVAL, 30.0, "seconds a request waits for a free connection"),
+    Option("connect_timeout", at_least(1), 10, "seconds to wait for a new connection"),
+    Option("auto_migrate", BOOLEAN, False, "create or upgrade the schema at start-up"),
+)
 
 
 @dataclass(frozen=True)
@@ -46,35 +58,6 @@ class PostgresSettings:
             # pg_stat_activity then tells which server process holds a connection (or a lock).
             args["application_name"] = f"uws-pyramid:{os.getpid()}"
         return args
-
-
-def _option(
-    options: Mapping[str, str], key: str, default: T, parse: Callable[[str], T], expected: str
-) -> T:
-    raw = options.get(key, "").strip()
-    if not raw:
-        return default
-    try:
-        return parse(raw)
-    except (ValueError, KeyError):
-        raise ConfigurationError(f"uws.storage.{key} = {raw!r}: expected {expected}") from None
-
-
-def _at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise ValueError(text)
-        return value
-
-    return parse
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError(text)
-    return value
 
 
 def parse_url(raw: str) -> URL:
@@ -132,12 +115,7 @@ def read_password(options: Mapping[str, str], here: str, url: URL) -> str | None
 
 def parse_options(options: Mapping[str, str], here: str) -> PostgresSettings:
     """Parse the options; ConfigurationError naming the key of a bad or unknown one."""
-    for key in options:
-        if key not in KNOWN:
-            raise ConfigurationError(
-                f"uws.storage.{key}: unknown setting of the postgres storage "
-                f"(known: {', '.join(KNOWN)})"
-            )
+    values = read_all(OPTIONS, options, section="uws.storage.")
     raw = options.get("url", "").strip()
     if not raw:
         raise ConfigurationError(
@@ -149,13 +127,9 @@ def parse_options(options: Mapping[str, str], here: str) -> PostgresSettings:
         url = url.set(password=password)
     return PostgresSettings(
         url=url,
-        pool_size=_option(options, "pool_size", 8, _at_least(1), "an integer >= 1"),
-        max_overflow=_option(options, "max_overflow", 8, _at_least(0), "an integer >= 0"),
-        pool_timeout=_option(options, "pool_timeout", 30.0, _positive, "seconds (a number > 0)"),
-        connect_timeout=_option(
-            options, "connect_timeout", 10, _at_least(1), "seconds (an integer >= 1)"
-        ),
-        auto_migrate=_option(
-            options, "auto_migrate", False, lambda t: BOOLEANS[t.lower()], "true or false"
-        ),
+        pool_size=values["pool_size"],
+        max_overflow=values["max_overflow"],
+        pool_timeout=values["pool_timeout"],
+        connect_timeout=values["connect_timeout"],
+        auto_migrate=values["auto_migrate"],
     )

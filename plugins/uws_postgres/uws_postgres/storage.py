@@ -10,10 +10,7 @@ import psycopg
 from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from uws_pyramid.errors import ConfigurationError
-from uws_pyramid.jobs import Job
-from uws_pyramid.notify import Notifier
-from uws_pyramid.sql.storage import SQLStorage
+from uws_pyramid.api import ConfigurationError, Job, SQLStorage
 
 from .config import PostgresSettings, parse_options
 from .listener import Listener
@@ -38,18 +35,6 @@ def make_engine(settings: PostgresSettings) -> Engine:
         pool_pre_ping=True,
         connect_args=settings.connect_args(),
     )
-
-
-def wake_all(notifier: Notifier) -> None:
-    """Wake every waiter of this process (after notifications may have been lost)."""
-    publish_all = getattr(notifier, "publish_all", None)
-    if publish_all is not None:
-        publish_all()
-        return
-    with notifier._lock:  # until the core's Notifier has publish_all()
-        waited = list(notifier._waiters)
-    for job_id in waited:
-        notifier.publish(job_id)
 
 
 class PostgresStorage(SQLStorage):
@@ -119,7 +104,7 @@ class PostgresStorage(SQLStorage):
     def _missed(self) -> None:
         # The connection was down: any job may have changed meanwhile. A woken waiter reads
         # its job again and returns early at worst, which UWS allows.
-        wake_all(self.notifier)
+        self.notifier.publish_all()
 
     # -- background tasks, once per deployment ---------------------------------------------
 

@@ -20,18 +20,12 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
-from uws_pyramid.scripts import admin
-from uws_pyramid.testing import write_ini
+from uws_pyramid.testing import require_services, write_ini
 
 #: The server the tests use (trust auth on this machine; CI starts it in .ci/run).
 ADMIN_URL = os.environ.get(
     "UWS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def require_services() -> bool:
-    """In CI a missing service is a failure, never a skip (same rule as tests/conftest.py)."""
-    return os.environ.get("UWS_REQUIRE_SERVICES") == "1"
 
 
 def libpq_params(url: URL) -> dict[str, Any]:
@@ -161,7 +155,9 @@ def two_servers(
             "uws.wait.max_waiters": "12",
             **extra,
         }
-        if admin.main(["migrate", str(write_ini(tmp / "migrate.ini", settings))]) != 0:
+        ini = write_ini(tmp / "migrate.ini", settings)
+        migrate = [sys.executable, "-m", "uws_pyramid.scripts.admin", "migrate", str(ini)]
+        if subprocess.run(migrate, check=False).returncode != 0:
             raise RuntimeError("uws-admin migrate failed")
         with ExitStack() as stack:
             a = stack.enter_context(server("a", settings, tmp))

@@ -1,10 +1,8 @@
 """Fixtures of the uws-slurm tests: the real SLURM cluster (or a skip), apps and live servers."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -14,14 +12,8 @@ from typing import Any
 import pytest
 
 from uws_pyramid import main
-from uws_pyramid.jobs import ACTIVE
-
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.conftest import UWSTestApp  # noqa: E402  (the core's XSD-validating TestApp)
-from tests.live import serve  # noqa: E402
+from uws_pyramid.api import ACTIVE
+from uws_pyramid.testing import EXAMPLE_JDL, UWSTestApp, require_services, serve
 
 #: Fast polling, so that tests without callbacks do not wait for the default 2 s.
 FAST = {"uws.manager.poll_interval": "0.2"}
@@ -71,7 +63,7 @@ def cluster() -> None:
     problem = cluster_problem()
     if problem is None:
         return
-    if os.environ.get("UWS_REQUIRE_SERVICES") == "1":
+    if require_services():
         pytest.fail(f"SLURM is required (UWS_REQUIRE_SERVICES=1): {problem}")
     pytest.skip(f"no SLURM cluster: {problem} (see tests/slurm/README.md)")
 
@@ -82,7 +74,7 @@ def slurm_settings(here: Path, **extra: str) -> dict[str, Any]:
         "uws.storage": "sqlite",
         "uws.storage.path": "uws.sqlite",
         "uws.manager": "slurm",
-        "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.jdl_dir": str(EXAMPLE_JDL),
         "uws.auth.anonymous": "true",
         "uws.workdir": "jobs",
         "uws.wait.max": "60",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from conftest import FAST
 
-from uws_pyramid.jobs import Phase
+from uws_pyramid.api import Phase
 from uws_pyramid.testing import ManagerContract, ManagerHarness
 
 

@@ -7,11 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, AppFactory, UWSTestApp, job_json, start, wait_phase
+from conftest import AppFactory, UWSTestApp, job_json, start, wait_phase
 
+from uws_pyramid.api import ParameterSpec
 from uws_pyramid.jdl.datatypes import INT
-from uws_pyramid.jdl.model import ParameterSpec
-from uws_pyramid.testing import write_job_type
+from uws_pyramid.testing import EXAMPLE_JDL, write_job_type
 
 PICK_OPTIONS = {"partition": "debug", "cpus": "2", "mem": "1M", "cpus.param": "ncpus",
                 "cpus.choices": "1 2 4"}
@@ -28,7 +28,7 @@ def jdl(tmp_path: Path) -> Path:
     """The example job types plus "pick", whose description sets resources and lets the user
     choose the CPUs, and "fixed", which lets the user choose nothing."""
     directory = tmp_path / "jdl"
-    shutil.copytree(ROOT / "jdl", directory, ignore=shutil.ignore_patterns(".history"))
+    shutil.copytree(EXAMPLE_JDL, directory, ignore=shutil.ignore_patterns(".history"))
     ncpus = ParameterSpec("ncpus", INT, description="CPUs")
     write_job_type(directory, "pick", "true\n", [ncpus], options=PICK_OPTIONS,
                    max_execution_duration=600)

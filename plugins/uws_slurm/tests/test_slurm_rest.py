@@ -5,9 +5,9 @@ import json
 import socket
 import subprocess
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 

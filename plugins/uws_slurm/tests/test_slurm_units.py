@@ -8,16 +8,14 @@ from typing import Any
 
 import pytest
 from conftest import UWSTestApp, job_json, slurm_settings, stop
+
+from uws_pyramid import main
+from uws_pyramid.api import ConfigurationError, JobDescription, ParameterSpec, Phase
+from uws_pyramid.testing import wait_for
 from uws_slurm.launch import _split
 from uws_slurm.options import SlurmOptions, job_resources, time_limit
 from uws_slurm.slurm import Slurm, SlurmError, SlurmJob
 from uws_slurm.states import phase_of, returncode
-
-from uws_pyramid import main
-from uws_pyramid.errors import ConfigurationError
-from uws_pyramid.jdl.model import JobDescription, ParameterSpec
-from uws_pyramid.jobs import Phase
-from uws_pyramid.testing import wait_for
 
 #: The issue's table, verbatim.
 MAPPING = {

@@ -8,10 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from uws_pyramid.execution import contract
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.jdl.model import JobDescription
-from uws_pyramid.jobs import Job
+from uws_pyramid.api import Job, JobDescription, JobDir, contract
 
 from . import launch
 from .options import SlurmOptions, job_resources, resource_args, time_limit

@@ -8,10 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from uws_pyramid.errors import NotFound
-from uws_pyramid.execution.worker import Worker
-from uws_pyramid.jobs import ACTIVE, Job
-from uws_pyramid.storage import Storage
+from uws_pyramid.api import ACTIVE, Job, NotFound, Storage, Worker
 
 from .slurm import Slurm, SlurmError, SlurmJob
 

@@ -6,9 +6,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.jobs import ACTIVE, Job
-from uws_pyramid.manager import Manager, ManagerContext
+from uws_pyramid.api import JobDir
+from uws_pyramid.api import ACTIVE, Job
+from uws_pyramid.api import Manager, ManagerContext
 
 from .batch import prepare
 from .follow import FollowTable, Watcher

@@ -9,9 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from uws_pyramid.errors import ConfigurationError
-from uws_pyramid.execution.wrapper import DEFAULT_PATH
-from uws_pyramid.jdl.model import JobDescription
+from uws_pyramid.api import DEFAULT_PATH, ConfigurationError, JobDescription
 
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
 #: Each resource: its sbatch option and the form of a valid value. Values reach sbatch as one

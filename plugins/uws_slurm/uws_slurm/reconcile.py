@@ -5,12 +5,19 @@ import logging
 import time
 from typing import Any
 
-from uws_pyramid.execution import contract
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.jobs import ACTIVE, FINAL, ErrorSummary, Job, Phase, utcnow
-from uws_pyramid.manager import ManagerContext
-from uws_pyramid.timeparse import ended_at
-from uws_pyramid.transitions import Ending
+from uws_pyramid.api import (
+    ACTIVE,
+    FINAL,
+    Ending,
+    ErrorSummary,
+    Job,
+    JobDir,
+    ManagerContext,
+    Phase,
+    contract,
+    ended_at,
+    utcnow,
+)
 
 from .batch import job_name
 from .follow import FollowTable

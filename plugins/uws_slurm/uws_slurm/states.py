@@ -5,12 +5,17 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from uws_pyramid.execution import contract
-from uws_pyramid.execution.results import job_ending, timeout_error
-from uws_pyramid.execution.workdir import JobDir
-from uws_pyramid.jdl.model import JobDescription
-from uws_pyramid.jobs import ErrorSummary, Job, Phase
-from uws_pyramid.transitions import Ending
+from uws_pyramid.api import (
+    Ending,
+    ErrorSummary,
+    Job,
+    JobDescription,
+    JobDir,
+    Phase,
+    contract,
+    job_ending,
+    timeout_error,
+)
 
 from .slurm import SlurmJob
 

@@ -6,10 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from uws_pyramid.errors import NotFound
-from uws_pyramid.execution.worker import Worker
-from uws_pyramid.jobs import ACTIVE, Job
-from uws_pyramid.manager import ManagerContext
+from uws_pyramid.api import ACTIVE, Job, ManagerContext, NotFound, Worker
 
 from .batch import BatchJob, job_name
 from .follow import FollowTable

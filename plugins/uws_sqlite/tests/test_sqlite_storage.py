@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from uws_pyramid.errors import ConfigurationError
+from uws_pyramid.api import ConfigurationError
 from uws_pyramid.testing import AccountsContract, StorageContract
 from uws_sqlite.storage import SQLiteStorage
 
@@ -45,8 +45,7 @@ def test_writers_of_two_storages_on_one_file_queue_and_time_out(tmp_path: Path) 
     import threading
     import time
 
-    from uws_pyramid.errors import ServiceUnavailable
-    from uws_pyramid.jobs import JobQuery
+    from uws_pyramid.api import JobQuery, ServiceUnavailable
     from uws_pyramid.testing import make_job
 
     first = SQLiteStorage.from_settings({"path": "uws.sqlite"}, str(tmp_path))

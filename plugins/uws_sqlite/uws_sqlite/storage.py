@@ -9,16 +9,31 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-from uws_pyramid.errors import ConfigurationError
-from uws_pyramid.privatefiles import private_file
-from uws_pyramid.sql.storage import SQLStorage
+from uws_pyramid.api import (
+    BOOLEAN,
+    INTERVAL,
+    TEXT,
+    ConfigurationError,
+    Option,
+    SQLStorage,
+    private_file,
+    read_all,
+)
 
 from .writelock import WriteLock
 
-#: Seconds a writer waits for the database before the request gets a 503.
-DEFAULT_BUSY_TIMEOUT = 30.0
-BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
-            "false": False, "no": False, "off": False, "0": False}
+#: The ``uws.storage.*`` options of this storage (README, "Settings").
+OPTIONS = (
+    Option("path", TEXT, "var/uws.sqlite", "the database file (relative to the ini file)"),
+    Option("busy_timeout", INTERVAL, 30.0,
+           "seconds a writer waits for the database before the request gets a 503"),
+    # On by default: a fresh development start creates (or upgrades) the schema.
+    Option("auto_migrate", BOOLEAN, True, "create or upgrade the schema at start-up"),
+)
+
+
+def parse_options(options: Mapping[str, str]) -> dict[str, Any]:
+    return read_all(OPTIONS, options, section="uws.storage.")
 
 
 def sqlite_engine(path: str, busy_timeout: float) -> Engine:
@@ -60,7 +75,7 @@ class SQLiteStorage(SQLStorage):
     write_options = {"sqlite_begin": "IMMEDIATE"}
     fast_reads = True
 
-    def __init__(self, engine: Engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(self, engine: Engine, busy_timeout: float = OPTIONS[1].default) -> None:
         super().__init__(engine)
         database = engine.url.database
         file = database if database and database != ":memory:" else None
@@ -77,35 +92,22 @@ class SQLiteStorage(SQLStorage):
 
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
-        path = options.get("path", "var/uws.sqlite")
+        parsed = parse_options(options)
+        path = parsed["path"]
         if not path:
             raise ConfigurationError("uws.storage.path: a file path is required")
         if path != ":memory:":
             path = os.path.join(here, path)
             # Created for the server's user alone: it holds the accounts' password hashes.
             private_file(Path(path))
-        return sqlite_engine(path, cls.busy_timeout(options))
-
-    @staticmethod
-    def busy_timeout(options: Mapping[str, str]) -> float:
-        try:
-            return float(options.get("busy_timeout", str(DEFAULT_BUSY_TIMEOUT)))
-        except ValueError:
-            raise ConfigurationError(
-                "uws.storage.busy_timeout: expected a number of seconds"
-            ) from None
+        return sqlite_engine(path, parsed["busy_timeout"])
 
     @classmethod
     def from_settings(cls, options: Mapping[str, str], here: str) -> SQLiteStorage:
-        # On by default: a fresh development start creates (or upgrades) the schema.
-        auto_migrate = options.get("auto_migrate", "true").strip().lower()
-        if auto_migrate not in BOOLEANS:
-            raise ConfigurationError(
-                f"uws.storage.auto_migrate = {auto_migrate!r}: expected true or false"
-            )
-        storage = cls(cls.engine_from_settings(options, here), cls.busy_timeout(options))
+        parsed = parse_options(options)
+        storage = cls(cls.engine_from_settings(options, here), parsed["busy_timeout"])
         try:
-            storage.prepare_schema(BOOLEANS[auto_migrate])
+            storage.prepare_schema(parsed["auto_migrate"])
         except BaseException:
             storage.close()
             raise

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from uws_pyramid.errors import ServiceUnavailable
+from uws_pyramid.api import ServiceUnavailable
 
 #: Seconds between tries for another process's lock (the kernel has no flock with timeout).
 POLL = 0.0005

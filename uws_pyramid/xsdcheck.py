@@ -1,18 +1,19 @@
-"""Test helper: validate documents against the UWS 1.1 schema, tell UWS XML from other XML."""
+"""Test kit: validate documents against the shipped UWS 1.1 schema, tell UWS XML from other XML."""
 from __future__ import annotations
 
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import xmlschema
 from lxml import etree
 
-import uws_pyramid
+if TYPE_CHECKING:
+    import xmlschema
 
 UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
 #: The schema shipped in the package (with its licence and attribution); UWS_XSD overrides it.
-DEFAULT_XSD = Path(uws_pyramid.__file__).resolve().parent / "schemas/UWS-1.1.xsd"
+DEFAULT_XSD = Path(__file__).resolve().parent / "schemas/UWS-1.1.xsd"
 
 _XML_TYPES = ("application/xml", "text/xml")
 # A parser that never fetches anything and never expands entities.
@@ -25,6 +26,8 @@ def xsd_path() -> Path:
 
 @functools.cache
 def _schema(path: Path) -> xmlschema.XMLSchema:
+    import xmlschema  # the testing extra: only the test kit needs it
+
     if not path.is_file():
         raise FileNotFoundError(f"UWS schema not found at {path} (set UWS_XSD to its path)")
     return xmlschema.XMLSchema(str(path))
