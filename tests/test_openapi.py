@@ -52,18 +52,10 @@ def fuzz_settings(tmp_path: Path) -> dict[str, str]:
     }
 
 
-#: /sync answers 500 with the job's error when the job fails (DALI), and a GET of a type
-#: with a file parameter cannot be valid (the file goes in a POST).
-FUZZ_CONFIG = """
-[[operations]]
-include-path-regex = "^/sync/"
-checks.not_a_server_error.enabled = false
-
-[[operations]]
-include-path = "/sync/wordcount"
-include-method = "GET"
-checks.positive_data_acceptance.enabled = false
-"""
+#: /sync answers a failed job with 500 and its error (DALI), which schemathesis counts as a
+#: server error, and a GET of a type with a file parameter cannot be valid (the file goes in
+#: a POST): those two are left out (/rest/fail and /rest/wordcount are fuzzed).
+SYNC_LEFT_OUT = "^/sync/(fail|wordcount)$"
 
 
 @pytest.mark.live
@@ -78,11 +70,9 @@ def test_schemathesis_finds_no_server_error_and_no_nonconformance(tmp_path: Path
         # (this machine's) can fail with "AST constructor recursion depth mismatch".
         with serve(tally, threads=8) as base:
             report = tmp_path / "junit.xml"
-            config = tmp_path / "schemathesis.toml"
-            config.write_text(FUZZ_CONFIG)
             run = subprocess.run(
-                [str(Path(sys.executable).with_name("st")), "--config-file", str(config),
-                 "run", f"{base}/openapi.json",
+                [str(Path(sys.executable).with_name("st")), "run", f"{base}/openapi.json",
+                 "--exclude-path-regex", SYNC_LEFT_OUT,
                  "--auth", f"root:{ADMIN_PASSWORD}", "--checks", "all",
                  "--max-examples", examples, "--seed", "16", "--workers", "1",
                  "--max-redirects", "0", "--request-timeout", "20",

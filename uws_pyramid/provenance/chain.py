@@ -6,13 +6,14 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..errors import InvalidValue
+from ..errors import InvalidValue, NotFound
 from ..jobs import Job
 from .document import JOB_PATH, RESULT_PATH, Service
 
 #: Most job hops one request walks (DEPTH=ALL means this many).
 MAX_DEPTH = 10
 BACK, FORWARD = "BACK", "FORWARD"
+URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _BARE = re.compile(r"([a-z0-9]+)(?:/([A-Za-z_][A-Za-z0-9_.-]*))?\Z")
 
 
@@ -27,16 +28,18 @@ class Start:
 
 def parse_id(value: str, service: Service) -> Start:
     """ProvSAP's ID: a job id, ``<job id>/<result id>``, or the URL (or ``service:`` name)
-    of a job or a result of this service."""
+    of a job or a result of this service. A URL that names neither: NotFound."""
     path = service.local(value)
     if path is not None:
         found = RESULT_PATH.match(path) or JOB_PATH.match(path)
         if found:
             return Start(found.group(2), found.group(1), *found.groups()[2:])
-    else:
-        found = _BARE.match(value.strip())
-        if found:
-            return Start(found.group(1), None, found.group(2))
+        raise NotFound(f"no job or result of this service at {value.strip()[:200]!r}")
+    if URL.match(value.strip()):
+        raise NotFound(f"{value.strip()[:200]!r} is not a URL of this service")
+    found = _BARE.match(value.strip())
+    if found:
+        return Start(found.group(1), None, found.group(2))
     raise InvalidValue("ID", "a job id, <job id>/<result id>, or the URL of a job or of a "
                              "result of this service", value)
 

@@ -364,7 +364,8 @@ def service_paths(types: list[str]) -> dict[str, Any]:
             "summary": "The provenance of a chain of jobs (in the spirit of IVOA ProvSAP)",
             "parameters": [
                 {"name": "ID", "in": "query", "required": True, "schema": {
-                    "type": "string", "pattern": "\\S",
+                    "type": "string", "pattern": "^\\s*([a-z0-9]+(/[A-Za-z_][A-Za-z0-9_.-]*)?|"
+                                                 "[A-Za-z][A-Za-z0-9+.-]*:\\S*)\\s*$",
                     "description": "a job id, <job id>/<result id>, or the URL of a job or of "
                                    "a result"}},
                 {"name": "DEPTH", "in": "query", "required": False, "schema": {
