@@ -7,7 +7,7 @@ from pathlib import Path
 from conftest import AppFactory, UWSTestApp, start, wait_phase
 from prov.model import ProvActivity, ProvDocument, ProvEntity
 
-from uws_pyramid.jdl.model import ResultSpec
+from uws_pyramid.api import ResultSpec
 from uws_pyramid.testing import EXAMPLE_JDL, write_job_type
 
 BASE = "http://localhost/"
