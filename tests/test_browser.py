@@ -870,3 +870,24 @@ def test_the_editor_keeps_an_opus_votable_type_and_a_job_offers_its_zip(
     link = browser.wait_css("#results a.zip")
     assert link.get_attribute("href").endswith("/results.zip")
     assert requests.get(link.get_attribute("href")).status_code == 200  # an anonymous job
+
+@pytest.mark.browser
+def test_a_finished_jobs_page_shows_its_provenance_graph(browser: Browser, base: str) -> None:
+    if shutil.which("dot") is None:
+        if require_services():
+            pytest.fail("Graphviz's dot is required (UWS_REQUIRE_SERVICES=1)")
+        pytest.skip("Graphviz's dot is not installed")
+    url = create(base, "echo", message="graph me", PHASE="RUN")
+    browser.open(job_page(url))
+    browser.wait_css("body[data-phase='COMPLETED']", timeout=30)
+    graph = browser.wait_css("#provenance-graph img")
+    browser.wait(lambda d: d.execute_script(
+        "const i = document.querySelector('#provenance-graph img');"
+        "return i.complete && i.naturalWidth > 0;"))
+    assert graph.get_attribute("src").endswith("/provenance?format=svg")
+    links = {a.text: a.get_attribute("href") for a in
+             browser.driver.find_elements("css selector", "#provenance-links a")}
+    assert set(links) == {"PROV-JSON", "PROV-XML", "PROV-N", "graph (SVG)"}
+    assert requests.get(links["PROV-JSON"]).json()["activity"]
+    browser.shot("job-provenance")
+    assert browser.errors() == []

@@ -29,8 +29,13 @@ class Tally:
 
     def __call__(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
         def counted(status: str, headers: Any, exc_info: Any = None) -> Any:
+            code = int(status[:3])
+            # /sync answers a job's own failure with 500 and its /error (DALI): not a fault.
+            if code == 500 and any(k == "Content-Location" and v.endswith("/error")
+                                   for k, v in headers):
+                code = 0
             with self.lock:
-                self.statuses[int(status[:3])] += 1
+                self.statuses[code] += 1
             return start(status, headers, exc_info)
 
         return self.app(environ, counted)
@@ -43,8 +48,14 @@ def fuzz_settings(tmp_path: Path) -> dict[str, str]:
         "uws.jdl_dir": str(ROOT / "jdl"), "uws.workdir": "jobs", "uws.background": "false",
         "uws.wait.max": "5", "uws.execution_duration.max": "5",
         "uws.execution_duration.default": "5",
-        "uws.auth.failures": "1000000",
+        "uws.auth.failures": "1000000", "uws.sync.timeout": "2",
     }
+
+
+#: /sync answers a failed job with 500 and its error (DALI), which schemathesis counts as a
+#: server error, and a GET of a type with a file parameter cannot be valid (the file goes in
+#: a POST): those two are left out (/rest/fail and /rest/wordcount are fuzzed).
+SYNC_LEFT_OUT = "^/sync/(fail|wordcount)$"
 
 
 @pytest.mark.live
@@ -61,6 +72,7 @@ def test_schemathesis_finds_no_server_error_and_no_nonconformance(tmp_path: Path
             report = tmp_path / "junit.xml"
             run = subprocess.run(
                 [str(Path(sys.executable).with_name("st")), "run", f"{base}/openapi.json",
+                 "--exclude-path-regex", SYNC_LEFT_OUT,
                  "--auth", f"root:{ADMIN_PASSWORD}", "--checks", "all",
                  "--max-examples", examples, "--seed", "16", "--workers", "1",
                  "--max-redirects", "0", "--request-timeout", "20",
@@ -87,8 +99,9 @@ def test_document_describes_every_route(testapp: UWSTestApp, app: Any) -> None:
         if route.name.startswith("__") or route.name in ("client_home",):
             continue  # static files and the browser client's page
         pattern = route.pattern if route.pattern.startswith("/") else "/" + route.pattern
-        if pattern == "/rest/{jobtype}":
-            assert {f"/rest/{t}" for t in ("echo", "fail", "sleep", "wordcount")} <= templates
+        if pattern in ("/rest/{jobtype}", "/sync/{jobtype}"):  # one path per job type
+            types = ("echo", "fail", "sleep", "wordcount")
+            assert {pattern.replace("{jobtype}", t) for t in types} <= templates
         elif pattern == "/rest/{jobtype}/{job_id}/{prop}":
             assert "/rest/{jobtype}/{job_id}/phase" in templates
         else:

@@ -6,7 +6,9 @@ import itertools
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,6 +22,7 @@ from .jdl.registry import JobDescriptions
 from .jobs import (
     ABORTABLE,
     ACTIVE,
+    FINAL,
     WAITABLE,
     ErrorSummary,
     Job,
@@ -144,22 +147,52 @@ class JobService:
     def wait(self, job: Job, timeout: int, phase: Phase | None) -> Job:
         """UWS blocking GET: return when the phase changes or after ``timeout`` seconds."""
         seconds = self.settings.wait_max if timeout < 0 else min(timeout, self.settings.wait_max)
-        if seconds == 0 or not self._wait_enabled or self.stopping.is_set():
+        if seconds == 0:
             return job
-        # Under load the Recommendation lets the server return early: do so rather than
-        # let waiters occupy every thread.
-        if not self._waiters.acquire(blocking=False):
-            return job
-        try:
-            with self.storage.notifier.subscribe(job.job_id) as changed:
-                job = self.storage.get(job.job_id)  # fresh, now that changes wake us
-                if job.phase not in WAITABLE or (phase is not None and job.phase != phase):
-                    return job
-                if not self.stopping.is_set():
-                    changed.wait(seconds)
-            return self.storage.get(job.job_id)
-        finally:
-            self._waiters.release()
+
+        def settled(current: Job) -> bool:
+            return current.phase not in WAITABLE or (phase is not None and current.phase != phase)
+
+        return self._wait(job.job_id, seconds, settled, once=True) or job
+
+    def wait_final(self, job: Job, seconds: float) -> Job:
+        """Synchronous execution: return when the job has ended, or after ``seconds``."""
+        found = self._wait(job.job_id, seconds, lambda current: current.phase in FINAL, once=False)
+        return found or job
+
+    def _wait(self, job_id: str, seconds: float, settled: Callable[[Job], bool],
+              once: bool) -> Job | None:
+        """Sleep on the notifier until ``settled(job)`` (after one change if ``once``) or
+        ``seconds``; None, at once, when no waiting slot is free or the server stops."""
+        deadline = time.monotonic() + seconds
+        with self._waiting_slot() as free:
+            if not free:
+                return None
+            with self.storage.notifier.subscribe(job_id) as changed:
+                while True:
+                    changed.clear()
+                    job = self.storage.get(job_id)  # fresh, now that changes wake us
+                    left = deadline - time.monotonic()
+                    if settled(job) or left <= 0 or self.stopping.is_set():
+                        return job
+                    changed.wait(left)
+                    if once:
+                        return self.storage.get(job_id)
+
+    @contextmanager
+    def _waiting_slot(self) -> Iterator[bool]:
+        """One of the ``uws.wait.max_waiters`` slots, or False (answer at once): under load
+        the Recommendation lets the server return early, rather than let waiters occupy
+        every thread."""
+        if not self._wait_enabled or self.stopping.is_set():
+            yield False
+        elif not self._waiters.acquire(blocking=False):
+            yield False
+        else:
+            try:
+                yield True
+            finally:
+                self._waiters.release()
 
     def wait_list(
         self, query: JobQuery, timeout: int, unchanged: Callable[[builtins.list[JobRef]], bool]
@@ -169,19 +202,17 @@ class JobService:
         holds) already. Bounded and ended as ``wait``."""
         refs = self.list(query)
         seconds = self.settings.wait_max if timeout < 0 else min(timeout, self.settings.wait_max)
-        if not unchanged(refs) or seconds == 0 or not self._wait_enabled or self.stopping.is_set():
+        if not unchanged(refs) or seconds == 0:
             return refs
-        if not self._waiters.acquire(blocking=False):
-            return refs
-        try:
+        with self._waiting_slot() as free:
+            if not free:
+                return refs
             with self.storage.notifier.subscribe(NEW_JOB, *(r.job_id for r in refs)) as changed:
                 fresh = self.list(query)  # a change before subscribing shows here
                 if fresh != refs or self.stopping.is_set():
                     return fresh
                 changed.wait(seconds)
             return self.list(query)
-        finally:
-            self._waiters.release()
 
     def stop_waiting(self) -> None:
         """The server stops: answer every waiting request now (UWS lets WAIT return early)."""

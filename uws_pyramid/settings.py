@@ -61,6 +61,7 @@ class UWSSettings:
     reconcile_interval: float
     wait_max: int
     max_waiters: int
+    sync_timeout: int
     debug: bool
     editor: bool
     background: bool
@@ -140,6 +141,9 @@ CORE: tuple[Option[Any], ...] = (
            'most requests blocked in `WAIT` at once; beyond, `WAIT` answers at once. Keep it below'
            " the server's `threads`",
            name='max_waiters'),
+    Option('sync.timeout', SECONDS, 60,
+           'longest a `/sync/<type>` request waits for its job before it answers with a 303 to'
+           " the job. Keep it below the proxy's timeout"),
     Option('debug', BOOLEAN, False,
            'show tracebacks in 500 responses'),
     Option('editor', BOOLEAN, False,

@@ -24,6 +24,8 @@ def includeme(config: Configurator) -> None:
     config.add_route("jdl", "/jdl/{jobtype}")
     config.add_route("jdl_json", "/jdl/{jobtype}/json")
     config.add_route("job_event", "/events/{job_id}")
+    config.add_route("provenance", "/provenance")
+    config.add_route("sync", "/sync/{jobtype}", factory=JobTypeResource)
     config.add_route("all_jobs", "/rest")
     config.add_route("jobs", "/rest/{jobtype}", factory=JobTypeResource)
     config.add_route("job", "/rest/{jobtype}/{job_id}", factory=JobContext)
@@ -36,7 +38,12 @@ def includeme(config: Configurator) -> None:
     config.add_route(
         "job_results_zip", "/rest/{jobtype}/{job_id}/results.zip", factory=JobContext
     )
+    config.add_route(
+        "job_provenance", "/rest/{jobtype}/{job_id}/provenance", factory=JobContext
+    )
     config.add_route("job_property", "/rest/{jobtype}/{job_id}/{prop}", factory=JobContext)
     config.scan(".views")
     config.scan(".service_views")
+    config.scan(".provenance")
+    config.scan(".sync")
     config.scan(".errors")

@@ -147,6 +147,7 @@ def job_type_paths(jd: JobDescription, longest: int) -> dict[str, Any]:
         "DeleteJob": {"operationId": "deleteJob", "parameters": {**link, "jobtype": name}},
     }
     return {
+        f"/sync/{name}": sync_path(jd, longest),
         f"/rest/{name}": {
             "get": {
                 "operationId": f"listJobs_{name}", "tags": [f"jobs: {name}"],
@@ -162,6 +163,41 @@ def job_type_paths(jd: JobDescription, longest: int) -> dict[str, Any]:
             },
         },
     }
+
+
+def sync_path(jd: JobDescription, longest: int) -> dict[str, Any]:
+    """DALI sync (web/sync.py): the parameters of a new job, as a query or a form."""
+    body = create_body(jd, longest)
+    schema = next(iter(body["content"].values()))["schema"]
+    query = [{"name": key, "in": "query", "required": key in schema["required"], "schema": value}
+             for key, value in schema["properties"].items() if value.get("format") != "binary"]
+    responses = {
+        "303": {"description": "the job's primary result; or the job itself, when it has not "
+                               "ended within uws.sync.timeout",
+                "headers": {"Location": {"schema": {"type": "string"}, "required": True}}},
+        "500": {"description": "the job failed: its error document",
+                "content": content((TEXT, {"type": "string"}))},
+        **errors(),
+    }
+    summary = f"Run a job of type {jd.name} and wait for its result"
+    operation = {"tags": [f"jobs: {jd.name}"], "summary": summary, "responses": responses}
+    get = {**operation, "operationId": f"syncGet_{jd.name}", "parameters": query}
+    if body["required"]:
+        get["description"] = "A file cannot go into a query: use POST (a GET is a 400)."
+    return {"post": {**operation, "operationId": f"sync_{jd.name}", "requestBody": body},
+            "get": get}
+
+
+PROVENANCE_FORMATS = {
+    "application/json": {"type": "object", "description": "PROV-JSON"},
+    "application/xml": {"type": "string", "description": "PROV-XML"},
+    "text/provenance-notation": {"type": "string", "description": "PROV-N"},
+    "image/svg+xml": {"type": "string", "description": "the graph (Graphviz)"},
+}
+
+
+def provenance_ok() -> dict[str, Any]:
+    return ok("the provenance document (W3C PROV)", *PROVENANCE_FORMATS.items())
 
 
 LIST_FILTERS = [
@@ -255,6 +291,15 @@ def job_paths(types: list[str]) -> dict[str, Any]:
                         TEXT: {"schema": {"type": "string", "pattern": PRINTABLE}}}},
                     "responses": {"303": SEE_OTHER, **errors()}},
         },
+        "/rest/{jobtype}/{job_id}/provenance": {
+            "parameters": base,
+            "get": {"operationId": "getJobProvenance", "tags": ["provenance"],
+                    "summary": "The finished job's provenance (409 before it has finished)",
+                    "parameters": [{"name": "format", "in": "query", "required": False,
+                                    "schema": {"type": "string",
+                                               "enum": ["json", "xml", "provn", "svg"]}}],
+                    "responses": {**provenance_ok(), **errors()}},
+        },
         "/rest/{jobtype}/{job_id}/results": {
             "parameters": base,
             "get": {"operationId": "getJobResults", "tags": ["job"],
@@ -323,6 +368,23 @@ def service_paths(types: list[str]) -> dict[str, Any]:
         "/rest": {"get": {"operationId": "allJobs", "tags": ["service"],
                           "summary": "The caller's jobs of every type", "parameters": LIST_FILTERS,
                           "responses": {**ok("the job list", *uws("jobs")), **errors()}}},
+        "/provenance": {"get": {
+            "operationId": "provenance", "tags": ["provenance"],
+            "summary": "The provenance of a chain of jobs (in the spirit of IVOA ProvSAP)",
+            "parameters": [
+                {"name": "ID", "in": "query", "required": True, "schema": {
+                    "type": "string", "pattern": "^\\s*([a-z0-9]+(/[A-Za-z_][A-Za-z0-9_.-]*)?|"
+                                                 "[A-Za-z][A-Za-z0-9+.-]*:\\S*)\\s*$",
+                    "description": "a job id, <job id>/<result id>, or the URL of a job or of "
+                                   "a result"}},
+                {"name": "DEPTH", "in": "query", "required": False, "schema": {
+                    "type": "string", "pattern": "^([0-9]|10|ALL)$", "default": "1"}},
+                {"name": "DIRECTION", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["BACK", "FORWARD"], "default": "BACK"}},
+                {"name": "RESPONSEFORMAT", "in": "query", "required": False, "schema": {
+                    "type": "string", "enum": ["PROV-JSON", "PROV-XML", "PROV-N", "SVG"]}},
+            ],
+            "responses": {**provenance_ok(), **errors()}}},
         "/jdl": {"get": {"operationId": "jobTypes", "tags": ["job descriptions"],
                          "responses": {**ok("the job types", (JSON, {"type": "object"})),
                                        **errors()}}},

@@ -57,14 +57,30 @@ class JobTypeResource:
         return f"permission {permission!r} denied on job type {self.job_type}"
 
 
+def job_acl(job: Job) -> list[Any]:
+    """Who may read and change a job: its owner (anonymous callers, for an anonymous job)."""
+    owner = job.owner_id
+    return [ADMINS, (Allow, f"user:{owner}" if owner else ANONYMOUS, (READ, CHANGE))]
+
+
+class JobAccess:
+    """A job found otherwise than by its URL (a provenance walk), with the ACL of its URL."""
+
+    def __init__(self, job: Job) -> None:
+        self.__acl__ = job_acl(job)
+
+
+def may_read(request: Request, job: Job) -> bool:
+    return bool(request.has_permission(READ, JobAccess(job)))
+
+
 class JobContext:
     """One job and everything under it: its owner's (anonymous jobs: anonymous callers')."""
 
     def __init__(self, request: Request) -> None:
         require_login(request)
         self.job: Job = request.jobs.get(request.matchdict["jobtype"], request.matchdict["job_id"])
-        owner = self.job.owner_id
-        self.__acl__ = [ADMINS, (Allow, f"user:{owner}" if owner else ANONYMOUS, (READ, CHANGE))]
+        self.__acl__ = job_acl(self.job)
 
     def denial(self, permission: str) -> str:
         return f"job {self.job.job_id} belongs to another user"

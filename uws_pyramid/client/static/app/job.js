@@ -21,6 +21,9 @@ let editing = false;
 let shownResults = "";
 let shownError = "";
 let shownSnippets = "";
+let shownProvenance = "";
+const PROVENANCE_FORMATS = [["json", "PROV-JSON"], ["xml", "PROV-XML"], ["provn", "PROV-N"],
+  ["svg", "graph (SVG)"]];
 
 /** A property's term and value; an empty one is left out. */
 function property(list, label, value) {
@@ -146,6 +149,22 @@ async function showError() {
   }
 }
 
+function showProvenance() {
+  // A finished job's provenance: its graph (drawn by the service) and links to each format.
+  const finished = FINAL.includes(job.phase);
+  byId("provenance-section").hidden = !finished;
+  if (!finished || shownProvenance === job.phase) return;
+  shownProvenance = job.phase;
+  const href = (format) => `${url}/provenance?format=${format}`;
+  replace(byId("provenance-links"), PROVENANCE_FORMATS.flatMap(([format, label], i) =>
+    [i ? " · " : null, h("a", { href: href(format) }, label)]));
+  const graph = h("img", { src: href("svg"), class: "provenance-graph",
+    alt: `Provenance graph of job ${job.jobId}` });
+  graph.addEventListener("error", () => replace(byId("provenance-graph"),
+    h("p", { class: "muted" }, "No provenance graph for this job (its type may keep none).")));
+  replace(byId("provenance-graph"), graph);
+}
+
 function showInfo() {
   const info = Object.entries(job.jobInfo || {}).filter(([key]) => key !== "progress");
   byId("info-section").hidden = info.length === 0;
@@ -184,6 +203,7 @@ function show(next) {
   showParameters();
   showResults();
   showInfo();
+  showProvenance();
   showButtons();
   showError();
   showSnippets();

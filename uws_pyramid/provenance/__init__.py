@@ -1,0 +1,1 @@
+"""Provenance of jobs (W3C PROV, IVOA Provenance DM): documents, the chain across jobs, formats."""
