@@ -34,6 +34,7 @@ LINTED := uws_pyramid tests bench tools $(PLUGINS) $(EXAMPLE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 # mypy: strict on the core, the plugins and the example, except the modules that meet untyped
 # libraries (pyproject.toml lists them: checked, but their Any values may flow).

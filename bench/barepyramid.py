@@ -2,6 +2,7 @@
 
 Two routes as the service has them: POST /rest/{jobtype} answers 303 to a job, GET
 /rest/{jobtype}/{job_id} answers a short body. uws-pyramid's figures are shares of this."""
+
 from __future__ import annotations
 
 from typing import Any

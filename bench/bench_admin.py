@@ -5,6 +5,7 @@ deployment (an ini in a temporary folder) so that it measures the tool, not a da
 
 Usage: python bench/bench_admin.py [--runs 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,12 @@ COMMANDS = (
 
 
 def admin(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "uws_pyramid.scripts.admin", *args],
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "uws_pyramid.scripts.admin", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def cpu() -> float:
@@ -66,8 +71,20 @@ def main() -> None:
         ini = Path(here) / "bench.ini"
         ini.write_text(INI.format(here=here, jdl=ROOT / "jdl"))
         setup = subprocess.run(
-            [sys.executable, "-m", "uws_pyramid.scripts.admin", "users", "add", "--no-password",
-             str(ini), "bench"], capture_output=True, text=True, check=False)
+            [
+                sys.executable,
+                "-m",
+                "uws_pyramid.scripts.admin",
+                "users",
+                "add",
+                "--no-password",
+                str(ini),
+                "bench",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if setup.returncode:
             raise SystemExit(f"could not add the bench user: {setup.stderr.strip()}")
         print(f"uws-admin, {args.runs} runs of each command (wall time of a fresh process):")
@@ -77,8 +94,10 @@ def main() -> None:
             if argv[0] in ("users", "status"):
                 argv.append(str(ini))
             times, cpus = timed(argv, args.runs)
-            print(f"{label:<14} {statistics.median(times):8.3f} {min(times):8.3f} "
-                  f"{max(times):8.3f} {statistics.median(cpus):11.3f}")
+            print(
+                f"{label:<14} {statistics.median(times):8.3f} {min(times):8.3f} "
+                f"{max(times):8.3f} {statistics.median(cpus):11.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ password verified once, then cached) and with a Bearer API token; and one cold l
 
 Usage: python bench/bench_auth.py [--jobs 1000] [--clients 8] [--seconds 5]
 """
+
 from __future__ import annotations
 
 import argparse

@@ -7,6 +7,7 @@ uws-pyramid (SQLite, local manager, anonymous) is given as a share of both, the 
 adds LAST=10 and the full list. Job lists at scale: bench/bench_lists.py.
 Usage: python bench/bench_core.py [--jobs 100] [--clients 8] [--seconds 3] [--rounds 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,12 +37,19 @@ def prefill(
     """Insert ``count`` finished jobs of ``owner`` in one transaction; return their ids."""
     start = utcnow() - timedelta(days=1)
     rows = [
-        job_to_row(Job(
-            job_id=new_job_id(), job_type=job_type, phase=Phase.COMPLETED,
-            creation_time=start + timedelta(seconds=i), run_id=f"run{i}", owner_id=owner,
-            parameters={"message": f"job {i}"}, execution_duration=60,
-            destruction=start + timedelta(days=7),
-        ))
+        job_to_row(
+            Job(
+                job_id=new_job_id(),
+                job_type=job_type,
+                phase=Phase.COMPLETED,
+                creation_time=start + timedelta(seconds=i),
+                run_id=f"run{i}",
+                owner_id=owner,
+                parameters={"message": f"job {i}"},
+                execution_duration=60,
+                destruction=start + timedelta(days=7),
+            )
+        )
         for i in range(count)
     ]
     with storage.engine.begin() as conn:
@@ -49,7 +57,9 @@ def prefill(
     return [r["job_id"] for r in rows]
 
 
-def measure(settings: dict[str, str], ids: list[str], clients: int, seconds: float) -> dict[str, float]:
+def measure(
+    settings: dict[str, str], ids: list[str], clients: int, seconds: float
+) -> dict[str, float]:
     """Requests/s of create, get and LAST=10, and the full list's time, on one running server."""
     with uws_server(settings) as base:
         figures = {
@@ -106,22 +116,28 @@ def main() -> None:
             "uws-pyramid": stack.enter_context(uws_server(settings)),
         }
         rates: dict[str, dict[str, list[float]]] = {
-            op: {name: [] for name in servers} for op in OPERATIONS}
+            op: {name: [] for name in servers} for op in OPERATIONS
+        }
         for _ in range(args.rounds):  # interleaved: each round measures every server
             for op, make in OPERATIONS.items():
                 for name, base in servers.items():
-                    rates[op][name].append(
-                        throughput(base, make(ids), args.clients, args.seconds))
-    print(f"SQLite, {args.jobs} jobs, {args.clients} clients, requests/s, median of "
-          f"{args.rounds} interleaved rounds of {args.seconds} s:")
-    print(f"  {'':10s} {'trivial':>9s} {'bare Pyramid':>13s} {'uws-pyramid':>12s}"
-          f" {'% of trivial':>13s} {'% of bare':>10s} target")
+                    rates[op][name].append(throughput(base, make(ids), args.clients, args.seconds))
+    print(
+        f"SQLite, {args.jobs} jobs, {args.clients} clients, requests/s, median of "
+        f"{args.rounds} interleaved rounds of {args.seconds} s:"
+    )
+    print(
+        f"  {'':10s} {'trivial':>9s} {'bare Pyramid':>13s} {'uws-pyramid':>12s}"
+        f" {'% of trivial':>13s} {'% of bare':>10s} target"
+    )
     for op, by_server in rates.items():
         trivial, bare, uws = (statistics.median(by_server[n]) for n in servers)
         target = TARGETS[op]
         verdict = "met" if uws >= target * bare else "MISSED"
-        print(f"  {op:10s} {trivial:9.0f} {bare:13.0f} {uws:12.0f} {100 * uws / trivial:12.1f}"
-              f"% {100 * uws / bare:9.1f}% >= {100 * target:.0f} % of bare: {verdict}")
+        print(
+            f"  {op:10s} {trivial:9.0f} {bare:13.0f} {uws:12.0f} {100 * uws / trivial:12.1f}"
+            f"% {100 * uws / bare:9.1f}% >= {100 * target:.0f} % of bare: {verdict}"
+        )
 
 
 #: The shares of bare Pyramid to reach (issue 14).

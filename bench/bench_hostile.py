@@ -5,6 +5,7 @@ after each.
 
 Usage: python bench/bench_hostile.py [--seconds 5] [--threads 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,9 @@ class Prober:
         while not self._stop.is_set():
             t0 = time.perf_counter()
             try:
-                status, _ = request(self.server.port, "GET", "/rest/echo?LAST=10", None,
-                                    basic(), timeout=60)
+                status, _ = request(
+                    self.server.port, "GET", "/rest/echo?LAST=10", None, basic(), timeout=60
+                )
             except OSError:
                 status = 0
             if status == 200:
@@ -76,8 +78,9 @@ def state(server: Server) -> str:
     return f"fds {server.fds():5d}  RSS {server.rss_mb():6.1f} MB"
 
 
-def phase(server: Server, name: str, attack: Callable[[threading.Event], str],
-          seconds: float) -> None:
+def phase(
+    server: Server, name: str, attack: Callable[[threading.Event], str], seconds: float
+) -> None:
     cpu = server.cpu_seconds()
     stop = threading.Event()
     result: list[str] = []
@@ -127,8 +130,11 @@ def main() -> None:
     targets = ["/login", "/rest/echo", "/events/x"]
 
     def bombs(stop: threading.Event) -> str:
-        return in_parallel(args.threads, stop, lambda n: request(
-            server.port, "POST", targets[n % 3], bomb, bomb_headers)[0])
+        return in_parallel(
+            args.threads,
+            stop,
+            lambda n: request(server.port, "POST", targets[n % 3], bomb, bomb_headers)[0],
+        )
 
     def idle(stop: threading.Event) -> str:
         held = idle_connections(server.port, 200)
@@ -144,8 +150,15 @@ def main() -> None:
         def guess(n: int) -> int:
             user = f"user{secrets.token_hex(3)}"
             auth = base64.b64encode(f"{user}:wrong-password".encode()).decode()
-            return request(server.port, "GET", "/rest/echo", None,
-                           {"Authorization": f"Basic {auth}"}, source=f"127.0.0.{10 + n}")[0]
+            return request(
+                server.port,
+                "GET",
+                "/rest/echo",
+                None,
+                {"Authorization": f"Basic {auth}"},
+                source=f"127.0.0.{10 + n}",
+            )[0]
+
         return in_parallel(args.threads * 2, stop, guess)
 
     with tempfile.TemporaryDirectory() as tmp, pserve(Path(tmp)) as server:

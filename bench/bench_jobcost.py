@@ -8,6 +8,7 @@ the spawn of each wrapper (fork and exec), and the job's own EXECUTING time (sta
 endTime: the wrapper, the sandbox and the script).
 Usage: python bench/bench_jobcost.py [--jobs 300] [--max-running 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,6 +39,7 @@ def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
             return function(*args, **kwargs)
         finally:
             TIMES[name].append(time.perf_counter() - t0)
+
     return wrapper
 
 
@@ -49,8 +51,11 @@ def main() -> None:
     from uws_local import processes
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = {"here": tmp, **sqlite_settings(tmp),
-                    "uws.manager.max_running": str(args.max_running)}
+        settings = {
+            "here": tmp,
+            **sqlite_settings(tmp),
+            "uws.manager.max_running": str(args.max_running),
+        }
         wsgi = make_app({"here": tmp}, **settings)
         runtime = wsgi.registry.uws
         storage = runtime.storage
@@ -61,8 +66,10 @@ def main() -> None:
         processes.subprocess.Popen = timed("spawn", popen)  # type: ignore[misc]
         app = webtest.TestApp(wsgi)
         t0 = time.perf_counter()
-        urls = [app.post("/rest/echo", {"message": "x", "PHASE": "RUN"}, status=303).location
-                for _ in range(args.jobs)]
+        urls = [
+            app.post("/rest/echo", {"message": "x", "PHASE": "RUN"}, status=303).location
+            for _ in range(args.jobs)
+        ]
         created = time.perf_counter() - t0
         docs = []
         for url in urls:
@@ -80,16 +87,22 @@ def main() -> None:
 
     executing = [at(d["endTime"]) - at(d["startTime"]) for d in docs]
     n = args.jobs
-    print(f"{n} echo jobs, max_running = {args.max_running}: {n / wall:.1f} jobs/s "
-          f"({wall:.2f} s; the creations alone {created:.2f} s), "
-          f"{sum(d['phase'] != 'COMPLETED' for d in docs)} not COMPLETED")
+    print(
+        f"{n} echo jobs, max_running = {args.max_running}: {n / wall:.1f} jobs/s "
+        f"({wall:.2f} s; the creations alone {created:.2f} s), "
+        f"{sum(d['phase'] != 'COMPLETED' for d in docs)} not COMPLETED"
+    )
     print("per job (medians of each call; totals per job = calls x time / jobs):")
     for name, values in TIMES.items():
-        print(f"  {name:15s} {len(values) / n:4.1f} calls/job, median "
-              f"{statistics.median(values) * 1000:7.2f} ms, total {sum(values) / n * 1000:7.2f} ms/job")
-    print(f"  EXECUTING (wrapper + sandbox + script): median "
-          f"{statistics.median(executing) * 1000:.0f} ms, over {args.max_running} slots: "
-          f"{statistics.median(executing) / args.max_running * 1000:.1f} ms/job of wall time")
+        print(
+            f"  {name:15s} {len(values) / n:4.1f} calls/job, median "
+            f"{statistics.median(values) * 1000:7.2f} ms, total {sum(values) / n * 1000:7.2f} ms/job"
+        )
+    print(
+        f"  EXECUTING (wrapper + sandbox + script): median "
+        f"{statistics.median(executing) * 1000:.0f} ms, over {args.max_running} slots: "
+        f"{statistics.median(executing) / args.max_running * 1000:.1f} ms/job of wall time"
+    )
 
 
 if __name__ == "__main__":

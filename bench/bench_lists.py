@@ -8,6 +8,7 @@ side, one with 100 jobs and one with 100,000, measured in interleaved rounds (me
 peak memory after lists of 10,000 and of 100,000 jobs (flat: it does not grow with the list).
 Usage: python bench/bench_lists.py [--big 100000] [--rounds 3] [--seconds 2] [--clients 4]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,13 @@ def prefill(path: str, count: int, here: str) -> list[tuple[str, str]]:
         rows = []
         for i in range(first, min(count, first + 20_000)):
             job = Job(
-                job_id=new_job_id(), job_type=TYPES[i % 4], phase=PHASES[i % 20],
-                creation_time=START + timedelta(seconds=i * 50), run_id=f"run{i}",
-                parameters={"message": f"job {i}"}, execution_duration=60,
+                job_id=new_job_id(),
+                job_type=TYPES[i % 4],
+                phase=PHASES[i % 20],
+                creation_time=START + timedelta(seconds=i * 50),
+                run_id=f"run{i}",
+                parameters={"message": f"job {i}"},
+                execution_duration=60,
             )
             rows.append(job_to_row(job))
             if i % 10 == 0:
@@ -74,7 +79,7 @@ def combinations(keys: list[tuple[str, str]]) -> dict[str, str]:
         "type+AFTER": f"/rest/echo?LAST=10&AFTER={after}",
         "next page": f"/rest/echo?LAST=10&BEFORE={quote(middle_time)},{middle_id}",
         "phases+page": "/rest/echo?LAST=10&PHASE=QUEUED&PHASE=EXECUTING"
-                       f"&BEFORE={quote(middle_time)},{middle_id}",
+        f"&BEFORE={quote(middle_time)},{middle_id}",
     }
 
 
@@ -98,8 +103,10 @@ def whole_lists(base: str, pid: int, rounds: int, type_path: str) -> None:
         runs = [first_byte_and_total(base, type_path, accept) for _ in range(max(rounds, 3))]
         first = statistics.median(r[0] for r in runs) * 1000
         total = statistics.median(r[1] for r in runs) * 1000
-        print(f"  whole list {type_path} as {accept}: first byte {first:6.1f} ms, "
-              f"total {total:6.1f} ms, {runs[0][2] / 1e6:5.2f} MB")
+        print(
+            f"  whole list {type_path} as {accept}: first byte {first:6.1f} ms, "
+            f"total {total:6.1f} ms, {runs[0][2] / 1e6:5.2f} MB"
+        )
     print(f"  server peak memory (VmHWM) after these lists: {server_memory(pid) / 1e6:6.1f} MB")
 
 
@@ -123,24 +130,32 @@ def main() -> None:
         small, big = servers[args.small], servers[args.big]
         queries = combinations(big[2])
         small_queries = combinations(small[2])
-        rates: dict[str, dict[int, list[float]]] = {q: {args.small: [], args.big: []}
-                                                    for q in queries}
+        rates: dict[str, dict[int, list[float]]] = {
+            q: {args.small: [], args.big: []} for q in queries
+        }
         for _ in range(args.rounds):
             for name in queries:
                 for count, (base, _pid, _keys), paths in (
-                    (args.small, small, small_queries), (args.big, big, queries)
+                    (args.small, small, small_queries),
+                    (args.big, big, queries),
                 ):
                     path = paths[name]
                     rates[name][count].append(
-                        throughput(base, lambda i, p=path: ("GET", p, None), args.clients,
-                                   args.seconds))
-        print(f"LAST=10, requests/s, median of {args.rounds} interleaved rounds, "
-              f"{args.clients} clients:")
+                        throughput(
+                            base, lambda i, p=path: ("GET", p, None), args.clients, args.seconds
+                        )
+                    )
+        print(
+            f"LAST=10, requests/s, median of {args.rounds} interleaved rounds, "
+            f"{args.clients} clients:"
+        )
         for name, by_count in rates.items():
             a, b = (statistics.median(by_count[c]) for c in (args.small, args.big))
             verdict = "met" if b >= 0.9 * a else "MISSED"
-            print(f"  {name:12s} {args.small:>7} jobs {a:7.0f}/s   {args.big:>7} jobs {b:7.0f}/s"
-                  f"   {100 * b / a:5.1f} %  ({verdict}: >= 90 %)")
+            print(
+                f"  {name:12s} {args.small:>7} jobs {a:7.0f}/s   {args.big:>7} jobs {b:7.0f}/s"
+                f"   {100 * b / a:5.1f} %  ({verdict}: >= 90 %)"
+            )
         base, pid, _ = servers[10_000]
         print("10,000 jobs (7,500 of them echo):")
         whole_lists(base, pid, args.rounds, "/rest")

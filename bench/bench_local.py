@@ -7,6 +7,7 @@ Reports jobs/s completed and the median and p99 of RUN-to-EXECUTING and RUN-to-C
 (RUN is sent with the creation POST; start and end times are the server's own).
 Usage: python bench/bench_local.py [--jobs 500] [--clients 8] [--sandbox bwrap|none]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,9 +65,13 @@ SANDBOX = ""  # uws.manager.sandbox: "" (auto), bwrap or none
 def run(max_running: int, count: int, clients: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = {
-            "uws.storage.path": f"{tmp}/uws.sqlite", "uws.manager": "local",
-            "uws.manager.max_running": str(max_running), "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true",
-            "uws.workdir": f"{tmp}/jobs", "uws.background": "false",
+            "uws.storage.path": f"{tmp}/uws.sqlite",
+            "uws.manager": "local",
+            "uws.manager.max_running": str(max_running),
+            "uws.jdl_dir": str(ROOT / "jdl"),
+            "uws.auth.anonymous": "true",
+            "uws.workdir": f"{tmp}/jobs",
+            "uws.background": "false",
             "uws.manager.sandbox": SANDBOX,
         }
         with uws_server(settings, threads=16) as base:
@@ -88,19 +93,25 @@ def run(max_running: int, count: int, clients: int) -> None:
             to_exec = [seconds(d["startTime"]) - sent[u] for u, d in done.items()]
             to_done = [seconds(d["endTime"]) - sent[u] for u, d in done.items()]
             rate = count / (max(ends) - t0)
-            print(f"max_running={max_running}: {count} jobs, {len(bad)} not COMPLETED, "
-                  f"{rate:.1f} jobs/s; RUN->EXECUTING median {statistics.median(to_exec)*1000:.0f} ms "
-                  f"p99 {percentile(to_exec, 99)*1000:.0f} ms; RUN->COMPLETED median "
-                  f"{statistics.median(to_done)*1000:.0f} ms p99 {percentile(to_done, 99)*1000:.0f} ms")
+            print(
+                f"max_running={max_running}: {count} jobs, {len(bad)} not COMPLETED, "
+                f"{rate:.1f} jobs/s; RUN->EXECUTING median {statistics.median(to_exec) * 1000:.0f} ms "
+                f"p99 {percentile(to_exec, 99) * 1000:.0f} ms; RUN->COMPLETED median "
+                f"{statistics.median(to_done) * 1000:.0f} ms p99 {percentile(to_done, 99) * 1000:.0f} ms"
+            )
 
 
 def idle(count: int = 20) -> None:
     """One job at a time on an idle server: the latency a lone user sees."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = {
-            "uws.storage.path": f"{tmp}/uws.sqlite", "uws.manager": "local",
-            "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true", "uws.workdir": f"{tmp}/jobs",
-            "uws.background": "false", "uws.manager.sandbox": SANDBOX,
+            "uws.storage.path": f"{tmp}/uws.sqlite",
+            "uws.manager": "local",
+            "uws.jdl_dir": str(ROOT / "jdl"),
+            "uws.auth.anonymous": "true",
+            "uws.workdir": f"{tmp}/jobs",
+            "uws.background": "false",
+            "uws.manager.sandbox": SANDBOX,
         }
         with uws_server(settings) as base:
             to_exec, to_done = [], []
@@ -111,10 +122,12 @@ def idle(count: int = 20) -> None:
                     doc = job(f"{url}?WAIT=10")
                 to_exec.append(seconds(doc["startTime"]) - sent)
                 to_done.append(seconds(doc["endTime"]) - sent)
-            print(f"idle, one job at a time ({count} jobs): RUN->EXECUTING median "
-                  f"{statistics.median(to_exec)*1000:.0f} ms p99 {percentile(to_exec, 99)*1000:.0f} ms; "
-                  f"RUN->COMPLETED median {statistics.median(to_done)*1000:.0f} ms "
-                  f"p99 {percentile(to_done, 99)*1000:.0f} ms")
+            print(
+                f"idle, one job at a time ({count} jobs): RUN->EXECUTING median "
+                f"{statistics.median(to_exec) * 1000:.0f} ms p99 {percentile(to_exec, 99) * 1000:.0f} ms; "
+                f"RUN->COMPLETED median {statistics.median(to_done) * 1000:.0f} ms "
+                f"p99 {percentile(to_done, 99) * 1000:.0f} ms"
+            )
 
 
 def main() -> None:
@@ -122,8 +135,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--sandbox", default="", choices=("", "bwrap", "none"))
-    parser.add_argument("--max-running", default="2,8",
-                        help="the uws.manager.max_running values to run, comma-separated")
+    parser.add_argument(
+        "--max-running",
+        default="2,8",
+        help="the uws.manager.max_running values to run, comma-separated",
+    )
     parser.add_argument("--no-idle", action="store_true", help="skip the one-at-a-time run")
     args = parser.parse_args()
     global SANDBOX

@@ -9,6 +9,7 @@ wall-clock time. Access lines go to a file at INFO, as a production logging conf
 Usage: python bench/bench_metrics.py [--requests 3000] [--rounds 7] [--log-format text|json]
 Set PROMETHEUS_MULTIPROC_DIR (an empty directory) to measure the multiprocess mode.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,24 +34,41 @@ def build(here: str, fmt: str, observed: bool) -> Any:
     if not observed:
         observe.tween = lambda handler, registry: handler  # type: ignore[assignment]
     try:
-        return main({"here": here}, **{
-            "here": here, "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite",
-            "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true",
-            "uws.workdir": "jobs", "uws.background": "false", "uws.log.format": fmt,
-        })
+        return main(
+            {"here": here},
+            **{
+                "here": here,
+                "uws.storage": "sqlite",
+                "uws.storage.path": "uws.sqlite",
+                "uws.jdl_dir": str(ROOT / "jdl"),
+                "uws.auth.anonymous": "true",
+                "uws.workdir": "jobs",
+                "uws.background": "false",
+                "uws.log.format": fmt,
+            },
+        )
     finally:
         observe.tween = original
 
 
 def environ(path: str) -> dict[str, Any]:
-    return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "SERVER_NAME": "localhost",
-            "SERVER_PORT": "80", "wsgi.url_scheme": "http", "QUERY_STRING": "",
-            "REMOTE_ADDR": "127.0.0.1", "wsgi.input": io.BytesIO(), "HTTP_HOST": "localhost",
-            "SERVER_PROTOCOL": "HTTP/1.1"}
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "QUERY_STRING": "",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(),
+        "HTTP_HOST": "localhost",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
 
 
 def per_request(app: Any, path: str, count: int) -> float:
     """CPU seconds per request, body read."""
+
     def start(status: str, headers: Any, exc_info: Any = None) -> None:
         assert status.startswith("200"), status
 
@@ -114,10 +132,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--log-format", default="text", choices=("text", "json"))
-    parser.add_argument("--no-access-log", action="store_true",
-                        help="access lines off (uws_pyramid.access at WARNING): metrics alone")
-    parser.add_argument("--http", action="store_true",
-                        help="through waitress on a socket, as clients see it (else straight WSGI)")
+    parser.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="access lines off (uws_pyramid.access at WARNING): metrics alone",
+    )
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="through waitress on a socket, as clients see it (else straight WSGI)",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     logs = tempfile.NamedTemporaryFile(suffix=".log", delete=False)
@@ -134,6 +158,7 @@ def main() -> None:
     paths = {}
     for observed, app in apps.items():
         from webtest import TestApp
+
         location = TestApp(app).post("/rest/echo", {"message": "bench"}).location
         paths[observed] = location.split("localhost", 1)[1]
         per_request(app, paths[observed], 200)  # warm up
@@ -146,15 +171,19 @@ def main() -> None:
     how = "over HTTP (waitress)" if args.http else "through WSGI"
     access = "off" if args.no_access_log else args.log_format
     shared = "on" if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else "off"
-    print(f"get job {how}, {args.rounds} rounds of {args.requests} requests, "
-          f"access lines {access}, multiprocess {shared}")
+    print(
+        f"get job {how}, {args.rounds} rounds of {args.requests} requests, "
+        f"access lines {access}, multiprocess {shared}"
+    )
     print(f"  without the tween: {bare * 1e6:8.1f} us CPU/request")
     print(f"  with the tween:    {observed * 1e6:8.1f} us CPU/request")
     overhead = (observed / bare - 1) * 100
     print(f"  overhead:          {(observed - bare) * 1e6:8.1f} us ({overhead:.1f} %)")
     alone = tween_alone(apps[True])
-    print(f"  the tween alone:   {alone * 1e6:8.1f} us CPU/request "
-          f"({alone / bare * 100:.1f} % of the request without it)")
+    print(
+        f"  the tween alone:   {alone * 1e6:8.1f} us CPU/request "
+        f"({alone / bare * 100:.1f} % of the request without it)"
+    )
     for app in apps.values():
         app.registry.uws.close()
 

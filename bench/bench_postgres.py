@@ -3,6 +3,7 @@
 Usage: python bench/bench_postgres.py [--jobs 10000] [--clients 8] [--seconds 5] [--wakeups 100]
 Needs a PostgreSQL server (UWS_TEST_POSTGRES_URL, default postgres@127.0.0.1:5432).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -95,20 +96,24 @@ def main() -> None:
             pg = PostgresStorage.from_settings({"url": url, "auto_migrate": "true"}, tmp)
             ids = prefill(pg, count)
             pg.close()
-            rows["PostgreSQL"] = measure(postgres_settings(tmp, url), ids, args.clients,
-                                         args.seconds)
+            rows["PostgreSQL"] = measure(
+                postgres_settings(tmp, url), ids, args.clients, args.seconds
+            )
         print(f"\n{count} jobs          {'SQLite':>10} {'PostgreSQL':>12}")
         for name in rows["SQLite"]:
             unit = "" if "ms" in name else " req/s"
-            print(f"  {name:16s} {rows['SQLite'][name]:10.1f} {rows['PostgreSQL'][name]:12.1f}"
-                  f"{unit}")
+            print(
+                f"  {name:16s} {rows['SQLite'][name]:10.1f} {rows['PostgreSQL'][name]:12.1f}{unit}"
+            )
     with temporary_database(ADMIN_URL) as url:
         store = PostgresStorage.from_settings({"url": url, "auto_migrate": "true"}, "/tmp")
         store.close()
         samples = wakeup_latency(url, args.wakeups)
-    print(f"\ncross-process WAIT wake-up, {len(samples)} samples (ABORT sent to one process, "
-          f"WAIT returned by the other): median {statistics.median(samples) * 1000:.1f} ms, "
-          f"p99 {percentile(samples, 0.99) * 1000:.1f} ms, max {max(samples) * 1000:.1f} ms")
+    print(
+        f"\ncross-process WAIT wake-up, {len(samples)} samples (ABORT sent to one process, "
+        f"WAIT returned by the other): median {statistics.median(samples) * 1000:.1f} ms, "
+        f"p99 {percentile(samples, 0.99) * 1000:.1f} ms, max {max(samples) * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

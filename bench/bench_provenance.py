@@ -3,6 +3,7 @@ of jobs, and a synchronous echo's round trip beside create + WAIT (local manager
 
 Usage: python bench/bench_provenance.py [--chain 10] [--repeat 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,12 @@ from loadgen import ROOT, timed, uws_server  # noqa: E402
 
 def run_job(base: str, message: str) -> str:
     """An echo job run to its end (created with PHASE=RUN, then WAIT): its URL."""
-    created = requests.post(f"{base}/rest/echo", data={"message": message, "PHASE": "RUN"},
-                            allow_redirects=False, timeout=60)
+    created = requests.post(
+        f"{base}/rest/echo",
+        data={"message": message, "PHASE": "RUN"},
+        allow_redirects=False,
+        timeout=60,
+    )
     url = created.headers["Location"]
     for phase in ("QUEUED", "EXECUTING"):
         requests.get(f"{url}?WAIT=30&PHASE={phase}", timeout=60)
@@ -44,8 +49,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     settings = {
-        "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite", "uws.manager": "local",
-        "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true", "uws.workdir": "jobs",
+        "uws.storage": "sqlite",
+        "uws.storage.path": "uws.sqlite",
+        "uws.manager": "local",
+        "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.auth.anonymous": "true",
+        "uws.workdir": "jobs",
     }
     with uws_server(settings) as base:
         urls = [run_job(base, "first")]
@@ -54,8 +63,10 @@ def main() -> None:
         path = urls[-1].split(base, 1)[1]
         first_id, last_id = urls[0].rsplit("/", 1)[1], urls[-1].rsplit("/", 1)[1]
         queries = {
-            **{f"job {fmt}": f"{path}/provenance?format={fmt}"
-               for fmt in ("json", "xml", "provn", "svg")},
+            **{
+                f"job {fmt}": f"{path}/provenance?format={fmt}"
+                for fmt in ("json", "xml", "provn", "svg")
+            },
             "chain BACK": f"/provenance?ID={last_id}&DEPTH=ALL",
             "chain FORWARD": f"/provenance?ID={first_id}&DEPTH=ALL&DIRECTION=FORWARD",
             "chain BACK svg": f"/provenance?ID={last_id}&DEPTH=ALL&RESPONSEFORMAT=SVG",
@@ -64,11 +75,14 @@ def main() -> None:
         for name, query in queries.items():
             assert requests.get(base + query, timeout=60).status_code == 200, query
             print(f"  {name:15} {timed(base, query, args.repeat) * 1000:7.1f}")
-        sync = median_ms(lambda: requests.get(f"{base}/sync/echo?message=b", timeout=60),
-                         args.repeat)
+        sync = median_ms(
+            lambda: requests.get(f"{base}/sync/echo?message=b", timeout=60), args.repeat
+        )
         async_ = median_ms(lambda: run_job(base, "b"), args.repeat)
-        print(f"echo round trip, median of {args.repeat} (ms): sync {sync:.1f} "
-              f"(303 and the result), create + WAIT {async_:.1f}")
+        print(
+            f"echo round trip, median of {args.repeat} (ms): sync {sync:.1f} "
+            f"(303 and the result), create + WAIT {async_:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ median of ``--rounds``): hashing it as ``execution.jobfiles.size_and_digest`` do
 plainly (the disk's own speed, for reference), and sending it through ``web.zipstream`` (the
 archive's bytes thrown away), with the peak of memory Python allocated meanwhile (tracemalloc).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,10 @@ def main() -> None:
     print(f"file: {mib} MiB, median of {args.rounds}")
     print(f"plain read:      {plain:6.2f} s  {mib / plain:7.0f} MiB/s")
     print(f"SHA-256 at end:  {digest:6.2f} s  {mib / digest:7.0f} MiB/s")
-    print(f"results.zip:     {zipped:6.2f} s  {mib / zipped:7.0f} MiB/s, "
-          f"peak Python memory {peak / 1024:.0f} KiB")
+    print(
+        f"results.zip:     {zipped:6.2f} s  {mib / zipped:7.0f} MiB/s, "
+        f"peak Python memory {peak / 1024:.0f} KiB"
+    )
 
 
 if __name__ == "__main__":

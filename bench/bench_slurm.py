@@ -3,6 +3,7 @@
 Usage: python bench/bench_slurm.py [--runs 50] [--burst 200] [--clients 16]
 Needs the SLURM cluster of tests/slurm (``bash tests/slurm/start-slurm.sh``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,11 +40,17 @@ def slurm_server(tmp: Path, threads: int) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = {
-        "uws.storage": "sqlite", "uws.storage.path": str(tmp / "uws.sqlite"),
-        "uws.manager": "slurm", "uws.jdl_dir": str(ROOT / "jdl"), "uws.auth.anonymous": "true",
+        "uws.storage": "sqlite",
+        "uws.storage.path": str(tmp / "uws.sqlite"),
+        "uws.manager": "slurm",
+        "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.auth.anonymous": "true",
         "uws.workdir": str(tmp / "jobs"),
-        "uws.secret_file": str(tmp / "secret"), "uws.base_url": base, "uws.wait.max": "120",
-        "uws.wait.max_waiters": "64", "uws.destruction.default": "3600",
+        "uws.secret_file": str(tmp / "secret"),
+        "uws.base_url": base,
+        "uws.wait.max": "120",
+        "uws.wait.max_waiters": "64",
+        "uws.destruction.default": "3600",
     }
     ini = write_ini(tmp / "bench.ini", settings, port, threads)
     proc = subprocess.Popen([str(BIN / "pserve"), str(ini)], cwd=tmp)
@@ -66,8 +73,9 @@ def phase_after(session: requests.Session, url: str, phase: str) -> str:
 
 def run_to_completed(session: requests.Session, base: str) -> float:
     """Seconds from POST PHASE=RUN to the WAIT that sees COMPLETED."""
-    url = session.post(f"{base}/rest/echo", data={"message": "bench"}, allow_redirects=False,
-                       timeout=10).headers["Location"]
+    url = session.post(
+        f"{base}/rest/echo", data={"message": "bench"}, allow_redirects=False, timeout=10
+    ).headers["Location"]
     began = time.perf_counter()
     session.post(f"{url}/phase", data={"PHASE": "RUN"}, allow_redirects=False, timeout=10)
     phase = "QUEUED"
@@ -88,9 +96,16 @@ def sbatch_wait(workdir: Path) -> float:
     """The same job script, submitted by hand: ``sbatch --wait`` (what a user would time)."""
     began = time.perf_counter()
     subprocess.run(
-        ["sbatch", "--wait", "--quiet", f"--chdir={workdir}", "--output=/dev/null",
-         str(ROOT / "jdl" / "scripts" / "echo.sh")],
-        check=True, env=PLAIN_ENV,
+        [
+            "sbatch",
+            "--wait",
+            "--quiet",
+            f"--chdir={workdir}",
+            "--output=/dev/null",
+            str(ROOT / "jdl" / "scripts" / "echo.sh"),
+        ],
+        check=True,
+        env=PLAIN_ENV,
     )
     return time.perf_counter() - began
 
@@ -99,13 +114,24 @@ def sbatch_poll(workdir: Path) -> float:
     """The cluster's own floor: sbatch, then squeue every 50 ms until COMPLETED."""
     began = time.perf_counter()
     slurm_id = subprocess.run(
-        ["sbatch", "--parsable", f"--chdir={workdir}", "--output=/dev/null",
-         str(ROOT / "jdl" / "scripts" / "echo.sh")],
-        check=True, capture_output=True, text=True, env=PLAIN_ENV,
+        [
+            "sbatch",
+            "--parsable",
+            f"--chdir={workdir}",
+            "--output=/dev/null",
+            str(ROOT / "jdl" / "scripts" / "echo.sh"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=PLAIN_ENV,
     ).stdout.strip()
     while True:
-        state = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%T", "-j", slurm_id],
-                               capture_output=True, text=True).stdout.strip()
+        state = subprocess.run(
+            ["squeue", "-h", "-t", "all", "-o", "%T", "-j", slurm_id],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         if state == "COMPLETED":
             return time.perf_counter() - began
         if state in ("FAILED", "CANCELLED", "TIMEOUT"):
@@ -118,8 +144,12 @@ def burst(base: str, count: int, clients: int) -> tuple[float, int]:
     began = time.perf_counter()
 
     def submit(n: int) -> str:
-        with requests.post(f"{base}/rest/echo", data={"PHASE": "RUN", "message": f"job {n}"},
-                           allow_redirects=False, timeout=60) as response:
+        with requests.post(
+            f"{base}/rest/echo",
+            data={"PHASE": "RUN", "message": f"job {n}"},
+            allow_redirects=False,
+            timeout=60,
+        ) as response:
             return response.headers["Location"]
 
     with ThreadPoolExecutor(clients) as pool:
@@ -129,16 +159,18 @@ def burst(base: str, count: int, clients: int) -> tuple[float, int]:
     pending = set(urls)
     with requests.Session() as session:
         while pending:
-            listing = session.get(f"{base}/rest/echo",
-                                  params=[("PHASE", p) for p in ACTIVE], timeout=30).text
+            listing = session.get(
+                f"{base}/rest/echo", params=[("PHASE", p) for p in ACTIVE], timeout=30
+            ).text
             active = set(re.findall(r'jobref id="([^"]+)"', listing))
             pending = {u for u in pending if u.rsplit("/", 1)[1] in active}
             if pending:
                 time.sleep(0.05)
         elapsed = time.perf_counter() - began
         done = session.get(f"{base}/rest/echo", params={"PHASE": "COMPLETED"}, timeout=30).text
-    completed = len(set(re.findall(r'jobref id="([^"]+)"', done)) & {u.rsplit("/", 1)[1]
-                                                                       for u in urls})
+    completed = len(
+        set(re.findall(r'jobref id="([^"]+)"', done)) & {u.rsplit("/", 1)[1] for u in urls}
+    )
     return elapsed, completed
 
 
@@ -158,16 +190,27 @@ def raw_burst(workdir: Path, count: int, clients: int) -> float:
 
     def submit(_: int) -> str:
         return subprocess.run(
-            ["sbatch", "--parsable", f"--chdir={workdir}", "--output=/dev/null",
-             str(ROOT / "jdl" / "scripts" / "echo.sh")],
-            check=True, capture_output=True, text=True, env=PLAIN_ENV,
+            [
+                "sbatch",
+                "--parsable",
+                f"--chdir={workdir}",
+                "--output=/dev/null",
+                str(ROOT / "jdl" / "scripts" / "echo.sh"),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=PLAIN_ENV,
         ).stdout.strip()
 
     with ThreadPoolExecutor(clients) as pool:
         ids = list(pool.map(submit, range(count)))
     while True:
-        states = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%T", "-j", ",".join(ids)],
-                                capture_output=True, text=True).stdout.split()
+        states = subprocess.run(
+            ["squeue", "-h", "-t", "all", "-o", "%T", "-j", ",".join(ids)],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         if len(states) == count and all(state == "COMPLETED" for state in states):
             return time.perf_counter() - began
         time.sleep(0.05)
@@ -202,11 +245,15 @@ def main() -> None:
     print(f"sbatch --wait of echo.sh:             {percentiles(waited)}")
     print(f"sbatch + squeue every 50 ms:          {percentiles(polled)}")
     overhead = statistics.median(service) - statistics.median(polled)
-    print(f"service overhead over the cluster's floor (medians): {overhead:+.3f} s; "
-          f"over sbatch --wait: {statistics.median(service) - statistics.median(waited):+.3f} s")
-    print(f"burst: {completed}/{args.burst} COMPLETED in {elapsed:.2f} s = "
-          f"{args.burst / elapsed:.1f} jobs/s ({args.clients} clients); the same burst of "
-          f"plain sbatch: {floor:.2f} s = {args.burst / floor:.1f} jobs/s")
+    print(
+        f"service overhead over the cluster's floor (medians): {overhead:+.3f} s; "
+        f"over sbatch --wait: {statistics.median(service) - statistics.median(waited):+.3f} s"
+    )
+    print(
+        f"burst: {completed}/{args.burst} COMPLETED in {elapsed:.2f} s = "
+        f"{args.burst / elapsed:.1f} jobs/s ({args.clients} clients); the same burst of "
+        f"plain sbatch: {floor:.2f} s = {args.burst / floor:.1f} jobs/s"
+    )
 
 
 if __name__ == "__main__":

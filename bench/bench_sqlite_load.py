@@ -7,6 +7,7 @@ one SQLite file (clients split between them). Targets: one process p99 < 300 ms 
 request over 1 s; two processes p99 < 500 ms.
 Usage: python bench/bench_sqlite_load.py [--clients 16] [--seconds 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,9 +33,11 @@ def report(what: str, times: list[float], seconds: float, p99_target: float) -> 
     p99 = times[int(0.99 * (len(times) - 1))]
     worst = times[-1]
     verdict = "met" if p99 < p99_target and (p99_target > 0.3 or worst < 1.0) else "MISSED"
-    print(f"  {what}: {len(times)} creations ({len(times) / seconds:.0f}/s), p50 "
-          f"{p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {worst * 1000:.0f} ms "
-          f"(target p99 < {p99_target * 1000:.0f} ms: {verdict})")
+    print(
+        f"  {what}: {len(times)} creations ({len(times) / seconds:.0f}/s), p50 "
+        f"{p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {worst * 1000:.0f} ms "
+        f"(target p99 < {p99_target * 1000:.0f} ms: {verdict})"
+    )
 
 
 def main() -> None:
@@ -46,11 +49,16 @@ def main() -> None:
     for processes, target in ((1, 0.3), (2, 0.5)):
         with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
             settings = {**sqlite_settings(tmp), "uws.manager.max_running": "8"}
-            bases = [stack.enter_context(uws_server(settings, threads=16))
-                     for _ in range(processes)]
+            bases = [
+                stack.enter_context(uws_server(settings, threads=16)) for _ in range(processes)
+            ]
             times = latencies(bases, create_and_run, args.clients, args.seconds)
-        report(f"{processes} server process{'es' if processes > 1 else ''}", times,
-               args.seconds, target)
+        report(
+            f"{processes} server process{'es' if processes > 1 else ''}",
+            times,
+            args.seconds,
+            target,
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Benchmark helpers: start servers in their own processes, drive them with N client processes."""
+
 from __future__ import annotations
 
 import http.client
@@ -20,6 +21,7 @@ from uws_pyramid.testing import write_ini
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -53,8 +55,7 @@ def running(command: list[str], port: int, with_pid: bool = False, **popen: Any)
 
 
 @contextmanager
-def uws_server(settings: dict[str, str], threads: int = 8, with_pid: bool = False
-               ) -> Iterator[Any]:
+def uws_server(settings: dict[str, str], threads: int = 8, with_pid: bool = False) -> Iterator[Any]:
     """``pserve`` on a temporary ini with these ``uws.*`` settings; yields the base URL
     (and the server's process id)."""
     port = free_port()
@@ -78,8 +79,12 @@ def trivial_server(threads: int = 8, app: str = "trivial:app") -> Iterator[str]:
     ``barepyramid:app``, the same answers routed by Pyramid)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "bench")}
-    command = [str(BIN / "waitress-serve"), f"--listen=127.0.0.1:{port}",
-               f"--threads={threads}", app]
+    command = [
+        str(BIN / "waitress-serve"),
+        f"--listen=127.0.0.1:{port}",
+        f"--threads={threads}",
+        app,
+    ]
     with running(command, port, env=env, stderr=subprocess.DEVNULL) as base:
         yield base
 
@@ -88,7 +93,11 @@ Request = Callable[[int], tuple[str, str, bytes | None]]  # i -> (method, path, 
 
 
 def _client(
-    base: str, make: Request, seconds: float, seed: int, extra: dict[str, str],
+    base: str,
+    make: Request,
+    seconds: float,
+    seed: int,
+    extra: dict[str, str],
     out: multiprocessing.Queue,  # type: ignore[type-arg]
 ) -> None:
     url = urlsplit(base)
@@ -111,7 +120,10 @@ def _client(
 
 
 def latencies(
-    bases: str | list[str], make: Request, clients: int = 8, seconds: float = 5.0,
+    bases: str | list[str],
+    make: Request,
+    clients: int = 8,
+    seconds: float = 5.0,
     headers: dict[str, str] | None = None,
 ) -> list[float]:
     """Seconds of every request of ``clients`` processes, each on one keep-alive connection
@@ -138,7 +150,10 @@ def latencies(
 
 
 def throughput(
-    base: str, make: Request, clients: int = 8, seconds: float = 5.0,
+    base: str,
+    make: Request,
+    clients: int = 8,
+    seconds: float = 5.0,
     headers: dict[str, str] | None = None,
 ) -> float:
     """Requests per second of ``clients`` processes, each on one keep-alive connection."""

@@ -5,6 +5,7 @@ anonymous) and driven through WebTest, so the profile shows the service's own co
 client or waitress in between; see bench/README.md for profiling the live server.
 Usage: python bench/profile_app.py create|get|list [--count 2000] [--jobs 100]
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """The ceiling of the benchmarks: the smallest WSGI app waitress can serve."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable

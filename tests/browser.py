@@ -1,4 +1,5 @@
 """Headless Chromium for the browser tests: the system's chromium and chromedriver via Selenium."""
+
 from __future__ import annotations
 
 import hashlib
@@ -72,8 +73,12 @@ class Browser:
         from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.05,
-                             ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+        return WebDriverWait(
+            self.driver,
+            timeout,
+            poll_frequency=0.05,
+            ignored_exceptions=(StaleElementReferenceException,),
+        ).until(condition)
 
     def css(self, selector: str) -> Any:
         return self.driver.find_element("css selector", selector)
@@ -82,6 +87,7 @@ class Browser:
         def found(driver: Any) -> Any:
             elements = driver.find_elements("css selector", selector)
             return elements[0] if elements and elements[0].is_displayed() else None
+
         return self.wait(found, timeout)
 
     def log_in(self, user: str, password: str) -> None:
@@ -97,10 +103,14 @@ class Browser:
 
     def fetch_status(self, path: str) -> int:
         """The status of a GET sent from the page with its cookies, as the client sends it."""
-        return int(self.driver.execute_async_script(
-            "const done = arguments[arguments.length - 1];"
-            "fetch(arguments[0], {headers: {'X-Requested-With': 'XMLHttpRequest'}})"
-            ".then((r) => done(r.status), () => done(0));", path))
+        return int(
+            self.driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "fetch(arguments[0], {headers: {'X-Requested-With': 'XMLHttpRequest'}})"
+                ".then((r) => done(r.status), () => done(0));",
+                path,
+            )
+        )
 
     def rows(self) -> list[Any]:
         return self.driver.find_elements("css selector", "#jobs tbody tr")
@@ -129,8 +139,11 @@ class Browser:
             return None
 
     def horizontal_overflow(self) -> int:
-        return int(self.driver.execute_script(
-            "return document.documentElement.scrollWidth - window.innerWidth"))
+        return int(
+            self.driver.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth"
+            )
+        )
 
     def tab_until(self, predicate: Callable[[Any], bool], limit: int = 40) -> None:
         for _ in range(limit):
@@ -141,13 +154,18 @@ class Browser:
 
     def errors(self) -> list[str]:
         """JavaScript errors and CSP violations logged since the last call."""
-        return [e["message"] for e in self.driver.get_log("browser")
-                if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+        return [
+            e["message"]
+            for e in self.driver.get_log("browser")
+            if e["level"] == "SEVERE" and "favicon" not in e["message"]
+        ]
 
     def color_scheme(self, scheme: str) -> None:
         """Emulate the system's light or dark setting (prefers-color-scheme)."""
-        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
-            "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+        self.driver.execute_cdp_cmd(
+            "Emulation.setEmulatedMedia",
+            {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+        )
 
     def axe(self) -> list[dict[str, Any]]:
         """axe-core's violations on the page shown (injected by WebDriver, not by the page:

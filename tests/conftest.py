@@ -1,4 +1,5 @@
 """Fixtures: ini-like settings -> app -> WebTest app that validates every UWS document it sees."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

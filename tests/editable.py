@@ -1,5 +1,6 @@
 """Fixtures of the client tests: a copy of the example job types the editor may write, and
 anonymous access as a parameter (``@pytest.mark.parametrize("anonymous", ["false"])``)."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """Fake managers for unit tests of the service's error paths (never the only test of a feature)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -36,9 +37,13 @@ class HoldingManager(Manager):
     def event(self, job: Job, event: str) -> None:
         self.events.append((job.job_id, event))
 
-    def finish(self, job_id: str, phase: Phase = Phase.COMPLETED,
-               results: list[Result] | None = None,
-               error: ErrorSummary | None = None) -> Job | None:
+    def finish(
+        self,
+        job_id: str,
+        phase: Phase = Phase.COMPLETED,
+        results: list[Result] | None = None,
+        error: ErrorSummary | None = None,
+    ) -> Job | None:
         """Play the part of a job's process reporting its start, then its end."""
         self.context.started(job_id, start_time=utcnow())
         return self.context.ended(job_id, Ending(phase, utcnow(), results, error))

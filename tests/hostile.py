@@ -1,5 +1,6 @@
 """Helpers for hostile-client tests and the hostile-load bench: a ``pserve`` process with the
 shipped ini's waitress settings, raw HTTP requests, and what the server process holds."""
+
 from __future__ import annotations
 
 import base64
@@ -78,8 +79,12 @@ def pserve(
     options of development.ini unless ``server`` says otherwise."""
     add_alice(here)
     settings = {
-        "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite", "uws.manager": "local",
-        "uws.jdl_dir": str(ROOT / "jdl"), "uws.workdir": "jobs", "uws.auth.anonymous": "false",
+        "uws.storage": "sqlite",
+        "uws.storage.path": "uws.sqlite",
+        "uws.manager": "local",
+        "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.workdir": "jobs",
+        "uws.auth.anonymous": "false",
         **app,
     }
     options = shipped_server_options() if server is None else server
@@ -107,8 +112,12 @@ def basic(user: str = "alice", password: str = PASSWORD) -> dict[str, str]:
 
 
 def request(
-    port: int, method: str, path: str, body: bytes | None = None,
-    headers: Mapping[str, str] | None = None, timeout: float = 60.0,
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
     source: str | None = None,
 ) -> tuple[int, bytes]:
     """One request on its own connection, closed after."""

@@ -1,5 +1,6 @@
 """Who may do what: every resource as the owner, another user, an administrator, an anonymous
 caller and a wrong password, in one table; then listing, tokens and proxy identities."""
+
 from __future__ import annotations
 
 import base64
@@ -132,16 +133,31 @@ TABLE: list[tuple[str, str, Any, Phase, tuple[int, int, int, int, int]]] = [
     ("POST", J, {"message": "changed"}, Phase.PENDING, (303, 403, 303, 401, 401)),
     ("POST", J + "/phase", {"PHASE": "RUN"}, Phase.PENDING, (303, 403, 303, 401, 401)),
     ("POST", J + "/phase", {"PHASE": "ABORT"}, Phase.PENDING, (303, 403, 303, 401, 401)),
-    ("POST", J + "/executionduration", {"EXECUTIONDURATION": "30"}, Phase.PENDING,
-     (303, 403, 303, 401, 401)),
-    ("POST", J + "/destruction", {"DESTRUCTION": "2099-01-01T00:00:00Z"}, Phase.PENDING,
-     (303, 403, 303, 401, 401)),
+    (
+        "POST",
+        J + "/executionduration",
+        {"EXECUTIONDURATION": "30"},
+        Phase.PENDING,
+        (303, 403, 303, 401, 401),
+    ),
+    (
+        "POST",
+        J + "/destruction",
+        {"DESTRUCTION": "2099-01-01T00:00:00Z"},
+        Phase.PENDING,
+        (303, 403, 303, 401, 401),
+    ),
     ("POST", J, {"ACTION": "DELETE"}, Phase.PENDING, (303, 403, 303, 401, 401)),
     ("DELETE", J, None, Phase.PENDING, (303, 403, 303, 401, 401)),
     ("PUT", J, None, Phase.PENDING, (405, 403, 405, 401, 401)),
     ("POST", "/events/{job}", {"event": "ended"}, Phase.PENDING, (403, 403, 403, 403, 401)),
-    ("POST", "/login", {"username": "bob", "password": "nope"}, Phase.PENDING,
-     (401, 401, 401, 401, 401)),
+    (
+        "POST",
+        "/login",
+        {"username": "bob", "password": "nope"},
+        Phase.PENDING,
+        (401, 401, 401, 401, 401),
+    ),
     ("POST", "/logout", {}, Phase.PENDING, (303, 303, 303, 303, 401)),
 ]
 STATIC_PAGES = sorted(
@@ -154,7 +170,8 @@ TABLE += [
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "body", "kind", "expected"), TABLE,
+    ("method", "path", "body", "kind", "expected"),
+    TABLE,
     ids=[f"{m} {p}" + ("" if k == Phase.PENDING else f" ({k})") for m, p, _, k, _ in TABLE],
 )
 def test_every_resource_answers_each_caller_as_expected(
@@ -298,8 +315,9 @@ def test_a_disabled_account_is_refused(tmp_path: Path) -> None:
 def test_identity_from_a_trusted_proxy(
     tmp_path: Path, header: str, peer: str, user: str, status: int
 ) -> None:
-    app = build(tmp_path, **{"uws.auth.proxy_header": header,
-                             "uws.auth.proxy_networks": "127.0.0.0/8, ::1"})
+    app = build(
+        tmp_path, **{"uws.auth.proxy_header": header, "uws.auth.proxy_networks": "127.0.0.0/8, ::1"}
+    )
     try:
         environ = {"REMOTE_ADDR": peer}
         if header == "REMOTE_USER":
@@ -315,8 +333,10 @@ def test_identity_from_a_trusted_proxy(
 
 
 def test_proxy_identities_keep_their_roles_and_disabled_accounts_stay_out(tmp_path: Path) -> None:
-    app = build(tmp_path, **{"uws.auth.proxy_header": "X-Remote-User",
-                             "uws.auth.proxy_networks": "127.0.0.1"})
+    app = build(
+        tmp_path,
+        **{"uws.auth.proxy_header": "X-Remote-User", "uws.auth.proxy_networks": "127.0.0.1"},
+    )
     try:
         testapp = UWSTestApp(app, extra_environ={"REMOTE_ADDR": "127.0.0.1"})
         testapp.get("/jdl/echo/script", headers={"X-Remote-User": "root"}, status=200)
@@ -334,7 +354,6 @@ def test_cross_site_writes_are_refused_even_with_good_credentials(app: Any) -> N
     alice.post("/rest/echo", {}, headers={"Origin": "http://localhost"}, status=303)
 
 
-
 def test_files_of_jobs_run_no_scripts_in_the_service_origin(app: Any) -> None:
     """A result (or uploaded file) holding HTML must not act with a logged-in user's session."""
     runtime = app.registry.uws
@@ -342,7 +361,9 @@ def test_files_of_jobs_run_no_scripts_in_the_service_origin(app: Any) -> None:
     runtime.service.run(job)
     job_dir = runtime.service.job_dir(job.job_id)
     job_dir.create()
-    (job_dir.path / "page.html").write_text("<script>fetch('/rest/echo', {method: 'POST'})</script>")
+    (job_dir.path / "page.html").write_text(
+        "<script>fetch('/rest/echo', {method: 'POST'})</script>"
+    )
     runtime.manager.finish(job.job_id, results=[Result("page", "page.html", "text/html")])
     page = client(app, "owner").get(f"/rest/echo/{job.job_id}/results/page")
     assert page.content_type == "text/html"

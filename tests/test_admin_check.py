@@ -1,4 +1,5 @@
 """uws-admin check lists every problem of a deployment; start-up and CLI errors are one line."""
+
 from __future__ import annotations
 
 import subprocess
@@ -58,7 +59,9 @@ def test_a_good_deployment_passes(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert [line.split()[0] for line in out.splitlines()[:-1]] == ["ok"] * 5
 
 
-def test_every_problem_is_listed_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_problem_is_listed_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     jdl = tmp_path / "jdl"
     (jdl / "scripts").mkdir(parents=True)
     (jdl / "broken.wadl").write_text("<application>")
@@ -66,12 +69,17 @@ def test_every_problem_is_listed_at_once(tmp_path: Path, capsys: pytest.CaptureF
     secret.parent.mkdir()
     secret.write_text("x" * 64)
     secret.chmod(0o644)
-    ini = write(tmp_path, GOOD.format(jdl=jdl).replace(
-        "uws.storage = sqlite\nuws.storage.path = var/uws.sqlite",
-        "uws.storage = postgres\n"
-        "uws.storage.url = postgresql+psycopg://nobody@127.0.0.1:1/none\n"
-        "uws.storage.connect_timeout = 2",
-    ).replace("uws.manager = local", "uws.manager = nomad"))
+    ini = write(
+        tmp_path,
+        GOOD.format(jdl=jdl)
+        .replace(
+            "uws.storage = sqlite\nuws.storage.path = var/uws.sqlite",
+            "uws.storage = postgres\n"
+            "uws.storage.url = postgresql+psycopg://nobody@127.0.0.1:1/none\n"
+            "uws.storage.connect_timeout = 2",
+        )
+        .replace("uws.manager = local", "uws.manager = nomad"),
+    )
     assert admin.main(["check", str(ini)]) == 1
     out = capsys.readouterr().out
     assert "job type broken cannot be used: broken.wadl: not well-formed XML" in out

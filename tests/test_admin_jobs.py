@@ -1,4 +1,5 @@
 """uws-admin jobs and stats, on a real ini file and SQLite database, beside a running app."""
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,16 @@ def ini(tmp_path: Path) -> Path:
 def server(ini: Path) -> Iterator[UWSTestApp]:
     """The deployment's application, running while the commands run."""
     here = str(ini.parent)
-    settings = {"here": here, "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite",
-                "uws.manager": "local", "uws.jdl_dir": str(ROOT / "jdl"), "uws.workdir": "jobs",
-                "uws.auth.anonymous": "true", "uws.background": "false"}
+    settings = {
+        "here": here,
+        "uws.storage": "sqlite",
+        "uws.storage.path": "uws.sqlite",
+        "uws.manager": "local",
+        "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.workdir": "jobs",
+        "uws.auth.anonymous": "true",
+        "uws.background": "false",
+    }
     app = main({"here": here}, **settings)
     yield UWSTestApp(app)
     app.registry.uws.close()
@@ -56,8 +64,9 @@ def create(server: UWSTestApp, job_type: str = "echo", **fields: str) -> str:
     return str(server.post(f"/rest/{job_type}", fields, status=303).location.rsplit("/", 1)[-1])
 
 
-def test_list_filters_and_show(server: UWSTestApp, ini: Path,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_filters_and_show(
+    server: UWSTestApp, ini: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     first = create(server, RUNID="one")
     second = create(server, "sleep", duration="60")
     status, out, _ = run(capsys, "jobs", "list", str(ini), "--json")
@@ -85,7 +94,9 @@ def test_bad_filters_are_refused(ini: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_abort_delete_requeue_follow_the_phase_rules(
-    server: UWSTestApp, ini: Path, capsys: pytest.CaptureFixture[str],
+    server: UWSTestApp,
+    ini: Path,
+    capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="uws_pyramid.phase")
@@ -108,8 +119,9 @@ def test_abort_delete_requeue_follow_the_phase_rules(
     assert status == 2 and "--all" in err
 
 
-def test_abort_all_with_filters(server: UWSTestApp, ini: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_abort_all_with_filters(
+    server: UWSTestApp, ini: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sleeps = [create(server, "sleep", duration="60") for _ in range(2)]
     echo = create(server)
     status, out, _ = run(capsys, "jobs", "abort", str(ini), "--all", "--type", "sleep")

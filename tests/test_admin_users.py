@@ -1,4 +1,5 @@
 """uws-admin users, roles and tokens on a real ini file and SQLite database."""
+
 from __future__ import annotations
 
 import io
@@ -45,9 +46,7 @@ def ini(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(
-    ini: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> CLI:
+def cli(ini: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> CLI:
     """Runs ``uws-admin <group> <action> <ini> ...`` in this process."""
     capsys.readouterr()
 
@@ -78,14 +77,26 @@ def refused(result: tuple[int, str, str], message: str) -> None:
 
 def test_add_and_list_users_keeps_argon2_hashes(cli: CLI, storage: SQLiteStorage) -> None:
     assert cli("users", "list") == (0, "", "")
-    assert cli("users", "add", "alice", "--role", "admin", "--role", "astro",
-               stdin=f"{PASSWORD}\nignored\n") == (
-        0, "added user alice (roles admin,astro; password set)\n", "")
+    assert cli(
+        "users",
+        "add",
+        "alice",
+        "--role",
+        "admin",
+        "--role",
+        "astro",
+        stdin=f"{PASSWORD}\nignored\n",
+    ) == (0, "added user alice (roles admin,astro; password set)\n", "")
     assert cli("users", "add", "robot", "--no-password", stdin="not read\n") == (
-        0, "added user robot (roles -; tokens only)\n", "")
-    assert cli("users", "list") == (0, (
-        "alice  admin,astro  enabled  0 tokens\n"
-        "robot  -            enabled  0 tokens\n"), "")
+        0,
+        "added user robot (roles -; tokens only)\n",
+        "",
+    )
+    assert cli("users", "list") == (
+        0,
+        ("alice  admin,astro  enabled  0 tokens\nrobot  -            enabled  0 tokens\n"),
+        "",
+    )
     alice = storage.accounts().get("alice")
     assert alice is not None and alice.roles == {"admin", "astro"} and not alice.disabled
     assert alice.password_hash is not None and alice.password_hash.startswith("$argon2id$")
@@ -98,16 +109,22 @@ def test_add_and_list_users_keeps_argon2_hashes(cli: CLI, storage: SQLiteStorage
 def test_add_refuses_bad_input(cli: CLI, storage: SQLiteStorage) -> None:
     cli("users", "add", "robot", "--no-password")
     refused(cli("users", "add", "robot", stdin=f"{PASSWORD}\n"), "user 'robot' exists already")
-    refused(cli("users", "add", "bad name", "--no-password"),
-            "Invalid value for parameter user (got 'bad name'): expected 1 to 128 letters, "
-            "digits or . _ @ - (starting with a letter or digit)")
-    refused(cli("users", "add", "carol", "--role=-x", "--no-password"),
-            "Invalid value for parameter role (got '-x'): expected 1 to 128 letters, "
-            "digits or . _ @ - (starting with a letter or digit)")
+    refused(
+        cli("users", "add", "bad name", "--no-password"),
+        "Invalid value for parameter user (got 'bad name'): expected 1 to 128 letters, "
+        "digits or . _ @ - (starting with a letter or digit)",
+    )
+    refused(
+        cli("users", "add", "carol", "--role=-x", "--no-password"),
+        "Invalid value for parameter role (got '-x'): expected 1 to 128 letters, "
+        "digits or . _ @ - (starting with a letter or digit)",
+    )
     refused(cli("users", "add", "carol", stdin="short\n"), "a password needs at least 8 characters")
     refused(cli("users", "add", "carol", stdin=""), "no password on standard input (first line)")
-    refused(cli("users", "add", "carol", stdin="\nsecond line\n"),
-            "no password on standard input (first line)")
+    refused(
+        cli("users", "add", "carol", stdin="\nsecond line\n"),
+        "no password on standard input (first line)",
+    )
     assert [a.name for a in storage.accounts().list()] == ["robot"]
 
 
@@ -129,7 +146,10 @@ def test_password_from_a_terminal_is_asked_twice(
     refused(cli("users", "password", "alice", stdin=Terminal()), "no password given")
     answers[:] = [PASSWORD, PASSWORD]
     assert cli("users", "password", "alice", stdin=Terminal()) == (
-        0, "changed the password of alice\n", "")
+        0,
+        "changed the password of alice\n",
+        "",
+    )
     assert answers == []
     alice = storage.accounts().get("alice")
     assert alice is not None and alice.password_hash is not None
@@ -140,13 +160,17 @@ def test_password_is_changed(cli: CLI, storage: SQLiteStorage) -> None:
     cli("users", "add", "alice", stdin="first password\n")
     before = storage.accounts().get("alice")
     assert cli("users", "password", "alice", stdin=f"{PASSWORD}\n") == (
-        0, "changed the password of alice\n", "")
+        0,
+        "changed the password of alice\n",
+        "",
+    )
     after = storage.accounts().get("alice")
     assert before is not None and after is not None
     assert after.password_hash != before.password_hash and after.created == before.created
     assert Authenticator(storage.accounts()).check_password("alice", PASSWORD) == after
-    refused(cli("users", "password", "alice", stdin="short\n"),
-            "a password needs at least 8 characters")
+    refused(
+        cli("users", "password", "alice", stdin="short\n"), "a password needs at least 8 characters"
+    )
     # An unknown user is refused before a password is read.
     stdin = io.StringIO(f"{PASSWORD}\n")
     refused(cli("users", "password", "bob", stdin=stdin), "no user 'bob'")
@@ -174,9 +198,11 @@ def test_roles_grant_and_revoke(cli: CLI, storage: SQLiteStorage) -> None:
     assert cli("roles", "revoke", "alice", "astro") == (0, "alice: roles admin\n", "")
     refused(cli("roles", "revoke", "alice", "astro"), "user 'alice' has no role 'astro'")
     assert cli("roles", "revoke", "alice", "admin") == (0, "alice: roles -\n", "")
-    refused(cli("roles", "grant", "alice", "a b"),
-            "Invalid value for parameter role (got 'a b'): expected 1 to 128 letters, "
-            "digits or . _ @ - (starting with a letter or digit)")
+    refused(
+        cli("roles", "grant", "alice", "a b"),
+        "Invalid value for parameter role (got 'a b'): expected 1 to 128 letters, "
+        "digits or . _ @ - (starting with a letter or digit)",
+    )
     refused(cli("roles", "grant", "bob", "admin"), "no user 'bob'")
     refused(cli("roles", "revoke", "bob", "admin"), "no user 'bob'")
     alice = storage.accounts().get("alice")
@@ -216,15 +242,24 @@ def test_storage_without_accounts(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> 
     refused(cli("tokens", "revoke", "abc"), "storage 'sqlite' keeps no user accounts")
 
 
-@pytest.mark.parametrize(("name", "text", "message"), [
-    ("none.ini", None, "none.ini: no such file"),
-    ("bad.ini", "not an ini file\n", "bad.ini: File contains no section headers."),
-    ("other.ini", "[app:other]\nuse = egg:uws-pyramid\n", "other.ini: No section 'main'"),
-    ("deploy.cfg", "[app:main]\nuse = egg:uws-pyramid\n",
-     "deploy.cfg: Could not find a matching loader"),
-    ("nosuch.ini", "[app:main]\nuse = egg:uws-pyramid\nuws.storage = nosuch\n",
-     "uws.storage = nosuch: no such storage; installed: memory, postgres, sqlite"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("none.ini", None, "none.ini: no such file"),
+        ("bad.ini", "not an ini file\n", "bad.ini: File contains no section headers."),
+        ("other.ini", "[app:other]\nuse = egg:uws-pyramid\n", "other.ini: No section 'main'"),
+        (
+            "deploy.cfg",
+            "[app:main]\nuse = egg:uws-pyramid\n",
+            "deploy.cfg: Could not find a matching loader",
+        ),
+        (
+            "nosuch.ini",
+            "[app:main]\nuse = egg:uws-pyramid\nuws.storage = nosuch\n",
+            "uws.storage = nosuch: no such storage; installed: memory, postgres, sqlite",
+        ),
+    ],
+)
 def test_bad_ini_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str | None, message: str
 ) -> None:
@@ -243,12 +278,22 @@ def test_console_entry_point(ini: Path) -> None:
     def run(*arguments: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "uws_pyramid.scripts.admin", *arguments],
-            input=stdin, capture_output=True, text=True, timeout=60, check=False,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
 
     added = run("users", "add", str(ini), "carol", stdin=f"{PASSWORD}\n")
     assert (added.returncode, added.stdout, added.stderr) == (
-        0, "added user carol (roles -; password set)\n", "")
+        0,
+        "added user carol (roles -; password set)\n",
+        "",
+    )
     missing = run("users", "remove", str(ini), "dave")
     assert (missing.returncode, missing.stdout, missing.stderr) == (
-        2, "", "uws-admin: no user 'dave'\n")
+        2,
+        "",
+        "uws-admin: no user 'dave'\n",
+    )

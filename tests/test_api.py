@@ -1,4 +1,5 @@
 """The REST API: every resource, every status code, phase rules (with a holding manager)."""
+
 from __future__ import annotations
 
 import threading
@@ -67,7 +68,9 @@ def test_create_redirects_to_a_pending_job_with_defaults(testapp: UWSTestApp) ->
     assert root.find("uws:results", NS) is not None
 
 
-def test_names_and_phase_values_are_case_insensitive(testapp: UWSTestApp, manager: HoldingManager) -> None:
+def test_names_and_phase_values_are_case_insensitive(
+    testapp: UWSTestApp, manager: HoldingManager
+) -> None:
     url = testapp.post("/rest/echo", {"MeSsAgE": "hi", "phase": "run"}, status=303).location
     assert phase(testapp, url) == "QUEUED"
     assert testapp.get(url + "/parameters/MESSAGE").text == "hi"
@@ -159,13 +162,21 @@ def test_execution_duration_is_set_and_capped(testapp: UWSTestApp) -> None:
 def test_destruction_is_set_capped_and_checked(testapp: UWSTestApp) -> None:
     url = create(testapp)
     soon = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
-    testapp.post(url + "/destruction", {"DESTRUCTION": soon.strftime("%Y-%m-%dT%H:%M:%SZ")}, status=303)
+    testapp.post(
+        url + "/destruction", {"DESTRUCTION": soon.strftime("%Y-%m-%dT%H:%M:%SZ")}, status=303
+    )
     assert testapp.get(url + "/destruction").text == soon.strftime("%Y-%m-%dT%H:%M:%SZ")
     testapp.post(url + "/destruction", {"DESTRUCTION": "2999-01-01T00:00:00Z"}, status=303)
     capped = datetime.fromisoformat(testapp.get(url + "/destruction").text.replace("Z", "+00:00"))
     assert capped < datetime.now(timezone.utc) + timedelta(days=31)
-    assert "future" in testapp.post(url + "/destruction", {"DESTRUCTION": "2001-01-01"}, status=400).text
-    assert "DESTRUCTION" in testapp.post(url + "/destruction", {"DESTRUCTION": "next week"}, status=400).text
+    assert (
+        "future"
+        in testapp.post(url + "/destruction", {"DESTRUCTION": "2001-01-01"}, status=400).text
+    )
+    assert (
+        "DESTRUCTION"
+        in testapp.post(url + "/destruction", {"DESTRUCTION": "next week"}, status=400).text
+    )
 
 
 def test_post_to_read_only_properties_is_405(testapp: UWSTestApp) -> None:
@@ -264,7 +275,9 @@ def test_a_parameter_repeated_with_another_value_is_400(testapp: UWSTestApp) -> 
     testapp.post("/rest/sleep", [("duration", "5"), ("duration", "5")], status=303)
 
 
-def test_submission_failure_puts_the_job_in_error(app: Any, testapp: UWSTestApp, monkeypatch: Any) -> None:
+def test_submission_failure_puts_the_job_in_error(
+    app: Any, testapp: UWSTestApp, monkeypatch: Any
+) -> None:
     def refuse(job: Any) -> None:
         raise RuntimeError("sbatch: error: invalid partition")
 
@@ -278,7 +291,9 @@ def test_submission_failure_puts_the_job_in_error(app: Any, testapp: UWSTestApp,
     assert "invalid partition" in testapp.get(url + "/error").text
 
 
-def test_results_and_error_documents(app: Any, testapp: UWSTestApp, manager: HoldingManager) -> None:
+def test_results_and_error_documents(
+    app: Any, testapp: UWSTestApp, manager: HoldingManager
+) -> None:
     url = create(testapp, PHASE="RUN")
     job_id = url.rsplit("/", 1)[1]
     job_dir = app.registry.uws.service.job_dir(job_id)
@@ -297,7 +312,9 @@ def test_results_and_error_documents(app: Any, testapp: UWSTestApp, manager: Hol
     testapp.get(href, headers={"If-None-Match": f'"{body.etag}"'}, status=304)
 
 
-def test_result_paths_cannot_leave_the_job_directory(app: Any, testapp: UWSTestApp, manager: HoldingManager) -> None:
+def test_result_paths_cannot_leave_the_job_directory(
+    app: Any, testapp: UWSTestApp, manager: HoldingManager
+) -> None:
     url = create(testapp, PHASE="RUN")
     job_id = url.rsplit("/", 1)[1]
     manager.finish(job_id, results=[Result("evil", "../../../../etc/passwd", "text/plain")])
@@ -336,7 +353,9 @@ def test_job_list_filters(app: Any, testapp: UWSTestApp, manager: HoldingManager
     app.registry.uws.service.record(ids[4], None, phase=Phase.ARCHIVED)
 
     def listed(query: str) -> list[str]:
-        return [r.get("id") for r in xml(testapp.get("/rest/echo" + query)).iterfind("uws:jobref", NS)]
+        return [
+            r.get("id") for r in xml(testapp.get("/rest/echo" + query)).iterfind("uws:jobref", NS)
+        ]
 
     assert listed("") == ids[:4]
     assert listed("?PHASE=COMPLETED&phase=aborted") == [ids[1], ids[2]]
@@ -352,8 +371,17 @@ def test_job_list_filters(app: Any, testapp: UWSTestApp, manager: HoldingManager
 
 
 @pytest.mark.parametrize(
-    "after", ["2015", "20151026", "2015-10-26", "2015-10-26 09:00", "2015-10-26T09:15:35",
-              "2015-10-26T09:15:35.123", "2015-10-26T09:15:35.123456Z", "2015-10-26T09:15Z"]
+    "after",
+    [
+        "2015",
+        "20151026",
+        "2015-10-26",
+        "2015-10-26 09:00",
+        "2015-10-26T09:15:35",
+        "2015-10-26T09:15:35.123",
+        "2015-10-26T09:15:35.123456Z",
+        "2015-10-26T09:15Z",
+    ],
 )
 def test_after_accepts_the_usual_forms(testapp: UWSTestApp, after: str) -> None:
     create(testapp)
@@ -362,9 +390,14 @@ def test_after_accepts_the_usual_forms(testapp: UWSTestApp, after: str) -> None:
 
 @pytest.mark.parametrize(
     ("query", "name"),
-    [("AFTER=2015-10-26T09:00:00+02:00", "AFTER"), ("AFTER=yesterday", "AFTER"),
-     ("AFTER=2015-13-45", "AFTER"), ("LAST=0", "LAST"), ("LAST=ten", "LAST"),
-     ("PHASE=RUNNING", "PHASE")],
+    [
+        ("AFTER=2015-10-26T09:00:00+02:00", "AFTER"),
+        ("AFTER=yesterday", "AFTER"),
+        ("AFTER=2015-13-45", "AFTER"),
+        ("LAST=0", "LAST"),
+        ("LAST=ten", "LAST"),
+        ("PHASE=RUNNING", "PHASE"),
+    ],
 )
 def test_job_list_filter_errors(testapp: UWSTestApp, query: str, name: str) -> None:
     response = testapp.get("/rest/echo?" + query, status=400)
@@ -383,7 +416,9 @@ def test_all_jobs_list_and_json_forms(testapp: UWSTestApp) -> None:
     assert len(testapp.get("/rest/echo", headers=headers).json["jobs"]) == 1
     job = testapp.get(url, headers=headers).json
     assert job["phase"] == "PENDING" and job["parameters"] == {"duration": "10"}
-    assert testapp.get(url + "/parameters", headers=headers).json["parameters"] == {"duration": "10"}
+    assert testapp.get(url + "/parameters", headers=headers).json["parameters"] == {
+        "duration": "10"
+    }
     assert testapp.get(url + "/results", headers=headers).json == {"results": []}
     assert testapp.get(url, headers={"Accept": "*/*"}).content_type == "application/xml"
 

@@ -1,4 +1,5 @@
 """The browser client end to end in headless Chromium, and the JavaScript library's tests in Node."""
+
 from __future__ import annotations
 
 import json
@@ -77,7 +78,9 @@ def test_javascript_library_unit_tests_and_live_service(base: str) -> None:
         pytest.skip("node is not installed")
     files = sorted(str(p) for p in JS_TESTS.glob("*.test.mjs"))
     env = {**os.environ, "UWS_TEST_BASE": base}
-    run = subprocess.run([node, "--test", *files], capture_output=True, text=True, env=env, timeout=120)
+    run = subprocess.run(
+        [node, "--test", *files], capture_output=True, text=True, env=env, timeout=120
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "# fail 0" in run.stdout and "# skipped 0" in run.stdout
 
@@ -86,7 +89,9 @@ def test_javascript_library_unit_tests_and_live_service(base: str) -> None:
 
 
 @pytest.mark.browser
-def test_create_echo_job_from_the_form_run_it_and_open_its_result(browser: Browser, base: str) -> None:
+def test_create_echo_job_from_the_form_run_it_and_open_its_result(
+    browser: Browser, base: str
+) -> None:
     browser.open("create.html?type=echo")
     message = browser.wait_css("#p-message")
     assert message.get_attribute("value") == "hello"  # the default
@@ -134,7 +139,9 @@ def test_abort_a_sleep_job_from_its_page(browser: Browser, base: str) -> None:
     url = create(base, "sleep", duration="60", PHASE="RUN")
     browser.open(job_page(url))
     browser.wait_css("body[data-phase='EXECUTING']", timeout=20)
-    browser.wait(lambda d: 0 < float(browser.css("#progress-bar").get_attribute("value")), timeout=10)
+    browser.wait(
+        lambda d: 0 < float(browser.css("#progress-bar").get_attribute("value")), timeout=10
+    )
     browser.shot("job-executing-progress")
     browser.css("#abort").click()
     browser.wait_css("body[data-phase='ABORTED']", timeout=20)
@@ -167,7 +174,11 @@ def test_job_list_filters_pages_refreshes_and_deletes(browser: Browser, base: st
         wait_for(lambda u=url: phase(u) in ("COMPLETED", "ERROR"), timeout=30)
     browser.open("index.html")
     browser.wait(lambda d: len(browser.rows()) == 6)
-    assert {r.get_attribute("data-phase") for r in browser.rows()} == {"PENDING", "COMPLETED", "ERROR"}
+    assert {r.get_attribute("data-phase") for r in browser.rows()} == {
+        "PENDING",
+        "COMPLETED",
+        "ERROR",
+    }
     runids = [r.find_element("css selector", ".runid").text for r in browser.rows()]
     assert runids[0] == failed.rsplit("/", 1)[1], "a job without Run ID is labelled by its id"
     assert runids[1:3] == ["done 1", "done 0"], "newest first"
@@ -177,7 +188,11 @@ def test_job_list_filters_pages_refreshes_and_deletes(browser: Browser, base: st
     browser.wait(lambda d: browser.phases() == ["PENDING"] * 3)
     assert "phase=PENDING" in browser.driver.current_url
     browser.css("#phases button[value='ERROR']").click()
-    browser.wait(lambda d: sorted(set(browser.phases())) == ["ERROR", "PENDING"] and len(browser.phases()) == 4)
+    browser.wait(
+        lambda d: (
+            sorted(set(browser.phases())) == ["ERROR", "PENDING"] and len(browser.phases()) == 4
+        )
+    )
     browser.css("#clear").click()
     browser.wait(lambda d: len(browser.rows()) == 6)
     browser.select("#size", "10")
@@ -186,13 +201,20 @@ def test_job_list_filters_pages_refreshes_and_deletes(browser: Browser, base: st
     browser.wait(lambda d: "arrived later" in browser.rows()[0].text, timeout=15)
     assert browser.page_marked()
     browser.select("#jobtype", "echo")
-    browser.wait(lambda d: len(browser.rows()) == 6 and "/rest/echo" in browser.rows()[0].get_attribute("data-href"))
+    browser.wait(
+        lambda d: (
+            len(browser.rows()) == 6
+            and "/rest/echo" in browser.rows()[0].get_attribute("data-href")
+        )
+    )
     browser.css("#filter-summary").click()  # closed again: no filter is set on the new page
     browser.driver.execute_script("document.getElementById('size').append(new Option('2', '2'))")
     browser.select("#size", "2")
     browser.wait(lambda d: len(browser.rows()) == 2 and browser.css("#older").is_enabled())
     browser.css("#older").click()
-    browser.wait(lambda d: browser.css("#pageno").text == "Page 2 of 3" and len(browser.rows()) == 2)
+    browser.wait(
+        lambda d: browser.css("#pageno").text == "Page 2 of 3" and len(browser.rows()) == 2
+    )
     assert browser.rows()[0].find_element("css selector", ".runid").text == "done 0"
     browser.css("#newer").click()
     browser.wait(lambda d: browser.css("#pageno").text == "Page 1 of 3")
@@ -207,15 +229,26 @@ def test_job_list_filters_pages_refreshes_and_deletes(browser: Browser, base: st
 
 
 @pytest.mark.browser
-def test_a_list_of_10000_jobs_is_usable_within_a_second(browser: Browser, app: Any, base: str) -> None:
+def test_a_list_of_10000_jobs_is_usable_within_a_second(
+    browser: Browser, app: Any, base: str
+) -> None:
     storage = app.registry.uws.storage
     table = storage_table()
     now = utcnow()
     rows = [
-        storage_row(Job(job_id=new_job_id(), job_type="echo", run_id=f"bulk {i}", owner_id=None,
-                        creation_time=now - timedelta(seconds=10_000 - i), phase=Phase.COMPLETED,
-                        execution_duration=60, destruction=now + timedelta(days=7),
-                        parameters={"message": str(i)}))
+        storage_row(
+            Job(
+                job_id=new_job_id(),
+                job_type="echo",
+                run_id=f"bulk {i}",
+                owner_id=None,
+                creation_time=now - timedelta(seconds=10_000 - i),
+                phase=Phase.COMPLETED,
+                execution_duration=60,
+                destruction=now + timedelta(days=7),
+                parameters={"message": str(i)},
+            )
+        )
         for i in range(10_000)
     ]
     with storage.engine.begin() as conn:
@@ -245,16 +278,27 @@ def test_an_idle_page_of_10000_jobs_costs_one_request_per_change(
     and pages by cursor: requests and bytes counted by the browser's own resource timing."""
     storage = app.registry.uws.storage
     now = utcnow()
-    jobs = [Job(job_id=new_job_id(), job_type="echo", run_id=f"bulk {i}", owner_id=None,
-                creation_time=now - timedelta(seconds=10_000 - i), phase=Phase.COMPLETED,
-                execution_duration=60, destruction=now + timedelta(days=7),
-                parameters={"message": str(i)}) for i in range(10_000)]
+    jobs = [
+        Job(
+            job_id=new_job_id(),
+            job_type="echo",
+            run_id=f"bulk {i}",
+            owner_id=None,
+            creation_time=now - timedelta(seconds=10_000 - i),
+            phase=Phase.COMPLETED,
+            execution_duration=60,
+            destruction=now + timedelta(days=7),
+            parameters={"message": str(i)},
+        )
+        for i in range(10_000)
+    ]
     with storage.engine.begin() as conn:
         conn.execute(insert(storage_table()), [storage_row(job) for job in jobs])
     browser.open("index.html?type=echo")
     browser.wait(lambda d: len(browser.rows()) == 25 and "…" not in browser.css("#jobs").text)
     browser.driver.execute_script(
-        "performance.setResourceTimingBufferSize(10000); performance.clearResourceTimings()")
+        "performance.setResourceTimingBufferSize(10000); performance.clearResourceTimings()"
+    )
     time.sleep(10)  # idle: nothing changes
     idle = browser.driver.execute_script(REST_TRAFFIC)
     assert len(idle) <= 1 and sum(size for _, size in idle) < 50_000, idle
@@ -287,8 +331,11 @@ def test_phone_sized_screen_and_keyboard_only(browser: Browser, base: str) -> No
     url = create(base, "echo", RUNID="on a phone", PHASE="RUN")
     wait_for(lambda: phase(url) == "COMPLETED", timeout=30)
     browser.driver.set_window_size(390, 844)
-    for name, page in (("phone-job-list", "index.html"), ("phone-job", job_page(url)),
-                       ("phone-create", "create.html?type=sleep")):
+    for name, page in (
+        ("phone-job-list", "index.html"),
+        ("phone-job", job_page(url)),
+        ("phone-create", "create.html?type=sleep"),
+    ):
         browser.open(page)
         browser.wait_css("body[data-loaded], body[data-phase]")
         time.sleep(0.3)
@@ -332,7 +379,9 @@ def test_edit_a_pending_job_and_rerun_a_finished_one(browser: Browser, base: str
 
 
 @pytest.mark.browser
-def test_description_page_and_editor_create_a_job_type_live(browser: Browser, app: Any, base: str) -> None:
+def test_description_page_and_editor_create_a_job_type_live(
+    browser: Browser, app: Any, base: str
+) -> None:
     add_user(app, "root", ADMIN_PASSWORD, "admin")
     browser.open("jdl.html?type=sleep")
     browser.wait_css("body[data-loaded]")
@@ -388,7 +437,9 @@ def test_description_page_and_editor_create_a_job_type_live(browser: Browser, ap
 
 
 @pytest.mark.browser
-def test_file_parameter_is_uploaded_and_json_result_previewed(browser: Browser, tmp_path: Path) -> None:
+def test_file_parameter_is_uploaded_and_json_result_previewed(
+    browser: Browser, tmp_path: Path
+) -> None:
     upload = tmp_path / "words.txt"
     upload.write_text("one two\nthree\n")
     browser.open("create.html?type=wordcount")
@@ -400,7 +451,9 @@ def test_file_parameter_is_uploaded_and_json_result_previewed(browser: Browser, 
     browser.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
     preview = element.text
     link = browser.css("tr[data-parameter='infile'] a.upload")
-    assert link.text == "words.txt" and link.get_attribute("download") == "words.txt"  # its own name
+    assert (
+        link.text == "words.txt" and link.get_attribute("download") == "words.txt"
+    )  # its own name
     assert json.loads(preview) == {"lines": 2, "words": 3, "bytes": 14}
     assert "\n  " in preview  # pretty-printed
     browser.shot("job-json-result")
@@ -452,7 +505,9 @@ def test_log_in_work_as_oneself_and_log_out(browser: Browser, app: Any, base: st
 
 
 @pytest.mark.browser
-def test_open_service_offers_a_login_and_keeps_anonymous_jobs_apart(browser: Browser, app: Any, base: str) -> None:
+def test_open_service_offers_a_login_and_keeps_anonymous_jobs_apart(
+    browser: Browser, app: Any, base: str
+) -> None:
     add_user(app, "alice", PASSWORD)
     create(base, "echo", RUNID="anonymous job")
     browser.open("index.html")
@@ -484,8 +539,10 @@ def storage_row(job: Job) -> dict[str, Any]:
 
 ADMIN = ("root", ADMIN_PASSWORD)
 #: A tiny PNG (a 2×2 red square), as the gallery job writes it.
-PNG_B64 = ("iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEklEQVR4nGP4z8DAwMDAxMDAAAAhAQMB"
-           "vJjkZgAAAABJRU5ErkJggg==")
+PNG_B64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEklEQVR4nGP4z8DAwMDAxMDAAAAhAQMB"
+    "vJjkZgAAAABJRU5ErkJggg=="
+)
 GALLERY_SCRIPT = f"""#!/bin/bash
 # Results of every kind the job page previews; "note" holds the caller's text as it is.
 set -eu
@@ -501,16 +558,37 @@ printf 'to stderr only\\n' >&2
 def gallery(base: str) -> None:
     """A job type with image, CSV, FITS and text results, written through the editor's API."""
     result = {"description": "", "default": None}
-    jd = {"name": "gallery", "description": "Results of every kind.", "version": "1",
-          "parameters": [{"name": "note", "type": "xs:string", "default": "a note", "required": False,
-                          "description": "Text put in every result", "min": None, "max": None, "choices": []}],
-          "results": [{**result, "id": "picture", "mime_type": "image/png", "default": "picture.png"},
-                      {**result, "id": "table", "mime_type": "text/csv", "default": "table.csv"},
-                      {**result, "id": "image", "mime_type": "application/fits", "default": "image.fits"},
-                      {**result, "id": "note", "mime_type": "text/plain", "default": "note.txt"}],
-          "execution_duration": 60, "max_execution_duration": 600, "quote": None, "destruction": 86400,
-          "options": {}}
-    saved = requests.put(f"{base}/jdl/gallery", json={"description": jd, "script": GALLERY_SCRIPT}, auth=ADMIN)
+    jd = {
+        "name": "gallery",
+        "description": "Results of every kind.",
+        "version": "1",
+        "parameters": [
+            {
+                "name": "note",
+                "type": "xs:string",
+                "default": "a note",
+                "required": False,
+                "description": "Text put in every result",
+                "min": None,
+                "max": None,
+                "choices": [],
+            }
+        ],
+        "results": [
+            {**result, "id": "picture", "mime_type": "image/png", "default": "picture.png"},
+            {**result, "id": "table", "mime_type": "text/csv", "default": "table.csv"},
+            {**result, "id": "image", "mime_type": "application/fits", "default": "image.fits"},
+            {**result, "id": "note", "mime_type": "text/plain", "default": "note.txt"},
+        ],
+        "execution_duration": 60,
+        "max_execution_duration": 600,
+        "quote": None,
+        "destruction": 86400,
+        "options": {},
+    }
+    saved = requests.put(
+        f"{base}/jdl/gallery", json={"description": jd, "script": GALLERY_SCRIPT}, auth=ADMIN
+    )
     assert saved.status_code == 200, saved.text
 
 
@@ -525,11 +603,17 @@ def populate(app: Any, base: str) -> dict[str, str]:
     add_user(app, "alice", PASSWORD)
     add_user(app, *ADMIN, "admin")
     gallery(base)
-    jobs = {"pending": create(base, "echo", RUNID="pending one"),
-            "error": create(base, "fail", RUNID="failing", PHASE="RUN"),
-            "gallery": create(base, "gallery", RUNID="gallery", PHASE="RUN")}
-    alice = requests.post(f"{base}/rest/echo", data={"RUNID": "alice's", "PHASE": "RUN"},
-                          auth=("alice", PASSWORD), allow_redirects=False)
+    jobs = {
+        "pending": create(base, "echo", RUNID="pending one"),
+        "error": create(base, "fail", RUNID="failing", PHASE="RUN"),
+        "gallery": create(base, "gallery", RUNID="gallery", PHASE="RUN"),
+    }
+    alice = requests.post(
+        f"{base}/rest/echo",
+        data={"RUNID": "alice's", "PHASE": "RUN"},
+        auth=("alice", PASSWORD),
+        allow_redirects=False,
+    )
     jobs["alice"] = alice.headers["Location"]
     for url in (jobs["error"], jobs["gallery"], jobs["alice"]):
         wait_for(lambda u=url: phase(u, ADMIN) in ("COMPLETED", "ERROR"), timeout=30)
@@ -538,8 +622,13 @@ def populate(app: Any, base: str) -> dict[str, str]:
 
 
 AUDITED = {
-    "root": "../../", "docs": "../../docs", "jobs": "index.html", "create": "create.html?type=sleep",
-    "descriptions": "jdl.html?type=sleep", "editor": "editor.html?type=sleep", "login": "login.html",
+    "root": "../../",
+    "docs": "../../docs",
+    "jobs": "index.html",
+    "create": "create.html?type=sleep",
+    "descriptions": "jdl.html?type=sleep",
+    "editor": "editor.html?type=sleep",
+    "login": "login.html",
 }
 
 
@@ -551,7 +640,11 @@ def test_every_page_passes_axe_in_light_and_dark_on_desktop_and_phone(
     schemes at both sizes; each one's screenshot lands in test-artifacts/."""
     jobs = populate(app, base)
     log_in_as_admin(browser)
-    pages = {**AUDITED, "job-gallery": job_page(jobs["gallery"]), "job-error": job_page(jobs["error"])}
+    pages = {
+        **AUDITED,
+        "job-gallery": job_page(jobs["gallery"]),
+        "job-error": job_page(jobs["error"]),
+    }
     failures = []
     try:
         for scheme in ("light", "dark"):
@@ -562,8 +655,12 @@ def test_every_page_passes_axe_in_light_and_dark_on_desktop_and_phone(
                     browser.open(path)
                     if not path.startswith(".."):
                         browser.wait_css("body[data-loaded], body[data-phase]")
-                        browser.wait(lambda d: "Loading…" not in d.find_element("tag name", "main").text)
-                    failures += [(name, size, scheme, v) for v in browser.axe() if v["impact"] in AXE_FAILING]
+                        browser.wait(
+                            lambda d: "Loading…" not in d.find_element("tag name", "main").text
+                        )
+                    failures += [
+                        (name, size, scheme, v) for v in browser.axe() if v["impact"] in AXE_FAILING
+                    ]
                     browser.shot(f"{name}-{size}-{scheme}")
     finally:
         browser.color_scheme("light")
@@ -580,13 +677,17 @@ def tabs_to(browser: Browser, selector: str, limit: int = 30) -> int:
     body = browser.driver.find_element("tag name", "body")
     for count in range(1, limit + 1):
         (browser.driver.switch_to.active_element if count > 1 else body).send_keys("\ue004")
-        if browser.driver.execute_script("return document.activeElement.matches(arguments[0])", selector):
+        if browser.driver.execute_script(
+            "return document.activeElement.matches(arguments[0])", selector
+        ):
             return count
     raise AssertionError(f"{selector} not reached in {limit} Tab presses")
 
 
 @pytest.mark.browser
-def test_list_owner_duration_times_sort_search_and_filters_in_the_url(browser: Browser, app: Any, base: str) -> None:
+def test_list_owner_duration_times_sort_search_and_filters_in_the_url(
+    browser: Browser, app: Any, base: str
+) -> None:
     import re
 
     jobs = populate(app, base)
@@ -600,7 +701,8 @@ def test_list_owner_duration_times_sort_search_and_filters_in_the_url(browser: B
     for _ in range(2):
         browser.driver.switch_to.active_element.send_keys("\ue004")
     assert browser.driver.execute_script(
-        "return document.activeElement.matches('#jobs tbody tr:first-child a.label')")
+        "return document.activeElement.matches('#jobs tbody tr:first-child a.label')"
+    )
     # Run ID first, the job id under it; the owner column for an administrator.
     first = browser.rows()[0]
     assert first.find_element("css selector", ".runid").text == "batch 2"
@@ -611,7 +713,9 @@ def test_list_owner_duration_times_sort_search_and_filters_in_the_url(browser: B
     created = alice.find_element("css selector", "td[data-label='Created'] time")
     assert re.match(r"^(just now|\d+ s ago|1 min ago)$", created.text), created.text
     assert re.match(ISO_LOCAL, created.get_attribute("title")), created.get_attribute("title")
-    assert re.match(r"^\d+ s$", alice.find_element("css selector", "td[data-label='Duration']").text)
+    assert re.match(
+        r"^\d+ s$", alice.find_element("css selector", "td[data-label='Duration']").text
+    )
     assert browser.css(f"tr[data-href='{jobs['pending']}'] td[data-label='Duration']").text == "—"
     assert browser.css("#total").text == "7 jobs" and browser.css("#pageno").text == "Page 1 of 1"
     # Sorting this page by phase, both ways; the column says so to screen readers.
@@ -621,9 +725,13 @@ def test_list_owner_duration_times_sort_search_and_filters_in_the_url(browser: B
     assert browser.css("th[data-sort='phase']").get_attribute("aria-sort") == "ascending"
     assert "sort=phase" in browser.driver.current_url
     browser.css("th[data-sort='phase'] button").click()
-    browser.wait(lambda d: browser.phases() == sorted(browser.phases(), key=order.index, reverse=True))
+    browser.wait(
+        lambda d: browser.phases() == sorted(browser.phases(), key=order.index, reverse=True)
+    )
     browser.css("th[data-sort='duration'] button").click()
-    browser.wait(lambda d: browser.css("th[data-sort='duration']").get_attribute("aria-sort") == "descending")
+    browser.wait(
+        lambda d: browser.css("th[data-sort='duration']").get_attribute("aria-sort") == "descending"
+    )
     browser.shot("job-list-admin-sorted")
     # Run ID search and a phase chip, kept in the URL; another type keeps them.
     browser.css("#filter-summary").click()
@@ -636,14 +744,19 @@ def test_list_owner_duration_times_sort_search_and_filters_in_the_url(browser: B
     assert "Run ID batch" in browser.css("#filter-summary").text
     browser.select("#jobtype", "echo")
     browser.wait(lambda d: "type=echo" in d.current_url and len(browser.rows()) == 3)
-    assert "phase=PENDING" in browser.driver.current_url and "runid=batch" in browser.driver.current_url
+    assert (
+        "phase=PENDING" in browser.driver.current_url
+        and "runid=batch" in browser.driver.current_url
+    )
     assert browser.css("#filter-box").get_attribute("open") is not None
     assert browser.css("#phases button[value='PENDING']").get_attribute("aria-pressed") == "true"
     # Pages count from 1; "First" comes back from anywhere.
     browser.open("index.html?type=echo&size=2&runid=batch")
     browser.wait(lambda d: browser.css("#pageno").text == "Page 1 of 2")
     browser.css("#older").click()
-    browser.wait(lambda d: browser.css("#pageno").text == "Page 2 of 2" and len(browser.rows()) == 1)
+    browser.wait(
+        lambda d: browser.css("#pageno").text == "Page 2 of 2" and len(browser.rows()) == 1
+    )
     assert "page=2" in browser.driver.current_url
     browser.css("#first").click()
     browser.wait(lambda d: browser.css("#pageno").text == "Page 1 of 2")
@@ -651,7 +764,9 @@ def test_list_owner_duration_times_sort_search_and_filters_in_the_url(browser: B
 
 
 @pytest.mark.browser
-def test_no_owner_column_for_users_and_bulk_actions_count_what_they_did(browser: Browser, base: str) -> None:
+def test_no_owner_column_for_users_and_bulk_actions_count_what_they_did(
+    browser: Browser, base: str
+) -> None:
     pending = create(base, "echo", RUNID=f"{XSS} to abort")
     done = create(base, "echo", RUNID="already done", PHASE="RUN")
     wait_for(lambda: phase(done) == "COMPLETED", timeout=30)
@@ -671,7 +786,11 @@ def test_no_owner_column_for_users_and_bulk_actions_count_what_they_did(browser:
         box.click()
     browser.css("#delete").click()
     dialog = browser.wait_css("dialog[open]")
-    assert "Delete 2 jobs" in dialog.text and f"{XSS} to abort" in dialog.text and "already done" in dialog.text
+    assert (
+        "Delete 2 jobs" in dialog.text
+        and f"{XSS} to abort" in dialog.text
+        and "already done" in dialog.text
+    )
     assert browser.driver.find_elements("css selector", "img[src='x']") == []
     focused = browser.driver.switch_to.active_element
     assert focused.text == "Cancel"
@@ -686,7 +805,9 @@ def test_no_owner_column_for_users_and_bulk_actions_count_what_they_did(browser:
 
 
 @pytest.mark.browser
-def test_form_checks_every_field_at_once_then_shows_what_the_service_capped(browser: Browser, base: str) -> None:
+def test_form_checks_every_field_at_once_then_shows_what_the_service_capped(
+    browser: Browser, base: str
+) -> None:
     browser.open("create.html?type=sleep")
     field = browser.wait_css("#p-duration")
     assert "(whole number)" in browser.css("label[for='p-duration']").text
@@ -697,8 +818,10 @@ def test_form_checks_every_field_at_once_then_shows_what_the_service_capped(brow
     browser.css("#c-EXECUTIONDURATION").send_keys("-5")
     browser.css("#create-run").click()
     errors = browser.driver.find_elements("css selector", ".field-error:not([hidden])")
-    assert [e.text for e in errors] == ["duration: expected a whole number between 0 and 3600",
-                                        "Execution duration: expected a whole number of seconds ≥ 0"]
+    assert [e.text for e in errors] == [
+        "duration: expected a whole number between 0 and 3600",
+        "Execution duration: expected a whole number of seconds ≥ 0",
+    ]
     assert "2 fields need a change: duration, EXECUTIONDURATION" in browser.css("#form-error").text
     assert browser.driver.switch_to.active_element == field
     assert "<uws:jobref" not in requests.get(f"{base}/rest/sleep").text, "nothing was sent"
@@ -714,7 +837,9 @@ def test_form_checks_every_field_at_once_then_shows_what_the_service_capped(brow
 
 
 @pytest.mark.browser
-def test_results_previews_snippets_clone_and_hostile_text(browser: Browser, app: Any, base: str) -> None:
+def test_results_previews_snippets_clone_and_hostile_text(
+    browser: Browser, app: Any, base: str
+) -> None:
     add_user(app, *ADMIN, "admin")
     gallery(base)
     url = create(base, "gallery", note=XSS + "'; rm -rf ~ #", RUNID=XSS, PHASE="RUN")
@@ -768,7 +893,9 @@ def test_results_previews_snippets_clone_and_hostile_text(browser: Browser, app:
 
 
 @pytest.mark.browser
-def test_editor_shows_a_diff_before_saving_and_restores_a_saved_version(browser: Browser, app: Any, base: str) -> None:
+def test_editor_shows_a_diff_before_saving_and_restores_a_saved_version(
+    browser: Browser, app: Any, base: str
+) -> None:
     add_user(app, *ADMIN, "admin")
     gallery(base)  # saved once: no earlier version yet
     log_in_as_admin(browser)
@@ -803,7 +930,9 @@ def test_editor_shows_a_diff_before_saving_and_restores_a_saved_version(browser:
     browser.wait(lambda d: browser.css("#execution_duration").get_attribute("value") == "60")
     browser.css("#save").click()
     browser.wait_css("dialog[open] button.danger").click()
-    browser.wait(lambda d: requests.get(f"{base}/jdl/gallery/json").json()["execution_duration"] == 60)
+    browser.wait(
+        lambda d: requests.get(f"{base}/jdl/gallery/json").json()["execution_duration"] == 60
+    )
     assert len(browser.driver.find_elements("css selector", "#versions li[data-stamp]")) == 2
     browser.shot("editor-history")
     assert requests.get(f"{base}/jdl/gallery/history").status_code == 401  # administrators only
@@ -816,9 +945,18 @@ def test_a_queued_job_says_why_it_waits(browser: Browser, app: Any, base: str) -
     """What a manager reports in jobInfo (SLURM's pending reason here) shown by the phase."""
     storage = app.registry.uws.storage
     now = utcnow()
-    job = Job(job_id=new_job_id(), job_type="echo", run_id="waiting", owner_id=None, creation_time=now,
-              phase=Phase.QUEUED, execution_duration=60, destruction=now + timedelta(days=1),
-              parameters={"message": "x"}, job_info={"slurm_reason": "Resources"})
+    job = Job(
+        job_id=new_job_id(),
+        job_type="echo",
+        run_id="waiting",
+        owner_id=None,
+        creation_time=now,
+        phase=Phase.QUEUED,
+        execution_duration=60,
+        destruction=now + timedelta(days=1),
+        parameters={"message": "x"},
+        job_info={"slurm_reason": "Resources"},
+    )
     with storage.engine.begin() as conn:
         conn.execute(insert(storage_table()), [storage_row(job)])
     browser.open(f"job.html?type=echo&id={job.job_id}")
@@ -829,7 +967,8 @@ def test_a_queued_job_says_why_it_waits(browser: Browser, app: Any, base: str) -
 
 @pytest.mark.browser
 def test_the_editor_keeps_an_opus_votable_type_and_a_job_offers_its_zip(
-        browser: Browser, app: Any, base: str, tmp_path: Path) -> None:
+    browser: Browser, app: Any, base: str, tmp_path: Path
+) -> None:
     from uws_pyramid.jdl.votable import read_votable
 
     opus = ROOT / "tests" / "data" / "opus"
@@ -871,6 +1010,7 @@ def test_the_editor_keeps_an_opus_votable_type_and_a_job_offers_its_zip(
     assert link.get_attribute("href").endswith("/results.zip")
     assert requests.get(link.get_attribute("href")).status_code == 200  # an anonymous job
 
+
 @pytest.mark.browser
 def test_a_finished_jobs_page_shows_its_provenance_graph(browser: Browser, base: str) -> None:
     if shutil.which("dot") is None:
@@ -881,12 +1021,17 @@ def test_a_finished_jobs_page_shows_its_provenance_graph(browser: Browser, base:
     browser.open(job_page(url))
     browser.wait_css("body[data-phase='COMPLETED']", timeout=30)
     graph = browser.wait_css("#provenance-graph img")
-    browser.wait(lambda d: d.execute_script(
-        "const i = document.querySelector('#provenance-graph img');"
-        "return i.complete && i.naturalWidth > 0;"))
+    browser.wait(
+        lambda d: d.execute_script(
+            "const i = document.querySelector('#provenance-graph img');"
+            "return i.complete && i.naturalWidth > 0;"
+        )
+    )
     assert graph.get_attribute("src").endswith("/provenance?format=svg")
-    links = {a.text: a.get_attribute("href") for a in
-             browser.driver.find_elements("css selector", "#provenance-links a")}
+    links = {
+        a.text: a.get_attribute("href")
+        for a in browser.driver.find_elements("css selector", "#provenance-links a")
+    }
     assert set(links) == {"PROV-JSON", "PROV-XML", "PROV-N", "graph (SVG)"}
     assert requests.get(links["PROV-JSON"]).json()["activity"]
     browser.shot("job-provenance")

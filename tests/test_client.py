@@ -1,5 +1,6 @@
 """The browser client's server side: /client/ headers, static files, logging in and out, CSRF
 and the job description editor."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,7 +45,12 @@ def csrf_token(testapp: UWSTestApp) -> str:
 
 
 def test_client_responses_forbid_inline_scripts(testapp: UWSTestApp) -> None:
-    for path in ("/client/", "/client/static/index.html", "/client/static/uws.js", "/client/config"):
+    for path in (
+        "/client/",
+        "/client/static/index.html",
+        "/client/static/uws.js",
+        "/client/config",
+    ):
         response = testapp.get(path, status="*")
         policy = response.headers["Content-Security-Policy"]
         assert "script-src 'self'" in policy and "object-src 'none'" in policy
@@ -58,7 +64,9 @@ def test_no_page_or_script_uses_inline_code_or_html_injection() -> None:
     static = ROOT / "uws_pyramid" / "client" / "static"
     for page in static.glob("*.html"):
         text = page.read_text()
-        assert "<script>" not in text and " on" + "click=" not in text and "style=" not in text, page
+        assert "<script>" not in text and " on" + "click=" not in text and "style=" not in text, (
+            page
+        )
     for script in static.rglob("*.js"):
         text = script.read_text()
         for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
@@ -66,12 +74,31 @@ def test_no_page_or_script_uses_inline_code_or_html_injection() -> None:
 
 
 def description(name: str = "greet", **changes: Any) -> dict[str, Any]:
-    jd = {"name": name, "description": "Greet.", "version": "1",
-          "parameters": [{"name": "who", "type": "xs:string", "default": "world", "required": False,
-                          "description": "", "min": None, "max": None, "choices": []}],
-          "results": [{"id": "out", "mime_type": "text/plain", "default": "out.txt", "description": ""}],
-          "execution_duration": 60, "max_execution_duration": 600, "quote": None, "destruction": 86400,
-          "options": {}}
+    jd = {
+        "name": name,
+        "description": "Greet.",
+        "version": "1",
+        "parameters": [
+            {
+                "name": "who",
+                "type": "xs:string",
+                "default": "world",
+                "required": False,
+                "description": "",
+                "min": None,
+                "max": None,
+                "choices": [],
+            }
+        ],
+        "results": [
+            {"id": "out", "mime_type": "text/plain", "default": "out.txt", "description": ""}
+        ],
+        "execution_duration": 60,
+        "max_execution_duration": 600,
+        "quote": None,
+        "destruction": 86400,
+        "options": {},
+    }
     jd.update(changes)
     return jd
 
@@ -79,10 +106,14 @@ def description(name: str = "greet", **changes: Any) -> dict[str, Any]:
 SCRIPT = '#!/bin/bash\nprintf "hi %s\\n" "$who" > out.txt\n'
 
 
-def test_editor_saves_activates_and_keeps_the_previous_version(admin_app: UWSTestApp, settings: dict[str, Any]) -> None:
+def test_editor_saves_activates_and_keeps_the_previous_version(
+    admin_app: UWSTestApp, settings: dict[str, Any]
+) -> None:
     testapp = admin_app
     jdl = Path(settings["uws.jdl_dir"])
-    checked = testapp.put_json("/jdl/greet?check=1", {"description": description(), "script": SCRIPT})
+    checked = testapp.put_json(
+        "/jdl/greet?check=1", {"description": description(), "script": SCRIPT}
+    )
     assert checked.json["saved"] is False and 'path="greet"' in checked.json["wadl"]
     assert not (jdl / "greet.wadl").exists()
     testapp.put_json("/jdl/greet", {"description": description(), "script": SCRIPT})
@@ -100,12 +131,31 @@ def test_editor_saves_activates_and_keeps_the_previous_version(admin_app: UWSTes
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        ({"description": description(parameters=[{"name": "x", "type": "xs:int", "min": "5", "max": "1"}]),
-          "script": SCRIPT}, ["min 5 is greater than max 1"]),
-        ({"description": description(parameters=[{"name": "PHASE"}]), "script": SCRIPT}, ["reserved"]),
+        (
+            {
+                "description": description(
+                    parameters=[{"name": "x", "type": "xs:int", "min": "5", "max": "1"}]
+                ),
+                "script": SCRIPT,
+            },
+            ["min 5 is greater than max 1"],
+        ),
+        (
+            {"description": description(parameters=[{"name": "PHASE"}]), "script": SCRIPT},
+            ["reserved"],
+        ),
         ({"description": description(name="other"), "script": SCRIPT}, ["differs"]),
-        ({"description": description(results=[{"id": "r", "default": "../x"}]), "script": SCRIPT}, ["relative"]),
-        ({"description": description(execution_duration="soon"), "script": SCRIPT}, ["execution_duration"]),
+        (
+            {
+                "description": description(results=[{"id": "r", "default": "../x"}]),
+                "script": SCRIPT,
+            },
+            ["relative"],
+        ),
+        (
+            {"description": description(execution_duration="soon"), "script": SCRIPT},
+            ["execution_duration"],
+        ),
         ({"description": description()}, ["no script"]),
         ({"description": description(), "script": "  "}, ["script is empty"]),
         ({"description": "nope"}, ["JSON object"]),
@@ -157,14 +207,18 @@ def test_editor_wants_json_or_wadl_and_a_valid_name(admin_app: UWSTestApp) -> No
     testapp.put("/jdl/greet", "x", headers={"Content-Type": "text/plain"}, status=400)
     testapp.put("/jdl/greet", "{", headers={"Content-Type": "application/json"}, status=400)
     testapp.put("/jdl/greet", "<nope", headers={"Content-Type": "application/xml"}, status=400)
-    testapp.put_json("/jdl/1bad", {"description": description("1bad"), "script": SCRIPT}, status=400)
+    testapp.put_json(
+        "/jdl/1bad", {"description": description("1bad"), "script": SCRIPT}, status=400
+    )
     testapp.get("/jdl/nosuch/script", status=404)
 
 
 # -- logging in and out --------------------------------------------------------------------------
 
 
-def test_login_sets_an_httponly_samesite_cookie_and_goes_to_next(testapp: UWSTestApp, alice: str) -> None:
+def test_login_sets_an_httponly_samesite_cookie_and_goes_to_next(
+    testapp: UWSTestApp, alice: str
+) -> None:
     response = log_in(testapp, next="/client/static/job.html?type=echo&id=j1")
     assert response.location.endswith("/client/static/job.html?type=echo&id=j1")
     assert response.headers["Cache-Control"] == "no-store"
@@ -183,9 +237,15 @@ def test_login_over_https_sets_a_secure_cookie(testapp: UWSTestApp, alice: str) 
     assert response.location.startswith("https://")
 
 
-@pytest.mark.parametrize(("username", "password"), [
-    ("alice", "not-the-password"), ("nobody", PASSWORD), ("disabled", PASSWORD), ("pipeline", ""),
-])
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        ("alice", "not-the-password"),
+        ("nobody", PASSWORD),
+        ("disabled", PASSWORD),
+        ("pipeline", ""),
+    ],
+)
 def test_a_refused_login_says_why_and_sets_nothing(
     app: Any, testapp: UWSTestApp, alice: str, username: str, password: str
 ) -> None:
@@ -199,23 +259,37 @@ def test_a_refused_login_says_why_and_sets_nothing(
     assert testapp.get("/client/config").json["user"] is None
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)",
-    "client/static/index.html", "/\t/evil.example", "http:/client/",
-])
-def test_login_goes_only_to_a_path_on_this_service(testapp: UWSTestApp, alice: str, target: str) -> None:
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "client/static/index.html",
+        "/\t/evil.example",
+        "http:/client/",
+    ],
+)
+def test_login_goes_only_to_a_path_on_this_service(
+    testapp: UWSTestApp, alice: str, target: str
+) -> None:
     response = log_in(testapp, status=400, next=target)
     assert "next must be a path on this service" in response.text
     assert "Set-Cookie" not in response.headers
 
 
-def test_login_without_accounts_is_forbidden(app: Any, testapp: UWSTestApp, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_without_accounts_is_forbidden(
+    app: Any, testapp: UWSTestApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(app.registry.uws, "authenticator", None)
     assert "keeps no accounts" in log_in(testapp, status=403).text
     assert testapp.get("/client/config").json["login"] is None
 
 
-def test_logout_needs_the_csrf_token_then_clears_the_cookie(testapp: UWSTestApp, alice: str) -> None:
+def test_logout_needs_the_csrf_token_then_clears_the_cookie(
+    testapp: UWSTestApp, alice: str
+) -> None:
     log_in(testapp)
     token = csrf_token(testapp)
     assert "X-CSRF-Token" in testapp.post("/logout", status=403).text
@@ -234,7 +308,9 @@ def test_logout_needs_the_csrf_token_then_clears_the_cookie(testapp: UWSTestApp,
 def test_session_writes_need_the_csrf_token(testapp: UWSTestApp, alice: str) -> None:
     log_in(testapp)
     testapp.post("/rest/echo", {"message": "forged"}, status=403)
-    created = testapp.post("/rest/echo", {"message": "hi"}, headers={"X-CSRF-Token": csrf_token(testapp)}, status=303)
+    created = testapp.post(
+        "/rest/echo", {"message": "hi"}, headers={"X-CSRF-Token": csrf_token(testapp)}, status=303
+    )
     assert f"<uws:ownerId>{alice}</uws:ownerId>" in testapp.get(created.location).text
     testapp.delete(created.location, status=403)
     testapp.get(created.location, status=200)
@@ -242,7 +318,9 @@ def test_session_writes_need_the_csrf_token(testapp: UWSTestApp, alice: str) -> 
 
 def test_cross_site_writes_and_logins_are_refused(testapp: UWSTestApp, alice: str) -> None:
     evil = {"Origin": "https://evil.example"}
-    assert "cross-site" in testapp.post("/rest/echo", {"message": "x"}, headers=evil, status=403).text
+    assert (
+        "cross-site" in testapp.post("/rest/echo", {"message": "x"}, headers=evil, status=403).text
+    )
     testapp.post("/login", {"username": alice, "password": PASSWORD}, headers=evil, status=403)
     testapp.post("/rest/echo", {"message": "x"}, headers={"Origin": "http://localhost"}, status=303)
 
@@ -252,18 +330,37 @@ def test_client_config_says_who_calls_and_what_they_may_do(
 ) -> None:
     anonymous = testapp.get("/client/config")
     assert anonymous.headers["Cache-Control"] == "no-store"
-    assert anonymous.json == {"user": None, "admin": False, "anonymous": True, "editor": False,
-                              "csrf_token": "", "login": LOGIN_PAGE, "logout": None}
+    assert anonymous.json == {
+        "user": None,
+        "admin": False,
+        "anonymous": True,
+        "editor": False,
+        "csrf_token": "",
+        "login": LOGIN_PAGE,
+        "logout": None,
+    }
     log_in(testapp)
     user = testapp.get("/client/config").json
     user_token = user.pop("csrf_token")
     assert len(user_token) == 64
-    assert user == {"user": alice, "admin": False, "anonymous": True, "editor": False,
-                    "login": LOGIN_PAGE, "logout": "/logout"}
+    assert user == {
+        "user": alice,
+        "admin": False,
+        "anonymous": True,
+        "editor": False,
+        "login": LOGIN_PAGE,
+        "logout": "/logout",
+    }
     # HTTP Basic: no session, so no token and nothing to log out of.
     assert admin_app.get("/client/config").json == {
-        "user": "root", "admin": True, "anonymous": True, "editor": True, "csrf_token": "",
-        "login": LOGIN_PAGE, "logout": None}
+        "user": "root",
+        "admin": True,
+        "anonymous": True,
+        "editor": True,
+        "csrf_token": "",
+        "login": LOGIN_PAGE,
+        "logout": None,
+    }
     browser = UWSTestApp(app)
     log_in(browser, username="root", password=ADMIN_PASSWORD)
     admin = browser.get("/client/config").json
@@ -277,34 +374,50 @@ def test_a_new_password_ends_every_session(app: Any, testapp: UWSTestApp, alice:
     log_in(other)
     assert csrf_token(testapp) != csrf_token(other)  # one token per session
     authenticator = app.registry.uws.authenticator
-    authenticator.accounts.update(alice, password_hash=authenticator.hash_password("a-new-password"))
+    authenticator.accounts.update(
+        alice, password_hash=authenticator.hash_password("a-new-password")
+    )
     for browser in (testapp, other):
         assert browser.get("/client/config").json == {
-            "user": None, "admin": False, "anonymous": True, "editor": False,
-            "csrf_token": "", "login": LOGIN_PAGE, "logout": None}
+            "user": None,
+            "admin": False,
+            "anonymous": True,
+            "editor": False,
+            "csrf_token": "",
+            "login": LOGIN_PAGE,
+            "logout": None,
+        }
     log_in(testapp, status=401)
     log_in(testapp, password="a-new-password")
 
 
 @pytest.mark.parametrize("anonymous", ["false"])
-def test_without_anonymous_access_the_session_is_the_only_way_in(testapp: UWSTestApp, alice: str) -> None:
+def test_without_anonymous_access_the_session_is_the_only_way_in(
+    testapp: UWSTestApp, alice: str
+) -> None:
     testapp.get("/rest/echo", status=401)
     assert testapp.get("/client/config").json["anonymous"] is False
     testapp.get(LOGIN_PAGE, status=200)  # the login page itself is public
     log_in(testapp)
     testapp.get("/rest/echo", status=200)
     testapp.post("/logout", {"csrf_token": csrf_token(testapp)}, status=303)
-    unauthorized = testapp.get("/rest/echo", headers={"X-Requested-With": "XMLHttpRequest"}, status=401)
+    unauthorized = testapp.get(
+        "/rest/echo", headers={"X-Requested-With": "XMLHttpRequest"}, status=401
+    )
     assert "WWW-Authenticate" not in unauthorized.headers  # the client's scripts ask for no dialog
 
 
-def test_editor_lists_and_reads_back_saved_versions(admin_app: UWSTestApp, settings: dict[str, Any]) -> None:
+def test_editor_lists_and_reads_back_saved_versions(
+    admin_app: UWSTestApp, settings: dict[str, Any]
+) -> None:
     testapp = admin_app
     assert testapp.get("/jdl/nope/history", status=404).status_code == 404
     testapp.put_json("/jdl/greet", {"description": description(), "script": SCRIPT})
     assert testapp.get("/jdl/greet/history").json == {"name": "greet", "versions": []}
     changed = description(parameters=[{"name": "who", "type": "xs:string", "default": "you"}])
-    testapp.put_json("/jdl/greet", {"description": changed, "script": SCRIPT.replace("hi", "hello")})
+    testapp.put_json(
+        "/jdl/greet", {"description": changed, "script": SCRIPT.replace("hi", "hello")}
+    )
     versions = testapp.get("/jdl/greet/history").json["versions"]
     assert len(versions) == 1 and versions[0]["script"] is True
     old = testapp.get(f"/jdl/greet/history/{versions[0]['stamp']}").json
@@ -312,4 +425,3 @@ def test_editor_lists_and_reads_back_saved_versions(admin_app: UWSTestApp, setti
     assert old["script"] == SCRIPT and 'path="greet"' in old["wadl"]
     testapp.get("/jdl/greet/history/20990101T000000.000000Z", status=404)
     testapp.get("/jdl/greet/history/..%2Fgreet", status=404)
-

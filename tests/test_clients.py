@@ -1,4 +1,5 @@
 """Independent UWS clients against a live server: pyvo drives a job's whole life, httpie-style forms."""
+
 from __future__ import annotations
 
 import io
@@ -23,7 +24,9 @@ def base(app: Any) -> Any:
 
 
 def test_pyvo_runs_waits_reads_and_deletes_a_job(base: str) -> None:
-    created = requests.post(f"{base}/rest/echo", data={"message": "from pyvo"}, allow_redirects=False)
+    created = requests.post(
+        f"{base}/rest/echo", data={"message": "from pyvo"}, allow_redirects=False
+    )
     assert created.status_code == 303
     job = AsyncTAPJob(created.headers["Location"])
     assert job.phase == "PENDING"
@@ -43,8 +46,9 @@ def test_pyvo_runs_waits_reads_and_deletes_a_job(base: str) -> None:
 
 
 def test_pyvo_reports_a_failed_job(base: str) -> None:
-    url = requests.post(f"{base}/rest/fail", data={"message": "no luck", "PHASE": "RUN"},
-                        allow_redirects=False).headers["Location"]
+    url = requests.post(
+        f"{base}/rest/fail", data={"message": "no luck", "PHASE": "RUN"}, allow_redirects=False
+    ).headers["Location"]
     job = AsyncTAPJob(url)
     job.wait(timeout=30)
     assert job.phase == "ERROR"
@@ -53,8 +57,9 @@ def test_pyvo_reports_a_failed_job(base: str) -> None:
 
 
 def test_pyvo_parses_job_lists_and_jobs(base: str) -> None:
-    url = requests.post(f"{base}/rest/sleep", data={"duration": "1", "RUNID": "parsed"},
-                        allow_redirects=False).headers["Location"]
+    url = requests.post(
+        f"{base}/rest/sleep", data={"duration": "1", "RUNID": "parsed"}, allow_redirects=False
+    ).headers["Location"]
     job = parse_job(io.BytesIO(requests.get(url).content))
     assert (job.phase, job.runid, job.version) == ("PENDING", "parsed", "1.1")
     refs = parse_job_list(io.BytesIO(requests.get(f"{base}/rest/sleep").content))
@@ -93,8 +98,9 @@ def test_pyvo_with_basic_credentials_and_an_api_token(settings: dict[str, Any]) 
         with serve(app, threads=8) as base:
             alice = requests.Session()
             alice.auth = ("alice", "alice-secret-1")
-            url = alice.post(f"{base}/rest/echo", data={"message": "mine"},
-                             allow_redirects=False).headers["Location"]
+            url = alice.post(
+                f"{base}/rest/echo", data={"message": "mine"}, allow_redirects=False
+            ).headers["Location"]
             job = AsyncTAPJob(url, session=alice)
             assert job.owner == "alice"
             job.run()

@@ -1,4 +1,5 @@
 """CORS (uws.cors.origins): web applications of listed origins use the REST API, never with cookies."""
+
 from __future__ import annotations
 
 import base64
@@ -22,18 +23,25 @@ def settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_preflight_of_a_listed_origin(testapp: UWSTestApp) -> None:
-    preflight = testapp.options("/rest/echo", headers={
-        "Origin": PORTAL, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization",
-    }, status=204)
+    preflight = testapp.options(
+        "/rest/echo",
+        headers={
+            "Origin": PORTAL,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization",
+        },
+        status=204,
+    )
     assert preflight.headers["Access-Control-Allow-Origin"] == PORTAL
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
     assert "Access-Control-Allow-Credentials" not in preflight.headers
     # Another origin gets no preflight answer, and no CORS header on anything.
     other = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
-    assert "Access-Control-Allow-Origin" not in testapp.options("/rest/echo", headers=other,
-                                                                status=405).headers
+    assert (
+        "Access-Control-Allow-Origin"
+        not in testapp.options("/rest/echo", headers=other, status=405).headers
+    )
 
 
 def test_a_listed_origin_creates_and_reads_jobs(testapp: UWSTestApp) -> None:

@@ -1,4 +1,5 @@
 """Destruction: the sweeper deletes or archives expired jobs; phase hooks reach plugins."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -40,8 +41,9 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def settings(settings: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
-    settings.update({"uws.manager": "holding",
-                     "testing.plugins": [FakesPlugin(), recorder, Exploding()]})
+    settings.update(
+        {"uws.manager": "holding", "testing.plugins": [FakesPlugin(), recorder, Exploding()]}
+    )
     return settings
 
 

@@ -1,4 +1,5 @@
 """The guides in docs/ say what the code does: links resolve, the worked example runs as shown."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,10 @@ def block(text: str, language: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.parametrize("page", ["README.md", "ARCHITECTURE.md", "docs/job-types.md",
-                                  "docs/operators.md", "docs/plugins.md"])
+@pytest.mark.parametrize(
+    "page",
+    ["README.md", "ARCHITECTURE.md", "docs/job-types.md", "docs/operators.md", "docs/plugins.md"],
+)
 def test_relative_links_and_anchors_resolve(page: str) -> None:
     source = ROOT / page
     for target in LINK.findall(source.read_text()):
@@ -67,11 +70,20 @@ def grep_app(settings: dict[str, Any], tmp_path: Path) -> Iterator[UWSTestApp]:
 
 
 def test_worked_example_runs_as_the_guide_shows(grep_app: UWSTestApp) -> None:
-    created = grep_app.post("/rest/grep", {"pattern": "alpha", "format": "json", "PHASE": "RUN"},
-                            upload_files=[("infile", "words.txt", WORDS)], status=303)
+    created = grep_app.post(
+        "/rest/grep",
+        {"pattern": "alpha", "format": "json", "PHASE": "RUN"},
+        upload_files=[("infile", "words.txt", WORDS)],
+        status=303,
+    )
     job_url = created.headers["Location"]
-    job = wait_for(lambda: (j := grep_app.get(job_url, headers={"Accept": "application/json"}).json)
-                   ["phase"] in ("COMPLETED", "ERROR") and j)
+    job = wait_for(
+        lambda: (
+            (j := grep_app.get(job_url, headers={"Accept": "application/json"}).json)["phase"]
+            in ("COMPLETED", "ERROR")
+            and j
+        )
+    )
     assert job["phase"] == "COMPLETED", job.get("errorSummary")
     assert [r["id"] for r in job["results"]] == ["matches", "summary", "stdout", "stderr"]
     assert grep_app.get(f"{job_url}/results/matches").text == "1:alpha\n4:alphabet\n"
@@ -79,16 +91,28 @@ def test_worked_example_runs_as_the_guide_shows(grep_app: UWSTestApp) -> None:
     assert grep_app.get(f"{job_url}/results/stdout").text == "searched 4 lines\n"
 
 
-@pytest.mark.parametrize("fields, upload, message", [
-    ({"pattern": "a", "max_count": "0"}, True,
-     "Invalid value for parameter max_count (got '0'): expected an integer between 1 and 10000"),
-    ({"pattern": "a", "format": "xml"}, True,
-     "Invalid value for parameter format (got 'xml'): expected one of: text, json"),
-    ({"pattern": "x"}, False, "Missing required parameter(s): infile"),
-    ({"infile": "words.txt", "pattern": "a"}, False,
-     "Invalid value for parameter infile (got 'words.txt'): expected a file sent with "
-     "multipart/form-data"),
-])
+@pytest.mark.parametrize(
+    "fields, upload, message",
+    [
+        (
+            {"pattern": "a", "max_count": "0"},
+            True,
+            "Invalid value for parameter max_count (got '0'): expected an integer between 1 and 10000",
+        ),
+        (
+            {"pattern": "a", "format": "xml"},
+            True,
+            "Invalid value for parameter format (got 'xml'): expected one of: text, json",
+        ),
+        ({"pattern": "x"}, False, "Missing required parameter(s): infile"),
+        (
+            {"infile": "words.txt", "pattern": "a"},
+            False,
+            "Invalid value for parameter infile (got 'words.txt'): expected a file sent with "
+            "multipart/form-data",
+        ),
+    ],
+)
 def test_error_messages_are_those_the_guide_shows(
     grep_app: UWSTestApp, fields: dict[str, str], upload: bool, message: str
 ) -> None:
@@ -99,11 +123,20 @@ def test_error_messages_are_those_the_guide_shows(
 
 
 def test_a_failing_script_shows_the_end_of_its_stderr(grep_app: UWSTestApp) -> None:
-    created = grep_app.post("/rest/grep", {"pattern": "\\(", "PHASE": "RUN"},
-                            upload_files=[("infile", "words.txt", WORDS)], status=303)
+    created = grep_app.post(
+        "/rest/grep",
+        {"pattern": "\\(", "PHASE": "RUN"},
+        upload_files=[("infile", "words.txt", WORDS)],
+        status=303,
+    )
     job_url = created.headers["Location"]
-    job = wait_for(lambda: (j := grep_app.get(job_url, headers={"Accept": "application/json"}).json)
-                   ["phase"] in ("COMPLETED", "ERROR") and j)
+    job = wait_for(
+        lambda: (
+            (j := grep_app.get(job_url, headers={"Accept": "application/json"}).json)["phase"]
+            in ("COMPLETED", "ERROR")
+            and j
+        )
+    )
     assert job["phase"] == "ERROR"
     failed = "grep failed on uploads/infile/words.txt (status 2)"
     assert job["errorSummary"]["message"].endswith(failed)

@@ -1,4 +1,5 @@
 """Signed job events: good ones reach the manager; forged, stale and replayed ones change nothing."""
+
 from __future__ import annotations
 
 import time
@@ -32,7 +33,9 @@ def running_job(testapp: UWSTestApp) -> str:
     return testapp.post("/rest/sleep", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
 
 
-def test_a_well_signed_event_reaches_the_manager(testapp: UWSTestApp, manager: HoldingManager) -> None:
+def test_a_well_signed_event_reaches_the_manager(
+    testapp: UWSTestApp, manager: HoldingManager
+) -> None:
     job_id = running_job(testapp)
     secret = manager.context.job_secret(job_id)
     assert secret == job_secret(manager.context.server_secret, job_id)
@@ -40,8 +43,9 @@ def test_a_well_signed_event_reaches_the_manager(testapp: UWSTestApp, manager: H
     assert manager.events == [(job_id, "started")]
 
 
-@pytest.mark.parametrize("fault", ["other job's secret", "stale", "future", "unknown event",
-                                   "no signature", "bad time"])
+@pytest.mark.parametrize(
+    "fault", ["other job's secret", "stale", "future", "unknown event", "no signature", "bad time"]
+)
 def test_forged_and_stale_events_are_refused(
     testapp: UWSTestApp, manager: HoldingManager, fault: str
 ) -> None:

@@ -1,4 +1,5 @@
 """Form bodies parsed while they stream (web/forms.py), and client mistakes that were 500s."""
+
 from __future__ import annotations
 
 import io
@@ -20,7 +21,8 @@ def multipart(*parts: tuple[str, str | None, bytes], boundary: str = BOUNDARY) -
     out = b"preamble\r\n"
     for name, filename, content in parts:
         disposition = f'form-data; name="{name}"' + (
-            f'; filename="{filename}"' if filename is not None else "")
+            f'; filename="{filename}"' if filename is not None else ""
+        )
         out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + content
         out += b"\r\n"
     return out + f"--{boundary}--\r\nepilogue".encode()
@@ -49,8 +51,9 @@ def parse(body: bytes, step: int = 1 << 20, limits: Limits = LIMITS) -> Form:
 
 @pytest.mark.parametrize("step", [1, 2, 3, 7, 64, 1 << 20])
 def test_multipart_fields_and_files_whatever_the_chunks(step: int) -> None:
-    body = multipart(("a", None, "é=1".encode()), ("f", "x.txt", b"--xYz-12\r\n\r\nfile"),
-                     ("a", None, b""))
+    body = multipart(
+        ("a", None, "é=1".encode()), ("f", "x.txt", b"--xYz-12\r\n\r\nfile"), ("a", None, b"")
+    )
     form = parse(body, step)
     assert form.fields.getall("a") == ["é=1", ""]
     part = form.fields["f"]
@@ -60,15 +63,18 @@ def test_multipart_fields_and_files_whatever_the_chunks(step: int) -> None:
     assert part.file.closed and form.files == []
 
 
-@pytest.mark.parametrize("body, message", [
-    (multipart(*[("p", None, b"1")] * 6), "too many parameters: more than 5"),
-    (multipart(("p", None, b"x" * 41)), "'p' has more than 10 characters"),
-    (multipart(("p", None, b"\xff")), "not UTF-8"),
-    (multipart(("p", None, b"1")).replace(b"form-data;", b"inline;"), "Content-Disposition"),
-    (multipart(("p", None, b"1"))[:-12], "ended"),
-    (b"no delimiter at all", "no part"),
-    (b"--" + BOUNDARY.encode() + b"\r\n" + b"X: y\r\n" * 2000, "headers of a multipart part"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (multipart(*[("p", None, b"1")] * 6), "too many parameters: more than 5"),
+        (multipart(("p", None, b"x" * 41)), "'p' has more than 10 characters"),
+        (multipart(("p", None, b"\xff")), "not UTF-8"),
+        (multipart(("p", None, b"1")).replace(b"form-data;", b"inline;"), "Content-Disposition"),
+        (multipart(("p", None, b"1"))[:-12], "ended"),
+        (b"no delimiter at all", "no part"),
+        (b"--" + BOUNDARY.encode() + b"\r\n" + b"X: y\r\n" * 2000, "headers of a multipart part"),
+    ],
+)
 def test_multipart_refusals_are_400(body: bytes, message: str) -> None:
     with pytest.raises(BadRequest, match=message):
         parse(body, 100)
@@ -101,12 +107,15 @@ def test_urlencoded(step: int) -> None:
     assert list(form.fields.items()) == [("a", "1"), ("b", "é x"), ("c", ""), ("a", "")]
 
 
-@pytest.mark.parametrize("body, message", [
-    (b"&".join([b"p=1"] * 6), "too many parameters"),
-    (b"p=" + b"x" * 41, "more than 10 characters"),
-    (b"p=" + b"x" * 1000, "more than 10 characters"),
-    (b"p=%FF", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"&".join([b"p=1"] * 6), "too many parameters"),
+        (b"p=" + b"x" * 41, "more than 10 characters"),
+        (b"p=" + b"x" * 1000, "more than 10 characters"),
+        (b"p=%FF", "not UTF-8"),
+    ],
+)
 def test_urlencoded_refusals(body: bytes, message: str) -> None:
     with pytest.raises(BadRequest, match=message):
         parse_urlencoded(Trickle(body, 7), len(body), LIMITS, Form())  # type: ignore[arg-type]
@@ -132,8 +141,9 @@ def test_login_and_events_take_small_bodies_only(testapp: UWSTestApp, app: Any) 
 
 def test_a_16_mb_login_is_refused_unread(testapp: UWSTestApp) -> None:
     body = b"a=1&" * (4 << 20)
-    refused = testapp.post("/login", body, status=413,
-                           content_type="application/x-www-form-urlencoded")
+    refused = testapp.post(
+        "/login", body, status=413, content_type="application/x-www-form-urlencoded"
+    )
     assert f"has {len(body)} bytes" in refused.text
 
 
@@ -152,8 +162,9 @@ def test_last_beyond_an_sql_integer_is_400(testapp: UWSTestApp) -> None:
 
 def test_destruction_past_the_year_9999_is_400(testapp: UWSTestApp) -> None:
     url = testapp.post("/rest/echo", {"message": "hi"}, status=303).location
-    refused = testapp.post(url + "/destruction", {"DESTRUCTION": "9999-12-31T23:59:59-01:00"},
-                           status=400)
+    refused = testapp.post(
+        url + "/destruction", {"DESTRUCTION": "9999-12-31T23:59:59-01:00"}, status=400
+    )
     assert "DESTRUCTION" in refused.text and "year 10000" in refused.text
     testapp.post("/rest/echo", {"DESTRUCTION": "9999-12-31T23:59:59-01:00"}, status=400)
 

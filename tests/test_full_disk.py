@@ -1,5 +1,6 @@
 """A full disk (a real, small tmpfs as the work directory): uploads answer 507 and leave nothing;
 a job that fills the disk ends in ERROR, says so, and offers no truncated result."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,11 @@ def disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs, unmounted at the end."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=700", "uws-test", str(mount)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=700", "uws-test", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         message = f"cannot mount a tmpfs (root needed): {done.stderr.strip()}"
         if require_services():
@@ -41,11 +45,23 @@ def settings(settings: dict[str, Any], disk: Path, tmp_path: Path) -> dict[str, 
     for name in ("wordcount", "echo"):
         (jdl / "scripts").mkdir(parents=True, exist_ok=True)
         (jdl / f"{name}.wadl").write_bytes((ROOT / "jdl" / f"{name}.wadl").read_bytes())
-        (jdl / "scripts" / f"{name}.sh").write_bytes((ROOT / "jdl/scripts" / f"{name}.sh").read_bytes())
-    write_job_type(jdl, "fill", "head -c 5000000 /dev/zero > big.out\necho written\n",
-                   results=[ResultSpec("big", "application/octet-stream", "big.out")])
-    settings.update({"uws.workdir": str(disk / "jobs"), "uws.jdl_dir": str(jdl),
-                     "uws.limits.upload": "10M", "uws.limits.body": "10M"})
+        (jdl / "scripts" / f"{name}.sh").write_bytes(
+            (ROOT / "jdl/scripts" / f"{name}.sh").read_bytes()
+        )
+    write_job_type(
+        jdl,
+        "fill",
+        "head -c 5000000 /dev/zero > big.out\necho written\n",
+        results=[ResultSpec("big", "application/octet-stream", "big.out")],
+    )
+    settings.update(
+        {
+            "uws.workdir": str(disk / "jobs"),
+            "uws.jdl_dir": str(jdl),
+            "uws.limits.upload": "10M",
+            "uws.limits.body": "10M",
+        }
+    )
     return settings
 
 
@@ -56,22 +72,28 @@ def files_under(folder: Path) -> list[str]:
 def test_an_upload_larger_than_the_free_space_is_507_and_leaves_nothing(
     testapp: UWSTestApp, disk: Path
 ) -> None:
-    refused = testapp.post("/rest/wordcount", upload_files=[("infile", "big.txt", b"x" * 2_000_000)],
-                           status=507)
-    assert refused.text.strip() == ("no space left on the server's disk for the file of parameter "
-                                    "infile; try again later or send a smaller file")
+    refused = testapp.post(
+        "/rest/wordcount", upload_files=[("infile", "big.txt", b"x" * 2_000_000)], status=507
+    )
+    assert refused.text.strip() == (
+        "no space left on the server's disk for the file of parameter "
+        "infile; try again later or send a smaller file"
+    )
     assert files_under(disk) == [] and list((disk / "jobs").iterdir()) == []
     assert testapp.get("/rest/wordcount").xml.findall(".//{*}jobref") == []
     # The disk is usable again at once: a small upload goes through.
-    testapp.post("/rest/wordcount", upload_files=[("infile", "small.txt", b"one two\n")], status=303)
+    testapp.post(
+        "/rest/wordcount", upload_files=[("infile", "small.txt", b"one two\n")], status=303
+    )
 
 
 def test_a_job_that_fills_the_disk_is_an_error_without_its_results(
     testapp: UWSTestApp, disk: Path
 ) -> None:
     url = testapp.post("/rest/fill", {"PHASE": "RUN"}, status=303).location
-    wait_for(lambda: testapp.get(f"{url}/phase").text.strip() in {str(p) for p in FINAL},
-             timeout=20)
+    wait_for(
+        lambda: testapp.get(f"{url}/phase").text.strip() in {str(p) for p in FINAL}, timeout=20
+    )
     assert testapp.get(f"{url}/phase").text.strip() == "ERROR"
     summary = testapp.get(url).xml.find(".//{*}errorSummary/{*}message").text
     assert summary.startswith("no space left on device"), summary

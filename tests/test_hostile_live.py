@@ -1,6 +1,7 @@
 """Hostile clients against a real server process (pserve with the shipped waitress settings):
 multipart bombs leave no descriptor behind, idle connections lock nobody out, and a real
 reverse proxy (nginx) is believed while a direct client is not."""
+
 from __future__ import annotations
 
 import shutil
@@ -40,8 +41,13 @@ def test_multipart_bombs_leave_no_descriptor_open(tmp_path: Path) -> None:
     with pserve(tmp_path) as server:
         port = server.port
         # Warm up what a server opens once (database connections, job directory).
-        status, _ = request(port, "POST", "/rest/echo", b"message=hi", {
-            **basic(), "Content-Type": "application/x-www-form-urlencoded"})
+        status, _ = request(
+            port,
+            "POST",
+            "/rest/echo",
+            b"message=hi",
+            {**basic(), "Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert status == 303
         job = f"/rest/echo/{_job_id(port)}"
         time.sleep(0.5)
@@ -57,8 +63,14 @@ def test_multipart_bombs_leave_no_descriptor_open(tmp_path: Path) -> None:
             "job/phase": request(port, "POST", job + "/phase", bomb, {**headers, **basic()}),
         }
         assert {path: status for path, (status, _) in answers.items()} == {
-            "/login": 413, "/events/x": 413, "/rest/echo anonymous": 401, "/logout": 303,
-            "/rest/echo": 400, "job": 400, "job/phase": 400}
+            "/login": 413,
+            "/events/x": 413,
+            "/rest/echo anonymous": 401,
+            "/logout": 303,
+            "/rest/echo": 400,
+            "job": 400,
+            "job/phase": 400,
+        }
         assert b"uws.limits.parameters" in answers["/rest/echo"][1]
         # Files big enough to be spooled to disk, more than may be sent: 100 temporary files
         # are open when parsing stops; all are closed when the request ends.
@@ -76,7 +88,7 @@ def test_multipart_bombs_leave_no_descriptor_open(tmp_path: Path) -> None:
 def _job_id(port: int) -> str:
     status, body = request(port, "GET", "/rest/echo?LAST=1", headers=basic())
     assert status == 200
-    return body.split(b"<uws:jobref id=\"", 1)[1].split(b"\"", 1)[0].decode()
+    return body.split(b'<uws:jobref id="', 1)[1].split(b'"', 1)[0].decode()
 
 
 def test_two_hundred_idle_connections_do_not_lock_out_a_client(tmp_path: Path) -> None:
@@ -128,7 +140,8 @@ http {{
 @pytest.fixture
 def nginx_binary() -> str:
     found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
     if found is None:
         if require_services():
             pytest.fail("nginx is not installed (apt-get install nginx-light)")
@@ -141,16 +154,20 @@ def proxied(tmp_path: Path, nginx_binary: str) -> Iterator[tuple[int, int]]:
     """(proxy port, service port): nginx in front of pserve with production.ini's proxy
     settings, the proxy's address being 127.0.0.2."""
     options = {**shipped_server_options("production.ini"), "trusted_proxy": "127.0.0.2"}
-    app = {"uws.auth.proxy_header": "X-Remote-User", "uws.auth.proxy_networks": "127.0.0.2",
-           "uws.events.allow": "10.9.9.9"}
+    app = {
+        "uws.auth.proxy_header": "X-Remote-User",
+        "uws.auth.proxy_networks": "127.0.0.2",
+        "uws.events.allow": "10.9.9.9",
+    }
     here = tmp_path / "service"
     here.mkdir()
     with pserve(here, app, options) as server:
         port = free_port()
         conf = tmp_path / "nginx.conf"
         conf.write_text(NGINX.format(tmp=tmp_path, port=port, upstream=server.port))
-        proc = subprocess.Popen([nginx_binary, "-c", str(conf), "-p", str(tmp_path)],
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [nginx_binary, "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.DEVNULL
+        )
         try:
             wait_for(lambda: _listening(port), timeout=10)
             yield port, server.port
@@ -171,17 +188,30 @@ def test_the_proxy_is_believed_and_a_direct_client_is_not(proxied: tuple[int, in
     proxy, service = proxied
     status, _ = request(proxy, "GET", "/client/config", source="127.0.0.3")
     assert status == 200
-    status, body = request(proxy, "POST", "/rest/echo", b"message=hi", {
-        "Content-Type": "application/x-www-form-urlencoded"}, source="127.0.0.3")
+    status, body = request(
+        proxy,
+        "POST",
+        "/rest/echo",
+        b"message=hi",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        source="127.0.0.3",
+    )
     assert status == 303, body
     status, body = request(proxy, "GET", "/rest/echo", source="127.0.0.3")
     assert status == 200 and b"<uws:ownerId>alice</uws:ownerId>" in body
     # The service still sees the client's address (login throttling, logs, events.allow).
-    status, body = request(proxy, "POST", "/events/x", b"event=x", {
-        "Content-Type": "application/x-www-form-urlencoded"}, source="127.0.0.3")
+    status, body = request(
+        proxy,
+        "POST",
+        "/events/x",
+        b"event=x",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        source="127.0.0.3",
+    )
     assert status == 403 and b"not accepted from 127.0.0.3" in body
     # Straight to the service, the header is anybody's: not believed, whatever else is sent.
     for source, extra in (("127.0.0.1", {}), ("127.0.0.3", {"X-Forwarded-For": "127.0.0.2"})):
-        status, _ = request(service, "GET", "/rest/echo",
-                            headers={"X-Remote-User": "alice", **extra}, source=source)
+        status, _ = request(
+            service, "GET", "/rest/echo", headers={"X-Remote-User": "alice", **extra}, source=source
+        )
         assert status == 401, (source, extra)

@@ -1,4 +1,5 @@
 """Tests of job descriptions: the model, WADL reading and writing, validation, the registry."""
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,10 @@ FULL = JobDescription(
         ParameterSpec("big", "xs:long", max="9000000000"),
         ParameterSpec("text", description="free text <with> & markup"),
     ),
-    results=(ResultSpec("out", "text/plain", "out.txt", "the output"),
-             ResultSpec("plots", "image/png", "plot_*.png")),
+    results=(
+        ResultSpec("out", "text/plain", "out.txt", "the output"),
+        ResultSpec("plots", "image/png", "plot_*.png"),
+    ),
     execution_duration=60,
     max_execution_duration=600,
     quote=30,
@@ -66,6 +69,7 @@ FULL = JobDescription(
 
 
 # --- reading and writing -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_examples_load_and_round_trip(name: str) -> None:
@@ -81,7 +85,11 @@ def test_examples_details() -> None:
     assert registry.broken == {}
     sleep = registry.get("sleep").parameter("DURATION")
     assert sleep is not None and (sleep.type, sleep.default, sleep.min, sleep.max) == (
-        "xs:int", "10", "0", "3600")
+        "xs:int",
+        "10",
+        "0",
+        "3600",
+    )
     assert registry.get("wordcount").parameters[0].type == "file"
     assert registry.get("wordcount").results[0].mime_type == "application/json"
     assert registry.get("echo").execution_duration == 60
@@ -120,8 +128,12 @@ def test_original_server_results_and_no_namespace() -> None:
 
 
 def test_original_server_boolean_defaults_yes_and_no_load() -> None:
-    jd = read_wadl(wadl('<param name="fail" type="xs:boolean" default="no" required="no"/>'
-                        '<param name="keep" type="xs:boolean" default="Yes" required="YES"/>'))
+    jd = read_wadl(
+        wadl(
+            '<param name="fail" type="xs:boolean" default="no" required="no"/>'
+            '<param name="keep" type="xs:boolean" default="Yes" required="YES"/>'
+        )
+    )
     assert [p.default for p in jd.parameters] == ["no", "Yes"]
     assert [p.required for p in jd.parameters] == [False, True]
     assert validate_parameters(jd, {"keep": "no"}, complete=True) == {"fail": "no", "keep": "no"}
@@ -142,8 +154,10 @@ INVALID = [
     (wadl('<param name="a" type="xs:string" max="3"/>'), "min/max only apply to numeric"),
     (wadl('<param name="a" type="xs:int" default="ten"/>'), "default 'ten' is not valid"),
     (wadl('<param name="a" type="xs:int" default="9" max="5"/>'), "default '9' is not valid"),
-    (wadl('<param name="a" default="c"><option value="a"/><option value="b"/></param>'),
-     "expected one of: a, b"),
+    (
+        wadl('<param name="a" default="c"><option value="a"/><option value="b"/></param>'),
+        "expected one of: a, b",
+    ),
     (wadl('<param name="a" type="xs:boolean" default="maybe"/>'), "default 'maybe' is not valid"),
     (wadl('<param name="a"/><param name="A"/>'), "duplicate parameter name 'A'"),
     (wadl('<param name="1a"/>'), "'1a' is not an identifier"),
@@ -176,13 +190,19 @@ def test_invalid_descriptions_are_rejected(data: bytes, fault: str) -> None:
 def test_entities_are_not_expanded(tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text("SECRET")
-    data = wadl().replace(
-        b"<application", f'<!DOCTYPE a [<!ENTITY x SYSTEM "file://{secret}">]><application'.encode()
-    ).replace(b"A demo", b"&x;")
+    data = (
+        wadl()
+        .replace(
+            b"<application",
+            f'<!DOCTYPE a [<!ENTITY x SYSTEM "file://{secret}">]><application'.encode(),
+        )
+        .replace(b"A demo", b"&x;")
+    )
     assert "SECRET" not in read_wadl(data).description
 
 
 # --- validate_parameters -------------------------------------------------------------------------
+
 
 def test_names_match_in_any_case_and_come_back_declared_and_ordered() -> None:
     got = validate_parameters(FULL, {"MODE": "slow", "N": "5", "Text": "x y"}, complete=False)
@@ -201,29 +221,32 @@ def test_same_name_twice_in_different_cases() -> None:
         validate_parameters(FULL, {"n": "5", "N": "6"}, complete=False)
 
 
-@pytest.mark.parametrize(("name", "value", "expected"), [
-    ("n", "five", "an integer between 1 and 60"),
-    ("n", "1.0", "an integer between 1 and 60"),
-    ("n", " 5", "an integer between 1 and 60"),
-    ("n", "", "an integer between 1 and 60"),
-    ("n", "0", "an integer between 1 and 60"),
-    ("n", "61", "an integer between 1 and 60"),
-    ("n", "99999999999", "an integer between 1 and 60"),
-    ("big", "9000000001", "an integer <= 9000000000"),
-    ("x", "abc", "a number between -1.5 and 1e3"),
-    ("x", "nan", "a number between -1.5 and 1e3"),
-    ("x", "inf", "a number between -1.5 and 1e3"),
-    ("x", "1e999", "a number between -1.5 and 1e3"),
-    ("x", "-2", "a number between -1.5 and 1e3"),
-    ("flag", "maybe", "true or false (or yes or no, 1 or 0)"),
-    ("flag", "y", "true or false"),
-    ("mode", "medium", "one of: fast, slow"),
-    ("url", "example.org/x", "a URI with a scheme"),
-    ("url", "https://exa mple.org", "a URI with a scheme"),
-    ("data", "", "a non-empty file name"),
-    ("text", "a\x00b", "text without control characters"),
-    ("text", "a\x1bb", "text without control characters"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("n", "five", "an integer between 1 and 60"),
+        ("n", "1.0", "an integer between 1 and 60"),
+        ("n", " 5", "an integer between 1 and 60"),
+        ("n", "", "an integer between 1 and 60"),
+        ("n", "0", "an integer between 1 and 60"),
+        ("n", "61", "an integer between 1 and 60"),
+        ("n", "99999999999", "an integer between 1 and 60"),
+        ("big", "9000000001", "an integer <= 9000000000"),
+        ("x", "abc", "a number between -1.5 and 1e3"),
+        ("x", "nan", "a number between -1.5 and 1e3"),
+        ("x", "inf", "a number between -1.5 and 1e3"),
+        ("x", "1e999", "a number between -1.5 and 1e3"),
+        ("x", "-2", "a number between -1.5 and 1e3"),
+        ("flag", "maybe", "true or false (or yes or no, 1 or 0)"),
+        ("flag", "y", "true or false"),
+        ("mode", "medium", "one of: fast, slow"),
+        ("url", "example.org/x", "a URI with a scheme"),
+        ("url", "https://exa mple.org", "a URI with a scheme"),
+        ("data", "", "a non-empty file name"),
+        ("text", "a\x00b", "text without control characters"),
+        ("text", "a\x1bb", "text without control characters"),
+    ],
+)
 def test_invalid_values_name_the_parameter_and_the_expected_form(
     name: str, value: str, expected: str
 ) -> None:
@@ -234,14 +257,35 @@ def test_invalid_values_name_the_parameter_and_the_expected_form(
     assert expected in info.value.message
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("n", "1"), ("n", "60"), ("n", "+7"), ("n", "007"), ("big", "-9000000000"),
-    ("x", "1e3"), ("x", "-1.5"), ("x", ".5"), ("x", "3."), ("x", "2E2"),
-    ("flag", "TRUE"), ("flag", "False"), ("flag", "1"), ("flag", "0"),
-    ("flag", "yes"), ("flag", "No"), ("flag", "YES"),
-    ("mode", "slow"), ("url", "ivo://org/x"), ("url", "https://example.org/a?b=c"),
-    ("data", "in.fits"), ("text", ""), ("text", "$(rm -rf ~)"), ("text", " a\tb\r\n"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("n", "1"),
+        ("n", "60"),
+        ("n", "+7"),
+        ("n", "007"),
+        ("big", "-9000000000"),
+        ("x", "1e3"),
+        ("x", "-1.5"),
+        ("x", ".5"),
+        ("x", "3."),
+        ("x", "2E2"),
+        ("flag", "TRUE"),
+        ("flag", "False"),
+        ("flag", "1"),
+        ("flag", "0"),
+        ("flag", "yes"),
+        ("flag", "No"),
+        ("flag", "YES"),
+        ("mode", "slow"),
+        ("url", "ivo://org/x"),
+        ("url", "https://example.org/a?b=c"),
+        ("data", "in.fits"),
+        ("text", ""),
+        ("text", "$(rm -rf ~)"),
+        ("text", " a\tb\r\n"),
+    ],
+)
 def test_valid_values_are_returned_as_given(name: str, value: str) -> None:
     assert validate_parameters(FULL, {name: value}, complete=False) == {name: value}
 
@@ -263,6 +307,7 @@ def test_job_type_without_parameters() -> None:
 
 # --- the registry --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def jdl_dir(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLES, tmp_path / "jdl")
@@ -272,8 +317,9 @@ def jdl_dir(tmp_path: Path) -> Path:
 def test_broken_descriptions_do_not_stop_the_others(
     jdl_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (jdl_dir / "bad.wadl").write_bytes(wadl('<param name="a" type="xs:int" min="5" max="1"/>',
-                                            name="bad"))
+    (jdl_dir / "bad.wadl").write_bytes(
+        wadl('<param name="a" type="xs:int" min="5" max="1"/>', name="bad")
+    )
     (jdl_dir / "scripts" / "bad.sh").write_text("true\n")
     (jdl_dir / "other.wadl").write_bytes(wadl(name="renamed"))
     (jdl_dir / "noscript.wadl").write_bytes(wadl(name="noscript"))
@@ -314,8 +360,9 @@ def test_save_keeps_the_previous_version(jdl_dir: Path) -> None:
     registry = JobDescriptions(jdl_dir)
     old_wadl = (jdl_dir / "echo.wadl").read_bytes()
     old_script = (jdl_dir / "scripts" / "echo.sh").read_bytes()
-    changed = JobDescription("echo", "new text", (ParameterSpec("message", default="hi"),),
-                             execution_duration=5)
+    changed = JobDescription(
+        "echo", "new text", (ParameterSpec("message", default="hi"),), execution_duration=5
+    )
     registry.save(changed, "#!/bin/bash\r\nprintf '%s\\n' \"$message\" > out.txt\r\n")
     assert registry.get("echo") == changed
     history = sorted(p.name for p in (jdl_dir / ".history").iterdir())
@@ -353,10 +400,17 @@ def test_model_rejects_invalid_values_directly() -> None:
 
 # --- the example scripts -------------------------------------------------------------------------
 
+
 def run(name: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     script = EXAMPLES / "scripts" / f"{name}.sh"
-    return subprocess.run(["bash", str(script)], cwd=cwd, env={"PATH": os.environ["PATH"], **env},
-                          capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        ["bash", str(script)],
+        cwd=cwd,
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")

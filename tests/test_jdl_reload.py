@@ -1,4 +1,5 @@
 """Job descriptions are reloaded without a restart; a removed type's jobs stay manageable."""
+
 from __future__ import annotations
 
 import shutil
@@ -24,10 +25,14 @@ def jdl(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def testapp(settings: dict[str, Any], jdl: Path) -> Any:
-    settings.update({
-        "uws.jdl_dir": str(jdl), "uws.jdl_refresh": "1",
-        "uws.manager": "holding", "testing.plugins": [FakesPlugin()],
-    })
+    settings.update(
+        {
+            "uws.jdl_dir": str(jdl),
+            "uws.jdl_refresh": "1",
+            "uws.manager": "holding",
+            "testing.plugins": [FakesPlugin()],
+        }
+    )
     app = main({"here": settings["here"]}, **settings)
     yield UWSTestApp(app)
     app.registry.uws.close()

@@ -1,4 +1,5 @@
 """The one way the server reads a job's files: links, FIFOs, devices and huge files are refused."""
+
 from __future__ import annotations
 
 import os
@@ -40,7 +41,8 @@ def test_links_are_refused(job: JobDir, tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     job.stderr.symlink_to(secret)
     assert refusal(job.path, ".uws/stderr.txt") == (
-        ".uws/stderr.txt is a symbolic link, not a regular file")
+        ".uws/stderr.txt is a symbolic link, not a regular file"
+    )
     os.link(secret, job.path / "hard.txt")
     assert refusal(job.path, "hard.txt") == "hard.txt has 2 hard links (a job's file has one)"
     (job.path / "up").symlink_to(tmp_path)  # a linked folder on the way
@@ -55,8 +57,9 @@ def test_a_fifo_or_a_device_is_never_opened(job: JobDir) -> None:
     os.mkfifo(job.path / "progress")
     result: list[str] = []
     # A blocking open would hang this thread forever: give it a second.
-    reader = threading.Thread(target=lambda: result.append(refusal(job.path, "progress")),
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: result.append(refusal(job.path, "progress")), daemon=True
+    )
     reader.start()
     reader.join(timeout=1)
     assert result == ["progress is a FIFO, not a regular file"]

@@ -1,4 +1,5 @@
 """The job list extensions: keyset pages, count, runId search, owner filter, change feed."""
+
 from __future__ import annotations
 
 import threading
@@ -37,7 +38,7 @@ def next_url(response: Any) -> str | None:
     if link is None:
         return None
     assert link.endswith('>; rel="next"')
-    return str(link[1:link.index(">")].replace("http://localhost", ""))
+    return str(link[1 : link.index(">")].replace("http://localhost", ""))
 
 
 def test_pages_by_keyset_walk_every_job_once_newest_first(testapp: UWSTestApp) -> None:
@@ -65,10 +66,13 @@ def test_pages_keep_the_other_filters_and_json_has_the_link(testapp: UWSTestApp)
     assert url is not None and "PHASE=PENDING" in url and "BEFORE=" in url
     second = testapp.get(url, headers={"Accept": "application/json"})
     assert [j["id"] for j in first.json["jobs"] + second.json["jobs"]] == ids(
-        testapp.get("/rest/echo?PHASE=PENDING"))[::-1]
+        testapp.get("/rest/echo?PHASE=PENDING")
+    )[::-1]
 
 
-@pytest.mark.parametrize("value", ["2026-01-01T00:00:00Z", ",abc", "yesterday,abc", "2026-01-01T00:00:00Z,"])
+@pytest.mark.parametrize(
+    "value", ["2026-01-01T00:00:00Z", ",abc", "yesterday,abc", "2026-01-01T00:00:00Z,"]
+)
 def test_bad_before_is_a_400_naming_it(testapp: UWSTestApp, value: str) -> None:
     response = testapp.get("/rest/echo", {"BEFORE": value}, status=400)
     assert "BEFORE" in response.text and "comma" in response.text
@@ -84,8 +88,9 @@ def test_count_is_exact_and_ignores_the_page(testapp: UWSTestApp) -> None:
     assert page2.headers["X-Total-Count"] == "5"
 
 
-def test_count_above_the_limit_says_so(testapp: UWSTestApp, monkeypatch: pytest.MonkeyPatch
-                                      ) -> None:
+def test_count_above_the_limit_says_so(
+    testapp: UWSTestApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from uws_pyramid.web import joblists
 
     monkeypatch.setattr(joblists, "COUNT_LIMIT", 3)
@@ -136,7 +141,9 @@ def test_wait_returns_when_a_listed_job_changes(testapp: UWSTestApp) -> None:
     changed = testapp.get("/rest/echo?LAST=10&WAIT=10", headers={"If-None-Match": etag})
     assert 0.3 < time.monotonic() - started < 8
     assert changed.status_int == 200 and changed.headers["ETag"] != etag
-    assert etree.fromstring(changed.body).findtext("uws:jobref/uws:phase", namespaces=NS) == "ABORTED"
+    assert (
+        etree.fromstring(changed.body).findtext("uws:jobref/uws:phase", namespaces=NS) == "ABORTED"
+    )
 
 
 def test_wait_returns_when_a_job_is_created(testapp: UWSTestApp) -> None:
@@ -164,8 +171,9 @@ def test_unchanged_list_is_a_304_with_or_without_wait(testapp: UWSTestApp) -> No
     started = time.monotonic()
     testapp.get("/rest/echo?WAIT=1", headers={"If-None-Match": etag}, status=304)
     assert time.monotonic() - started >= 0.9
-    json_tag = testapp.get("/rest/echo?LAST=5",
-                           headers={"Accept": "application/json"}).headers["ETag"]
+    json_tag = testapp.get("/rest/echo?LAST=5", headers={"Accept": "application/json"}).headers[
+        "ETag"
+    ]
     assert json_tag != etag
 
 
@@ -173,8 +181,9 @@ def test_bad_wait_on_a_list_is_a_400(testapp: UWSTestApp) -> None:
     assert "WAIT" in testapp.get("/rest/echo?WAIT=soon", status=400).text
 
 
-@pytest.mark.parametrize("query", ["", "?PHASE=PENDING", "?PHASE=PENDING&PHASE=ABORTED",
-                                   "?RUNID=r*"])
+@pytest.mark.parametrize(
+    "query", ["", "?PHASE=PENDING", "?PHASE=PENDING&PHASE=ABORTED", "?RUNID=r*"]
+)
 def test_whole_list_streams_in_batches_as_one_document(
     testapp: UWSTestApp, monkeypatch: pytest.MonkeyPatch, query: str
 ) -> None:
@@ -205,15 +214,32 @@ def test_json_list_text_carries_any_runid_and_owner() -> None:
     from uws_pyramid.web.jsonform import job_list_json_parts
 
     when = datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=timezone.utc)
-    refs = [JobRef("a b", "t/x", Phase.PENDING, 'q"\\ü\n\x01\u2028', "ö'<", when),
-            JobRef("id2", "echo", Phase.ERROR, None, None, when)]
+    refs = [
+        JobRef("a b", "t/x", Phase.PENDING, 'q"\\ü\n\x01\u2028', "ö'<", when),
+        JobRef("id2", "echo", Phase.ERROR, None, None, when),
+    ]
     text = b"".join(job_list_json_parts([refs[:1], [], refs[1:]], "http://h/rest", True))
-    assert json.loads(text) == {"version": "1.1", "jobs": [
-        {"id": "a b", "href": "http://h/rest/t%2Fx/a%20b", "phase": "PENDING",
-         "runId": 'q"\\ü\n\x01\u2028', "ownerId": "ö'<", "creationTime": "2026-01-02T03:04:05.120Z"},
-        {"id": "id2", "href": "http://h/rest/echo/id2", "phase": "ERROR", "runId": None,
-         "ownerId": None, "creationTime": "2026-01-02T03:04:05.120Z"},
-    ]}
+    assert json.loads(text) == {
+        "version": "1.1",
+        "jobs": [
+            {
+                "id": "a b",
+                "href": "http://h/rest/t%2Fx/a%20b",
+                "phase": "PENDING",
+                "runId": 'q"\\ü\n\x01\u2028',
+                "ownerId": "ö'<",
+                "creationTime": "2026-01-02T03:04:05.120Z",
+            },
+            {
+                "id": "id2",
+                "href": "http://h/rest/echo/id2",
+                "phase": "ERROR",
+                "runId": None,
+                "ownerId": None,
+                "creationTime": "2026-01-02T03:04:05.120Z",
+            },
+        ],
+    }
 
 
 def test_head_of_a_streamed_list_has_no_body(testapp: UWSTestApp) -> None:

@@ -5,6 +5,7 @@ AFTER, BEFORE) with LAST, on SQLite the plan must read uws_jobs through the inde
 that combination (migration 0005) with every equality filter in the index condition, and
 sort nothing but the few rows of the per-phase sub-selects; on PostgreSQL (whose planner
 chooses by cost) it must scan no table and sort no more than a page's worth of rows."""
+
 from __future__ import annotations
 
 import itertools
@@ -33,24 +34,31 @@ def rows() -> list[dict[str, Any]]:
     """Most jobs are one robot's finished fits jobs: what the tests ask for (alice's, the
     anonymous ones, echo jobs, unfinished ones) is rare, so that only the index made for
     the combination is cheap and a planner weighing costs (PostgreSQL's) must choose it."""
+
     def job(i: int) -> Job:
         rare = i % 50 == 0
         return Job(
             job_id=f"j{i:08d}",
             job_type=["echo", "sleep"][i // 50 % 2] if rare else "fits",
-            phase=[Phase.EXECUTING, Phase.QUEUED, Phase.PENDING, Phase.ARCHIVED,
-                   Phase.COMPLETED][i // 20 % 5] if i % 20 == 0 else Phase.COMPLETED,
+            phase=[Phase.EXECUTING, Phase.QUEUED, Phase.PENDING, Phase.ARCHIVED, Phase.COMPLETED][
+                i // 20 % 5
+            ]
+            if i % 20 == 0
+            else Phase.COMPLETED,
             owner_id=["alice", None, "bob"][i // 100 % 3] if rare else "robot",
             run_id=f"run-{i % 50}",
             creation_time=T0 + timedelta(seconds=i // 2),  # pairs share a time: ties by id
         )
+
     return [job_to_row(job(i)) for i in range(N_JOBS)]
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
-                                                                 marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[SQLStorage]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SQLStorage]:
     here = str(tmp_path_factory.mktemp("plans"))
     if request.param == "sqlite":
         storage: SQLStorage = SQLiteStorage.from_settings({"path": "uws.sqlite"}, here)
@@ -97,37 +105,52 @@ def expected_index(query: JobQuery) -> str:
 
 AFTER = T0 + timedelta(seconds=100)  # most jobs are newer
 BEFORE = (T0 + timedelta(seconds=12000), "j00024001")
-COMBINATIONS = list(itertools.product(
-    [None, "echo"],  # job type (None: the list of all types)
-    ["alice", None, "anonymous"],  # owner filter (None: an admin's list of everyone's jobs)
-    [None, {Phase.EXECUTING}, {Phase.QUEUED, Phase.EXECUTING, Phase.PENDING}],
-    [None, AFTER],
-    [None, BEFORE],
-))
+COMBINATIONS = list(
+    itertools.product(
+        [None, "echo"],  # job type (None: the list of all types)
+        ["alice", None, "anonymous"],  # owner filter (None: an admin's list of everyone's jobs)
+        [None, {Phase.EXECUTING}, {Phase.QUEUED, Phase.EXECUTING, Phase.PENDING}],
+        [None, AFTER],
+        [None, BEFORE],
+    )
+)
 
 
 @pytest.mark.parametrize(("job_type", "owner", "phases", "after", "before"), COMBINATIONS)
 def test_list_page_reads_its_index_and_sorts_no_table(
-    store: SQLStorage, job_type: str | None, owner: str | None, phases: set[Phase] | None,
-    after: Any, before: Any,
+    store: SQLStorage,
+    job_type: str | None,
+    owner: str | None,
+    phases: set[Phase] | None,
+    after: Any,
+    before: Any,
 ) -> None:
     query = JobQuery(
-        job_type=job_type, owner_id=None if owner == "anonymous" else owner,
-        anonymous=owner == "anonymous", phases=frozenset(phases) if phases else None,
-        after=after, before=before, last=10,
+        job_type=job_type,
+        owner_id=None if owner == "anonymous" else owner,
+        anonymous=owner == "anonymous",
+        phases=frozenset(phases) if phases else None,
+        after=after,
+        before=before,
+        last=10,
     )
     nodes = plan(store, query)
     lines = [n[2] for n in nodes]
     index = expected_index(query)
     if store.engine.dialect.name == "sqlite":
         reads = [line for line in lines if "uws_jobs" in line]
-        equalities = (["owner_id=?"] * ("owner" in index) + ["job_type=?"] * ("type" in index)
-                      + ["phase=?"] * ("phase" in index))
+        equalities = (
+            ["owner_id=?"] * ("owner" in index)
+            + ["job_type=?"] * ("type" in index)
+            + ["phase=?"] * ("phase" in index)
+        )
         # An ordered walk of the whole index (SCAN) only when nothing filters by equality
         # (an admin's list of all jobs): LIMIT then stops it after the page.
         access = "SEARCH" if equalities else "(SEARCH|SCAN)"
-        assert reads and all(re.match(rf"{access} uws_jobs USING (COVERING )?INDEX {index}\b",
-                                      line) for line in reads), lines
+        assert reads and all(
+            re.match(rf"{access} uws_jobs USING (COVERING )?INDEX {index}\b", line)
+            for line in reads
+        ), lines
         # Equality filters in the index condition, not checked row by row afterwards.
         assert all(all(e in line for e in equalities) for line in reads), lines
         # A sort only of a per-phase sub-select's rows (at most LAST), never of the table.
@@ -144,8 +167,9 @@ def test_list_page_reads_its_index_and_sorts_no_table(
             sort = re.search(r"(Incremental )?Sort\s+\(cost=\S+ rows=(\d+)", line)
             assert sort is None or int(sort.group(2)) <= 100, lines
         scans = [line for line in lines if " on uws_jobs" in line]
-        assert scans and all(re.search(r"using ix_uws_jobs_(\w+_)?created on", line)
-                             for line in scans), lines
+        assert scans and all(
+            re.search(r"using ix_uws_jobs_(\w+_)?created on", line) for line in scans
+        ), lines
     # The rows are the right ones, newest first.
     refs = store.list(query)
     assert len(refs) <= 10

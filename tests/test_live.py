@@ -1,4 +1,5 @@
 """A real waitress server: WAIT requests never starve the others, even when they outnumber threads."""
+
 from __future__ import annotations
 
 import threading
@@ -17,8 +18,9 @@ pytestmark = pytest.mark.live
 
 @pytest.fixture
 def settings(settings: dict[str, Any]) -> dict[str, Any]:
-    settings.update({"uws.manager": "holding", "testing.plugins": [FakesPlugin()],
-                     "uws.wait.max_waiters": "2"})
+    settings.update(
+        {"uws.manager": "holding", "testing.plugins": [FakesPlugin()], "uws.wait.max_waiters": "2"}
+    )
     return settings
 
 

@@ -1,5 +1,6 @@
 """Log lines: JSON on request, one object per line for requests, phase changes and background
 passes; credentials never in them, in either format."""
+
 from __future__ import annotations
 
 import io
@@ -52,8 +53,9 @@ def exercise(app: Any) -> tuple[str, str]:
     token = issued.text
     testapp = UWSTestApp(app)
     testapp.authorization = ("Basic", ("alice", PASSWORD))
-    job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}, status=303,
-                          headers={"X-Request-ID": "req-42"}).location.rsplit("/", 1)[-1]
+    job_id = testapp.post(
+        "/rest/echo", {"PHASE": "RUN"}, status=303, headers={"X-Request-ID": "req-42"}
+    ).location.rsplit("/", 1)[-1]
     wait_for(lambda: testapp.get(f"/rest/echo/{job_id}/phase").text in {str(p) for p in FINAL})
     testapp.authorization = None
     testapp.get("/rest/echo", headers={"Authorization": f"Bearer {token}"})
@@ -75,13 +77,17 @@ def test_json_lines_for_requests_phases_and_background(
         app.registry.uws.close()
     text = stream.getvalue()
     lines = [json.loads(line) for line in text.splitlines()]  # every line is one object
-    created = next(line for line in lines
-                   if line.get("event") == "request" and line["request_id"] == "req-42")
+    created = next(
+        line for line in lines if line.get("event") == "request" and line["request_id"] == "req-42"
+    )
     assert created["method"] == "POST" and created["route"] == "jobs"
     assert created["status"] == 303 and created["user"] == "alice"
     assert created["job_id"] == job_id and created["duration_ms"] >= 0
-    phases = [(line["from"], line["to"]) for line in lines
-              if line.get("event") == "phase" and line["job_id"] == job_id]
+    phases = [
+        (line["from"], line["to"])
+        for line in lines
+        if line.get("event") == "phase" and line["job_id"] == job_id
+    ]
     assert ("PENDING", "QUEUED") in phases and phases[-1][1] == "COMPLETED"
     phase = next(line for line in lines if line.get("event") == "phase")
     assert {"job_type", "owner", "manager_id", "reason"} <= set(phase)
@@ -92,10 +98,13 @@ def test_json_lines_for_requests_phases_and_background(
 
 
 def test_request_id_is_echoed_only_when_tame(testapp: UWSTestApp) -> None:
-    assert testapp.get("/rest/echo", headers={"X-Request-ID": "abc-1"}).headers[
-        "X-Request-ID"] == "abc-1"
+    assert (
+        testapp.get("/rest/echo", headers={"X-Request-ID": "abc-1"}).headers["X-Request-ID"]
+        == "abc-1"
+    )
     made = testapp.get("/rest/echo", headers={"X-Request-ID": "bad id\r\n<x>"}).headers[
-        "X-Request-ID"]
+        "X-Request-ID"
+    ]
     assert re.fullmatch(r"[0-9a-f]{12}-[0-9a-f]+", made)
     assert testapp.get("/nowhere", status=404).headers["X-Request-ID"]
 

@@ -1,4 +1,5 @@
 """/metrics: who may read it, what it counts, and one view of several processes."""
+
 from __future__ import annotations
 
 import logging
@@ -68,8 +69,7 @@ def test_metrics_refused_to_other_networks_and_to_users(app: Any) -> None:
     testapp.authorization = ("Basic", ("root", ADMIN_PASSWORD))
     assert "uws_jobs" in testapp.get("/metrics", extra_environ=outside).text
     testapp.authorization = None
-    assert "uws_http_request_duration_seconds" in testapp.get(
-        "/metrics", extra_environ=LOCAL).text
+    assert "uws_http_request_duration_seconds" in testapp.get("/metrics", extra_environ=LOCAL).text
     testapp.post("/metrics", extra_environ=LOCAL, status=405)
 
 
@@ -104,8 +104,17 @@ def test_jobs_requests_and_runs_are_counted(testapp: UWSTestApp) -> None:
     assert grew(requests, route="jobs", method="POST", status="303") == 1
     assert grew(requests, route="job", method="GET", status="200") == 1
     assert grew(requests, route="job", method="GET", status="404") == 1
-    assert sample(after, "uws_http_request_duration_seconds_bucket", route="job",
-                  method="GET", status="200", le="+Inf") >= 1
+    assert (
+        sample(
+            after,
+            "uws_http_request_duration_seconds_bucket",
+            route="job",
+            method="GET",
+            status="200",
+            le="+Inf",
+        )
+        >= 1
+    )
 
 
 def test_failed_submission_is_counted(testapp: UWSTestApp) -> None:
@@ -118,8 +127,10 @@ def test_failed_submission_is_counted(testapp: UWSTestApp) -> None:
     manager.submit = refuse
     testapp.post("/rest/echo", {"PHASE": "RUN"}, status=303)
     after = scrape(testapp)
-    for name, labels in (("uws_job_submissions_failed_total", {"job_type": "echo"}),
-                         ("uws_errors_total", {"component": "manager"})):
+    for name, labels in (
+        ("uws_job_submissions_failed_total", {"job_type": "echo"}),
+        ("uws_errors_total", {"component": "manager"}),
+    ):
         assert sample(after, name, **labels) - sample(before, name, **labels) >= 1
 
 
@@ -133,8 +144,11 @@ def test_wait_in_progress_and_returned_early(testapp: UWSTestApp, app: Any) -> N
     waiter.join(timeout=10)
     after = scrape(testapp)
     assert sample(after, "uws_wait_requests_in_progress") == 0
-    assert sample(after, "uws_wait_returned_early_total") - sample(
-        before, "uws_wait_returned_early_total") == 1
+    assert (
+        sample(after, "uws_wait_returned_early_total")
+        - sample(before, "uws_wait_returned_early_total")
+        == 1
+    )
 
 
 def test_storage_and_manager_errors_are_counted(testapp: UWSTestApp) -> None:
@@ -145,7 +159,8 @@ def test_storage_and_manager_errors_are_counted(testapp: UWSTestApp) -> None:
     after = scrape(testapp)
     for component in ("manager", "storage"):
         grew = sample(after, "uws_errors_total", component=component) - sample(
-            before, "uws_errors_total", component=component)
+            before, "uws_errors_total", component=component
+        )
         assert grew == 1
 
 
@@ -154,8 +169,16 @@ def test_background_passes_leave_their_time(tmp_path: Path, settings: dict[str, 
     app = main({"here": str(tmp_path)}, **settings)
     try:
         testapp = UWSTestApp(app)
-        wait_for(lambda: sample(scrape(testapp), "uws_background_last_success_timestamp_seconds",
-                                task="destruction") > 0)
+        wait_for(
+            lambda: (
+                sample(
+                    scrape(testapp),
+                    "uws_background_last_success_timestamp_seconds",
+                    task="destruction",
+                )
+                > 0
+            )
+        )
     finally:
         app.registry.uws.close()
 
@@ -168,8 +191,11 @@ def test_grouped_counts_match_a_listing(app: Any) -> None:
     storage.create(Job(job_id=os.urandom(6).hex(), job_type="sleep", phase=Phase.ARCHIVED))
     grouped = storage.counts()
     assert grouped == Storage.counts(storage)  # the default lists every job
-    assert grouped == {("echo", Phase.PENDING): 2, ("echo", Phase.COMPLETED): 1,
-                       ("sleep", Phase.ARCHIVED): 1}
+    assert grouped == {
+        ("echo", Phase.PENDING): 2,
+        ("echo", Phase.COMPLETED): 1,
+        ("sleep", Phase.ARCHIVED): 1,
+    }
 
 
 SERVER = """
@@ -199,7 +225,11 @@ def test_processes_report_one_view(tmp_path: Path) -> None:
     def process(requests: int) -> str:
         done = subprocess.run(
             [sys.executable, "-c", SERVER, str(tmp_path), str(ROOT / "jdl"), str(requests)],
-            env=env, capture_output=True, text=True, timeout=120, check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
         return done.stdout
 

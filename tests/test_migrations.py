@@ -1,4 +1,5 @@
 """Schema migrations: empty database to head, older revisions with jobs to head, uws-admin."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -50,8 +51,13 @@ def revision(engine: Engine) -> str | None:
         return migrations.current(conn)
 
 
-def differ(context: MigrationContext, inspected: Any, column: Any, found: TypeEngine[Any],
-           wanted: TypeEngine[Any]) -> bool:
+def differ(
+    context: MigrationContext,
+    inspected: Any,
+    column: Any,
+    found: TypeEngine[Any],
+    wanted: TypeEngine[Any],
+) -> bool:
     """Types differ when their DDL does (tables.py's TypeDecorator resolved for the dialect)."""
     dialect = context.dialect
     return found.compile(dialect=dialect) != dialect.type_compiler_instance.process(wanted)
@@ -74,9 +80,15 @@ def test_empty_database_to_head_matches_the_tables(store: SQLStorage) -> None:
 
 def test_first_revision_with_jobs_to_head_keeps_them(store: SQLStorage) -> None:
     assert upgrade(store, migrations.BASELINE) == (None, "0001")
-    jobs = [make_job(phase=phase, destruction=utcnow() - timedelta(minutes=1),
-                     parameters={"message": "ü"}, job_info={"n": 1})
-            for phase in (Phase.PENDING, Phase.EXECUTING, Phase.ARCHIVED)]
+    jobs = [
+        make_job(
+            phase=phase,
+            destruction=utcnow() - timedelta(minutes=1),
+            parameters={"message": "ü"},
+            job_info={"n": 1},
+        )
+        for phase in (Phase.PENDING, Phase.EXECUTING, Phase.ARCHIVED)
+    ]
     for job in jobs:
         store.create(job)
     assert upgrade(store) == ("0001", migrations.head())
@@ -180,13 +192,17 @@ def test_uws_admin_reports_bad_settings(tmp_path: Path, capsys: pytest.CaptureFi
 def test_third_revision_with_accounts_to_head_gives_them_session_epoch_0(store: SQLStorage) -> None:
     assert upgrade(store, "0003") == (None, "0003")
     with store._write() as conn:
-        conn.execute(text(
-            "INSERT INTO uws_users (name, password_hash, roles, disabled, created) "
-            "VALUES ('alice', 'h', '[\"astro\"]', false, '2026-01-02 03:04:05.000000')"
-        ) if store.engine.dialect.name == "sqlite" else text(
-            "INSERT INTO uws_users (name, password_hash, roles, disabled, created) "
-            "VALUES ('alice', 'h', '[\"astro\"]'::jsonb, false, '2026-01-02 03:04:05+00')"
-        ))
+        conn.execute(
+            text(
+                "INSERT INTO uws_users (name, password_hash, roles, disabled, created) "
+                "VALUES ('alice', 'h', '[\"astro\"]', false, '2026-01-02 03:04:05.000000')"
+            )
+            if store.engine.dialect.name == "sqlite"
+            else text(
+                "INSERT INTO uws_users (name, password_hash, roles, disabled, created) "
+                "VALUES ('alice', 'h', '[\"astro\"]'::jsonb, false, '2026-01-02 03:04:05+00')"
+            )
+        )
     assert upgrade(store) == ("0003", migrations.head())
     accounts = store.accounts()
     account = accounts.get("alice")

@@ -1,4 +1,5 @@
 """Several server processes, one PostgreSQL database: WAIT, visibility and background work."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ FINAL = {"COMPLETED", "ERROR", "ABORTED", "ARCHIVED"}
 
 
 @pytest.fixture(scope="module")
-def servers(postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[tuple[Server, Server]]:
+def servers(
+    postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, Server]]:
     with two_servers(postgres_admin_url, JDL, tmp_path_factory.mktemp("multiprocess")) as pair:
         yield pair
 
@@ -149,8 +151,9 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def call(self, srv: Server, method: str, path: str, form: dict[str, str] | None = None
-             ) -> tuple[int, str, bytes]:
+    def call(
+        self, srv: Server, method: str, path: str, form: dict[str, str] | None = None
+    ) -> tuple[int, str, bytes]:
         status, location, body = srv.call(method, path, form)
         with self.lock:
             self.statuses[status] += 1
@@ -160,8 +163,9 @@ class Tally:
 def one_job(tally: Tally, one: Server, two: Server, message: str, keep: bool, wait: int) -> None:
     """Create and run through ``one``, WAIT through ``two`` until the end, check the result
     through ``one``, delete through ``two`` (unless kept)."""
-    status, location, _ = tally.call(one, "POST", "/rest/echo",
-                                     {"message": message, "PHASE": "RUN"})
+    status, location, _ = tally.call(
+        one, "POST", "/rest/echo", {"message": message, "PHASE": "RUN"}
+    )
     if status != 303:
         tally.failures.append(f"create: {status}")
         return
@@ -187,8 +191,10 @@ def one_job(tally: Tally, one: Server, two: Server, message: str, keep: bool, wa
         tally.failures.append(f"result of {job_id}")
     if keep:
         tally.kept.append(job_id)
-    elif (tally.call(two, "DELETE", f"/rest/echo/{job_id}")[0] != 303
-          or tally.call(one, "GET", f"/rest/echo/{job_id}")[0] != 404):
+    elif (
+        tally.call(two, "DELETE", f"/rest/echo/{job_id}")[0] != 303
+        or tally.call(one, "GET", f"/rest/echo/{job_id}")[0] != 404
+    ):
         tally.failures.append(f"delete of {job_id}")
 
 
@@ -224,11 +230,13 @@ def test_load_through_both_processes(servers: tuple[Server, Server]) -> None:
         assert not deleted & set(ids), "a deleted job is listed"
         assert all(phase_of(etree.tostring(r)) in FINAL for r in refs), "a job is still active"
     assert len(tally.created) == len(set(tally.created))
-    print(f"\n{seconds:.0f} s, {clients} clients, 2 processes: {len(tally.created)} jobs "
-          f"({len(tally.created) / seconds:.1f}/s), {sum(tally.statuses.values())} requests, "
-          f"statuses {dict(tally.statuses)}, final phases {dict(tally.finals)}; WAIT woken "
-          f"after median {statistics.median(tally.woken or [0]) * 1000:.0f} ms, max "
-          f"{max(tally.woken or [0]) * 1000:.0f} ms; late WAITs {len(tally.late)}")
+    print(
+        f"\n{seconds:.0f} s, {clients} clients, 2 processes: {len(tally.created)} jobs "
+        f"({len(tally.created) / seconds:.1f}/s), {sum(tally.statuses.values())} requests, "
+        f"statuses {dict(tally.statuses)}, final phases {dict(tally.finals)}; WAIT woken "
+        f"after median {statistics.median(tally.woken or [0]) * 1000:.0f} ms, max "
+        f"{max(tally.woken or [0]) * 1000:.0f} ms; late WAITs {len(tally.late)}"
+    )
     assert not tally.failures, tally.failures[:10]
     assert not [s for s in tally.statuses if s >= 500]
     assert tally.finals.keys() <= {"COMPLETED"}, tally.finals

@@ -1,4 +1,5 @@
 """/openapi.json and /docs; schemathesis run against a live server from that document."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ class Tally:
         def counted(status: str, headers: Any, exc_info: Any = None) -> Any:
             code = int(status[:3])
             # /sync answers a job's own failure with 500 and its /error (DALI): not a fault.
-            if code == 500 and any(k == "Content-Location" and v.endswith("/error")
-                                   for k, v in headers):
+            if code == 500 and any(
+                k == "Content-Location" and v.endswith("/error") for k, v in headers
+            ):
                 code = 0
             with self.lock:
                 self.statuses[code] += 1
@@ -43,12 +45,19 @@ class Tally:
 
 def fuzz_settings(tmp_path: Path) -> dict[str, str]:
     return {
-        "here": str(tmp_path), "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite",
-        "uws.manager": "local", "uws.manager.max_running": "2",
-        "uws.jdl_dir": str(ROOT / "jdl"), "uws.workdir": "jobs", "uws.background": "false",
-        "uws.wait.max": "5", "uws.execution_duration.max": "5",
+        "here": str(tmp_path),
+        "uws.storage": "sqlite",
+        "uws.storage.path": "uws.sqlite",
+        "uws.manager": "local",
+        "uws.manager.max_running": "2",
+        "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.workdir": "jobs",
+        "uws.background": "false",
+        "uws.wait.max": "5",
+        "uws.execution_duration.max": "5",
         "uws.execution_duration.default": "5",
-        "uws.auth.failures": "1000000", "uws.sync.timeout": "2",
+        "uws.auth.failures": "1000000",
+        "uws.sync.timeout": "2",
     }
 
 
@@ -71,14 +80,38 @@ def test_schemathesis_finds_no_server_error_and_no_nonconformance(tmp_path: Path
         with serve(tally, threads=8) as base:
             report = tmp_path / "junit.xml"
             run = subprocess.run(
-                [str(Path(sys.executable).with_name("st")), "run", f"{base}/openapi.json",
-                 "--exclude-path-regex", SYNC_LEFT_OUT,
-                 "--auth", f"root:{ADMIN_PASSWORD}", "--checks", "all",
-                 "--max-examples", examples, "--seed", "16", "--workers", "1",
-                 "--max-redirects", "0", "--request-timeout", "20",
-                 "--report", "junit", "--report-junit-path", str(report),
-                 "--suppress-health-check", "all", "--no-color"],
-                capture_output=True, text=True, timeout=900, cwd=tmp_path,
+                [
+                    str(Path(sys.executable).with_name("st")),
+                    "run",
+                    f"{base}/openapi.json",
+                    "--exclude-path-regex",
+                    SYNC_LEFT_OUT,
+                    "--auth",
+                    f"root:{ADMIN_PASSWORD}",
+                    "--checks",
+                    "all",
+                    "--max-examples",
+                    examples,
+                    "--seed",
+                    "16",
+                    "--workers",
+                    "1",
+                    "--max-redirects",
+                    "0",
+                    "--request-timeout",
+                    "20",
+                    "--report",
+                    "junit",
+                    "--report-junit-path",
+                    str(report),
+                    "--suppress-health-check",
+                    "all",
+                    "--no-color",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                cwd=tmp_path,
             )
     finally:
         app.registry.uws.close()
@@ -117,13 +150,15 @@ def test_job_type_parameters_come_from_its_description(
 ) -> None:
     jdl = tmp_path / "jdl"
     shutil.copytree(ROOT / "jdl", jdl)
-    app = main({"here": str(tmp_path)}, **{**settings, "uws.jdl_dir": str(jdl),
-                                           "uws.jdl_refresh": "0"})
+    app = main(
+        {"here": str(tmp_path)}, **{**settings, "uws.jdl_dir": str(jdl), "uws.jdl_refresh": "0"}
+    )
     try:
         testapp = UWSTestApp(app)
         paths = testapp.get("/openapi.json").json["paths"]
         sleep = paths["/rest/sleep"]["post"]["requestBody"]["content"][
-            "application/x-www-form-urlencoded"]["schema"]
+            "application/x-www-form-urlencoded"
+        ]["schema"]
         duration = sleep["properties"]["duration"]
         assert (duration["type"], duration["minimum"], duration["maximum"]) == ("integer", 0, 3600)
         assert duration["default"] == 10
@@ -138,13 +173,15 @@ def test_job_type_parameters_come_from_its_description(
         text = text.replace(
             'name="message" type="xs:string" required="false" default="hello">',
             'name="message" type="xs:string" required="true">'
-            '<option value="hi"/><option value="ho"/>')
+            '<option value="hi"/><option value="ho"/>',
+        )
         (jdl / "shout.wadl").write_text(text)
         shutil.copy(jdl / "scripts" / "echo.sh", jdl / "scripts" / "shout.sh")
         app.registry.uws.descriptions.reload()
         paths = testapp.get("/openapi.json").json["paths"]
         shout = paths["/rest/shout"]["post"]["requestBody"]["content"][
-            "application/x-www-form-urlencoded"]["schema"]
+            "application/x-www-form-urlencoded"
+        ]["schema"]
         assert shout["properties"]["message"]["enum"] == ["hi", "ho"]
         assert shout["required"] == ["message"]
         assert "shout" in paths["/rest/{jobtype}/{job_id}"]["parameters"][0]["schema"]["enum"]
@@ -164,6 +201,7 @@ def test_docs_page_loads_nothing_from_elsewhere(testapp: UWSTestApp) -> None:
 
 
 # Regression tests of what schemathesis found.
+
 
 def test_wrong_method_on_a_known_path_is_405_with_allow(testapp: UWSTestApp) -> None:
     response = testapp.request("/rest/echo", method="TRACE", status=405)

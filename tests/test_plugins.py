@@ -1,4 +1,5 @@
 """Plugin loading: only what the ini names, hook wrappers refused, ``uws-admin plugins``."""
+
 from __future__ import annotations
 
 import subprocess
@@ -70,8 +71,9 @@ def test_admin_plugins_lists_versions_and_failures(
     broken_installed: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     ini = tmp_path / "deploy.ini"
-    ini.write_text("[app:main]\nuse = egg:uws-pyramid\nuws.storage = sqlite\n"
-                   f"uws.jdl_dir = {ROOT / 'jdl'}\n")
+    ini.write_text(
+        f"[app:main]\nuse = egg:uws-pyramid\nuws.storage = sqlite\nuws.jdl_dir = {ROOT / 'jdl'}\n"
+    )
     assert admin.main(["plugins", str(ini)]) == 1
     lines = capsys.readouterr().out.splitlines()
     sqlite = next(line for line in lines if line.startswith("sqlite "))
@@ -92,14 +94,17 @@ def test_admin_plugins_without_ini_passes_when_all_load(
 def test_simple_admin_commands_import_only_what_they_use(tmp_path: Path) -> None:
     """What keeps ``uws-admin users list`` under 0.5 s (bench/bench_admin.py measures it)."""
     ini = tmp_path / "deploy.ini"
-    ini.write_text("[app:main]\nuse = egg:uws-pyramid\nuws.storage = sqlite\n"
-                   f"uws.storage.path = {tmp_path}/uws.sqlite\nuws.jdl_dir = {ROOT / 'jdl'}\n")
+    ini.write_text(
+        "[app:main]\nuse = egg:uws-pyramid\nuws.storage = sqlite\n"
+        f"uws.storage.path = {tmp_path}/uws.sqlite\nuws.jdl_dir = {ROOT / 'jdl'}\n"
+    )
     probe = (
         "import sys\nfrom uws_pyramid.scripts import admin\n"
         f"assert admin.main(['users', 'list', {str(ini)!r}]) == 0\n"
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('uws_postgres', 'psycopg', 'uws_slurm', 'uws_local', 'lxml', 'argon2', 'pyramid'))))"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
     assert done.stdout.split() == [], done.stdout

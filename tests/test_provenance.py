@@ -1,5 +1,6 @@
 """Provenance of jobs through the REST API with the local manager: documents parsed back with
 the prov library, the SVG graph, a script's own file, and the ProvSAP-like chain query."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,9 @@ from uws_pyramid.web import provenance as provenance_views
 from .conftest import UWSTestApp, add_user, require_services
 
 BASE = "http://localhost/"
-GOOD = ('{"prefix": {"ex": "http://example.org/"}, '
-        '"entity": {"ex:catalogue": {"ex:version": "1.2"}}}')
+GOOD = (
+    '{"prefix": {"ex": "http://example.org/"}, "entity": {"ex:catalogue": {"ex:version": "1.2"}}}'
+)
 BUNDLE = '{"bundle": {"ex:b": {"prefix": {"ex": "http://e/"}}}, "prefix": {"ex": "http://e/"}}'
 CONTROL = '{"prefix": {"ex": "http://e/"}, "entity": {"ex:x": {"ex:v": "a\\u0001b"}}}'
 SCRIPT = f"""
@@ -51,18 +53,29 @@ def settings(settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     jdl = tmp_path / "jdl"
     shutil.copytree(EXAMPLE_JDL, jdl)
     modes = ("none", "good", "bad", "big", "link", "bundle", "control")
-    write_job_type(jdl, "scripted", SCRIPT,
-                   [ParameterSpec("mode", default="none", choices=modes)],
-                   [ResultSpec("out", "text/plain", "out.txt")])
-    write_job_type(jdl, "noprov", "echo x > out.txt\n", (), [ResultSpec("out", "text/plain",
-                   "out.txt")], options={"provenance": "false"})
+    write_job_type(
+        jdl,
+        "scripted",
+        SCRIPT,
+        [ParameterSpec("mode", default="none", choices=modes)],
+        [ResultSpec("out", "text/plain", "out.txt")],
+    )
+    write_job_type(
+        jdl,
+        "noprov",
+        "echo x > out.txt\n",
+        (),
+        [ResultSpec("out", "text/plain", "out.txt")],
+        options={"provenance": "false"},
+    )
     return {**settings, "uws.jdl_dir": str(jdl)}
 
 
 def run(testapp: UWSTestApp, job_type: str, upload_files: Any = None, **params: Any) -> str:
     """Create and run a job, wait until it has ended; its id."""
-    location = testapp.post(f"/rest/{job_type}", {"PHASE": "RUN", **params},
-                            upload_files=upload_files, status=303).location
+    location = testapp.post(
+        f"/rest/{job_type}", {"PHASE": "RUN", **params}, upload_files=upload_files, status=303
+    ).location
     job_id = location.rsplit("/", 1)[1]
     for _ in range(20):
         phase = testapp.get(f"/rest/{job_type}/{job_id}/phase").text
@@ -118,12 +131,16 @@ def test_a_finished_job_is_an_activity_with_its_inputs_results_and_agents(
     description = entities["service:jdl/echo"]
     assert "Write a message" in attribute(description, "voprov:description")
     # The relations, with the roles named after the description's parameters and results.
-    used = [(str(u.formal_attributes[1][1]), u.get_attribute(PROV_ROLE))
-            for u in doc.get_records(ProvUsage)]
+    used = [
+        (str(u.formal_attributes[1][1]), u.get_attribute(PROV_ROLE))
+        for u in doc.get_records(ProvUsage)
+    ]
     assert (f"service:rest/echo/{job_id}/parameters/message", {"message"}) in used
     text = doc.get_provn()
-    assert f"wasGeneratedBy(service:rest/echo/{job_id}/results/output, " \
-           f"service:rest/echo/{job_id}" in text
+    assert (
+        f"wasGeneratedBy(service:rest/echo/{job_id}/results/output, "
+        f"service:rest/echo/{job_id}" in text
+    )
     assert "wasAssociatedWith(service:rest/echo/" in text and "service:users/anonymous" in text
     assert "service:capabilities" in text
     namespaces = {ns.prefix: ns.uri for ns in doc.get_registered_namespaces()}
@@ -132,19 +149,22 @@ def test_a_finished_job_is_an_activity_with_its_inputs_results_and_agents(
 
 def test_formats_by_query_and_by_accept(testapp: UWSTestApp) -> None:
     need_graphviz()
-    job_id = run(testapp, "echo", message="<&> \"quoted\"")
+    job_id = run(testapp, "echo", message='<&> "quoted"')
     url = f"/rest/echo/{job_id}/provenance"
     from_json = parse(testapp.get(url).body)
     xml = testapp.get(url + "?format=xml")
     assert xml.content_type == "application/xml"
     assert parse(xml.body, "xml") == from_json
-    assert parse(testapp.get(url, headers={"Accept": "application/prov+xml"}).body,
-                 "xml") == from_json
+    assert (
+        parse(testapp.get(url, headers={"Accept": "application/prov+xml"}).body, "xml") == from_json
+    )
     for asked in ("?format=provn", "?format=PROV-N"):
         provn = testapp.get(url + asked)
         assert provn.content_type == "text/provenance-notation"
-        assert provn.text.startswith("document") and f"activity(service:rest/echo/{job_id}" \
-            in provn.text
+        assert (
+            provn.text.startswith("document")
+            and f"activity(service:rest/echo/{job_id}" in provn.text
+        )
     accepted = testapp.get(url, headers={"Accept": "text/provenance-notation"})
     assert accepted.text == provn.text
     svg = testapp.get(url + "?format=svg")
@@ -153,7 +173,7 @@ def test_formats_by_query_and_by_accept(testapp: UWSTestApp) -> None:
     root = etree.fromstring(svg.body)
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     labels = "".join(root.itertext())
-    assert "message = <&> \"quoted\"" in labels and f"echo job {job_id}" in labels
+    assert 'message = <&> "quoted"' in labels and f"echo job {job_id}" in labels
     # A browser's Accept (HTML first, */* last) gets the default, PROV-JSON.
     browser = testapp.get(url, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert browser.content_type == "application/json"
@@ -224,15 +244,17 @@ def test_the_scripts_file_is_merged_in_a_bundle(testapp: UWSTestApp) -> None:
     assert b"ex:catalogue" in testapp.get(f"/rest/scripted/{job_id}/provenance?format=svg").body
 
 
-@pytest.mark.parametrize("mode, why", [
-    ("bad", "it is not PROV-JSON"),
-    ("big", "more than 1048576"),
-    ("link", "symbolic link"),
-    ("bundle", "it has bundles"),
-    ("control", "cannot be serialised in every format"),
-])
-def test_a_bad_script_file_is_left_out_and_noted(testapp: UWSTestApp, mode: str,
-                                                 why: str) -> None:
+@pytest.mark.parametrize(
+    "mode, why",
+    [
+        ("bad", "it is not PROV-JSON"),
+        ("big", "more than 1048576"),
+        ("link", "symbolic link"),
+        ("bundle", "it has bundles"),
+        ("control", "cannot be serialised in every format"),
+    ],
+)
+def test_a_bad_script_file_is_left_out_and_noted(testapp: UWSTestApp, mode: str, why: str) -> None:
     need_graphviz()
     job_id = run(testapp, "scripted", mode=mode)
     assert testapp.get(f"/rest/scripted/{job_id}/phase").text == "COMPLETED"
@@ -288,12 +310,12 @@ def test_the_chain_back_and_forward(testapp: UWSTestApp) -> None:
 
 
 def test_a_forward_walk_reads_a_bounded_number_of_jobs(
-    testapp: UWSTestApp, monkeypatch: pytest.MonkeyPatch,
+    testapp: UWSTestApp,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, b, c = chained(testapp)
     monkeypatch.setattr(provenance_views, "FORWARD_SCAN", 2)  # a and b: c is not read
-    assert activities(testapp.get(f"/provenance?ID={a}&DIRECTION=FORWARD&DEPTH=ALL").body) \
-        == {a, b}
+    assert activities(testapp.get(f"/provenance?ID={a}&DIRECTION=FORWARD&DEPTH=ALL").body) == {a, b}
 
 
 def test_the_chain_starts_from_a_result_or_a_url(testapp: UWSTestApp) -> None:
@@ -303,41 +325,45 @@ def test_the_chain_starts_from_a_result_or_a_url(testapp: UWSTestApp) -> None:
     assert everyone == {a, b, other}
     by_result = testapp.get(f"/provenance?ID={a}/output&DIRECTION=FORWARD")
     assert activities(by_result.body) == {a, b}
-    by_url = testapp.get("/provenance", {"ID": f"{BASE}rest/echo/{a}/results/stdout",
-                                         "DIRECTION": "FORWARD"})
+    by_url = testapp.get(
+        "/provenance", {"ID": f"{BASE}rest/echo/{a}/results/stdout", "DIRECTION": "FORWARD"}
+    )
     assert activities(by_url.body) == {a, other}
     assert activities(testapp.get("/provenance", {"ID": f"{BASE}rest/echo/{b}"}).body) == {a, b}
-    assert activities(testapp.get("/provenance",
-                                  {"ID": f"service:rest/echo/{b}"}).body) == {a, b}
+    assert activities(testapp.get("/provenance", {"ID": f"service:rest/echo/{b}"}).body) == {a, b}
 
 
 def test_the_chain_in_every_format(testapp: UWSTestApp) -> None:
     need_graphviz()
     _, b, _ = chained(testapp)
-    assert len(activities(testapp.get(f"/provenance?ID={b}&RESPONSEFORMAT=PROV-XML").body,
-                          "xml")) == 2
+    assert (
+        len(activities(testapp.get(f"/provenance?ID={b}&RESPONSEFORMAT=PROV-XML").body, "xml")) == 2
+    )
     provn = testapp.get(f"/provenance?ID={b}&RESPONSEFORMAT=text/provenance-notation")
     assert provn.text.count("activity(") == 2
     svg = testapp.get(f"/provenance?ID={b}", headers={"Accept": "image/svg+xml"})
     assert svg.content_type == "image/svg+xml" and etree.fromstring(svg.body) is not None
 
 
-@pytest.mark.parametrize("query, status, says", [
-    ("", 400, "ID is required"),
-    ("ID=", 400, "ID is required"),
-    ("ID=../../etc", 400, "parameter ID"),
-    ("ID=http://elsewhere.org/rest/echo/abc", 404, "not a URL of this service"),
-    ("ID=" + BASE + "rest/echo", 404, "no job or result of this service"),
-    ("ID=NotAnId", 400, "parameter ID"),
-    ("ID={a}&DEPTH=x", 400, "parameter DEPTH"),
-    ("ID={a}&DEPTH=-1", 400, "parameter DEPTH"),
-    ("ID={a}&DEPTH=11", 400, "from 0 to 10"),
-    ("ID={a}&DIRECTION=SIDEWAYS", 400, "parameter DIRECTION"),
-    ("ID={a}&RESPONSEFORMAT=votable", 400, "parameter RESPONSEFORMAT"),
-    ("ID=aaaaaaaaaaaaaaaaaaaaaaaa", 404, "aaaaaaaaaaaaaaaaaaaaaaaa"),
-    ("ID={a}/nosuch", 404, "no result 'nosuch'"),
-    ("ID=" + BASE + "rest/sleep/{a}", 404, "of type 'sleep'"),
-])
+@pytest.mark.parametrize(
+    "query, status, says",
+    [
+        ("", 400, "ID is required"),
+        ("ID=", 400, "ID is required"),
+        ("ID=../../etc", 400, "parameter ID"),
+        ("ID=http://elsewhere.org/rest/echo/abc", 404, "not a URL of this service"),
+        ("ID=" + BASE + "rest/echo", 404, "no job or result of this service"),
+        ("ID=NotAnId", 400, "parameter ID"),
+        ("ID={a}&DEPTH=x", 400, "parameter DEPTH"),
+        ("ID={a}&DEPTH=-1", 400, "parameter DEPTH"),
+        ("ID={a}&DEPTH=11", 400, "from 0 to 10"),
+        ("ID={a}&DIRECTION=SIDEWAYS", 400, "parameter DIRECTION"),
+        ("ID={a}&RESPONSEFORMAT=votable", 400, "parameter RESPONSEFORMAT"),
+        ("ID=aaaaaaaaaaaaaaaaaaaaaaaa", 404, "aaaaaaaaaaaaaaaaaaaaaaaa"),
+        ("ID={a}/nosuch", 404, "no result 'nosuch'"),
+        ("ID=" + BASE + "rest/sleep/{a}", 404, "of type 'sleep'"),
+    ],
+)
 def test_query_errors(testapp: UWSTestApp, query: str, status: int, says: str) -> None:
     a = run(testapp, "echo")
     response = testapp.get("/provenance?" + query.replace("{a}", a), status=status)
@@ -381,13 +407,19 @@ def fake_dot(tmp_path: Path, body: str) -> str:
     return str(dot.parent)
 
 
-@pytest.mark.parametrize("body, says", [
-    (None, "not installed"),
-    ("exec /bin/sleep 5\n", "took too long"),
-    ("echo broken >&2; exit 3\n", "failed to draw"),
-])
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        (None, "not installed"),
+        ("exec /bin/sleep 5\n", "took too long"),
+        ("echo broken >&2; exit 3\n", "failed to draw"),
+    ],
+)
 def test_the_graph_fails_with_503_and_the_text_formats_still_work(
-    testapp: UWSTestApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str | None,
+    testapp: UWSTestApp,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    body: str | None,
     says: str,
 ) -> None:
     job_id = run(testapp, "echo")
@@ -418,8 +450,9 @@ def test_a_big_graph_is_cut() -> None:
     assert '"5 more records not drawn"' in text
 
 
-def test_a_job_whose_type_is_gone_keeps_its_provenance(testapp: UWSTestApp, app: Any,
-                                                        settings: dict[str, Any]) -> None:
+def test_a_job_whose_type_is_gone_keeps_its_provenance(
+    testapp: UWSTestApp, app: Any, settings: dict[str, Any]
+) -> None:
     job_id = run(testapp, "scripted", mode="good")
     jdl = Path(settings["uws.jdl_dir"])
     (jdl / "scripted.wadl").unlink()

@@ -1,4 +1,5 @@
 """The plugins of this repository use the core only through its public API (uws_pyramid.api)."""
+
 from __future__ import annotations
 
 import ast
@@ -41,8 +42,12 @@ def core_imports(path: Path) -> set[str]:
 
 def plugin_files() -> list[Path]:
     roots = [*sorted((ROOT / "plugins").glob("uws_*")), *sorted((ROOT / "examples").glob("*"))]
-    return [path for root in roots
-            for path in sorted(root.rglob("*.py")) if ".egg-info" not in str(path)]
+    return [
+        path
+        for root in roots
+        for path in sorted(root.rglob("*.py"))
+        if ".egg-info" not in str(path)
+    ]
 
 
 @pytest.mark.parametrize("path", plugin_files(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -54,10 +59,16 @@ def test_plugins_import_only_the_public_api(path: Path) -> None:
 
 def test_the_checker_finds_a_private_import(tmp_path: Path) -> None:
     module = tmp_path / "plugin.py"
-    module.write_text("from uws_pyramid.jobs import Job\nfrom uws_pyramid import notify\n"
-                      "import uws_pyramid.sql.storage\nfrom uws_pyramid.api import Job\n")
-    assert core_imports(module) == {"uws_pyramid.jobs", "uws_pyramid.notify",
-                                    "uws_pyramid.sql.storage", "uws_pyramid.api"}
+    module.write_text(
+        "from uws_pyramid.jobs import Job\nfrom uws_pyramid import notify\n"
+        "import uws_pyramid.sql.storage\nfrom uws_pyramid.api import Job\n"
+    )
+    assert core_imports(module) == {
+        "uws_pyramid.jobs",
+        "uws_pyramid.notify",
+        "uws_pyramid.sql.storage",
+        "uws_pyramid.api",
+    }
 
 
 def test_the_api_exports_exactly_its_names() -> None:

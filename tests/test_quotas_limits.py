@@ -1,4 +1,5 @@
 """Per-user quotas (403) and request limits (400, 413): refused requests store nothing."""
+
 from __future__ import annotations
 
 import base64
@@ -21,22 +22,26 @@ from uws_pyramid.testing import serve, wait_for
 
 from .conftest import UWSTestApp, add_user
 
-ACTIVE_MESSAGE = ("quota reached: at most 3 active jobs per user (uws.quota.active_jobs); "
-                  "this user has 3")
-RUNNING_MESSAGE = ("quota reached: at most 2 running jobs per user (uws.quota.running_jobs); "
-                   "this user has 2")
+ACTIVE_MESSAGE = (
+    "quota reached: at most 3 active jobs per user (uws.quota.active_jobs); this user has 3"
+)
+RUNNING_MESSAGE = (
+    "quota reached: at most 2 running jobs per user (uws.quota.running_jobs); this user has 2"
+)
 
 
 @pytest.fixture
 def settings(settings: dict[str, Any]) -> dict[str, Any]:
-    settings.update({
-        "uws.quota.active_jobs": "3",
-        "uws.quota.running_jobs": "2",
-        "uws.limits.parameters": "4",
-        "uws.limits.parameter_length": "20",
-        "uws.limits.upload": "100",
-        "uws.limits.body": "1K",
-    })
+    settings.update(
+        {
+            "uws.quota.active_jobs": "3",
+            "uws.quota.running_jobs": "2",
+            "uws.limits.parameters": "4",
+            "uws.limits.parameter_length": "20",
+            "uws.limits.upload": "100",
+            "uws.limits.body": "1K",
+        }
+    )
     return settings
 
 
@@ -97,9 +102,7 @@ def test_active_quota_refuses_creation_until_a_job_finishes_or_goes(
 
 
 @pytest.mark.usefixtures("jobs_left")
-def test_running_quota_refuses_run_and_the_job_stays_pending(
-    app: Any, testapp: UWSTestApp
-) -> None:
+def test_running_quota_refuses_run_and_the_job_stays_pending(app: Any, testapp: UWSTestApp) -> None:
     first, second, third = (create(testapp) for _ in range(3))
     testapp.post(first, {"PHASE": "RUN"}, status=303)
     testapp.post(second + "/phase", {"PHASE": "RUN"}, status=303)
@@ -173,7 +176,8 @@ def test_a_refused_upload_keeps_the_earlier_file(app: Any, testapp: UWSTestApp) 
     assert not any(p.name.startswith("upload") for p in (job_dir / ".uws").iterdir())
     # Users see the file's name: in the parameter's value and when they download it.
     assert testapp.get(url, headers={"Accept": "application/json"}).json["parameters"] == {
-        "infile": "uploads/infile/data.txt"}
+        "infile": "uploads/infile/data.txt"
+    }
     served = testapp.get(f"{url}/parameters/infile")
     assert served.body == b"y" * 100
     assert served.headers["Content-Disposition"] == 'inline; filename="data.txt"'

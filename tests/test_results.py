@@ -1,5 +1,6 @@
 """Results end to end with the local manager: sizes, digests and ETags, glob results, the
 script's manifest, required results, and the streamed zip of all results."""
+
 from __future__ import annotations
 
 import base64
@@ -30,22 +31,39 @@ printf '# a comment, then a blank line\\n\\nplot1\\tplots/p1.png\\n' >> uws_resu
 @pytest.fixture
 def jdl(tmp_path: Path) -> Path:
     directory = tmp_path / "jdl"
-    write_job_type(directory, "tiles", TILES, results=[
-        ResultSpec("tiles", "image/fits", "tile_*.fits", "One tile", required=True),
-        ResultSpec("summary", "application/json", "summary.json", required=True),
-        ResultSpec("extra", "text/plain", "extra.txt"),  # optional, never written
-    ])
-    write_job_type(directory, "lazy", "printf x > other.txt\n", results=[
-        ResultSpec("tiles", "image/fits", "tile_*.fits", required=True),
-        ResultSpec("summary", "application/json", "summary.json", required=True),
-    ])
-    write_job_type(directory, "manifest", 'printf "$lines" > uws_results.tsv\n'
-                   "printf data > data.txt; ln -s /etc/hostname link.txt\n",
-                   parameters=[ParameterSpec("lines", required=True)],
-                   results=[ResultSpec("data", "text/plain", "data.txt")])
-    write_job_type(directory, "big", 'head -c "$size" /dev/urandom > big.bin\n',
-                   parameters=[ParameterSpec("size", "xs:int", required=True)],
-                   results=[ResultSpec("big", "application/octet-stream", "big.bin")])
+    write_job_type(
+        directory,
+        "tiles",
+        TILES,
+        results=[
+            ResultSpec("tiles", "image/fits", "tile_*.fits", "One tile", required=True),
+            ResultSpec("summary", "application/json", "summary.json", required=True),
+            ResultSpec("extra", "text/plain", "extra.txt"),  # optional, never written
+        ],
+    )
+    write_job_type(
+        directory,
+        "lazy",
+        "printf x > other.txt\n",
+        results=[
+            ResultSpec("tiles", "image/fits", "tile_*.fits", required=True),
+            ResultSpec("summary", "application/json", "summary.json", required=True),
+        ],
+    )
+    write_job_type(
+        directory,
+        "manifest",
+        'printf "$lines" > uws_results.tsv\nprintf data > data.txt; ln -s /etc/hostname link.txt\n',
+        parameters=[ParameterSpec("lines", required=True)],
+        results=[ResultSpec("data", "text/plain", "data.txt")],
+    )
+    write_job_type(
+        directory,
+        "big",
+        'head -c "$size" /dev/urandom > big.bin\n',
+        parameters=[ParameterSpec("size", "xs:int", required=True)],
+        results=[ResultSpec("big", "application/octet-stream", "big.bin")],
+    )
     return directory
 
 
@@ -70,15 +88,25 @@ def test_results_carry_size_type_digest_and_stable_glob_ids(testapp: UWSTestApp)
     url, job = run(testapp, "tiles")
     assert job["phase"] == "COMPLETED", job.get("errorSummary")
     results = {r["id"]: r for r in job["results"]}
-    assert list(results) == ["tiles_tile_1.fits", "tiles_tile_2.fits", "tiles_tile_3.fits",
-                             "summary", "note", "plot1", "stdout", "stderr"]
+    assert list(results) == [
+        "tiles_tile_1.fits",
+        "tiles_tile_2.fits",
+        "tiles_tile_3.fits",
+        "summary",
+        "note",
+        "plot1",
+        "stdout",
+        "stderr",
+    ]
     tile = results["tiles_tile_2.fits"]
     assert (tile["size"], tile["mimeType"]) == (6, "image/fits")
     assert tile["sha256"] == hashlib.sha256(b"tile 2").hexdigest()
     assert tile["description"] == "One tile"
     # The manifest's results: type given or guessed from the name, description kept.
     assert (results["note"]["mimeType"], results["note"]["description"]) == (
-        "text/plain", "What the run noticed")
+        "text/plain",
+        "What the run noticed",
+    )
     assert (results["plot1"]["mimeType"], results["plot1"]["size"]) == ("image/png", 3)
     # The XML document (validated against the XSD by UWSTestApp) has size and mime-type.
     xml = testapp.get(url + "/results").text
@@ -94,8 +122,9 @@ def test_a_result_has_a_strong_etag_and_digest_and_answers_304(testapp: UWSTestA
     encoded = base64.b64encode(digest).decode()
     assert response.headers["Digest"] == f"sha-256={encoded}"
     assert response.headers["Repr-Digest"] == f"sha-256=:{encoded}:"
-    again = testapp.get(url + "/results/summary",
-                        headers={"If-None-Match": response.headers["ETag"]}, status=304)
+    again = testapp.get(
+        url + "/results/summary", headers={"If-None-Match": response.headers["ETag"]}, status=304
+    )
     assert again.body == b""
     other = testapp.get(url + "/results/summary", headers={"If-None-Match": '"other"'})
     assert other.status_int == 200
@@ -116,8 +145,7 @@ def test_a_changed_file_is_not_served_with_the_old_digest(testapp: UWSTestApp, a
     assert response.headers["ETag"] != f'"{original}"'
 
 
-def test_a_missing_required_result_makes_the_job_an_error_naming_it(
-        testapp: UWSTestApp) -> None:
+def test_a_missing_required_result_makes_the_job_an_error_naming_it(testapp: UWSTestApp) -> None:
     url, job = run(testapp, "lazy")
     assert job["phase"] == "ERROR"
     message = job["errorSummary"]["message"]
@@ -128,25 +156,32 @@ def test_a_missing_required_result_makes_the_job_an_error_naming_it(
     assert testapp.get(url + "/error").text == message
 
 
-@pytest.mark.parametrize("lines, fault", [
-    ("onlyone\n", "line 1: expected id, file, media type and description separated by tabs "
-                  "(2 to 4 fields), found 1"),
-    ("a\tdata.txt\ttext/plain\td\textra\n", "(2 to 4 fields), found 5"),
-    ("# fine\n1bad\tdata.txt\n", "line 2: result id '1bad' is not valid"),
-    ("up\t../../etc/hostname\n", "line 1: file '../../etc/hostname' must be a file name"),
-    ("abs\t/etc/hostname\n", "line 1: file '/etc/hostname' must be a file name"),
-    ("meta\t.uws/job.env\n", "line 1: file '.uws/job.env' must be a file name"),
-    ("glob\t*.txt\n", "line 1: file '*.txt' must be a file name"),
-    ("self\tuws_results.tsv\n", "line 1: file 'uws_results.tsv' must be a file name"),
-    ("link\tlink.txt\n", "line 1: file 'link.txt' refused: link.txt is a symbolic link"),
-    ("gone\tnothing.txt\n", "line 1: file 'nothing.txt' not found"),
-    ("kind\tdata.txt\tnot a type\n", "line 1: 'not a type' is not a media type"),
-    ("data\tdata.txt\n", "uws_results.tsv: result id 'data' is taken already"),
-    ("\\xff\\xfe\n", "uws_results.tsv is not UTF-8 text"),  # printf makes the bytes
-    ("stdout\tdata.txt\n", "uws_results.tsv: result id 'stdout' is taken already"),
-])
+@pytest.mark.parametrize(
+    "lines, fault",
+    [
+        (
+            "onlyone\n",
+            "line 1: expected id, file, media type and description separated by tabs "
+            "(2 to 4 fields), found 1",
+        ),
+        ("a\tdata.txt\ttext/plain\td\textra\n", "(2 to 4 fields), found 5"),
+        ("# fine\n1bad\tdata.txt\n", "line 2: result id '1bad' is not valid"),
+        ("up\t../../etc/hostname\n", "line 1: file '../../etc/hostname' must be a file name"),
+        ("abs\t/etc/hostname\n", "line 1: file '/etc/hostname' must be a file name"),
+        ("meta\t.uws/job.env\n", "line 1: file '.uws/job.env' must be a file name"),
+        ("glob\t*.txt\n", "line 1: file '*.txt' must be a file name"),
+        ("self\tuws_results.tsv\n", "line 1: file 'uws_results.tsv' must be a file name"),
+        ("link\tlink.txt\n", "line 1: file 'link.txt' refused: link.txt is a symbolic link"),
+        ("gone\tnothing.txt\n", "line 1: file 'nothing.txt' not found"),
+        ("kind\tdata.txt\tnot a type\n", "line 1: 'not a type' is not a media type"),
+        ("data\tdata.txt\n", "uws_results.tsv: result id 'data' is taken already"),
+        ("\\xff\\xfe\n", "uws_results.tsv is not UTF-8 text"),  # printf makes the bytes
+        ("stdout\tdata.txt\n", "uws_results.tsv: result id 'stdout' is taken already"),
+    ],
+)
 def test_a_bad_manifest_line_makes_the_job_an_error_naming_it(
-        testapp: UWSTestApp, lines: str, fault: str) -> None:
+    testapp: UWSTestApp, lines: str, fault: str
+) -> None:
     url, job = run(testapp, "manifest", lines=lines)
     assert job["phase"] == "ERROR"
     assert fault in job["errorSummary"]["message"]
@@ -160,8 +195,7 @@ def test_a_good_manifest_adds_its_results(testapp: UWSTestApp) -> None:
     url, job = run(testapp, "manifest", lines="more\tdata.txt\ttext/csv\tThe same data\n")
     assert job["phase"] == "COMPLETED", job.get("errorSummary")
     more = next(r for r in job["results"] if r["id"] == "more")
-    assert (more["mimeType"], more["description"], more["size"]) == ("text/csv",
-                                                                     "The same data", 4)
+    assert (more["mimeType"], more["description"], more["size"]) == ("text/csv", "The same data", 4)
     assert testapp.get(url + "/results/more").body == b"data"
 
 
@@ -170,25 +204,41 @@ def test_the_zip_holds_every_result(testapp: UWSTestApp) -> None:
     response = testapp.get(url + "/results.zip")
     assert response.content_type == "application/zip"
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="{job["jobId"]}_results.zip"')
+        f'attachment; filename="{job["jobId"]}_results.zip"'
+    )
     with zipfile.ZipFile(io.BytesIO(response.body)) as archive:
         assert archive.testzip() is None
         names = archive.namelist()
-        assert names == ["tiles_tile_1.fits", "tiles_tile_2.fits", "tiles_tile_3.fits",
-                         "summary.json", "note.txt", "plot1.png", "stdout.txt", "stderr.txt"]
+        assert names == [
+            "tiles_tile_1.fits",
+            "tiles_tile_2.fits",
+            "tiles_tile_3.fits",
+            "summary.json",
+            "note.txt",
+            "plot1.png",
+            "stdout.txt",
+            "stderr.txt",
+        ]
         assert archive.read("summary.json") == b'{"n": 3}'
 
 
-def test_the_zip_of_a_large_result_is_streamed(app: Any, testapp: UWSTestApp,
-                                                tmp_path: Path) -> None:
+def test_the_zip_of_a_large_result_is_streamed(
+    app: Any, testapp: UWSTestApp, tmp_path: Path
+) -> None:
     size = 64 * 1024 * 1024
     url, job = run(testapp, "big", size=str(size))
     assert job["phase"] == "COMPLETED", job.get("errorSummary")
     expected = next(r for r in job["results"] if r["id"] == "big")["sha256"]
     # Straight through WSGI: the body comes as an iterator of small pieces, never whole.
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": url + "/results.zip",
-               "SERVER_NAME": "localhost", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
-               "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO()}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": url + "/results.zip",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": io.StringIO(),
+    }
     started: list[str] = []
     body = app(environ, lambda status, headers, *args: started.append(status))
     assert not isinstance(body, (list, tuple, bytes))

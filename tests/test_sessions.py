@@ -1,5 +1,6 @@
 """Sessions end on the server: logout, a new password, new roles and disabling refuse the
 cookies made before, in every process sharing the database, and re-enabling revives none."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -18,8 +19,12 @@ PASSWORD = "alice-secret-1"
 
 def build(tmp: Path, **storage: str) -> Any:
     settings = {
-        "here": str(tmp), "uws.manager": "local", "uws.jdl_dir": str(ROOT / "jdl"),
-        "uws.workdir": "jobs", "uws.background": "false", "uws.auth.anonymous": "false",
+        "here": str(tmp),
+        "uws.manager": "local",
+        "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.workdir": "jobs",
+        "uws.background": "false",
+        "uws.auth.anonymous": "false",
         **storage,
     }
     return main({"here": str(tmp)}, **settings)
@@ -42,8 +47,10 @@ def two_apps(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[A
             raise
         pytest.skip(f"PostgreSQL unavailable: {exc}")
     try:
-        yield from _pair(tmp_path, {"uws.storage": "postgres", "uws.storage.url": url,
-                                    "uws.storage.auto_migrate": "true"})
+        yield from _pair(
+            tmp_path,
+            {"uws.storage": "postgres", "uws.storage.url": url, "uws.storage.auto_migrate": "true"},
+        )
     finally:
         database.__exit__(None, None, None)
 
@@ -82,7 +89,7 @@ def replay(app: Any, cookie: str, status: int) -> webtest.TestResponse:
 
 
 def test_a_cookie_replayed_after_logout_is_refused_by_every_process(
-    two_apps: tuple[Any, Any]
+    two_apps: tuple[Any, Any],
 ) -> None:
     first, second = two_apps
     browser = logged_in(first)
@@ -98,9 +105,14 @@ def test_a_cookie_replayed_after_logout_is_refused_by_every_process(
     logged_in(second)  # logging in again works
 
 
-@pytest.mark.parametrize("change", [
-    {"disabled": True}, {"roles": frozenset({"astro"})}, {"password_hash": "new"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"disabled": True},
+        {"roles": frozenset({"astro"})},
+        {"password_hash": "new"},
+    ],
+)
 def test_account_changes_end_the_sessions_in_every_process(
     two_apps: tuple[Any, Any], change: dict[str, Any]
 ) -> None:

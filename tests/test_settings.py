@@ -1,4 +1,5 @@
 """Declared settings: one declaration per key, README's tables generated from them."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -30,8 +31,11 @@ def test_readme_tables_are_the_declarations() -> None:
 
 
 def test_a_stale_table_is_found() -> None:
-    text = (ROOT / "README.md").read_text().replace("| `uws.wait.max` | `600` |",
-                                                     "| `uws.wait.max` | `60` |")
+    text = (
+        (ROOT / "README.md")
+        .read_text()
+        .replace("| `uws.wait.max` | `600` |", "| `uws.wait.max` | `60` |")
+    )
     assert tool().regenerated(text) != text
 
 

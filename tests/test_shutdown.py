@@ -1,4 +1,5 @@
 """Graceful shutdown of a pserve process (issue 12, item 8): SIGTERM and SIGINT."""
+
 from __future__ import annotations
 
 import signal
@@ -18,13 +19,17 @@ pytestmark = pytest.mark.live
 def test_a_signal_answers_waiting_requests_and_stops_cleanly(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
-    settings = {"uws.storage": "sqlite", "uws.storage.path": str(tmp_path / "uws.sqlite"),
-                "uws.manager": "local", "uws.jdl_dir": str(EXAMPLE_JDL),
-                "uws.auth.anonymous": "true", "uws.workdir": str(tmp_path / "jobs"),
-                "uws.wait.max": "60"}
+    settings = {
+        "uws.storage": "sqlite",
+        "uws.storage.path": str(tmp_path / "uws.sqlite"),
+        "uws.manager": "local",
+        "uws.jdl_dir": str(EXAMPLE_JDL),
+        "uws.auth.anonymous": "true",
+        "uws.workdir": str(tmp_path / "jobs"),
+        "uws.wait.max": "60",
+    }
     with server("a", settings, tmp_path) as srv:
-        status, location, _ = srv.call("POST", "/rest/sleep", {"duration": "30",
-                                                                "PHASE": "RUN"})
+        status, location, _ = srv.call("POST", "/rest/sleep", {"duration": "30", "PHASE": "RUN"})
         assert status == 303
         job_path = location.split("127.0.0.1", 1)[1].split("/", 1)[1]
         answered: list[tuple[int, float]] = []

@@ -1,4 +1,5 @@
 """Start-up: plugin selection by name, settings checked with messages naming the key, broken JDL."""
+
 from __future__ import annotations
 
 import shutil
@@ -57,16 +58,22 @@ def test_two_classes_with_one_name_stop_start_up(settings: dict[str, Any]) -> No
             return [Twin]
 
     with pytest.raises(ConfigurationError, match="two manager classes are named 'holding'"):
-        start(settings, **{"uws.manager": "holding",
-                           "testing.plugins": [FakesPlugin(), TwinPlugin()]})
+        start(
+            settings, **{"uws.manager": "holding", "testing.plugins": [FakesPlugin(), TwinPlugin()]}
+        )
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("uws.wait.max", "forever"), ("uws.execution_duration.max", "-1"),
-     ("uws.destruction.archive", "maybe"), ("uws.reconcile_interval", "0"),
-     ("uws.storage.busy_timeout", "soon"), ("uws.manager.max_running", "many"),
-     ("uws.wiat.max", "10")],
+    [
+        ("uws.wait.max", "forever"),
+        ("uws.execution_duration.max", "-1"),
+        ("uws.destruction.archive", "maybe"),
+        ("uws.reconcile_interval", "0"),
+        ("uws.storage.busy_timeout", "soon"),
+        ("uws.manager.max_running", "many"),
+        ("uws.wiat.max", "10"),
+    ],
 )
 def test_bad_settings_name_their_key(settings: dict[str, Any], key: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=key.replace(".", r"\.")):
@@ -77,7 +84,9 @@ def test_defaults_and_limits_are_consistent(tmp_path: Path) -> None:
     parsed = parse_settings({"here": str(tmp_path)})
     assert (parsed.storage, parsed.manager, parsed.jdl_dir) == ("sqlite", "local", tmp_path / "jdl")
     with pytest.raises(ConfigurationError, match="uws.execution_duration.default"):
-        parse_settings({"uws.execution_duration.default": "100", "uws.execution_duration.max": "10"})
+        parse_settings(
+            {"uws.execution_duration.default": "100", "uws.execution_duration.max": "10"}
+        )
 
 
 def test_an_invalid_job_description_disables_only_its_type(
@@ -86,8 +95,10 @@ def test_an_invalid_job_description_disables_only_its_type(
     jdl = tmp_path / "jdl"
     shutil.copytree(ROOT / "jdl", jdl)
     (jdl / "sleep.wadl").write_text("<application><oops")
-    app = start(settings, **{"uws.jdl_dir": str(jdl), "uws.manager": "holding",
-                             "testing.plugins": [FakesPlugin()]})
+    app = start(
+        settings,
+        **{"uws.jdl_dir": str(jdl), "uws.manager": "holding", "testing.plugins": [FakesPlugin()]},
+    )
     try:
         testapp = webtest.TestApp(app)
         response = testapp.get("/rest/sleep", status=404)

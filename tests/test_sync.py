@@ -1,5 +1,6 @@
 """DALI synchronous execution (/sync/<type>) with the local manager: the result, the error, the
 timeout, and the same checks as asynchronous jobs."""
+
 from __future__ import annotations
 
 import time
@@ -30,8 +31,9 @@ def test_get_answers_with_a_redirect_to_the_primary_result(testapp: UWSTestApp) 
 
 
 def test_post_with_a_file(testapp: UWSTestApp) -> None:
-    response = testapp.post("/sync/wordcount", upload_files=[("infile", "a.txt", b"a b c\n")],
-                            status=303)
+    response = testapp.post(
+        "/sync/wordcount", upload_files=[("infile", "a.txt", b"a b c\n")], status=303
+    )
     assert response.location.endswith("/results/counts")
     assert response.follow().json == {"lines": 1, "words": 3, "bytes": 6}
     posted = testapp.post("/sync/echo", {"message": "posted"}, status=303)
@@ -100,15 +102,19 @@ def test_a_job_past_its_execution_duration_answers_with_its_error(testapp: UWSTe
     assert testapp.get(job_url + "/phase").text in ("ABORTED", "ERROR")
 
 
-@pytest.mark.parametrize("query, status, says", [
-    ("/sync/sleep?duration=abc", 400, "parameter duration"),
-    ("/sync/echo?PHASE=ABORT", 400, "parameter PHASE"),
-    ("/sync/echo?nosuch=1", 400, "nosuch"),
-    ("/sync/echo?EXECUTIONDURATION=soon", 400, "parameter EXECUTIONDURATION"),
-    ("/sync/nosuchtype", 404, "nosuchtype"),
-])
-def test_bad_requests_create_no_job(testapp: UWSTestApp, query: str, status: int,
-                                    says: str) -> None:
+@pytest.mark.parametrize(
+    "query, status, says",
+    [
+        ("/sync/sleep?duration=abc", 400, "parameter duration"),
+        ("/sync/echo?PHASE=ABORT", 400, "parameter PHASE"),
+        ("/sync/echo?nosuch=1", 400, "nosuch"),
+        ("/sync/echo?EXECUTIONDURATION=soon", 400, "parameter EXECUTIONDURATION"),
+        ("/sync/nosuchtype", 404, "nosuchtype"),
+    ],
+)
+def test_bad_requests_create_no_job(
+    testapp: UWSTestApp, query: str, status: int, says: str
+) -> None:
     assert says in testapp.get(query, status=status).text
     assert testapp.get("/rest", headers={"Accept": "application/json"}).json["jobs"] == []
 

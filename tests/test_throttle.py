@@ -1,5 +1,6 @@
 """Password verifications are bounded, and failed logins throttled per user and per address,
 through HTTP Basic, API tokens and the login form."""
+
 from __future__ import annotations
 
 import base64
@@ -87,8 +88,9 @@ class CountingHasher(PasswordHasher):
 
 def test_at_most_two_verifications_at_once(app: Any) -> None:
     hasher = CountingHasher()
-    auth = Authenticator(app.registry.uws.authenticator.accounts, hasher, verifications=2,
-                         slot_wait=30)
+    auth = Authenticator(
+        app.registry.uws.authenticator.accounts, hasher, verifications=2, slot_wait=30
+    )
     for n in range(12):
         auth.accounts.add(Account(f"user{n}", hasher.hash(PASSWORD)))
     answers: list[object] = []
@@ -104,8 +106,13 @@ def test_at_most_two_verifications_at_once(app: Any) -> None:
 @pytest.mark.parametrize("password", [PASSWORD, "wrong-password"])
 def test_the_same_credentials_at_once_share_one_verification(app: Any, password: str) -> None:
     hasher = CountingHasher(delay=0.5)
-    auth = Authenticator(app.registry.uws.authenticator.accounts, hasher, verifications=1,
-                         slot_wait=0.01, throttle=Throttle(free=100))
+    auth = Authenticator(
+        app.registry.uws.authenticator.accounts,
+        hasher,
+        verifications=1,
+        slot_wait=0.01,
+        throttle=Throttle(free=100),
+    )
     auth.accounts.add(Account("alice", hasher.hash(PASSWORD)))
     answers: list[object] = []
 
@@ -120,8 +127,7 @@ def test_the_same_credentials_at_once_share_one_verification(app: Any, password:
 
 
 def test_a_verification_without_a_free_slot_is_503(app: Any) -> None:
-    auth = Authenticator(app.registry.uws.authenticator.accounts, verifications=1,
-                         slot_wait=0.05)
+    auth = Authenticator(app.registry.uws.authenticator.accounts, verifications=1, slot_wait=0.05)
     auth._slots.acquire()  # another request's verification, still running
     try:
         with pytest.raises(ServiceUnavailable) as refused:
@@ -147,37 +153,70 @@ def test_wrong_basic_passwords_are_throttled_per_user_and_address(
     add_user(app, "bob", PASSWORD)
     testapp.get("/rest/echo", headers=basic("alice", PASSWORD), extra_environ=at("10.0.0.9"))
     for _ in range(5):
-        testapp.get("/rest/echo", headers=basic("alice", "guess-guess"),
-                    extra_environ=at("10.0.0.1"), status=401)
-    refused = testapp.get("/rest/echo", headers=basic("alice", "guess-guess"),
-                          extra_environ=at("10.0.0.1"), status=429)
+        testapp.get(
+            "/rest/echo",
+            headers=basic("alice", "guess-guess"),
+            extra_environ=at("10.0.0.1"),
+            status=401,
+        )
+    refused = testapp.get(
+        "/rest/echo",
+        headers=basic("alice", "guess-guess"),
+        extra_environ=at("10.0.0.1"),
+        status=429,
+    )
     assert refused.headers["Retry-After"] == "1"
     # Per user: alice from elsewhere waits too, even with her password (unless it was
     # verified before: a cached good password is no guess).
-    testapp.get("/rest/echo", headers=basic("alice", "other-guess"),
-                extra_environ=at("10.0.0.2"), status=429)
+    testapp.get(
+        "/rest/echo",
+        headers=basic("alice", "other-guess"),
+        extra_environ=at("10.0.0.2"),
+        status=429,
+    )
     testapp.get("/rest/echo", headers=basic("alice", PASSWORD), extra_environ=at("10.0.0.9"))
     # Per address: another user from the guessing address waits; from elsewhere not.
-    testapp.get("/rest/echo", headers=basic("bob", PASSWORD), extra_environ=at("10.0.0.1"),
-                status=429)
+    testapp.get(
+        "/rest/echo", headers=basic("bob", PASSWORD), extra_environ=at("10.0.0.1"), status=429
+    )
     testapp.get("/rest/echo", headers=basic("bob", PASSWORD), extra_environ=at("10.0.0.3"))
 
 
 def test_the_login_form_and_tokens_are_throttled_too(app: Any, testapp: UWSTestApp) -> None:
     add_user(app, "alice", PASSWORD)
     for _ in range(5):
-        testapp.post("/login", {"username": "alice", "password": "guess-guess"},
-                     extra_environ=at("10.0.1.1"), status=401)
-    refused = testapp.post("/login", {"username": "alice", "password": PASSWORD},
-                           extra_environ=at("10.0.1.1"), status=429)
+        testapp.post(
+            "/login",
+            {"username": "alice", "password": "guess-guess"},
+            extra_environ=at("10.0.1.1"),
+            status=401,
+        )
+    refused = testapp.post(
+        "/login",
+        {"username": "alice", "password": PASSWORD},
+        extra_environ=at("10.0.1.1"),
+        status=429,
+    )
     assert int(refused.headers["Retry-After"]) >= 1
     for _ in range(5):
-        testapp.get("/rest/echo", headers={"Authorization": "Bearer uws_abcdef_guess"},
-                    extra_environ=at("10.0.2.1"), status=401)
-    testapp.get("/rest/echo", headers={"Authorization": "Bearer uws_abcdef_guess"},
-                extra_environ=at("10.0.2.1"), status=429)
-    testapp.get("/rest/echo", headers={"Authorization": "Bearer not-a-token"},
-                extra_environ=at("10.0.2.1"), status=429)
+        testapp.get(
+            "/rest/echo",
+            headers={"Authorization": "Bearer uws_abcdef_guess"},
+            extra_environ=at("10.0.2.1"),
+            status=401,
+        )
+    testapp.get(
+        "/rest/echo",
+        headers={"Authorization": "Bearer uws_abcdef_guess"},
+        extra_environ=at("10.0.2.1"),
+        status=429,
+    )
+    testapp.get(
+        "/rest/echo",
+        headers={"Authorization": "Bearer not-a-token"},
+        extra_environ=at("10.0.2.1"),
+        status=429,
+    )
 
 
 def test_no_free_slot_is_503_with_retry_after(app: Any, testapp: UWSTestApp) -> None:

@@ -1,4 +1,5 @@
 """The phase rules (uws_pyramid.transitions) and the reports managers make through them."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -31,36 +32,40 @@ P, C, E, A = Phase.PENDING, Phase.COMPLETED, Phase.ERROR, Phase.ABORTED
 # -- the table, as a pure function --------------------------------------------------------
 
 
-@pytest.mark.parametrize(("event", "current", "outcome", "expected"), [
-    (Event.RUN, P, None, Q),
-    (Event.RUN, H, None, Q),
-    (Event.RUN, Q, None, None),
-    (Event.ABORTED, X, None, A),
-    (Event.ABORTED, P, None, A),
-    (Event.ABORTED, C, None, None),
-    (Event.ACCEPTED, Q, None, Q),
-    (Event.ACCEPTED, X, None, None),  # started elsewhere meanwhile: not taken over
-    (Event.SUBMITTED, X, None, X),  # the scheduler ran it before its id was recorded
-    (Event.STARTED, Q, None, X),
-    (Event.STARTED, S, None, X),  # resumed
-    (Event.STARTED, X, None, None),  # a second start: the manager must stop its process
-    (Event.STARTED, A, None, None),
-    (Event.REQUEUED, X, None, Q),
-    (Event.SUSPENDED, X, None, S),
-    (Event.PROGRESS, X, None, X),
-    (Event.PROGRESS, A, None, None),
-    (Event.ENDED, X, C, C),
-    (Event.ENDED, Q, E, E),  # ended before its start was recorded
-    (Event.ENDED, S, A, A),
-    (Event.ENDED, A, C, None),  # aborted meanwhile: the end does not revive it
-    (Event.ENDED, C, E, None),  # ended already
-    (Event.KEPT, A, None, A),
-    (Event.KEPT, C, None, None),
-    (Event.FAILED_TO_START, Q, None, E),
-    (Event.FAILED_TO_START, X, None, None),
-])
-def test_the_phase_after_each_event(event: Event, current: Phase, outcome: Phase | None,
-                                    expected: Phase | None) -> None:
+@pytest.mark.parametrize(
+    ("event", "current", "outcome", "expected"),
+    [
+        (Event.RUN, P, None, Q),
+        (Event.RUN, H, None, Q),
+        (Event.RUN, Q, None, None),
+        (Event.ABORTED, X, None, A),
+        (Event.ABORTED, P, None, A),
+        (Event.ABORTED, C, None, None),
+        (Event.ACCEPTED, Q, None, Q),
+        (Event.ACCEPTED, X, None, None),  # started elsewhere meanwhile: not taken over
+        (Event.SUBMITTED, X, None, X),  # the scheduler ran it before its id was recorded
+        (Event.STARTED, Q, None, X),
+        (Event.STARTED, S, None, X),  # resumed
+        (Event.STARTED, X, None, None),  # a second start: the manager must stop its process
+        (Event.STARTED, A, None, None),
+        (Event.REQUEUED, X, None, Q),
+        (Event.SUSPENDED, X, None, S),
+        (Event.PROGRESS, X, None, X),
+        (Event.PROGRESS, A, None, None),
+        (Event.ENDED, X, C, C),
+        (Event.ENDED, Q, E, E),  # ended before its start was recorded
+        (Event.ENDED, S, A, A),
+        (Event.ENDED, A, C, None),  # aborted meanwhile: the end does not revive it
+        (Event.ENDED, C, E, None),  # ended already
+        (Event.KEPT, A, None, A),
+        (Event.KEPT, C, None, None),
+        (Event.FAILED_TO_START, Q, None, E),
+        (Event.FAILED_TO_START, X, None, None),
+    ],
+)
+def test_the_phase_after_each_event(
+    event: Event, current: Phase, outcome: Phase | None, expected: Phase | None
+) -> None:
     assert after(event, current, outcome) == expected
 
 
@@ -114,11 +119,19 @@ class Changes:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Any, ManagerContext, Changes]]:
     hooks = Changes()
-    app = main({"here": str(tmp_path)}, **{
-        "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite", "uws.manager": "holding",
-        "uws.jdl_dir": str(ROOT / "jdl"), "uws.workdir": "jobs", "uws.background": "false",
-        "uws.auth.anonymous": "true", "testing.plugins": [FakesPlugin(), hooks],
-    })
+    app = main(
+        {"here": str(tmp_path)},
+        **{
+            "uws.storage": "sqlite",
+            "uws.storage.path": "uws.sqlite",
+            "uws.manager": "holding",
+            "uws.jdl_dir": str(ROOT / "jdl"),
+            "uws.workdir": "jobs",
+            "uws.background": "false",
+            "uws.auth.anonymous": "true",
+            "testing.plugins": [FakesPlugin(), hooks],
+        },
+    )
     runtime = app.registry.uws
     assert isinstance(runtime.manager, HoldingManager)
     yield runtime, runtime.manager.context, hooks
@@ -138,8 +151,11 @@ def test_a_start_then_an_end_fire_the_hooks_once_each(world: Any) -> None:
     done = context.ended(job_id, Ending(C, utcnow(), results))
     assert done is not None and done.phase == C and done.results == results
     assert done.process_id == "42" and done.error is None
-    assert hooks.seen == [("PENDING", "QUEUED"), ("QUEUED", "EXECUTING"),
-                          ("EXECUTING", "COMPLETED")]
+    assert hooks.seen == [
+        ("PENDING", "QUEUED"),
+        ("QUEUED", "EXECUTING"),
+        ("EXECUTING", "COMPLETED"),
+    ]
 
 
 def test_an_end_after_an_abort_keeps_the_results_and_nothing_else(world: Any) -> None:

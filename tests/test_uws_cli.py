@@ -1,4 +1,5 @@
 """The `uws` users' client against our live server: with its extensions and with UWS 1.1 alone."""
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,14 @@ class Accepts:
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Accepts]]:
     settings = {
-        "here": str(tmp_path), "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite",
-        "uws.manager": "local", "uws.jdl_dir": str(ROOT / "jdl"), "uws.workdir": "jobs",
-        "uws.background": "false", "uws.wait.max": "30",
+        "here": str(tmp_path),
+        "uws.storage": "sqlite",
+        "uws.storage.path": "uws.sqlite",
+        "uws.manager": "local",
+        "uws.jdl_dir": str(ROOT / "jdl"),
+        "uws.workdir": "jobs",
+        "uws.background": "false",
+        "uws.wait.max": "30",
     }
     app = main({"here": str(tmp_path)}, **settings)
     add_user(app, "carol", PASSWORD)
@@ -64,17 +70,28 @@ def uws(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 @pytest.mark.live
 @pytest.mark.parametrize("extensions", [True, False], ids=["extensions", "uws-1.1-only"])
 def test_run_wait_download_and_exit_status(
-    server: tuple[str, Accepts], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    server: tuple[str, Accepts],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     extensions: bool,
 ) -> None:
     base, accepts = server
     flags = [] if extensions else ["--no-extensions"]
-    status, out, _ = uws(capsys, *flags, "--json", "run", f"{base}/rest/echo", "message=hi there",
-                         "--download", str(tmp_path / "out"))
+    status, out, _ = uws(
+        capsys,
+        *flags,
+        "--json",
+        "run",
+        f"{base}/rest/echo",
+        "message=hi there",
+        "--download",
+        str(tmp_path / "out"),
+    )
     job = json.loads(out)
     assert status == 0 and job["phase"] == "COMPLETED"
     assert [p.read_text() for p in (tmp_path / "out").iterdir() if p.name == "output"] == [
-        "hi there\n"]
+        "hi there\n"
+    ]
     if extensions:
         assert any(a.startswith("application/json") for a in accepts.seen)
     else:
@@ -98,13 +115,15 @@ def test_run_wait_download_and_exit_status(
 
 
 @pytest.mark.live
-def test_upload_results_and_show(server: tuple[str, Accepts], tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_upload_results_and_show(
+    server: tuple[str, Accepts], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     base, _ = server
     text = tmp_path / "words.txt"
     text.write_text("one two three\n")
-    status, out, _ = uws(capsys, "run", f"{base}/rest/wordcount", "--file", f"infile={text}",
-                         "--wait")
+    status, out, _ = uws(
+        capsys, "run", f"{base}/rest/wordcount", "--file", f"infile={text}", "--wait"
+    )
     assert status == 0, out
     url = out.split("url: ")[1].split()[0]
     status, out, _ = uws(capsys, "--json", "results", url)
@@ -118,7 +137,9 @@ def test_upload_results_and_show(server: tuple[str, Accepts], tmp_path: Path,
 
 @pytest.mark.live
 def test_credentials_token_netrc_prompt_and_refusal(
-    server: tuple[str, Accepts], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    server: tuple[str, Accepts],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base, _ = server
@@ -139,7 +160,10 @@ def test_console_script_runs(server: tuple[str, Accepts]) -> None:
     base, _ = server
     done = subprocess.run(
         [str(Path(sys.executable).with_name("uws")), "run", f"{base}/rest/echo", "--wait"],
-        capture_output=True, text=True, timeout=60, env={**os.environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
     )
     assert done.returncode == 0, done.stderr
     assert "COMPLETED" in done.stdout

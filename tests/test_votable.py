@@ -1,5 +1,6 @@
 """OPUS VOTable job descriptions: the reader and writer, pluggable formats, GET /jdl/<type>?format=,
 the editor, and the OPUS example run unchanged by the local manager."""
+
 from __future__ import annotations
 
 import csv
@@ -37,8 +38,9 @@ def jdl(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(settings: dict[str, Any], jdl: Path) -> dict[str, Any]:
-    settings.update({"uws.jdl_dir": str(jdl), "uws.manager.poll_interval": "0.1",
-                     "uws.editor": "true"})
+    settings.update(
+        {"uws.jdl_dir": str(jdl), "uws.manager.poll_interval": "0.1", "uws.editor": "true"}
+    )
     return settings
 
 
@@ -50,21 +52,41 @@ def test_the_opus_example_reads_into_the_model() -> None:
     assert (params["infile"].type, params["infile"].required) == ("file", True)
     period = params["period"]
     assert (period.type, period.default, period.unit, period.min, period.max, period.required) == (
-        "xs:double", "1.5", "d", "0.01", "1000", True)
+        "xs:double",
+        "1.5",
+        "d",
+        "0.01",
+        "1000",
+        True,
+    )
     assert (params["bins"].type, params["bins"].required, params["bins"].default) == (
-        "xs:int", False, "50")  # type="no_query": optional
+        "xs:int",
+        False,
+        "50",
+    )  # type="no_query": optional
     assert params["method"].choices == ("mean", "median")
     assert (params["normalise"].type, params["normalise"].default) == ("xs:boolean", "no")
     results = {r.id: r for r in jd.results}
     assert (results["folded"].default, results["folded"].mime_type) == ("folded.csv", "text/csv")
     assert (results["plots"].default, results["plots"].mime_type, results["plots"].role) == (
-        "plot_*.png", "image/png", "plot")
+        "plot_*.png",
+        "image/png",
+        "plot",
+    )
     (used,) = jd.used
     assert (used.name, used.ref, used.role, used.content_type, used.url) == (
-        "infile", "infile", "light curve", "text/csv", "file://")
-    assert dict(jd.info) == {"type": "analysis", "subtype": "timing",
-                             "contact_name": "Pipeline team",
-                             "contact_email": "pipeline@example.org"}
+        "infile",
+        "infile",
+        "light curve",
+        "text/csv",
+        "file://",
+    )
+    assert dict(jd.info) == {
+        "type": "analysis",
+        "subtype": "timing",
+        "contact_name": "Pipeline team",
+        "contact_email": "pipeline@example.org",
+    }
 
 
 @pytest.mark.parametrize("name", ["echo", "fail", "sleep", "wordcount"])
@@ -79,8 +101,10 @@ def test_the_example_survives_its_own_writer() -> None:
 
 
 def _votable(inner: str, resource: str = 'name="bad"') -> bytes:
-    return (f'<VOTABLE xmlns="http://www.ivoa.net/xml/VOTable/v1.3" version="1.3">'
-            f'<RESOURCE {resource} type="meta">{inner}</RESOURCE></VOTABLE>').encode()
+    return (
+        f'<VOTABLE xmlns="http://www.ivoa.net/xml/VOTable/v1.3" version="1.3">'
+        f'<RESOURCE {resource} type="meta">{inner}</RESOURCE></VOTABLE>'
+    ).encode()
 
 
 def _param(attributes: str, inner: str = "") -> bytes:
@@ -91,34 +115,54 @@ def _generated(inner: str, name: str = "out") -> bytes:
     return _votable(f'<GROUP name="Generated"><GROUP name="{name}">{inner}</GROUP></GROUP>')
 
 
-@pytest.mark.parametrize("data, fault", [
-    (b"<VOTABLE", "not well-formed XML"),
-    (b"<application/>", "the root element must be <VOTABLE>"),
-    (b'<VOTABLE xmlns="http://www.ivoa.net/xml/VOTable/v1.3"/>',
-     "expected one RESOURCE (the job type), found 0"),
-    (_votable("", "utype='x'"), "the RESOURCE has no name"),
-    (_votable("", 'name="a b"'), "job name 'a b' must be a letter"),
-    (_param('name="x" datatype="complex"'), "parameter x: unknown datatype 'complex'"),
-    (_param('datatype="int"'), "parameter name '' is not an identifier"),
-    (_param('name="x" datatype="int"', "<VALUES><OPTION/></VALUES>"),
-     "parameter x: an OPTION has no value"),
-    (_param('name="x" datatype="int"', '<VALUES><MIN value="ten"/></VALUES>'),
-     "parameter x: min 'ten' is not an integer"),
-    (_param('name="x" datatype="int" value="7"', '<VALUES><MAX value="5"/></VALUES>'),
-     "parameter x: default '7' is not valid"),
-    (_param('name="PHASE" datatype="char"'), "reserved UWS name"),
-    (_votable('<GROUP name="Outputs"/>'), "unknown GROUP 'Outputs'"),
-    (_votable('<PARAM name="executionDuration" value="1h" datatype="int"/>'),
-     "executionDuration '1h' is not a whole number of seconds"),
-    (_votable('<PARAM value="1"/>'), "a PARAM of bad has no name"),
-    (_generated('<PARAM name="default" value="../../etc/passwd"/>'),
-     "result out: default '../../etc/passwd' must be a relative file name or glob"),
-    (_generated('<PARAM name="content_type" value="csv"/>'), "result out: 'csv' is not a media type"),
-    (_generated('<PARAM name="required" value="maybe"/>'), "result out: required='maybe'"),
-    (_generated("", name="1st"), "result id '1st' is not a valid name"),
-    (_votable('<GROUP name="Used"><GROUP name="a-b"/></GROUP>'),
-     "used entity name 'a-b' is not an identifier"),
-])
+@pytest.mark.parametrize(
+    "data, fault",
+    [
+        (b"<VOTABLE", "not well-formed XML"),
+        (b"<application/>", "the root element must be <VOTABLE>"),
+        (
+            b'<VOTABLE xmlns="http://www.ivoa.net/xml/VOTable/v1.3"/>',
+            "expected one RESOURCE (the job type), found 0",
+        ),
+        (_votable("", "utype='x'"), "the RESOURCE has no name"),
+        (_votable("", 'name="a b"'), "job name 'a b' must be a letter"),
+        (_param('name="x" datatype="complex"'), "parameter x: unknown datatype 'complex'"),
+        (_param('datatype="int"'), "parameter name '' is not an identifier"),
+        (
+            _param('name="x" datatype="int"', "<VALUES><OPTION/></VALUES>"),
+            "parameter x: an OPTION has no value",
+        ),
+        (
+            _param('name="x" datatype="int"', '<VALUES><MIN value="ten"/></VALUES>'),
+            "parameter x: min 'ten' is not an integer",
+        ),
+        (
+            _param('name="x" datatype="int" value="7"', '<VALUES><MAX value="5"/></VALUES>'),
+            "parameter x: default '7' is not valid",
+        ),
+        (_param('name="PHASE" datatype="char"'), "reserved UWS name"),
+        (_votable('<GROUP name="Outputs"/>'), "unknown GROUP 'Outputs'"),
+        (
+            _votable('<PARAM name="executionDuration" value="1h" datatype="int"/>'),
+            "executionDuration '1h' is not a whole number of seconds",
+        ),
+        (_votable('<PARAM value="1"/>'), "a PARAM of bad has no name"),
+        (
+            _generated('<PARAM name="default" value="../../etc/passwd"/>'),
+            "result out: default '../../etc/passwd' must be a relative file name or glob",
+        ),
+        (
+            _generated('<PARAM name="content_type" value="csv"/>'),
+            "result out: 'csv' is not a media type",
+        ),
+        (_generated('<PARAM name="required" value="maybe"/>'), "result out: required='maybe'"),
+        (_generated("", name="1st"), "result id '1st' is not a valid name"),
+        (
+            _votable('<GROUP name="Used"><GROUP name="a-b"/></GROUP>'),
+            "used entity name 'a-b' is not an identifier",
+        ),
+    ],
+)
 def test_a_bad_votable_is_refused_naming_the_fault(data: bytes, fault: str) -> None:
     with pytest.raises(JDLError) as info:
         read_votable(data, "bad_vot.xml")
@@ -127,8 +171,9 @@ def test_a_bad_votable_is_refused_naming_the_fault(data: bytes, fault: str) -> N
 
 
 def test_external_entities_are_never_read() -> None:
-    data = (b'<!DOCTYPE VOTABLE [<!ENTITY e SYSTEM "file:///etc/hostname">]>'
-            + _votable('<DESCRIPTION>&e;</DESCRIPTION>', 'name="x"'))
+    data = b'<!DOCTYPE VOTABLE [<!ENTITY e SYSTEM "file:///etc/hostname">]>' + _votable(
+        "<DESCRIPTION>&e;</DESCRIPTION>", 'name="x"'
+    )
     jd = read_votable(data)
     assert jd.description == "&e;"  # the entity is left unresolved, its file unread
 
@@ -148,7 +193,8 @@ def test_the_registry_reads_both_formats_and_refuses_two_files_for_one_type(jdl:
     (jdl / "lightcurve_vot.xml").write_bytes(EXAMPLE.replace(b'datatype="double"', b'datatype="x"'))
     registry.reload()
     assert registry.broken["lightcurve"].startswith(
-        "lightcurve_vot.xml: parameter period: unknown datatype 'x'")
+        "lightcurve_vot.xml: parameter period: unknown datatype 'x'"
+    )
 
 
 def test_get_jdl_serves_either_format(testapp: UWSTestApp) -> None:
@@ -158,8 +204,13 @@ def test_get_jdl_serves_either_format(testapp: UWSTestApp) -> None:
     wadl = testapp.get("/jdl/lightcurve?format=wadl")
     assert wadl.content_type == "application/xml"
     as_wadl = read_wadl(wadl.body)
-    assert [p.name for p in as_wadl.parameters] == ["infile", "period", "bins", "method",
-                                                    "normalise"]
+    assert [p.name for p in as_wadl.parameters] == [
+        "infile",
+        "period",
+        "bins",
+        "method",
+        "normalise",
+    ]
     votable = testapp.get("/jdl/echo?format=votable")
     assert read_votable(votable.body) == read_wadl(testapp.get("/jdl/echo").body)
     missing = testapp.get("/jdl/echo?format=cwl", status=404)
@@ -169,11 +220,15 @@ def test_get_jdl_serves_either_format(testapp: UWSTestApp) -> None:
 
 
 def test_the_opus_example_runs_unchanged_with_its_pattern_result(
-        testapp: UWSTestApp, app: Any) -> None:
+    testapp: UWSTestApp, app: Any
+) -> None:
     rows = "time,flux\n" + "".join(f"{t * 0.1:.1f},{1 + (t % 15) / 10}\n" for t in range(300))
     response = testapp.post(
-        "/rest/lightcurve", {"PHASE": "RUN", "period": "1.5", "bins": "10", "method": "median"},
-        upload_files=[("infile", "lc.csv", rows.encode())], status=303)
+        "/rest/lightcurve",
+        {"PHASE": "RUN", "period": "1.5", "bins": "10", "method": "median"},
+        upload_files=[("infile", "lc.csv", rows.encode())],
+        status=303,
+    )
     url = response.location.replace("http://localhost", "")
     for _ in range(60):
         job = testapp.get(url + "?WAIT=5", headers={"Accept": "application/json"}).json
@@ -193,13 +248,22 @@ def test_the_opus_example_runs_unchanged_with_its_pattern_result(
     (used,) = used_entities(stored, jd)
     assert (used.spec.role, used.value) == ("light curve", stored.parameters["infile"])
     roles = [(g.result.id, g.spec.role if g.spec else None) for g in generated_entities(stored, jd)]
-    assert roles == [("folded", "folded light curve"), ("plots_plot_folded.png", "plot"),
-                     ("plots_plot_raw.png", "plot"), ("stdout", None), ("stderr", None)]
+    assert roles == [
+        ("folded", "folded light curve"),
+        ("plots_plot_folded.png", "plot"),
+        ("plots_plot_raw.png", "plot"),
+        ("stdout", None),
+        ("stderr", None),
+    ]
 
 
 def test_an_out_of_range_value_is_refused_as_for_wadl(testapp: UWSTestApp) -> None:
-    response = testapp.post("/rest/lightcurve", {"period": "0", "bins": "5"},
-                            upload_files=[("infile", "lc.csv", b"1,2\n")], status=400)
+    response = testapp.post(
+        "/rest/lightcurve",
+        {"period": "0", "bins": "5"},
+        upload_files=[("infile", "lc.csv", b"1,2\n")],
+        status=400,
+    )
     assert "period" in response.text and "between 0.01 and 1000" in response.text
 
 
@@ -216,10 +280,15 @@ def test_the_editor_saves_a_votable_type_as_votable(admin_app: UWSTestApp, jdl: 
     assert answer["document"].encode() == (jdl / "lightcurve_vot.xml").read_bytes()
     assert list((jdl / ".history").glob("lightcurve.*_vot.xml"))
     # A VOTable document may be sent as is, too; a bad one is a 400 naming the fault.
-    admin_app.put("/jdl/lightcurve?check=1", EXAMPLE,
-                  headers={"Content-Type": "application/x-votable+xml"})
-    bad = admin_app.put("/jdl/lightcurve", EXAMPLE.replace(b'"int"', b'"int128"'),
-                        headers={"Content-Type": "application/xml"}, status=400)
+    admin_app.put(
+        "/jdl/lightcurve?check=1", EXAMPLE, headers={"Content-Type": "application/x-votable+xml"}
+    )
+    bad = admin_app.put(
+        "/jdl/lightcurve",
+        EXAMPLE.replace(b'"int"', b'"int128"'),
+        headers={"Content-Type": "application/xml"},
+        status=400,
+    )
     assert "unknown datatype 'int128'" in bad.text
 
 
@@ -238,8 +307,15 @@ class JsonFormat:
             except ValueError as exc:
                 raise JDLError(source, str(exc)) from None
 
-        return [DescriptionFormat("json", ".jdl.json", "application/json", read,
-                                  lambda jd: json.dumps(jd.to_json()).encode())]
+        return [
+            DescriptionFormat(
+                "json",
+                ".jdl.json",
+                "application/json",
+                read,
+                lambda jd: json.dumps(jd.to_json()).encode(),
+            )
+        ]
 
 
 def test_a_plugin_adds_a_description_format(settings: dict[str, Any], jdl: Path) -> None:

@@ -1,4 +1,5 @@
 """UWS XML and JSON documents: schema validity, escaping, times, element order, speed."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,20 @@ TRICKY = {
     "markup": "<![CDATA[x]]> </uws:parameter> &amp;",
 }
 JOB_ORDER = [
-    "jobId", "runId", "ownerId", "phase", "quote", "creationTime", "startTime", "endTime",
-    "executionDuration", "destruction", "parameters", "results", "errorSummary", "jobInfo",
+    "jobId",
+    "runId",
+    "ownerId",
+    "phase",
+    "quote",
+    "creationTime",
+    "startTime",
+    "endTime",
+    "executionDuration",
+    "destruction",
+    "parameters",
+    "results",
+    "errorSummary",
+    "jobInfo",
 ]
 
 
@@ -62,8 +75,14 @@ def completed_job() -> Job:
         quote=T0 + timedelta(minutes=6),
         parameters={"size": "10", **TRICKY},
         results=[
-            Result("image", "out/image.fits", mime_type="image/fits", size=3000960,
-                   digest="ab" * 32, description="the image"),
+            Result(
+                "image",
+                "out/image.fits",
+                mime_type="image/fits",
+                size=3000960,
+                digest="ab" * 32,
+                description="the image",
+            ),
             Result("log", "stdout.txt"),
             Result("table", "t.vot", mime_type='application/x-votable+xml;content="datalink"'),
             Result("counts", "c.txt", size=0),
@@ -92,7 +111,7 @@ def error_job() -> Job:
         start_time=T0,
         end_time=T0 + timedelta(seconds=1),
         error=ErrorSummary(
-            "exit status 2: <stderr> says \"no\" & \x1b[31mfails", "transient", has_detail=True
+            'exit status 2: <stderr> says "no" & \x1b[31mfails', "transient", has_detail=True
         ),
     )
 
@@ -284,7 +303,7 @@ def test_error_summary() -> None:
     assert summary.get("type") == "transient"
     assert summary.get("hasDetail") == "true"
     # ESC cannot be carried by XML 1.0: replaced, the rest kept as it was.
-    assert child(summary, "message").text == "exit status 2: <stderr> says \"no\" & \ufffd[31mfails"
+    assert child(summary, "message").text == 'exit status 2: <stderr> says "no" & \ufffd[31mfails'
     plain = parse(job_xml(error_job().changed(error=ErrorSummary("x")), JOB_URL))
     assert child(plain, "errorSummary").attrib == {"type": "fatal", "hasDetail": "false"}
 
@@ -312,14 +331,17 @@ def test_job_info_key_that_is_no_element_name() -> None:
     validate(doc)
     items = child(parse(doc), "jobInfo")
     assert [(e.tag, e.get("key"), e.text) for e in items] == [
-        ("item", "two words", "1"), ("item", "xmlish", "2"), ("item", "1st", "3"),
+        ("item", "two words", "1"),
+        ("item", "xmlish", "2"),
+        ("item", "1st", "3"),
     ]
 
 
 def test_schema_helper_rejects_what_the_schema_forbids() -> None:
     good = job_xml(completed_job(), JOB_URL)
-    nil_run = good.replace(b"<uws:runId>my run &lt;1&gt; &amp; co</uws:runId>",
-                           b'<uws:runId xsi:nil="true"/>')
+    nil_run = good.replace(
+        b"<uws:runId>my run &lt;1&gt; &amp; co</uws:runId>", b'<uws:runId xsi:nil="true"/>'
+    )
     assert nil_run != good
     with pytest.raises(AssertionError, match="runId"):
         validate(nil_run)
@@ -394,8 +416,10 @@ def test_ten_thousand_job_refs() -> None:
         listing = job_list_json(many, LIST_URL)
         timings.append((time.perf_counter() - json_start) * 1000)
     xml_ms, json_ms = timings[0::2], timings[1::2]
-    print(f"\n10,000 jobrefs: XML best {min(xml_ms):.1f} ms, median {sorted(xml_ms)[2]:.1f} ms,"
-          f" {len(doc) / 1e6:.2f} MB; JSON dict best {min(json_ms):.1f} ms")
+    print(
+        f"\n10,000 jobrefs: XML best {min(xml_ms):.1f} ms, median {sorted(xml_ms)[2]:.1f} ms,"
+        f" {len(doc) / 1e6:.2f} MB; JSON dict best {min(json_ms):.1f} ms"
+    )
     root = parse(doc)
     assert len(root) == 10_000 and len(listing["jobs"]) == 10_000
     validate(job_list_xml(many[:500], LIST_URL))
@@ -405,8 +429,20 @@ def test_ten_thousand_job_refs() -> None:
 # JSON form
 
 JOB_KEYS = {
-    "version", "jobId", "runId", "ownerId", "phase", "quote", "creationTime", "startTime",
-    "endTime", "executionDuration", "destruction", "parameters", "results", "errorSummary",
+    "version",
+    "jobId",
+    "runId",
+    "ownerId",
+    "phase",
+    "quote",
+    "creationTime",
+    "startTime",
+    "endTime",
+    "executionDuration",
+    "destruction",
+    "parameters",
+    "results",
+    "errorSummary",
     "jobInfo",
 }
 
@@ -415,8 +451,16 @@ def test_job_json_pending() -> None:
     data = job_json(pending_job(), JOB_URL)
     assert set(data) == JOB_KEYS
     assert data["jobId"] == "abc123" and data["phase"] == "PENDING" and data["version"] == "1.1"
-    for key in ("runId", "ownerId", "quote", "startTime", "endTime", "destruction",
-                "errorSummary", "jobInfo"):
+    for key in (
+        "runId",
+        "ownerId",
+        "quote",
+        "startTime",
+        "endTime",
+        "destruction",
+        "errorSummary",
+        "jobInfo",
+    ):
         assert data[key] is None, key
     assert data["creationTime"] == "2026-11-23T09:15:35.123Z"
     assert data["parameters"] == {} and data["results"] == []
@@ -429,19 +473,34 @@ def test_job_json_completed_mirrors_xml() -> None:
     data = job_json(job, JOB_URL)
     assert json.loads(json.dumps(data)) == data
     root = parse(job_xml(job, JOB_URL))
-    for key in ("runId", "ownerId", "phase", "quote", "creationTime", "startTime", "endTime",
-                "destruction"):
+    for key in (
+        "runId",
+        "ownerId",
+        "phase",
+        "quote",
+        "creationTime",
+        "startTime",
+        "endTime",
+        "destruction",
+    ):
         assert data[key] == child(root, key).text, key
     assert data["executionDuration"] == 3600
     assert data["parameters"] == job.parameters
     assert data["results"][0] == {
-        "id": "image", "href": f"{JOB_URL}/results/image",
-        "size": 3000960, "mimeType": "image/fits", "sha256": "ab" * 32,
+        "id": "image",
+        "href": f"{JOB_URL}/results/image",
+        "size": 3000960,
+        "mimeType": "image/fits",
+        "sha256": "ab" * 32,
         "description": "the image",
     }
     assert data["results"][1] == {
-        "id": "log", "href": f"{JOB_URL}/results/log", "size": None, "mimeType": None,
-        "sha256": None, "description": None,
+        "id": "log",
+        "href": f"{JOB_URL}/results/log",
+        "size": None,
+        "mimeType": None,
+        "sha256": None,
+        "description": None,
     }
     assert data["jobInfo"]["finished"] == "2026-11-23T09:15:35.123Z"
     assert data["jobInfo"]["limits"] == {"mem": "4G", "when": "2026-11-23T09:15:35.123Z"}
@@ -451,7 +510,9 @@ def test_job_json_completed_mirrors_xml() -> None:
 def test_job_json_error() -> None:
     data = job_json(error_job(), JOB_URL)
     assert data["errorSummary"] == {
-        "type": "transient", "hasDetail": True, "message": error_job().error.message,
+        "type": "transient",
+        "hasDetail": True,
+        "message": error_job().error.message,
     }
 
 
@@ -459,8 +520,12 @@ def test_list_results_parameters_json() -> None:
     listing = job_list_json(refs(2), LIST_URL)
     assert set(listing) == {"version", "jobs"}
     assert listing["jobs"][0] == {
-        "id": f"job{0:021d}", "href": f"{LIST_URL}/job{0:021d}", "phase": "PENDING",
-        "runId": "run & <0>", "ownerId": None, "creationTime": "2026-11-23T09:15:35.123Z",
+        "id": f"job{0:021d}",
+        "href": f"{LIST_URL}/job{0:021d}",
+        "phase": "PENDING",
+        "runId": "run & <0>",
+        "ownerId": None,
+        "creationTime": "2026-11-23T09:15:35.123Z",
     }
     assert listing["jobs"][1]["runId"] is None and listing["jobs"][1]["ownerId"] == "user1"
     job = completed_job()

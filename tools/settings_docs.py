@@ -2,6 +2,7 @@
 
 Usage: python tools/settings_docs.py [--check]   (``make docs``; --check: exit 1 if stale)
 """
+
 from __future__ import annotations
 
 import re

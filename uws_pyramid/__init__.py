@@ -1,4 +1,5 @@
 """uws-pyramid: an IVOA UWS 1.1 job service built on Pyramid."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

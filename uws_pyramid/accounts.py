@@ -1,4 +1,5 @@
 """Accounts: users, their roles and API tokens, and the Accounts interface storages provide."""
+
 from __future__ import annotations
 
 import builtins

@@ -1,4 +1,5 @@
 """The Accounts contract: tests every storage that keeps accounts runs (``uws_pyramid.testing``)."""
+
 from __future__ import annotations
 
 import secrets
@@ -67,10 +68,14 @@ class AccountsContract:
     def test_update_changes_the_given_fields_only(self, accounts: Accounts) -> None:
         before = Account("alice", password_hash="old", created=utcnow())
         accounts.add(before)
-        after = accounts.update("alice", password_hash="new", roles=frozenset({"a", "b"}),
-                                disabled=True)
+        after = accounts.update(
+            "alice", password_hash="new", roles=frozenset({"a", "b"}), disabled=True
+        )
         assert (after.password_hash, after.roles, after.disabled) == (
-            "new", frozenset({"a", "b"}), True)
+            "new",
+            frozenset({"a", "b"}),
+            True,
+        )
         assert (after.name, after.created) == (before.name, before.created)
         assert accounts.get("alice") == after
         again = accounts.update("alice", disabled=False, password_hash=None)
@@ -166,11 +171,14 @@ class AccountsContract:
         assert authenticator.check_token(issued.text) is None
 
     def test_session_epoch_moves_on_with_what_ends_sessions(self, accounts: Accounts) -> None:
-        accounts.add(Account("alice", password_hash="one", roles=frozenset({"a"}),
-                             created=utcnow()))
+        accounts.add(
+            Account("alice", password_hash="one", roles=frozenset({"a"}), created=utcnow())
+        )
         epochs = [accounts.get("alice").session_epoch]  # type: ignore[union-attr]
         steps: list[dict[str, object]] = [
-            {"password_hash": "two"}, {"roles": frozenset({"a", "b"})}, {"disabled": True},
+            {"password_hash": "two"},
+            {"roles": frozenset({"a", "b"})},
+            {"disabled": True},
             {"disabled": False},
         ]
         for change in steps:

@@ -1,5 +1,6 @@
 """Checking credentials: Argon2 password and token hashes, with a short cache of good ones,
 a bound on verifications at once, and a growing wait after failed ones."""
+
 from __future__ import annotations
 
 import functools
@@ -44,8 +45,13 @@ class Authenticator:
     """Verifies user names with passwords, and API tokens, against the stored accounts."""
 
     def __init__(
-        self, accounts: Accounts, hasher: PasswordHasher | None = None, *,
-        verifications: int = 2, throttle: Throttle | None = None, slot_wait: float = SLOT_WAIT,
+        self,
+        accounts: Accounts,
+        hasher: PasswordHasher | None = None,
+        *,
+        verifications: int = 2,
+        throttle: Throttle | None = None,
+        slot_wait: float = SLOT_WAIT,
     ) -> None:
         self.accounts = accounts
         self.hasher = hasher or PasswordHasher()
@@ -80,9 +86,7 @@ class Authenticator:
 
     # -- checking ------------------------------------------------------------------------
 
-    def check_password(
-        self, name: str, password: str, client: str | None = None
-    ) -> Account | None:
+    def check_password(self, name: str, password: str, client: str | None = None) -> Account | None:
         """The enabled account with this name and password, or None. ``client`` is the
         caller's address: failures are throttled per user name and per address
         (TooManyRequests), verifications at once are bounded (ServiceUnavailable)."""
@@ -115,7 +119,8 @@ class Authenticator:
         if wait > 0:
             raise TooManyRequests(
                 "too many failed logins for this user or from this address: try again in "
-                f"{math.ceil(wait)} s", math.ceil(wait),
+                f"{math.ceil(wait)} s",
+                math.ceil(wait),
             )
 
     def _verify(

@@ -1,5 +1,6 @@
 """uws: run and follow jobs of any UWS 1.1 service from a terminal (the standard library's
 HTTP and XML only; JSON and progress are used when the service offers them)."""
+
 from __future__ import annotations
 
 import argparse
@@ -56,9 +57,17 @@ class Job:
             return None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "jobId": self.job_id, "phase": self.phase, "runId": self.run_id,
-                "ownerId": self.owner, "parameters": self.parameters, "results": self.results,
-                "error": self.error, "jobInfo": self.info or None}
+        return {
+            "url": self.url,
+            "jobId": self.job_id,
+            "phase": self.phase,
+            "runId": self.run_id,
+            "ownerId": self.owner,
+            "parameters": self.parameters,
+            "results": self.results,
+            "error": self.error,
+            "jobInfo": self.info or None,
+        }
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -74,8 +83,13 @@ class Client:
         self.authorization = credentials(url, prompt)
         self.opener = urllib.request.build_opener(NoRedirect)
 
-    def request(self, method: str, url: str, data: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
         request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
         if self.authorization:
             request.add_header("Authorization", self.authorization)
@@ -105,8 +119,9 @@ class Client:
 
     def job(self, url: str, wait: int | None = None) -> Job:
         query = f"?WAIT={wait}" if wait is not None else ""
-        accept = "application/json, application/xml;q=0.9" if self.extensions else (
-            "application/xml")
+        accept = (
+            "application/json, application/xml;q=0.9" if self.extensions else ("application/xml")
+        )
         _, headers, body = self.request("GET", url + query, headers={"Accept": accept})
         if self.extensions and headers.get("Content-Type", "").startswith("application/json"):
             return job_from_json(url, json.loads(body))
@@ -117,10 +132,17 @@ class Client:
         full = url + ("?" + urllib.parse.urlencode(query) if query else "")
         _, _, body = self.request("GET", full, headers={"Accept": "application/xml"})
         root = ET.fromstring(body)
-        return [{"id": ref.get("id", ""), "phase": text(ref, "phase") or "",
-                 "runId": text(ref, "runId") or "", "url": urllib.parse.urljoin(
-                     url.rstrip("/") + "/", ref.get(XLINK) or ref.get("id", ""))}
-                for ref in root.iter(f"{UWS}jobref")]
+        return [
+            {
+                "id": ref.get("id", ""),
+                "phase": text(ref, "phase") or "",
+                "runId": text(ref, "runId") or "",
+                "url": urllib.parse.urljoin(
+                    url.rstrip("/") + "/", ref.get(XLINK) or ref.get("id", "")
+                ),
+            }
+            for ref in root.iter(f"{UWS}jobref")
+        ]
 
 
 def credentials(url: str, prompt: bool) -> str | None:
@@ -147,20 +169,29 @@ def multipart(fields: dict[str, str], files: dict[str, Path]) -> tuple[bytes, st
     boundary = uuid.uuid4().hex
     parts = []
     for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                     .encode() + value.encode() + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + value.encode()
+            + b"\r\n"
+        )
     for name, path in files.items():
-        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-                f'filename="{path.name}"\r\nContent-Type: application/octet-stream\r\n\r\n')
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{path.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        )
         parts.append(head.encode() + path.read_bytes() + b"\r\n")
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), (
-        f"multipart/form-data; boundary={boundary}")
+        f"multipart/form-data; boundary={boundary}"
+    )
 
 
 def text(node: ET.Element, name: str) -> str | None:
     found = node.find(f"{UWS}{name}")
-    return None if found is None or found.get(
-        "{http://www.w3.org/2001/XMLSchema-instance}nil") == "true" else (found.text or "")
+    return (
+        None
+        if found is None or found.get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true"
+        else (found.text or "")
+    )
 
 
 def job_from_xml(url: str, body: bytes) -> Job:
@@ -173,11 +204,16 @@ def job_from_xml(url: str, body: bytes) -> Job:
     info = root.find(f"{UWS}jobInfo")
     error = root.find(f"{UWS}errorSummary")
     return Job(
-        url=url, job_id=text(root, "jobId") or "", phase=text(root, "phase") or "UNKNOWN",
-        run_id=text(root, "runId"), owner=text(root, "ownerId"),
+        url=url,
+        job_id=text(root, "jobId") or "",
+        phase=text(root, "phase") or "UNKNOWN",
+        run_id=text(root, "runId"),
+        owner=text(root, "ownerId"),
         parameters={p.get("id", ""): p.text or "" for p in root.iter(f"{UWS}parameter")},
-        results={r.get("id", ""): urllib.parse.urljoin(url, r.get(XLINK, ""))
-                 for r in root.iter(f"{UWS}result")},
+        results={
+            r.get("id", ""): urllib.parse.urljoin(url, r.get(XLINK, ""))
+            for r in root.iter(f"{UWS}result")
+        },
         error=None if error is None else text(error, "message"),
         info={} if info is None else {child.tag.split("}")[-1]: child.text for child in info},
     )
@@ -186,11 +222,15 @@ def job_from_xml(url: str, body: bytes) -> Job:
 def job_from_json(url: str, data: dict[str, Any]) -> Job:
     error = data.get("errorSummary") or {}
     return Job(
-        url=url, job_id=data.get("jobId", ""), phase=data.get("phase", "UNKNOWN"),
-        run_id=data.get("runId"), owner=data.get("ownerId"),
+        url=url,
+        job_id=data.get("jobId", ""),
+        phase=data.get("phase", "UNKNOWN"),
+        run_id=data.get("runId"),
+        owner=data.get("ownerId"),
         parameters=dict(data.get("parameters") or {}),
         results={r["id"]: urllib.parse.urljoin(url, r["href"]) for r in data.get("results", [])},
-        error=error.get("message"), info=dict(data.get("jobInfo") or {}),
+        error=error.get("message"),
+        info=dict(data.get("jobInfo") or {}),
     )
 
 
@@ -226,8 +266,11 @@ class Progress:
 
     def update(self, job: Job) -> None:
         if self.rich is not None:
-            self.rich.update(self.task, description=f"{job.job_id} {job.phase}",
-                             completed=1.0 if job.phase == "COMPLETED" else (job.progress or 0))
+            self.rich.update(
+                self.task,
+                description=f"{job.job_id} {job.phase}",
+                completed=1.0 if job.phase == "COMPLETED" else (job.progress or 0),
+            )
         elif not self.quiet and job.phase != self.phase:
             progress = f" ({job.progress:.0%})" if job.progress is not None else ""
             print(f"{job.job_id}: {job.phase}{progress}", file=sys.stderr)
@@ -344,20 +387,33 @@ def cmd_delete(client: Client, args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="uws", description=__doc__.splitlines()[0], epilog=(
-        f"Credentials: ${TOKEN_VARIABLE} (an API token), else the host's entry in ~/.netrc, "
-        "else --login asks. Exit status: 0 COMPLETED (or not waited for), 1 ERROR, 2 ABORTED, "
-        "3 the request failed."))
+    top = argparse.ArgumentParser(
+        prog="uws",
+        description=__doc__.splitlines()[0],
+        epilog=(
+            f"Credentials: ${TOKEN_VARIABLE} (an API token), else the host's entry in ~/.netrc, "
+            "else --login asks. Exit status: 0 COMPLETED (or not waited for), 1 ERROR, 2 ABORTED, "
+            "3 the request failed."
+        ),
+    )
     top.add_argument("--json", action="store_true", help="print JSON, for scripts")
-    top.add_argument("--no-extensions", action="store_true",
-                     help="rely on UWS 1.1 alone (no JSON, no jobInfo progress)")
+    top.add_argument(
+        "--no-extensions",
+        action="store_true",
+        help="rely on UWS 1.1 alone (no JSON, no jobInfo progress)",
+    )
     top.add_argument("--login", action="store_true", help="ask for a user name and password")
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="create a job and start it")
     run.add_argument("url", help="the job list, e.g. https://host/rest/echo")
     run.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
-    run.add_argument("--file", action="append", default=[], metavar="NAME=PATH",
-                     help="upload a file as a parameter")
+    run.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="upload a file as a parameter",
+    )
     run.add_argument("--wait", action="store_true", help="follow the job until it ends")
     run.add_argument("--download", metavar="DIR", help="wait, then save the results in DIR")
     run.set_defaults(run=cmd_run)
@@ -366,10 +422,12 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--phase", action="append", default=[])
     listing.add_argument("--last", type=int)
     listing.set_defaults(run=cmd_list)
-    for name, run_it, what in (("show", cmd_show, "the job"),
-                               ("watch", cmd_watch, "follow the job until it ends"),
-                               ("abort", cmd_abort, "abort the job"),
-                               ("delete", cmd_delete, "delete the job")):
+    for name, run_it, what in (
+        ("show", cmd_show, "the job"),
+        ("watch", cmd_watch, "follow the job until it ends"),
+        ("abort", cmd_abort, "abort the job"),
+        ("delete", cmd_delete, "delete the job"),
+    ):
         command = commands.add_parser(name, help=what)
         command.add_argument("url", help="the job's URL")
         command.set_defaults(run=run_it)

@@ -1,4 +1,5 @@
 """Start-up failures shown as one line naming the fix, not a traceback (pserve, scripts)."""
+
 from __future__ import annotations
 
 import os

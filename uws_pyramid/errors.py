@@ -1,4 +1,5 @@
 """One error hierarchy: every failure a client can see is a UWSError rendered in one place."""
+
 from __future__ import annotations
 
 

@@ -7,6 +7,7 @@ times outside a short window (against replays). The event is only a wake-up call
 then reads the job's real state (exit-status file, scheduler), so even a valid event cannot
 forge a job's outcome.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,11 @@ def sign(secret: str, job_id: str, event: str, timestamp: int) -> str:
 
 
 def verify(
-    server_secret: bytes, job_id: str, event: str, timestamp: str, signature: str,
+    server_secret: bytes,
+    job_id: str,
+    event: str,
+    timestamp: str,
+    signature: str,
     now: float | None = None,
 ) -> None:
     """Raise Forbidden unless the event is well signed and recent."""

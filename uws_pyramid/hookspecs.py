@@ -1,4 +1,5 @@
 """Every pluggy hook of uws-pyramid, with when it is called, what it returns and since when."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

@@ -1,4 +1,5 @@
 """Domain model of UWS jobs: phases, jobs, results, error summaries (no Pyramid, no SQL)."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,5 +1,6 @@
 """Log lines: JSON (``uws.log.format = json``) or text, for requests, phase changes and
 background passes, with secrets taken out of every line."""
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                timespec="milliseconds"
-            ).replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(record.created, timezone.utc)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -96,8 +97,13 @@ def request_line(fields: dict[str, Any]) -> None:
     """One line per request answered."""
     ACCESS.info(
         "%s %s %s %.1f ms user=%s job=%s request=%s",
-        fields["method"], fields["path"], fields["status"], fields["duration_ms"],
-        fields["user"] or "-", fields["job_id"] or "-", fields["request_id"],
+        fields["method"],
+        fields["path"],
+        fields["status"],
+        fields["duration_ms"],
+        fields["user"] or "-",
+        fields["job_id"] or "-",
+        fields["request_id"],
         extra={"uws": {"event": "request", **fields}},
     )
 
@@ -105,11 +111,17 @@ def request_line(fields: dict[str, Any]) -> None:
 def background_pass(task: str, seconds: float, error: BaseException | None) -> None:
     """Background.on_pass listener: one line per pass (failures at WARNING; the background
     loop logs their traceback)."""
-    fields = {"event": "background", "task": task, "duration_ms": round(seconds * 1000, 1),
-              "ok": error is None, "error": None if error is None else str(error)}
+    fields = {
+        "event": "background",
+        "task": task,
+        "duration_ms": round(seconds * 1000, 1),
+        "ok": error is None,
+        "error": None if error is None else str(error),
+    }
     if error is None:
-        BACKGROUND.info("background %s: pass done in %.1f ms", task, seconds * 1000,
-                        extra={"uws": fields})
+        BACKGROUND.info(
+            "background %s: pass done in %.1f ms", task, seconds * 1000, extra={"uws": fields}
+        )
     else:
         BACKGROUND.warning("background %s: pass failed: %s", task, error, extra={"uws": fields})
 
@@ -121,11 +133,23 @@ class PhaseLogger:
     def uws_job_phase_changed(self, job: Any, previous: Phase) -> None:
         reason = job.error.message if job.error is not None and job.phase == Phase.ERROR else None
         PHASES.info(
-            "job %s (%s, owner %s): %s -> %s%s", job.job_id, job.job_type,
-            job.owner_id or "-", previous, job.phase, f": {reason}" if reason else "",
-            extra={"uws": {
-                "event": "phase", "job_id": job.job_id, "job_type": job.job_type,
-                "owner": job.owner_id, "from": str(previous), "to": str(job.phase),
-                "manager_id": job.process_id, "reason": reason,
-            }},
+            "job %s (%s, owner %s): %s -> %s%s",
+            job.job_id,
+            job.job_type,
+            job.owner_id or "-",
+            previous,
+            job.phase,
+            f": {reason}" if reason else "",
+            extra={
+                "uws": {
+                    "event": "phase",
+                    "job_id": job.job_id,
+                    "job_type": job.job_type,
+                    "owner": job.owner_id,
+                    "from": str(previous),
+                    "to": str(job.phase),
+                    "manager_id": job.process_id,
+                    "reason": reason,
+                }
+            },
         )

@@ -1,4 +1,5 @@
 """The Manager interface: where jobs run (local processes, a SLURM cluster, ...)."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,15 @@ log = logging.getLogger(__name__)
 
 
 class Apply(Protocol):
-    def __call__(self, event: Event, job_id: str, facts: Mapping[str, Any], *,
-                 outcome: Phase | None = None, phase: Phase | None = None) -> Job | None:
+    def __call__(
+        self,
+        event: Event,
+        job_id: str,
+        facts: Mapping[str, Any],
+        *,
+        outcome: Phase | None = None,
+        phase: Phase | None = None,
+    ) -> Job | None:
         """Record a fact by the rule of ``event`` (``transitions``), then fire the hooks."""
 
 
@@ -63,19 +71,26 @@ class ManagerContext:
         """The manager took a QUEUED job in hand (``job_info`` names it)."""
         return self.apply(Event.ACCEPTED, job_id, {"job_info": job_info})
 
-    def submitted(self, job_id: str, process_id: str,
-                  job_info: Mapping[str, Any] | None = None) -> Job | None:
+    def submitted(
+        self, job_id: str, process_id: str, job_info: Mapping[str, Any] | None = None
+    ) -> Job | None:
         """The scheduler knows the job under ``process_id``."""
-        return self.apply(Event.SUBMITTED, job_id,
-                          _given(process_id=process_id, job_info=job_info))
+        return self.apply(Event.SUBMITTED, job_id, _given(process_id=process_id, job_info=job_info))
 
-    def started(self, job_id: str, start_time: datetime | None = None,
-                process_id: str | None = None,
-                job_info: Mapping[str, Any] | None = None) -> Job | None:
+    def started(
+        self,
+        job_id: str,
+        start_time: datetime | None = None,
+        process_id: str | None = None,
+        job_info: Mapping[str, Any] | None = None,
+    ) -> Job | None:
         """The job runs now. ``start_time``: when, unless its start was recorded before
         (a resumed job). None if it ran already, or left the active phases: stop it."""
-        return self.apply(Event.STARTED, job_id, _given(
-            start_time=start_time, process_id=process_id, job_info=job_info))
+        return self.apply(
+            Event.STARTED,
+            job_id,
+            _given(start_time=start_time, process_id=process_id, job_info=job_info),
+        )
 
     def requeued(self, job_id: str, job_info: Mapping[str, Any]) -> Job | None:
         """The scheduler put the job back in its queue."""
@@ -85,26 +100,37 @@ class ManagerContext:
         """The scheduler suspended the job."""
         return self.apply(Event.SUSPENDED, job_id, {"job_info": job_info})
 
-    def progress(self, job_id: str, job_info: Mapping[str, Any],
-                 phase: Phase = Phase.EXECUTING) -> Job | None:
+    def progress(
+        self, job_id: str, job_info: Mapping[str, Any], phase: Phase = Phase.EXECUTING
+    ) -> Job | None:
         """New jobInfo (progress, node, the reason a job waits) of a job still in ``phase``,
         the active phase the manager saw it in."""
         return self.apply(Event.PROGRESS, job_id, {"job_info": job_info}, phase=phase)
 
-    def ended(self, job_id: str, ending: Ending, start_time: datetime | None = None,
-              job_info: Mapping[str, Any] | None = None) -> Job | None:
+    def ended(
+        self,
+        job_id: str,
+        ending: Ending,
+        start_time: datetime | None = None,
+        job_info: Mapping[str, Any] | None = None,
+    ) -> Job | None:
         """The job is over. ``start_time``: when it started, if that was never recorded.
         None if it had left the active phases already; if the service aborted it, its
         results (and ``job_info``) are kept all the same."""
-        facts = _given(end_time=ending.end_time, results=ending.results,
-                       start_time=start_time, job_info=job_info)
+        facts = _given(
+            end_time=ending.end_time,
+            results=ending.results,
+            start_time=start_time,
+            job_info=job_info,
+        )
         facts["error"] = ending.error  # a COMPLETED job has none
         return self.apply(Event.ENDED, job_id, facts, outcome=ending.outcome)
 
     def failed_to_start(self, job_id: str, reason: str) -> Job | None:
         """A QUEUED job could not be started (or submitted): it is in ERROR, saying why."""
-        return self.apply(Event.FAILED_TO_START, job_id,
-                          {"end_time": utcnow(), "error": ErrorSummary(reason)})
+        return self.apply(
+            Event.FAILED_TO_START, job_id, {"end_time": utcnow(), "error": ErrorSummary(reason)}
+        )
 
     # -- what managers read ----------------------------------------------------------------
 

@@ -4,6 +4,7 @@ Several server processes of one deployment report one view with prometheus-clien
 multiprocess mode: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory, the same for every
 process, before they start (README, "Metrics and logs"). Job counts by type and phase are
 not counted here but read from storage at scrape time, so every process agrees on them."""
+
 from __future__ import annotations
 
 import logging
@@ -44,7 +45,8 @@ JOB_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 7 * 864
 HTTP_SECONDS = Histogram(
     "uws_http_request_duration_seconds",
     "HTTP requests answered and their time to answer (body not included)",
-    ["route", "method", "status"], buckets=HTTP_BUCKETS,
+    ["route", "method", "status"],
+    buckets=HTTP_BUCKETS,
 )
 WAITING = Gauge(
     "uws_wait_requests_in_progress", "WAIT requests blocked now", multiprocess_mode="livesum"
@@ -58,24 +60,29 @@ JOBS_FINISHED = Counter(
     "uws_jobs_finished", "Jobs that reached a final phase", ["job_type", "phase"]
 )
 SUBMISSIONS_FAILED = Counter(
-    "uws_job_submissions_failed", "Jobs the manager could not start (QUEUED to ERROR)",
+    "uws_job_submissions_failed",
+    "Jobs the manager could not start (QUEUED to ERROR)",
     ["job_type"],
 )
 QUEUE_SECONDS = Histogram(
     "uws_job_queue_seconds", "Time from QUEUED to EXECUTING", ["job_type"], buckets=JOB_BUCKETS
 )
 RUN_SECONDS = Histogram(
-    "uws_job_run_seconds", "Time from EXECUTING to a final phase", ["job_type"],
+    "uws_job_run_seconds",
+    "Time from EXECUTING to a final phase",
+    ["job_type"],
     buckets=JOB_BUCKETS,
 )
 ERRORS = Counter(
-    "uws_errors", "Faults of the storage or the manager (logged errors and outages)",
+    "uws_errors",
+    "Faults of the storage or the manager (logged errors and outages)",
     ["component"],
 )
 BACKGROUND_SUCCESS = Gauge(
     "uws_background_last_success_timestamp_seconds",
     "When a background task last finished a pass without error (Unix time)",
-    ["task"], multiprocess_mode="max",
+    ["task"],
+    multiprocess_mode="max",
 )
 BACKGROUND_FAILURES = Counter(
     "uws_background_failures", "Background task passes that failed", ["task"]

@@ -1,4 +1,5 @@
 """Wake-ups for WAIT requests: a storage publishes a job's change, waiting requests wake up."""
+
 from __future__ import annotations
 
 import threading

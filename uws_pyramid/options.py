@@ -4,6 +4,7 @@ The core's ``uws.*`` settings and every plugin's options are lists of ``Option``
 parses one against the ini's values and names the key of a bad value, and ``markdown_table``
 writes README's settings tables from the same declarations (``make docs``).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -19,8 +20,16 @@ T = TypeVar("T")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Every spelling of a boolean an ini may use (case-insensitive).
-BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
-            "false": False, "no": False, "off": False, "0": False}
+BOOLEANS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,9 @@ class Option(Generic[T]):
         return "(none)" if empty else f"`{value}`"
 
 
-def read_all(options: Iterable[Option[Any]], values: Mapping[str, Any],
-             prefix: str = "", section: str = "") -> dict[str, Any]:
+def read_all(
+    options: Iterable[Option[Any]], values: Mapping[str, Any], prefix: str = "", section: str = ""
+) -> dict[str, Any]:
     """Every option's value by its field name (``section``: as in ``Option.read``). An
     unknown ``prefix`` key is refused: a misspelt key would otherwise keep its default."""
     declared = list(options)
@@ -81,7 +91,9 @@ def read_all(options: Iterable[Option[Any]], values: Mapping[str, Any],
         if key.startswith(prefix) and key not in known:
             listed = ", ".join(sorted(section + k for k in known))
             hint = f"known: {listed}; " if len(known) <= 12 else ""
-            raise ConfigurationError(f"{section}{key}: unknown setting ({hint}see README, 'Settings')")
+            raise ConfigurationError(
+                f"{section}{key}: unknown setting ({hint}see README, 'Settings')"
+            )
     return {option.field: option.read(values, prefix, section) for option in declared}
 
 
@@ -123,7 +135,9 @@ def _size(text: str) -> int:
 
 def _networks(text: str) -> tuple[Network, ...]:
     """Networks and addresses separated by spaces or commas (an address is a /32 or /128)."""
-    return tuple(ipaddress.ip_network(item, strict=False) for item in text.replace(",", " ").split())
+    return tuple(
+        ipaddress.ip_network(item, strict=False) for item in text.replace(",", " ").split()
+    )
 
 
 def _mapping(text: str) -> dict[str, str]:

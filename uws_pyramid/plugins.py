@@ -1,4 +1,5 @@
 """Plugin discovery: the hookimpl marker, the plugin manager and backend selection by name."""
+
 from __future__ import annotations
 
 import logging
@@ -112,8 +113,9 @@ def installed() -> list[Installed]:
 
 def _describe(ep: EntryPoint, error: str) -> Installed:
     dist = ep.dist
-    return Installed(ep.name, ep.value, dist.name if dist else "?",
-                     dist.version if dist else "?", error)
+    return Installed(
+        ep.name, ep.value, dist.name if dist else "?", dist.version if dist else "?", error
+    )
 
 
 def classes_by_name(results: Iterable[Iterable[type[T]]], kind: str) -> dict[str, type[T]]:

@@ -1,4 +1,5 @@
 """Folders and files the server creates are readable by its own user alone (700, 600)."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """The uws-pyramid test kit as a pytest plugin (entry point ``pytest11``): fixtures for
 plugin authors. The kit's helpers live in ``uws_pyramid.testing``; this module imports them
 only when a fixture is used, so installing uws-pyramid costs other projects' tests nothing."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -13,8 +14,11 @@ import pytest
 
 def pytest_configure(config: pytest.Config) -> None:
     _let_pkg_resources_read_rewritten_modules()
-    for marker in ("live: starts a real waitress server", "postgres: needs a PostgreSQL server",
-                   "slurm: needs a SLURM cluster"):
+    for marker in (
+        "live: starts a real waitress server",
+        "postgres: needs a PostgreSQL server",
+        "slurm: needs a SLURM cluster",
+    ):
         config.addinivalue_line("markers", marker)
 
 

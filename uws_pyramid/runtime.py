@@ -1,4 +1,5 @@
 """Start-up wiring: plugins, storage, manager, job descriptions, the service, background tasks."""
+
 from __future__ import annotations
 
 import logging
@@ -35,9 +36,7 @@ class Background:
     storage: Storage
     tasks: list[tuple[str, float, Callable[[], object]]] = field(default_factory=list)
     #: Called after each pass with the task's name, its seconds and its error (metrics, logs).
-    on_pass: list[Callable[[str, float, BaseException | None], None]] = field(
-        default_factory=list
-    )
+    on_pass: list[Callable[[str, float, BaseException | None], None]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -99,8 +98,11 @@ class Runtime:
     def close(self) -> None:
         """Stop the background work, the manager's threads and the storage, each even if
         another failed (jobs keep running: the next start-up adopts them)."""
-        for what, step in (("background tasks", self.background.stop),
-                           ("manager", self.manager.close), ("storage", self.storage.close)):
+        for what, step in (
+            ("background tasks", self.background.stop),
+            ("manager", self.manager.close),
+            ("storage", self.storage.close),
+        ):
             try:
                 step()
             except Exception:
@@ -142,18 +144,28 @@ def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ())
         background.start()
     log.info(
         "uws ready: storage %s, manager %s, job types %s",
-        settings.storage, settings.manager, ", ".join(descriptions.names()) or "none",
+        settings.storage,
+        settings.manager,
+        ", ".join(descriptions.names()) or "none",
     )
     return Runtime(
-        settings, pm, storage, manager, descriptions, service, background,
-        authenticator_of(storage, settings), server_secret,
+        settings,
+        pm,
+        storage,
+        manager,
+        descriptions,
+        service,
+        background,
+        authenticator_of(storage, settings),
+        server_secret,
     )
 
 
 def authenticator_of(storage: Storage, settings: UWSSettings) -> Authenticator | None:
     try:
         return Authenticator(
-            storage.accounts(), verifications=settings.auth_verifications,
+            storage.accounts(),
+            verifications=settings.auth_verifications,
             throttle=Throttle(free=settings.auth_failures),
         )
     except ConfigurationError:

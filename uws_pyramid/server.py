@@ -1,4 +1,5 @@
 """pserve's server runner (``use = egg:uws-pyramid#main``): waitress that stops gracefully."""
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,11 @@ class GracefulStop:
             log.warning("%s again: already stopping", signal.Signals(signum).name)
             return
         self._started.set()
-        log.warning("%s: stopping (no new connections; requests in flight get %.0f s)",
-                    signal.Signals(signum).name, self.grace)
+        log.warning(
+            "%s: stopping (no new connections; requests in flight get %.0f s)",
+            signal.Signals(signum).name,
+            self.grace,
+        )
         for listener in self._of_type(BaseWSGIServer):
             listener.accepting = False  # out of the next select()
         # The rest in a thread: the loop (which this handler interrupted) must keep turning.
@@ -69,8 +73,11 @@ class GracefulStop:
         while (tasks.active_count or tasks.queue) and time.monotonic() < deadline:
             time.sleep(0.02)
         if tasks.active_count or tasks.queue:
-            log.warning("%d request(s) still in flight after %.0f s: cut off",
-                        tasks.active_count + len(tasks.queue), self.grace)
+            log.warning(
+                "%d request(s) still in flight after %.0f s: cut off",
+                tasks.active_count + len(tasks.queue),
+                self.grace,
+            )
         if self.runtime is not None:
             try:
                 self.runtime.close()

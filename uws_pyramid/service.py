@@ -1,4 +1,5 @@
 """JobService: every UWS use case, and the phase rules applied to what managers report."""
+
 from __future__ import annotations
 
 import builtins
@@ -88,7 +89,9 @@ class JobService:
     def list(self, query: JobQuery) -> list[JobRef]:
         refs = self.storage.list(query)
         if not refs and query.job_type is not None:
-            self.descriptions.get(query.job_type)  # 404 for a type with neither jobs nor description
+            self.descriptions.get(
+                query.job_type
+            )  # 404 for a type with neither jobs nor description
         return refs
 
     def batches(self, query: JobQuery, size: int) -> Iterator[builtins.list[JobRef]]:
@@ -160,8 +163,9 @@ class JobService:
         found = self._wait(job.job_id, seconds, lambda current: current.phase in FINAL, once=False)
         return found or job
 
-    def _wait(self, job_id: str, seconds: float, settled: Callable[[Job], bool],
-              once: bool) -> Job | None:
+    def _wait(
+        self, job_id: str, seconds: float, settled: Callable[[Job], bool], once: bool
+    ) -> Job | None:
         """Sleep on the notifier until ``settled(job)`` (after one change if ``once``) or
         ``seconds``; None, at once, when no waiting slot is free or the server stops."""
         deadline = time.monotonic() + seconds
@@ -328,8 +332,11 @@ class JobService:
             return queued
         except Exception as exc:  # the manager's fault must not lose the job: record it
             log.exception("submission of job %s failed", queued.job_id)
-            self.apply(Event.FAILED_TO_START, queued.job_id,
-                       {"end_time": utcnow(), "error": ErrorSummary(f"{failure}: {exc}")})
+            self.apply(
+                Event.FAILED_TO_START,
+                queued.job_id,
+                {"end_time": utcnow(), "error": ErrorSummary(f"{failure}: {exc}")},
+            )
         try:
             return self.storage.get(queued.job_id)
         except ServiceUnavailable:
@@ -455,8 +462,11 @@ class JobService:
             except Exception:
                 log.exception("destruction of job %s failed", job.job_id)
         if count:
-            log.info("destruction pass: %d job(s) %s", count,
-                     "archived" if self.settings.destruction_archive else "deleted")
+            log.info(
+                "destruction pass: %d job(s) %s",
+                count,
+                "archived" if self.settings.destruction_archive else "deleted",
+            )
         return count
 
     def archive(self, job: Job) -> None:

@@ -1,4 +1,5 @@
 """The Storage interface: where jobs live. Every method is one atomic transaction."""
+
 from __future__ import annotations
 
 import builtins

@@ -1,4 +1,5 @@
 """The Storage contract: tests every storage plugin runs (through ``uws_pyramid.testing``)."""
+
 from __future__ import annotations
 
 import functools
@@ -59,8 +60,10 @@ class StorageContract:
             destruction=T0 + timedelta(days=7),
             quote=T0 + timedelta(seconds=30),
             parameters={"message": "<&> 'ünïcode' \"q\"\nline", "n": "3"},
-            results=[Result("output", "output.txt", "text/plain", 12, "ab" * 32, "the output",
-                            "output"), Result("x", "x.bin")],
+            results=[
+                Result("output", "output.txt", "text/plain", 12, "ab" * 32, "the output", "output"),
+                Result("x", "x.bin"),
+            ],
             error=ErrorSummary("it broke", "transient", True),
             job_info={"pid": 42, "host": "h", "progress": 0.5},
             process_id="42",
@@ -93,11 +96,15 @@ class StorageContract:
         assert ids(job_type="echo") == [echo[0], echo[1], echo[2], echo[4]]  # no ARCHIVED
         assert ids(job_type="echo", phases=frozenset({Phase.ARCHIVED})) == [echo[3]]
         assert ids(job_type="echo", phases=frozenset({Phase.COMPLETED, Phase.ERROR})) == [
-            echo[1], echo[2], echo[4]]
+            echo[1],
+            echo[2],
+            echo[4],
+        ]
         assert ids(job_type="echo", last=2) == [echo[4], echo[2]]  # newest first
         assert ids(job_type="echo", after=T0 + timedelta(minutes=1)) == [echo[2], echo[4]]
         assert ids(job_type="echo", after=T0, phases=frozenset({Phase.COMPLETED}), last=1) == [
-            echo[4]]
+            echo[4]
+        ]
         assert len(ids()) == 5
         ref = storage.list(JobQuery(job_type="sleep"))[0]
         assert (ref.phase, ref.creation_time) == (Phase.PENDING, jobs[5].creation_time)
@@ -105,8 +112,11 @@ class StorageContract:
     def test_list_extensions_pages_runid_count_batches(self, storage: Storage) -> None:
         # Pairs of jobs share a creation time: pages and batches break ties by id.
         jobs = [
-            make_job(created=T0 + timedelta(minutes=i // 2), run_id=f"run-{i % 3}",
-                     phase=Phase.COMPLETED if i % 4 else Phase.QUEUED)
+            make_job(
+                created=T0 + timedelta(minutes=i // 2),
+                run_id=f"run-{i % 3}",
+                phase=Phase.COMPLETED if i % 4 else Phase.QUEUED,
+            )
             for i in range(10)
         ]
         for job in jobs:
@@ -207,7 +217,9 @@ class StorageContract:
         with storage.notifier.subscribe(job.job_id) as changed:
             storage.update(job.job_id, None, run_id="no phase change")
             assert not changed.is_set()
-            threading.Timer(0.05, storage.update, (job.job_id, None), {"phase": Phase.QUEUED}).start()
+            threading.Timer(
+                0.05, storage.update, (job.job_id, None), {"phase": Phase.QUEUED}
+            ).start()
             assert changed.wait(5)
 
     def test_quotas_refuse_the_write_and_change_nothing(self, storage: Storage) -> None:
@@ -224,20 +236,32 @@ class StorageContract:
         refused = make_job(owner_id="alice")
         with pytest.raises(QuotaExceeded) as info:
             storage.create(refused, quotas=(running, active))
-        assert info.value.message == ("quota reached: at most 2 running jobs per user "
-                                      "(uws.quota.running_jobs); this user has 2")
-        with pytest.raises(QuotaExceeded, match=r"at most 3 active jobs per user "
-                                                r"\(uws\.quota\.active_jobs\); this user has 3"):
+        assert info.value.message == (
+            "quota reached: at most 2 running jobs per user "
+            "(uws.quota.running_jobs); this user has 2"
+        )
+        with pytest.raises(
+            QuotaExceeded,
+            match=r"at most 3 active jobs per user "
+            r"\(uws\.quota\.active_jobs\); this user has 3",
+        ):
             storage.create(refused, quotas=(active,))
         with pytest.raises(NotFound):
             storage.get(refused.job_id)
         with pytest.raises(QuotaExceeded, match="at most 2 running jobs"):
-            storage.update(pending.job_id, {Phase.PENDING}, quotas=(running,),
-                           phase=Phase.QUEUED, run_id="refused")
+            storage.update(
+                pending.job_id,
+                {Phase.PENDING},
+                quotas=(running,),
+                phase=Phase.QUEUED,
+                run_id="refused",
+            )
         assert storage.get(pending.job_id) == pending
         # The phase condition comes first; the job written is never counted against itself.
-        assert storage.update(pending.job_id, {Phase.HELD}, quotas=(running,),
-                              phase=Phase.QUEUED) is None
+        assert (
+            storage.update(pending.job_id, {Phase.HELD}, quotas=(running,), phase=Phase.QUEUED)
+            is None
+        )
         assert storage.update(queued.job_id, None, quotas=(running,), run_id="kept")
         # Other owners have their own room; anonymous jobs share one.
         storage.create(make_job(owner_id="bob", phase=Phase.QUEUED), quotas=(running,))
@@ -246,8 +270,10 @@ class StorageContract:
             storage.create(make_job(), quotas=(running,))
         # A finished job makes room.
         storage.update(queued.job_id, None, phase=Phase.COMPLETED)
-        assert storage.update(pending.job_id, {Phase.PENDING}, quotas=(running,),
-                              phase=Phase.QUEUED) is not None
+        assert (
+            storage.update(pending.job_id, {Phase.PENDING}, quotas=(running,), phase=Phase.QUEUED)
+            is not None
+        )
 
     def test_racing_writers_never_pass_a_quota(self, storage: Storage) -> None:
         def assert_three_won(outcomes: list[BaseException | None]) -> None:
@@ -257,9 +283,9 @@ class StorageContract:
             owner = f"creator{attempt}"
             quotas = (Quota.active_jobs(3),)
             created = [make_job(owner_id=owner) for _ in range(8)]
-            assert_three_won(race([
-                functools.partial(storage.create, job, quotas=quotas) for job in created
-            ]))
+            assert_three_won(
+                race([functools.partial(storage.create, job, quotas=quotas) for job in created])
+            )
             assert len(storage.list(JobQuery(owner_id=owner))) == 3
 
             owner = f"starter{attempt}"
@@ -267,11 +293,19 @@ class StorageContract:
             pending = [make_job(owner_id=owner) for _ in range(8)]
             for job in pending:
                 storage.create(job)
-            assert_three_won(race([
-                functools.partial(
-                    storage.update, job.job_id, {Phase.PENDING}, quotas=quotas, phase=Phase.QUEUED
+            assert_three_won(
+                race(
+                    [
+                        functools.partial(
+                            storage.update,
+                            job.job_id,
+                            {Phase.PENDING},
+                            quotas=quotas,
+                            phase=Phase.QUEUED,
+                        )
+                        for job in pending
+                    ]
                 )
-                for job in pending
-            ]))
+            )
             queued = storage.list(JobQuery(owner_id=owner, phases=frozenset({Phase.QUEUED})))
             assert len(queued) == 3

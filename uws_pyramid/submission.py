@@ -1,4 +1,5 @@
 """What a client submits: UWS control values, job parameters and uploads, parsed and limited."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

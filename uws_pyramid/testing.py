@@ -1,4 +1,5 @@
 """Contract test suites that every Storage and Manager plugin runs against its implementation."""
+
 from __future__ import annotations
 
 import io
@@ -31,9 +32,20 @@ from .submission import Submission, Upload
 from .xsdcheck import is_uws_xml, validate
 
 __all__ = [
-    "StorageContract", "AccountsContract", "make_job", "ManagerContract", "ManagerHarness",
-    "build_harness", "wait_for", "write_job_type", "group_alive", "EXAMPLE_JDL", "UWSTestApp",
-    "require_services", "serve", "race",
+    "StorageContract",
+    "AccountsContract",
+    "make_job",
+    "ManagerContract",
+    "ManagerHarness",
+    "build_harness",
+    "wait_for",
+    "write_job_type",
+    "group_alive",
+    "EXAMPLE_JDL",
+    "UWSTestApp",
+    "require_services",
+    "serve",
+    "race",
 ]
 
 #: The example job types (echo, sleep, fail, wordcount), shipped in the package so that the
@@ -118,15 +130,23 @@ format = %(asctime)s %(levelname)s [%(name)s] %(message)s
 """
 
 
-def write_ini(path: Path, settings: Mapping[str, str], port: int = 0, threads: int = 16,
-              server: Mapping[str, str] | None = None) -> Path:
+def write_ini(
+    path: Path,
+    settings: Mapping[str, str],
+    port: int = 0,
+    threads: int = 16,
+    server: Mapping[str, str] | None = None,
+) -> Path:
     """An ini file for ``pserve`` (tests and benchmarks that start real server processes);
     ``server``: the [server:main] options besides ``listen`` (default: ``threads``)."""
     options = {"threads": str(threads)} if server is None else server
-    path.write_text(SERVER_INI.format(
-        settings="\n".join(f"{k} = {v}" for k, v in settings.items()), port=port,
-        server="\n".join(f"{k} = {v}" for k, v in options.items()),
-    ))
+    path.write_text(
+        SERVER_INI.format(
+            settings="\n".join(f"{k} = {v}" for k, v in settings.items()),
+            port=port,
+            server="\n".join(f"{k} = {v}" for k, v in options.items()),
+        )
+    )
     return path
 
 
@@ -187,8 +207,9 @@ class ManagerHarness:
     def service(self) -> JobService:
         return self.runtime.service
 
-    def run(self, job_type: str, /, *, execution_duration: int | None = None,
-            **parameters: str) -> Job:
+    def run(
+        self, job_type: str, /, *, execution_duration: int | None = None, **parameters: str
+    ) -> Job:
         """Create a job with PHASE=RUN, like a client's POST to the job list."""
         control = {"PHASE": "RUN"}
         if execution_duration is not None:
@@ -201,11 +222,13 @@ class ManagerHarness:
     def job_dir(self, job_id: str) -> JobDir:
         return self.service.job_dir(job_id)
 
-    def wait(self, job_id: str, phases: Collection[Phase] = FINAL,
-             timeout: float | None = None) -> Job:
+    def wait(
+        self, job_id: str, phases: Collection[Phase] = FINAL, timeout: float | None = None
+    ) -> Job:
         """The job once it is in one of ``phases`` (polling storage)."""
-        return wait_for(lambda: (j := self.job(job_id)).phase in phases and j,
-                        timeout or self.timeout)
+        return wait_for(
+            lambda: (j := self.job(job_id)).phase in phases and j, timeout or self.timeout
+        )
 
     def wait_result(self, job_id: str, result_id: str = "stderr") -> Job:
         """The job once ``result_id`` is recorded (results of an aborted job come later)."""
@@ -225,8 +248,14 @@ class ManagerHarness:
 def build_harness(here: Path, settings: Mapping[str, str], timeout: float = 10.0) -> ManagerHarness:
     """A runtime over ``here`` (database, ``jobs/`` working directories) with background tasks
     off: the manager's own threads must do the work."""
-    full = {"here": str(here), "uws.jdl_dir": str(EXAMPLE_JDL), "uws.auth.anonymous": "true", "uws.workdir": "jobs",
-            "uws.background": "false", **settings}
+    full = {
+        "here": str(here),
+        "uws.jdl_dir": str(EXAMPLE_JDL),
+        "uws.auth.anonymous": "true",
+        "uws.workdir": "jobs",
+        "uws.background": "false",
+        **settings,
+    }
     return ManagerHarness(build_runtime(parse_settings(full)), timeout)
 
 
@@ -256,8 +285,9 @@ class ManagerContract:
         built: list[ManagerHarness] = []
 
         def factory() -> ManagerHarness:
-            harness = build_harness(tmp_path, {**storage_settings, **manager_settings},
-                                    self.timeout)
+            harness = build_harness(
+                tmp_path, {**storage_settings, **manager_settings}, self.timeout
+            )
             built.append(harness)
             return harness
 
@@ -318,7 +348,7 @@ class ManagerContract:
     def test_parameters_are_data_not_code(self, harness: ManagerHarness, tmp_path: Path) -> None:
         marker = tmp_path / "pwned"
         value = (
-            f'$(touch {marker}) `touch {marker}` "; touch {marker}; " \'; touch {marker}; \'\n'
+            f"$(touch {marker}) `touch {marker}` \"; touch {marker}; \" '; touch {marker}; '\n"
             f"$HOME ${{IFS}} $((1+1)) | & ; < > * ~ \\ {marker}"
         )
         job = harness.wait(harness.run("echo", message=value).job_id)

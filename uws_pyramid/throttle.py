@@ -1,4 +1,5 @@
 """Failed logins, counted per user name and per client address: a growing wait after a few."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -32,7 +33,10 @@ class Throttle:
     ``size`` keys: when full, the oldest are dropped, so the table never grows unbounded."""
 
     def __init__(
-        self, free: int = 5, cap: float = 60.0, size: int = 10_000,
+        self,
+        free: int = 5,
+        cap: float = 60.0,
+        size: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.free = free
@@ -78,8 +82,7 @@ class Throttle:
     def _prune(self, now: float) -> None:
         """Forget stale keys; if the table is still full, the oldest half."""
         self._failures = {
-            k: v for k, v in self._failures.items()
-            if now - v[1] < max(FORGET, self.delay(v[0]))
+            k: v for k, v in self._failures.items() if now - v[1] < max(FORGET, self.delay(v[0]))
         }
         if len(self._failures) >= self.size:
             keep = list(self._failures.items())[len(self._failures) // 2 :]

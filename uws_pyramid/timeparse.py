@@ -1,4 +1,5 @@
 """Parsing of the times and durations clients send (AFTER, DESTRUCTION, EXECUTIONDURATION, WAIT)."""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,9 @@ _AFTER = re.compile(
     r"^(\d{4})(?:-?(\d{2})(?:-?(\d{2})"
     r"(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d{1,9}))?)?)?)?)?)?(Z)?$"
 )
-AFTER_FORM = "a UTC date and time such as 2015-10-26T09:15:35Z (from 2015 to 2015-10-26T09:15:35.123Z)"
+AFTER_FORM = (
+    "a UTC date and time such as 2015-10-26T09:15:35Z (from 2015 to 2015-10-26T09:15:35.123Z)"
+)
 
 
 def parse_after(name: str, text: str) -> datetime:
@@ -69,8 +72,9 @@ def parse_int(name: str, text: str, minimum: int, expected: str, maximum: int = 
     return value
 
 
-def ended_at(recorded: str | None, started: datetime | None, now: datetime | None = None
-             ) -> datetime:
+def ended_at(
+    recorded: str | None, started: datetime | None, now: datetime | None = None
+) -> datetime:
     """A job's endTime from its exit record (UTC, whole seconds), for ends noticed late (a
     restart, an outage): the record's time when it is clearly past, else ``now`` (more
     precise); never before ``started``."""

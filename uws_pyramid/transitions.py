@@ -3,6 +3,7 @@
 Managers report facts about their jobs (it started, it ended with this outcome, it could not
 be started); the service turns each fact into one compare-and-set of the storage with the
 rule below, so that a manager never states a phase rule of its own."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -51,8 +52,14 @@ def _rule(sources: frozenset[Phase], target: Phase | None, *fields: str) -> Rule
 
 _INFO = ("job_info",)
 RULES: Mapping[Event, Rule] = {
-    Event.EDITED: _rule(frozenset({Phase.PENDING}), None,
-                        "parameters", "execution_duration", "destruction", "run_id"),
+    Event.EDITED: _rule(
+        frozenset({Phase.PENDING}),
+        None,
+        "parameters",
+        "execution_duration",
+        "destruction",
+        "run_id",
+    ),
     Event.RUN: _rule(frozenset({Phase.PENDING, Phase.HELD}), Phase.QUEUED),
     Event.ABORTED: _rule(ABORTABLE, Phase.ABORTED, "end_time"),
     # QUEUED only: a job that moved on meanwhile (another server process started it) is not
@@ -61,8 +68,9 @@ RULES: Mapping[Event, Rule] = {
     # Any active phase: the scheduler may report the job running before its id is recorded.
     Event.SUBMITTED: _rule(ACTIVE, None, "process_id", *_INFO),
     # Not from EXECUTING: a start is exclusive, a second one must stop its process.
-    Event.STARTED: _rule(ACTIVE - {Phase.EXECUTING}, Phase.EXECUTING,
-                         "start_time", "process_id", *_INFO),
+    Event.STARTED: _rule(
+        ACTIVE - {Phase.EXECUTING}, Phase.EXECUTING, "start_time", "process_id", *_INFO
+    ),
     Event.REQUEUED: _rule(ACTIVE - {Phase.QUEUED}, Phase.QUEUED, *_INFO),
     Event.SUSPENDED: _rule(ACTIVE - {Phase.SUSPENDED}, Phase.SUSPENDED, *_INFO),
     Event.PROGRESS: _rule(ACTIVE, None, *_INFO),

@@ -1,4 +1,5 @@
 """Test kit: validate documents against the shipped UWS 1.1 schema, tell UWS XML from other XML."""
+
 from __future__ import annotations
 
 import functools
@@ -50,8 +51,7 @@ def validate(xml: bytes) -> None:
     """Raise AssertionError naming every fault's path and reason unless ``xml`` is valid UWS."""
     root = parse(xml)
     faults = [
-        f"{error.path}: {error.reason}"
-        for error in schema().iter_errors(etree.ElementTree(root))
+        f"{error.path}: {error.reason}" for error in schema().iter_errors(etree.ElementTree(root))
     ]
     if faults:
         raise AssertionError("invalid UWS document:\n  " + "\n  ".join(faults))

@@ -1,4 +1,5 @@
 """Hosts for the deployment test: network namespaces on one bridge, and the daemons on them."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,7 @@ LOGIN_HOST, APP_HOST, PROXY_HOST = f"{SUBNET}.1", f"{SUBNET}.2", f"{SUBNET}.3"
 
 
 def run(*argv: str, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=60,
-                          **kwargs)  # type: ignore[call-overload]
+    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=60, **kwargs)  # type: ignore[call-overload]
 
 
 def missing_tools() -> list[str]:
@@ -51,7 +51,9 @@ class Network:
         netns, outside, inside = f"uws-{name}-{self.tag}", f"uws{name[0]}o{self.tag}", "eth0"
         run("ip", "netns", "add", netns)
         self.hosts[netns] = address
-        run("ip", "link", "add", outside, "type", "veth", "peer", "name", f"uws{name[0]}i{self.tag}")
+        run(
+            "ip", "link", "add", outside, "type", "veth", "peer", "name", f"uws{name[0]}i{self.tag}"
+        )
         run("ip", "link", "set", f"uws{name[0]}i{self.tag}", "netns", netns)
         run("ip", "link", "set", outside, "master", self.bridge)
         run("ip", "link", "set", outside, "up")
@@ -75,8 +77,13 @@ class Network:
         run("ip", "link", "del", self.bridge, check=False)
 
 
-def wait_port(host: str, port: int, process: subprocess.Popen[bytes] | None = None,
-              log: Path | None = None, timeout: float = 30.0) -> None:
+def wait_port(
+    host: str,
+    port: int,
+    process: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+    timeout: float = 30.0,
+) -> None:
     """Until ``host:port`` accepts connections (seen from this namespace); an error with the
     end of ``log`` if ``process`` ends first."""
     deadline = time.monotonic() + timeout
@@ -93,13 +100,19 @@ def wait_port(host: str, port: int, process: subprocess.Popen[bytes] | None = No
 
 
 @contextmanager
-def daemon(argv: Sequence[str], log: Path, netns: str | None = None,
-           cwd: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def daemon(
+    argv: Sequence[str], log: Path, netns: str | None = None, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """A process in the background (in ``netns``), stopped with SIGTERM (then SIGKILL)."""
     prefix = ["ip", "netns", "exec", netns] if netns else []
     with log.open("ab") as out:
-        process = subprocess.Popen([*prefix, *argv], stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, cwd=cwd)
+        process = subprocess.Popen(
+            [*prefix, *argv],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+        )
     try:
         yield process
     finally:
@@ -130,13 +143,32 @@ def postgres(listen: Sequence[str], port: int) -> Iterator[str]:
     run(*as_postgres, pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
     with (data / "pg_hba.conf").open("a") as hba:
         hba.write(f"host all all {SUBNET}.0/24 trust\n")
-    run(*as_postgres, pg_bin("pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
-        f"-p {port} -k {folder} -c listen_addresses='{','.join(listen)}'", "start")
+    run(
+        *as_postgres,
+        pg_bin("pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(folder / "log"),
+        "-w",
+        "-o",
+        f"-p {port} -k {folder} -c listen_addresses='{','.join(listen)}'",
+        "start",
+    )
     try:
         yield f"postgres@{listen[-1]}:{port}"
     finally:
-        run(*as_postgres, pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop",
-            check=False)
+        run(
+            *as_postgres,
+            pg_bin("pg_ctl"),
+            "-D",
+            str(data),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+            check=False,
+        )
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -158,8 +190,9 @@ def sshd(folder: Path, address: str, port: int, client_key: Path) -> Iterator[No
         "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
     )
     Path("/run/sshd").mkdir(exist_ok=True)  # its privilege separation folder
-    with daemon([shutil.which("sshd") or "sshd", "-D", "-e", "-f", str(config)],
-                folder / "sshd.log") as process:
+    with daemon(
+        [shutil.which("sshd") or "sshd", "-D", "-e", "-f", str(config)], folder / "sshd.log"
+    ) as process:
         wait_port(address, port, process, folder / "sshd.log")
         yield
 

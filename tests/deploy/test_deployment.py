@@ -5,6 +5,7 @@ proxy host, two waitress processes started as the systemd unit (docs/deploy/uws@
 says, from the shipped production.ini, on an application host; PostgreSQL and the SLURM login
 node (sshd, key only) on a third. Jobs are submitted through ssh and call back through the
 proxy. Everything goes over the private network: nothing reaches another machine."""
+
 from __future__ import annotations
 
 import base64
@@ -47,9 +48,15 @@ class Deployment:
     proxy_ns: str
     access_log: Path
 
-    def request(self, method: str, path: str, body: str | None = None, host: str = PUBLIC,
-                auth: tuple[str, str] | None = ("operator", PASSWORD),
-                timeout: float = 60) -> http.client.HTTPResponse:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: str | None = None,
+        host: str = PUBLIC,
+        auth: tuple[str, str] | None = ("operator", PASSWORD),
+        timeout: float = 60,
+    ) -> http.client.HTTPResponse:
         """One request to the proxy's public address, as a client outside would send it."""
         headers = {"Host": host}
         if auth:
@@ -78,22 +85,26 @@ def server_ini(folder: Path, db: str, key: Path, ssh_port: int) -> Path:
     ini = configparser.RawConfigParser()  # keeps %(http_port)s for pserve to fill in
     ini.optionxform = str  # type: ignore[assignment,method-assign]
     ini.read(ROOT / "production.ini")
-    ssh = f"ssh -o BatchMode=yes -i {key} -p {ssh_port} -o StrictHostKeyChecking=no " \
-          f"-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-    ini["app:main"].update({
-        "uws.storage.url": f"postgresql+psycopg://uws@{db}/uws",
-        "uws.manager.ssh_host": f"root@{LOGIN_HOST}",
-        "uws.manager.ssh_command": ssh,
-        "uws.manager.poll_interval": "1",
-        "uws.jdl_dir": str(folder / "srv/jdl"),
-        "uws.workdir": str(folder / "shared/jobs"),
-        "uws.secret_file": str(folder / "srv/var/secret"),
-        # Where jobs running on the cluster report their start and end: through the proxy.
-        "uws.base_url": f"http://{PROXY_HOST}",
-        "uws.auth.proxy_header": "X-Remote-User",
-        "uws.auth.proxy_networks": PROXY_HOST,
-        "uws.wait.max": "60",
-    })
+    ssh = (
+        f"ssh -o BatchMode=yes -i {key} -p {ssh_port} -o StrictHostKeyChecking=no "
+        f"-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+    )
+    ini["app:main"].update(
+        {
+            "uws.storage.url": f"postgresql+psycopg://uws@{db}/uws",
+            "uws.manager.ssh_host": f"root@{LOGIN_HOST}",
+            "uws.manager.ssh_command": ssh,
+            "uws.manager.poll_interval": "1",
+            "uws.jdl_dir": str(folder / "srv/jdl"),
+            "uws.workdir": str(folder / "shared/jobs"),
+            "uws.secret_file": str(folder / "srv/var/secret"),
+            # Where jobs running on the cluster report their start and end: through the proxy.
+            "uws.base_url": f"http://{PROXY_HOST}",
+            "uws.auth.proxy_header": "X-Remote-User",
+            "uws.auth.proxy_networks": PROXY_HOST,
+            "uws.wait.max": "60",
+        }
+    )
     ini["server:main"]["listen"] = f"{APP_HOST}:%(http_port)s"
     ini["server:main"]["trusted_proxy"] = PROXY_HOST
     path = folder / "srv/app/production.ini"
@@ -145,8 +156,13 @@ def admin(ini: Path, *argv: str, stdin: str = "") -> str:
     """``uws-admin <command> [<action>] <ini> ...`` as README writes it."""
     split = 2 if argv[0] in ("users", "roles", "tokens") else 1
     command = [*argv[:split], str(ini), *argv[split:]]
-    done = subprocess.run([str(Path(sys.executable).parent / "uws-admin"), *command],
-                          input=stdin, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "uws-admin"), *command],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -181,15 +197,21 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         assert admin(ini, "check").endswith("all checks passed\n")
         admin(ini, "users", "add", "operator", "--role", "admin", stdin=f"{PASSWORD}\n")
         servers = {
-            port: stack.enter_context(hosts.daemon(
-                unit_command(port), folder / f"server-{port}.log", netns=app_ns, cwd=ini.parent
-            ))
+            port: stack.enter_context(
+                hosts.daemon(
+                    unit_command(port), folder / f"server-{port}.log", netns=app_ns, cwd=ini.parent
+                )
+            )
             for port in PORTS
         }
         main = nginx_conf(folder)
-        proxy = stack.enter_context(hosts.daemon(
-            ["nginx", "-c", str(main), "-g", "daemon off;"], folder / "nginx.log", netns=proxy_ns
-        ))
+        proxy = stack.enter_context(
+            hosts.daemon(
+                ["nginx", "-c", str(main), "-g", "daemon off;"],
+                folder / "nginx.log",
+                netns=proxy_ns,
+            )
+        )
         for port, server in servers.items():
             hosts.wait_port(APP_HOST, port, server, folder / f"server-{port}.log", timeout=60)
         hosts.wait_port(PROXY_HOST, 80, proxy, folder / "nginx.log")
@@ -226,7 +248,9 @@ def test_a_job_through_the_proxy_on_the_cluster(deployment: Deployment) -> None:
     # The job called back through the proxy (signed events), from the cluster's node.
     job_id = path.rsplit("/", 1)[1]
     log = deployment.access_log.read_text()
-    assert re.search(rf'^{re.escape(LOGIN_HOST)} .*"POST /events/{job_id} HTTP/1.1" 20\d', log, re.M), log[-2000:]
+    assert re.search(
+        rf'^{re.escape(LOGIN_HOST)} .*"POST /events/{job_id} HTTP/1.1" 20\d', log, re.M
+    ), log[-2000:]
     deleted = deployment.request("DELETE", path)
     assert deleted.status == 303
     assert deleted.headers["Location"] == f"http://{PUBLIC}/rest/sleep?LAST=100"
@@ -238,9 +262,14 @@ def test_both_servers_answer_and_share_the_jobs(deployment: Deployment) -> None:
     path = urlsplit(created.headers["Location"]).path
     for port in PORTS:
         direct = http.client.HTTPConnection(APP_HOST, port, timeout=10)
-        direct.request("GET", path + "/parameters/message", headers={
-            "Authorization": "Basic " + base64.b64encode(f"operator:{PASSWORD}".encode()).decode()
-        })
+        direct.request(
+            "GET",
+            path + "/parameters/message",
+            headers={
+                "Authorization": "Basic "
+                + base64.b64encode(f"operator:{PASSWORD}".encode()).decode()
+            },
+        )
         answer = direct.getresponse()
         assert (answer.status, answer.read()) == (200, b"shared")
         direct.close()

@@ -1,4 +1,5 @@
 """Fault-injection helpers: a private PostgreSQL, client load, and the audit of every job."""
+
 from __future__ import annotations
 
 import glob
@@ -50,13 +51,23 @@ class PrivatePostgres:
         subprocess.run([*self.as_user, *argv], check=True, capture_output=True, timeout=120)
 
     def init(self) -> None:
-        self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "--no-sync")
+        self._run(
+            _pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"
+        )
 
     def start(self) -> None:
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-w",
-                  "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                        f"-c fsync=off -c max_connections=200", "start")
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+            f"-c fsync=off -c max_connections=200",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
@@ -66,8 +77,9 @@ class PrivatePostgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def phases(self, database: str) -> dict[str, str]:
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
-                             dbname=database, autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname=database, autocommit=True
+        ) as conn:
             return dict(conn.execute("SELECT job_id, phase FROM uws_jobs").fetchall())
 
     def destroy(self) -> None:
@@ -114,8 +126,9 @@ class Load:
     slowest: float = 0.0
     stopped: float = 0.0
 
-    def _call(self, srv: Endpoint, method: str, path: str, form: dict[str, str] | None = None
-              ) -> tuple[int, str]:
+    def _call(
+        self, srv: Endpoint, method: str, path: str, form: dict[str, str] | None = None
+    ) -> tuple[int, str]:
         conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
         try:
             body = urlencode(form).encode() if form is not None else None
@@ -145,7 +158,8 @@ class Load:
                     started = time.monotonic()  # a WAIT is slow on purpose: not counted
                 else:
                     status, location = self._call(
-                        srv, "POST", "/rest/audit", {"PHASE": "RUN", "seconds": str(self.seconds)})
+                        srv, "POST", "/rest/audit", {"PHASE": "RUN", "seconds": str(self.seconds)}
+                    )
                     if status == 303:
                         with self._lock:
                             self.created.add(location.rsplit("/", 1)[1])
@@ -189,12 +203,14 @@ class Audit:
     jobs: int
 
     def figures(self) -> str:
-        return (f"FAULTS {self.scenario}: jobs {self.jobs}, requests {dict(self.statuses)}, "
-                f"during the fault {dict(self.during)}; 503: {self.statuses['503']}, "
-                f"500: {self.statuses['500']}; lost {len(self.lost)}, stuck {len(self.stuck)}, "
-                f"duplicated {len(self.duplicated)}, pending {len(self.pending)}; "
-                f"every job final {self.recovery:.1f} s after the fault ended "
-                f"({self.after_load:.1f} s after the load stopped)")
+        return (
+            f"FAULTS {self.scenario}: jobs {self.jobs}, requests {dict(self.statuses)}, "
+            f"during the fault {dict(self.during)}; 503: {self.statuses['503']}, "
+            f"500: {self.statuses['500']}; lost {len(self.lost)}, stuck {len(self.stuck)}, "
+            f"duplicated {len(self.duplicated)}, pending {len(self.pending)}; "
+            f"every job final {self.recovery:.1f} s after the fault ended "
+            f"({self.after_load:.1f} s after the load stopped)"
+        )
 
     def check(self) -> None:
         print(self.figures())
@@ -213,8 +229,14 @@ def runs(workdir: Path, job_id: str) -> int:
         return 0
 
 
-def settle(scenario: str, phases_of: Callable[[], dict[str, str]], workdir: Path, load: Load,
-           fault_ended: float, timeout: float = 90) -> Audit:
+def settle(
+    scenario: str,
+    phases_of: Callable[[], dict[str, str]],
+    workdir: Path,
+    load: Load,
+    fault_ended: float,
+    timeout: float = 90,
+) -> Audit:
     """Wait until every job is final (or ``timeout``), then audit them all; ``phases_of``
     reads every job's phase from the storage itself."""
     deadline = time.monotonic() + timeout

@@ -4,6 +4,7 @@ Real parts only: a private PostgreSQL instance that the tests stop and start, tw
 processes sharing it, the local manager running real job processes. Each scenario prints one
 ``FAULTS`` line of figures (requests answered 503/500, jobs lost/stuck/duplicated, recovery
 time)."""
+
 from __future__ import annotations
 
 import http.client
@@ -43,8 +44,9 @@ def pg() -> Iterator[PrivatePostgres]:
 
 
 @contextmanager
-def deployment(pg: PrivatePostgres, tmp: Path, count: int = 2, **extra: str
-               ) -> Iterator[tuple[list[Server], dict[str, str], str]]:
+def deployment(
+    pg: PrivatePostgres, tmp: Path, count: int = 2, **extra: str
+) -> Iterator[tuple[list[Server], dict[str, str], str]]:
     """``count`` server processes on one new database of ``pg``; yields them, their settings
     and the database's name."""
     with temporary_database(pg.admin_url) as url:
@@ -65,8 +67,7 @@ def deployment(pg: PrivatePostgres, tmp: Path, count: int = 2, **extra: str
         }
         assert admin.main(["migrate", str(write_ini(tmp / "migrate.ini", settings))]) == 0
         with ExitStack() as stack:
-            servers = [stack.enter_context(server(name, settings, tmp))
-                       for name in "ab"[:count]]
+            servers = [stack.enter_context(server(name, settings, tmp)) for name in "ab"[:count]]
             yield servers, settings, url.rsplit("/", 1)[1]
 
 
@@ -81,8 +82,9 @@ def phase(srv: Server, job_id: str) -> str:
 
 
 def create(srv: Server, seconds: int) -> str:
-    status, location, body = srv.call("POST", "/rest/audit", {"PHASE": "RUN",
-                                                             "seconds": str(seconds)})
+    status, location, body = srv.call(
+        "POST", "/rest/audit", {"PHASE": "RUN", "seconds": str(seconds)}
+    )
     assert status == 303, body
     return location.rsplit("/", 1)[1]
 
@@ -96,7 +98,10 @@ def test_an_outage_frees_no_slot_and_loses_no_end(pg: PrivatePostgres, tmp_path:
     """Issue 12, item 1: one slot, a 4 s job running and one queued, the database down for
     6 s across the first job's end: both complete once it is back, none waits forever."""
     with deployment(pg, tmp_path, count=1, **{"uws.manager.max_running": "1"}) as (
-            servers, _, database):
+        servers,
+        _,
+        database,
+    ):
         srv = servers[0]
         running, queued = create(srv, 4), create(srv, 0)
         wait_for(lambda: phase(srv, running) == "EXECUTING", 10)
@@ -114,8 +119,10 @@ def test_an_outage_frees_no_slot_and_loses_no_end(pg: PrivatePostgres, tmp_path:
             back = time.monotonic()
             pg.start()
         wait_for(lambda: pg.phases(database) == {running: "COMPLETED", queued: "COMPLETED"}, 20)
-        print(f"FAULTS one slot, postgres down 6 s: both jobs COMPLETED "
-              f"{time.monotonic() - back:.1f} s after its restart began")
+        print(
+            f"FAULTS one slot, postgres down 6 s: both jobs COMPLETED "
+            f"{time.monotonic() - back:.1f} s after its restart began"
+        )
         assert "recording its end failed" in srv.log.read_text()  # the fault did hit the end
 
 
@@ -134,8 +141,13 @@ def test_postgres_outage_under_load(pg: PrivatePostgres, tmp_path: Path, seconds
         load.window.clear()
         time.sleep(2)
         load.stop()
-        audit = settle(f"postgres down {seconds} s", lambda: pg.phases(database),
-                       tmp_path / "jobs", load, ended)
+        audit = settle(
+            f"postgres down {seconds} s",
+            lambda: pg.phases(database),
+            tmp_path / "jobs",
+            load,
+            ended,
+        )
         audit.check()
         assert load.during["503"] > 0  # the outage was seen, as 503
         for srv in servers:  # both processes still serve, and still run jobs
@@ -171,8 +183,13 @@ def test_servers_killed_and_stopped_under_load(pg: PrivatePostgres, tmp_path: Pa
         load.window.clear()
         time.sleep(2)
         load.stop()
-        audit = settle("server kill -9 and SIGTERM", lambda: pg.phases(database),
-                       tmp_path / "jobs", load, ended)
+        audit = settle(
+            "server kill -9 and SIGTERM",
+            lambda: pg.phases(database),
+            tmp_path / "jobs",
+            load,
+            ended,
+        )
         print(f"FAULTS SIGTERM: server exited {took:.2f} s after the signal")
         audit.check()
         assert took < 12
@@ -181,15 +198,21 @@ def test_servers_killed_and_stopped_under_load(pg: PrivatePostgres, tmp_path: Pa
 @pytest.mark.parametrize("sandbox", ["none", "bwrap"])
 def test_job_processes_killed(pg: PrivatePostgres, tmp_path: Path, sandbox: str) -> None:
     workdir = tmp_path / "jobs"
-    with deployment(pg, tmp_path, count=1, **{"uws.manager.sandbox": sandbox}) as (
-        servers, settings, _
-    ), ExitStack() as later:
+    with (
+        deployment(pg, tmp_path, count=1, **{"uws.manager.sandbox": sandbox}) as (
+            servers,
+            settings,
+            _,
+        ),
+        ExitStack() as later,
+    ):
         srv = servers[0]
         # kill -9 of a script: ERROR, and what it left in its group is killed.
         job_id = create(srv, 60)
         wrapper = wrapper_of(workdir, job_id)
-        script = wait_for(lambda: [p for p in _group_members(wrapper["pgid"])
-                                   if p != wrapper["pid"]], 10)
+        script = wait_for(
+            lambda: [p for p in _group_members(wrapper["pgid"]) if p != wrapper["pid"]], 10
+        )
         os.kill(script[0], signal.SIGKILL)
         wait_for(lambda: phase(srv, job_id) in FINAL, 10)
         assert phase(srv, job_id) == "ERROR"
@@ -215,8 +238,9 @@ def test_job_processes_killed(pg: PrivatePostgres, tmp_path: Path, sandbox: str)
         wait_for(lambda: phase(srv, short) in FINAL, 10)
         end = job_xml(srv, short).findtext("uws:endTime", namespaces=NS)
         assert end is not None
-        assert (restarted - datetime.fromisoformat(end.replace("Z", "+00:00"))
-                ).total_seconds() > 1.5, end
+        assert (
+            restarted - datetime.fromisoformat(end.replace("Z", "+00:00"))
+        ).total_seconds() > 1.5, end
         time.sleep(1)  # adopted by now
         assert phase(srv, adopted) == "EXECUTING"
         os.kill(wrapper["pid"], signal.SIGKILL)
@@ -227,5 +251,7 @@ def test_job_processes_killed(pg: PrivatePostgres, tmp_path: Path, sandbox: str)
             # Recovery killed what the wrapper left. In the sandbox there is nothing left to
             # kill: bubblewrap takes the script down with the wrapper (--die-with-parent).
             assert "dead wrapper left behind" in srv.log.read_text()
-        print("FAULTS job processes: script and wrapper kill -9, re-adopted wrapper kill -9: "
-              "ERROR, no process left; endTime from exit.json after a restart")
+        print(
+            "FAULTS job processes: script and wrapper kill -9, re-adopted wrapper kill -9: "
+            "ERROR, no process left; endTime from exit.json after a restart"
+        )

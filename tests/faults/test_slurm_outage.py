@@ -5,6 +5,7 @@ tests/slurm/start-slurm.sh, as CI started it), and the controller unreachable fr
 only: its SLURM commands read a private copy of slurm.conf (``SLURM_CONF``) pointed at a closed
 port, so the real sbatch and squeue fail as when the controller is down ("Unable to contact
 slurm controller (connect failure)") while jobs already on the node run on."""
+
 from __future__ import annotations
 
 import os
@@ -58,18 +59,21 @@ def slurm_server(private_conf: Path, tmp_path: Path) -> Iterator[tuple[Any, str]
         return holder["app"](environ, start_response)
 
     with serve(wsgi, threads=16) as url:
-        holder["app"] = main({"here": str(tmp_path)}, **{
-            "uws.storage": "sqlite",
-            "uws.storage.path": "uws.sqlite",
-            "uws.manager": "slurm",
-            "uws.manager.poll_interval": "0.5",
-            "uws.manager.submit_retry": "120",
-            "uws.jdl_dir": str(JDL),
-            "uws.auth.anonymous": "true",
-            "uws.workdir": "jobs",
-            "uws.wait.max": "10",
-            "uws.base_url": url,
-        })
+        holder["app"] = main(
+            {"here": str(tmp_path)},
+            **{
+                "uws.storage": "sqlite",
+                "uws.storage.path": "uws.sqlite",
+                "uws.manager": "slurm",
+                "uws.manager.poll_interval": "0.5",
+                "uws.manager.submit_retry": "120",
+                "uws.jdl_dir": str(JDL),
+                "uws.auth.anonymous": "true",
+                "uws.workdir": "jobs",
+                "uws.wait.max": "10",
+                "uws.base_url": url,
+            },
+        )
         try:
             yield holder["app"], url
         finally:
@@ -95,15 +99,23 @@ def stop_controller() -> None:
 
 
 def start_controller() -> None:
-    done = subprocess.run(["bash", str(ROOT / "tests/slurm/start-slurm.sh")],
-                          capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run(
+        ["bash", str(ROOT / "tests/slurm/start-slurm.sh")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 
 @pytest.mark.parametrize("fault", ["stopped", "unreachable"])
 def test_controller_out_of_reach_for_30_s_while_jobs_are_submitted(
-    slurm_server: tuple[Any, str], private_conf: Path, tmp_path: Path,
-    caplog: pytest.LogCaptureFixture, fault: str,
+    slurm_server: tuple[Any, str],
+    private_conf: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
 ) -> None:
     app, url = slurm_server
 
@@ -113,8 +125,11 @@ def test_controller_out_of_reach_for_30_s_while_jobs_are_submitted(
 
     def unsubmitted() -> int:
         with sqlite3.connect(tmp_path / "uws.sqlite") as conn:
-            return int(conn.execute("SELECT count(*) FROM uws_jobs WHERE phase = 'QUEUED' "
-                                    "AND process_id IS NULL").fetchone()[0])
+            return int(
+                conn.execute(
+                    "SELECT count(*) FROM uws_jobs WHERE phase = 'QUEUED' AND process_id IS NULL"
+                ).fetchone()[0]
+            )
 
     original = private_conf.read_text()
     load = Load([Endpoint(url)], clients=2)
@@ -137,10 +152,18 @@ def test_controller_out_of_reach_for_30_s_while_jobs_are_submitted(
     time.sleep(2)
     load.stop()
 
-    audit = settle(f"SLURM controller {fault} {OUTAGE:.0f} s", phases, tmp_path / "jobs",
-                   load, ended, timeout=120)
-    print(f"FAULTS SLURM: slowest creation {load.slowest:.2f} s; {waiting} job(s) QUEUED "
-          "unsubmitted when the controller came back")
+    audit = settle(
+        f"SLURM controller {fault} {OUTAGE:.0f} s",
+        phases,
+        tmp_path / "jobs",
+        load,
+        ended,
+        timeout=120,
+    )
+    print(
+        f"FAULTS SLURM: slowest creation {load.slowest:.2f} s; {waiting} job(s) QUEUED "
+        "unsubmitted when the controller came back"
+    )
     audit.check()
     final = phases()
     failed = {j: p for j, p in final.items() if p != "COMPLETED"}

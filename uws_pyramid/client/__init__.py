@@ -1,4 +1,5 @@
 """The browser client: static pages and the JavaScript UWS library, served under /client/."""
+
 from __future__ import annotations
 
 from pyramid.config import Configurator

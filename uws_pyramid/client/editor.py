@@ -1,4 +1,5 @@
 """The job description editor's endpoints: PUT /jdl/{jobtype}, GET /jdl/{jobtype}/script."""
+
 from __future__ import annotations
 
 import json
@@ -99,8 +100,21 @@ def _result(item: Mapping[str, Any]) -> ResultSpec:
 def _used(item: Mapping[str, Any]) -> UsedSpec:
     name = _text(item, "name", "a used entity").strip()
     where = f"used entity {name or '(no name)'}"
-    return UsedSpec(name, **{key: _text(item, key, where) for key in (
-        "ref", "description", "role", "multiplicity", "default", "content_type", "url")})
+    return UsedSpec(
+        name,
+        **{
+            key: _text(item, key, where)
+            for key in (
+                "ref",
+                "description",
+                "role",
+                "multiplicity",
+                "default",
+                "content_type",
+                "url",
+            )
+        },
+    )
 
 
 def _texts(data: Mapping[str, Any], key: str) -> dict[str, str]:
@@ -147,11 +161,14 @@ def _read_body(request: Request, name: str) -> tuple[JobDescription, str | None]
             jd = description_from_json(body.get("description"))
         elif content_type in ("application/xml", "text/xml", "application/x-votable+xml"):
             kind = request.jobs.descriptions.format(
-                "votable" if b"<VOTABLE" in request.body[:4096] else "wadl")
+                "votable" if b"<VOTABLE" in request.body[:4096] else "wadl"
+            )
             jd, script = kind.read(request.body, f"{name}{kind.suffix}"), None
         else:
-            raise BadRequest("send the description as application/json, or as a WADL or "
-                             "VOTable document (application/xml)")
+            raise BadRequest(
+                "send the description as application/json, or as a WADL or "
+                "VOTable document (application/xml)"
+            )
     except JDLError as exc:
         raise BadRequest(f"invalid job description: {exc.reason}") from None
     except (ValueError, TypeError) as exc:
@@ -180,8 +197,15 @@ def put_description(request: Request) -> Response:
             raise BadRequest(f"invalid job description: {exc.reason}") from None
         log.info("job description %s saved through the editor", name)
     # "wadl": the description as WADL (what the editor shows); "document": as it is saved.
-    return json_response({"name": name, "wadl": wadl.decode("utf-8"), "format": kind.name,
-                          "document": kind.write(jd).decode("utf-8"), "saved": not check})
+    return json_response(
+        {
+            "name": name,
+            "wadl": wadl.decode("utf-8"),
+            "format": kind.name,
+            "document": kind.write(jd).decode("utf-8"),
+            "saved": not check,
+        }
+    )
 
 
 def get_script(request: Request) -> Response:

@@ -1,4 +1,5 @@
 """The saved versions of a job description, for the editor: list them and read one back."""
+
 from __future__ import annotations
 
 import re
@@ -34,12 +35,17 @@ def list_versions(request: Request) -> Response:
     versions = []
     # A job type's name is letters, digits, "_" and "-": nothing a glob would read otherwise.
     for path in history.glob(f"{name}.*.wadl"):
-        stamp = path.name[len(name) + 1:-len(".wadl")]
+        stamp = path.name[len(name) + 1 : -len(".wadl")]
         if not STAMP.match(stamp):
             continue
         saved = datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=timezone.utc)
-        versions.append({"stamp": stamp, "replaced": saved.isoformat(timespec="seconds"),
-                         "script": (history / f"{name}.{stamp}.sh").is_file()})
+        versions.append(
+            {
+                "stamp": stamp,
+                "replaced": saved.isoformat(timespec="seconds"),
+                "script": (history / f"{name}.{stamp}.sh").is_file(),
+            }
+        )
     versions.sort(key=lambda v: str(v["stamp"]), reverse=True)
     return json_response({"name": name, "versions": versions})
 
@@ -58,14 +64,23 @@ def get_version(request: Request) -> Response:
     except JDLError as exc:
         raise NotFound(f"version {stamp} of '{name}' cannot be read: {exc.reason}") from None
     script = history / f"{name}.{stamp}.sh"
-    return json_response({
-        "name": name, "stamp": stamp, "description": jd.to_json(), "wadl": data.decode("utf-8"),
-        "script": script.read_text(encoding="utf-8") if script.is_file() else None,
-    })
+    return json_response(
+        {
+            "name": name,
+            "stamp": stamp,
+            "description": jd.to_json(),
+            "wadl": data.decode("utf-8"),
+            "script": script.read_text(encoding="utf-8") if script.is_file() else None,
+        }
+    )
 
 
 def includeme(config: Configurator) -> None:
     config.add_route("jdl_history", "/jdl/{jobtype}/history")
     config.add_route("jdl_version", "/jdl/{jobtype}/history/{stamp}")
-    config.add_view(list_versions, route_name="jdl_history", request_method=("GET", "HEAD"), permission=EDIT)
-    config.add_view(get_version, route_name="jdl_version", request_method=("GET", "HEAD"), permission=EDIT)
+    config.add_view(
+        list_versions, route_name="jdl_history", request_method=("GET", "HEAD"), permission=EDIT
+    )
+    config.add_view(
+        get_version, route_name="jdl_version", request_method=("GET", "HEAD"), permission=EDIT
+    )

@@ -1,4 +1,5 @@
 """The browser client's login session: POST /login, POST /logout and GET /client/config."""
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,12 @@ def local_path(target: str) -> str:
     # "//host" and "/\host" are other sites to browsers; urlsplit drops tabs and newlines
     # that browsers drop too, so control characters are refused before it sees them.
     if (
-        parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
-        or "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
     ):
         raise BadRequest(f"next must be a path on this service, such as /client/, not {target!r}")
     # A Location header is ASCII: other characters (and spaces) go percent-encoded in UTF-8.
@@ -92,17 +97,21 @@ def client_config(request: Request) -> Response:
     admin = identity is not None and identity.admin
     has_session = identity is not None and identity.session is not None
     accounts = request.registry.uws.authenticator is not None
-    return no_store(json_response({
-        "user": identity.name if identity is not None else None,
-        "admin": admin,
-        "anonymous": settings.anonymous,
-        "editor": settings.editor and admin,
-        "csrf_token": get_csrf_token(request),
-        # null: the service keeps no accounts, or there is no session to end (HTTP Basic,
-        # a proxy's header): the pages then offer no "Log in" or no "Log out".
-        "login": request.static_path(LOGIN_PAGE) if accounts else None,
-        "logout": request.route_path("logout") if has_session else None,
-    }))
+    return no_store(
+        json_response(
+            {
+                "user": identity.name if identity is not None else None,
+                "admin": admin,
+                "anonymous": settings.anonymous,
+                "editor": settings.editor and admin,
+                "csrf_token": get_csrf_token(request),
+                # null: the service keeps no accounts, or there is no session to end (HTTP Basic,
+                # a proxy's header): the pages then offer no "Log in" or no "Log out".
+                "login": request.static_path(LOGIN_PAGE) if accounts else None,
+                "logout": request.route_path("logout") if has_session else None,
+            }
+        )
+    )
 
 
 def includeme(config: Configurator) -> None:
@@ -116,6 +125,8 @@ def includeme(config: Configurator) -> None:
     config.add_view(log_out, route_name="logout", request_method="POST", permission=PUBLIC)
     config.add_route("client_config", "/client/config")
     config.add_view(
-        client_config, route_name="client_config", request_method=("GET", "HEAD"),
+        client_config,
+        route_name="client_config",
+        request_method=("GET", "HEAD"),
         permission=PUBLIC,
     )

@@ -1,4 +1,5 @@
 """Server side of the execution contract: preparing a job's files and reading what its wrapper left."""
+
 from __future__ import annotations
 
 import json

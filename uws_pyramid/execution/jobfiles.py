@@ -6,6 +6,7 @@ progress, its exit record or a result. Every file the server reads from a job's 
 through here: each directory on the way is opened without following links, the file is opened
 with ``O_NOFOLLOW | O_NONBLOCK`` and must be a regular file with one link; reads are capped.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -117,8 +118,9 @@ def open_file(root: Path, relative: str | PurePath) -> tuple[BinaryIO, os.stat_r
     return os.fdopen(file_fd, "rb"), st
 
 
-def read_file(root: Path, relative: str | PurePath, limit: int,
-              tail: bool = False) -> tuple[bytes, int]:
+def read_file(
+    root: Path, relative: str | PurePath, limit: int, tail: bool = False
+) -> tuple[bytes, int]:
     """At most ``limit`` bytes of a job's file (its start, or its end with ``tail``) and the
     file's whole size. Errors as ``open_file``."""
     stream, st = open_file(root, relative)
@@ -152,7 +154,12 @@ def read_or_none(root: Path, relative: str | PurePath, limit: int) -> bytes | No
         log.warning("job directory %s: %s cannot be read: %s", root, relative, exc)
         return None
     if size > limit:
-        log.warning("job directory %s: %s has %d bytes, more than the %d expected; left unread",
-                    root, relative, size, limit)
+        log.warning(
+            "job directory %s: %s has %d bytes, more than the %d expected; left unread",
+            root,
+            relative,
+            size,
+            limit,
+        )
         return None
     return data

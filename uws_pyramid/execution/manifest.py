@@ -6,6 +6,7 @@ media type and a description. Blank lines and lines starting with ``#`` are skip
 follows the rules of declared result ids; the file is a plain file of the job's own, given
 relative to the working directory. A fault names the line; the caller makes it the job's error.
 """
+
 from __future__ import annotations
 
 import logging
@@ -69,17 +70,24 @@ def _fields(line: str, where: str) -> tuple[str, str, str, str]:
     if not 2 <= len(fields) <= 4:
         raise ManifestError(
             f"{where}: expected id, file, media type and description separated by tabs "
-            f"(2 to 4 fields), found {len(fields)}")
+            f"(2 to 4 fields), found {len(fields)}"
+        )
     rid, relative = fields[0].strip(), fields[1].strip()
     mime_type = fields[2].strip() if len(fields) > 2 else ""
     description = fields[3].strip() if len(fields) > 3 else ""
     if not RESULT_ID.match(rid):
         raise ManifestError(
-            f"{where}: result id {rid!r} is not valid (a letter or _, then letters, digits, _.-)")
-    if not safe_relative(relative) or is_pattern(relative) or relative == MANIFEST \
-            or relative.split("/", 1)[0] == META:
+            f"{where}: result id {rid!r} is not valid (a letter or _, then letters, digits, _.-)"
+        )
+    if (
+        not safe_relative(relative)
+        or is_pattern(relative)
+        or relative == MANIFEST
+        or relative.split("/", 1)[0] == META
+    ):
         raise ManifestError(
-            f"{where}: file {relative!r} must be a file name relative to the working directory")
+            f"{where}: file {relative!r} must be a file name relative to the working directory"
+        )
     if not mime_type:
         mime_type = mimetypes.guess_type(relative)[0] or _DEFAULT_TYPE
     if not MIME_TYPE.match(mime_type):

@@ -9,6 +9,7 @@ always gets the same id. A script may list more results in a manifest (``MANIFES
 is never given twice (the later file is left out, with a warning in the log). Each result
 carries its size and the SHA-256 of its content, computed here once.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -98,8 +99,12 @@ def _matches(root: Path, pattern: str) -> list[tuple[str, int, str]]:
             continue
         found.append((relative, size, digest))
         if len(found) >= MAX_FILES_PER_RESULT:
-            log.warning("result pattern %r in %s: only the first %d files are kept",
-                        pattern, root, MAX_FILES_PER_RESULT)
+            log.warning(
+                "result pattern %r in %s: only the first %d files are kept",
+                pattern,
+                root,
+                MAX_FILES_PER_RESULT,
+            )
             break
     return found
 
@@ -181,7 +186,9 @@ class Collected:
 
 
 def collect_results(
-    job_dir: JobDir, jd: JobDescription | None, parameters: Mapping[str, str],
+    job_dir: JobDir,
+    jd: JobDescription | None,
+    parameters: Mapping[str, str],
     declared: bool = True,
 ) -> Collected:
     """The declared results present in the working directory and those of the script's
@@ -196,8 +203,12 @@ def collect_results(
 
     def add(result: Result) -> bool:
         if result.id.lower() in taken:
-            log.warning("job dir %s: result id %r is taken already; file %s left out",
-                        root, result.id, result.path)
+            log.warning(
+                "job dir %s: result id %r is taken already; file %s left out",
+                root,
+                result.id,
+                result.path,
+            )
             return False
         taken.add(result.id.lower())
         results.append(result)
@@ -209,21 +220,23 @@ def collect_results(
         if safe_relative(pattern):
             found = _matches(root, pattern)
         elif pattern:
-            log.warning("result %s: pattern %r leaves the working directory; ignored",
-                        spec.id, pattern)
+            log.warning(
+                "result %s: pattern %r leaves the working directory; ignored", spec.id, pattern
+            )
         for path, size, digest in found:
             rid = pattern_id(spec.id, pattern, path) if is_pattern(pattern) else spec.id
-            add(Result(rid, path, spec.mime_type, size, digest, spec.description or None,
-                       spec.id))
+            add(Result(rid, path, spec.mime_type, size, digest, spec.description or None, spec.id))
         if spec.required and not found:
             collected.problems.append(
-                f"required result {spec.id!r} was not produced (no file {pattern!r})")
+                f"required result {spec.id!r} was not produced (no file {pattern!r})"
+            )
     if declared:
         try:
             for entry in read_manifest(root):
                 if not add(entry):
                     collected.problems.append(
-                        f"{MANIFEST}: result id {entry.id!r} is taken already")
+                        f"{MANIFEST}: result id {entry.id!r} is taken already"
+                    )
         except ManifestError as exc:
             collected.problems.append(str(exc))
     for rid, stream in (("stdout", job_dir.stdout), ("stderr", job_dir.stderr)):
@@ -247,8 +260,9 @@ def stderr_tail(job_dir: JobDir, limit: int = ERROR_CHARS) -> str:
     """The last non-empty lines of the job's stderr that fit in ``limit`` characters;
     Refused if the file is not a plain file of the job's own, "" if absent."""
     try:
-        data, size = jobfiles.read_file(job_dir.path, _stderr_relative(job_dir), 8 * limit,
-                                        tail=True)
+        data, size = jobfiles.read_file(
+            job_dir.path, _stderr_relative(job_dir), 8 * limit, tail=True
+        )
     except FileNotFoundError:
         return ""
     lines = data.decode("utf-8", "replace").splitlines()
@@ -260,7 +274,7 @@ def stderr_tail(job_dir: JobDir, limit: int = ERROR_CHARS) -> str:
         length = len(line) + (1 if kept else 0)
         if total + length > limit:
             if not kept:
-                kept.append("…" + line[-(limit - 1):])
+                kept.append("…" + line[-(limit - 1) :])
             break
         kept.append(line)
         total += length
@@ -271,8 +285,7 @@ def error_detail(job_dir: JobDir, limit: int = ERROR_TEXT_MAX) -> str:
     """The text of a job's ``/error``: its stderr (the last ``limit`` bytes of a longer one),
     or "" if it is absent, empty or not a plain file of the job's own."""
     try:
-        data, size = jobfiles.read_file(job_dir.path, _stderr_relative(job_dir), limit,
-                                        tail=True)
+        data, size = jobfiles.read_file(job_dir.path, _stderr_relative(job_dir), limit, tail=True)
     except FileNotFoundError:
         return ""
     except (jobfiles.Refused, OSError) as exc:
@@ -302,8 +315,10 @@ def describe_exit(returncode: int) -> str:
 
 def supervisor_died(returncode: int) -> str:
     """The message of a job whose wrapper ended without recording the script's end."""
-    return (f"the job's supervisor died (it {_ended(returncode)}) before it recorded how "
-            f"the job's script ended")
+    return (
+        f"the job's supervisor died (it {_ended(returncode)}) before it recorded how "
+        f"the job's script ended"
+    )
 
 
 def _lost_exit(job_dir: JobDir, supervisor: int) -> str:
@@ -361,8 +376,9 @@ def job_ending(
     results = collected.results
     if full:
         how = "" if returncode is None else f"; {describe_exit(returncode)}"
-        error = ErrorSummary(f"no space left on device: the job's files could not all be "
-                             f"written{how}")
+        error = ErrorSummary(
+            f"no space left on device: the job's files could not all be written{how}"
+        )
     elif returncode == 0 and collected.problems:
         # A script that says it succeeded but did not make what its description promises.
         error = ErrorSummary("; ".join(collected.problems))

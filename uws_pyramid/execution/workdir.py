@@ -1,4 +1,5 @@
 """A job's working directory: where uploads, parameters, outputs and bookkeeping live."""
+
 from __future__ import annotations
 
 import errno

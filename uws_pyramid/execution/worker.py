@@ -1,4 +1,5 @@
 """A manager's background thread: one pass at a time, when woken or when its pause is over."""
+
 from __future__ import annotations
 
 import logging

@@ -20,6 +20,7 @@ Every file is created for the server's user alone (umask 077, inherited by the s
 through a symbolic link. If the disk is full, the wrapper removes its temporary file and
 exits with NO_SPACE_STATUS without an exit.json.
 """
+
 from __future__ import annotations
 
 import os
@@ -141,7 +142,7 @@ def write_record(path: str, record: dict[str, object], sync: bool = False) -> No
         try:
             data = text.encode("ascii")
             while data:
-                data = data[os.write(fd, data):]
+                data = data[os.write(fd, data) :]
             if sync:
                 os.fsync(fd)
         finally:
@@ -161,10 +162,17 @@ def run(job_dir: str, script: str, launcher: list[str] | None = None) -> int:
     return its returncode."""
     meta = os.path.join(job_dir, META)
     me = os.getpid()
-    write_record(os.path.join(meta, WRAPPER_FILE), {
-        "pid": me, "pgid": os.getpgrp(), "start_ticks": start_ticks(me), "host": host(),
-        "started": _now(), "script": script,
-    })
+    write_record(
+        os.path.join(meta, WRAPPER_FILE),
+        {
+            "pid": me,
+            "pgid": os.getpgrp(),
+            "start_ticks": start_ticks(me),
+            "host": host(),
+            "started": _now(),
+            "script": script,
+        },
+    )
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
     out = os.open(os.path.join(meta, STDOUT_FILE), flags, 0o600)
     err = os.open(os.path.join(meta, STDERR_FILE), flags, 0o600)
@@ -192,9 +200,14 @@ def run(job_dir: str, script: str, launcher: list[str] | None = None) -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     command = [*(launcher or ()), BASH, script]
     child = os.posix_spawn(
-        command[0], command, env,
-        file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, out, 1),
-                      (os.POSIX_SPAWN_DUP2, err, 2)],
+        command[0],
+        command,
+        env,
+        file_actions=[
+            (os.POSIX_SPAWN_DUP2, devnull, 0),
+            (os.POSIX_SPAWN_DUP2, out, 1),
+            (os.POSIX_SPAWN_DUP2, err, 2),
+        ],
         setsigdef=stopped,
     )
     if stopping:
@@ -235,8 +248,11 @@ def main(argv: list[str]) -> int:
             finally:
                 os.close(err)
             returncode = 1
-        write_record(os.path.join(job_dir, META, EXIT_FILE),
-                     {"returncode": returncode, "ended": _now()}, sync=True)
+        write_record(
+            os.path.join(job_dir, META, EXIT_FILE),
+            {"returncode": returncode, "ended": _now()},
+            sync=True,
+        )
     except OSError as exc:
         if _full(exc):
             return NO_SPACE_STATUS  # no exit.json: the server reads this status

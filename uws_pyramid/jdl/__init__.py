@@ -1,4 +1,5 @@
 """Job descriptions (JDL): the model, the WADL reader and writer, parameter checks, the registry."""
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -14,8 +15,12 @@ if TYPE_CHECKING:
 
 #: Imported on first use: the WADL reader needs lxml, the model (what plugins and uws-admin
 #: use) does not.
-_LAZY = {"JobDescriptions": ".registry", "JDLError": ".formats", "read_wadl": ".wadl",
-         "write_wadl": ".wadl"}
+_LAZY = {
+    "JobDescriptions": ".registry",
+    "JDLError": ".formats",
+    "read_wadl": ".wadl",
+    "write_wadl": ".wadl",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
 """Parameter value types: parsing one value of a declared type, and saying what was expected."""
+
 from __future__ import annotations
 
 import logging

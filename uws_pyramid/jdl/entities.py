@@ -1,4 +1,5 @@
 """What a job used and generated, as its description declares them (for provenance)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,11 @@ def used_entities(job: Job, jd: JobDescription) -> list[Used]:
     """The description's used entities with the job's parameter values, in declared order.
     A description without a Used group (WADL) uses each parameter the job has a value for."""
     if not jd.used:
-        return [Used(UsedSpec(p.name, ref=p.name, description=p.description), job.parameters[p.name])
-                for p in jd.parameters if p.name in job.parameters]
+        return [
+            Used(UsedSpec(p.name, ref=p.name, description=p.description), job.parameters[p.name])
+            for p in jd.parameters
+            if p.name in job.parameters
+        ]
     return [Used(spec, job.parameters.get(spec.ref) if spec.ref else "") for spec in jd.used]
 
 

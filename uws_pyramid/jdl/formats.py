@@ -1,6 +1,7 @@
 """Job description file formats: which files of the directory hold descriptions, and how to
 read and write them. WADL and OPUS's VOTable are built in; plugins add more through the
 ``uws_description_formats`` hook."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -43,8 +44,9 @@ def builtin_formats() -> list[DescriptionFormat]:
 
     return [
         DescriptionFormat("wadl", ".wadl", "application/xml", read_wadl, write_wadl),
-        DescriptionFormat("votable", SUFFIX, "application/x-votable+xml", read_votable,
-                          write_votable),
+        DescriptionFormat(
+            "votable", SUFFIX, "application/x-votable+xml", read_votable, write_votable
+        ),
     ]
 
 

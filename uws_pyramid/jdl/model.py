@@ -1,4 +1,5 @@
 """Job descriptions: immutable, self-checking models of a job type, its parameters and results."""
+
 from __future__ import annotations
 
 import logging
@@ -120,7 +121,9 @@ class ParameterSpec:
             except ValueError as exc:
                 raise ValueError(f"parameter {self.name}: {key} {text!r} is {exc}") from None
         if len(parsed) == 2 and parsed["min"] > parsed["max"]:
-            raise ValueError(f"parameter {self.name}: min {self.min} is greater than max {self.max}")
+            raise ValueError(
+                f"parameter {self.name}: min {self.min} is greater than max {self.max}"
+            )
 
     def _check_own(self, value: str, what: str) -> None:
         try:
@@ -132,10 +135,16 @@ class ParameterSpec:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "type": self.type, "required": self.required,
-            "default": self.default, "description": self.description,
-            "min": self.min, "max": self.max, "choices": list(self.choices),
-            "unit": self.unit, "ucd": self.ucd,
+            "name": self.name,
+            "type": self.type,
+            "required": self.required,
+            "default": self.default,
+            "description": self.description,
+            "min": self.min,
+            "max": self.max,
+            "choices": list(self.choices),
+            "unit": self.unit,
+            "ucd": self.ucd,
         }
 
 
@@ -144,7 +153,8 @@ def safe_relative(path: str) -> bool:
     ``..``, no control characters (results and manifests name files with it)."""
     parts = path.replace("\\", "/").split("/")
     return bool(path) and not (
-        path.startswith(("/", "~")) or ".." in parts or _CONTROL_CHARS.search(path))
+        path.startswith(("/", "~")) or ".." in parts or _CONTROL_CHARS.search(path)
+    )
 
 
 def is_pattern(default: str) -> bool:
@@ -180,8 +190,14 @@ class ResultSpec:
             )
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "mime_type": self.mime_type, "default": self.default,
-                "description": self.description, "required": self.required, "role": self.role}
+        return {
+            "id": self.id,
+            "mime_type": self.mime_type,
+            "default": self.default,
+            "description": self.description,
+            "required": self.required,
+            "role": self.role,
+        }
 
 
 @dataclass(frozen=True)
@@ -206,9 +222,16 @@ class UsedSpec:
             raise ValueError(f"used entity name {self.name!r} is not an identifier")
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "ref": self.ref, "description": self.description,
-                "role": self.role, "multiplicity": self.multiplicity, "default": self.default,
-                "content_type": self.content_type, "url": self.url}
+        return {
+            "name": self.name,
+            "ref": self.ref,
+            "description": self.description,
+            "role": self.role,
+            "multiplicity": self.multiplicity,
+            "default": self.default,
+            "content_type": self.content_type,
+            "url": self.url,
+        }
 
 
 def _check_seconds(label: str, value: int | None) -> None:

@@ -1,5 +1,6 @@
 """The job types of a directory: descriptions (<name>.wadl, <name>_vot.xml, ...) and their
 scripts/<name>.sh."""
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,12 @@ class _Catalog:
 class JobDescriptions:
     """The valid and broken job types found in ``directory``; reads never block on a reload."""
 
-    def __init__(self, directory: str | os.PathLike[str], refresh: float = 0,
-                 formats: list[DescriptionFormat] | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        refresh: float = 0,
+        formats: list[DescriptionFormat] | None = None,
+    ) -> None:
         """``refresh``: seconds between looks at the directory for changed, added and removed
         files (0: only at start-up and on save); ``formats``: the description formats read
         (the built-in ones by default)."""
@@ -70,7 +75,9 @@ class JobDescriptions:
         self.get(name)
         return self._script(name)
 
-    def document(self, name: str, format_name: str | None = None) -> tuple[DescriptionFormat, bytes]:
+    def document(
+        self, name: str, format_name: str | None = None
+    ) -> tuple[DescriptionFormat, bytes]:
         """The description file as it was loaded (comments and layout kept), or the
         description written in the format called ``format_name``; NotFound for an unknown
         format."""
@@ -191,8 +198,12 @@ class JobDescriptions:
                 # Clients see the file's name, not the server's paths.
                 catalog.broken[name] = f"{path.name}: {reason}"
 
-        log.info("loaded %d job types from %s (%d broken)", len(catalog.descriptions),
-                 self.directory, len(catalog.broken))
+        log.info(
+            "loaded %d job types from %s (%d broken)",
+            len(catalog.descriptions),
+            self.directory,
+            len(catalog.broken),
+        )
         return catalog
 
     def _check(self, name: str, path: Path, data: bytes, kind: DescriptionFormat) -> JobDescription:

@@ -1,4 +1,5 @@
 """Checking the parameter values a client sends against a job description."""
+
 from __future__ import annotations
 
 import logging

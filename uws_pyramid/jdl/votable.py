@@ -10,6 +10,7 @@ with ``MIN``/``MAX``/``OPTION``, ``xtype="application/octet-stream"`` = a file),
 id, PARAMs ``default`` = file name or glob, ``content_type``, ``role``, and this service's
 ``required``). Manager options are ``PARAM``s named ``option.<name>``.
 """
+
 from __future__ import annotations
 
 from lxml import etree
@@ -23,15 +24,34 @@ VOTABLE_NS = "http://www.ivoa.net/xml/VOTable/v1.3"
 SUFFIX = "_vot.xml"
 
 #: VOTable datatypes -> this service's types (short and unsignedByte fit in xs:int).
-_TYPES = {"boolean": BOOLEAN, "unsignedByte": INT, "short": INT, "int": INT, "long": LONG,
-          "char": STRING, "float": FLOAT, "double": DOUBLE}
-_DATATYPES = {BOOLEAN: "boolean", INT: "int", LONG: "long", FLOAT: "float", DOUBLE: "double",
-              STRING: "char", FILE: "char", "xs:anyURI": "char"}
+_TYPES = {
+    "boolean": BOOLEAN,
+    "unsignedByte": INT,
+    "short": INT,
+    "int": INT,
+    "long": LONG,
+    "char": STRING,
+    "float": FLOAT,
+    "double": DOUBLE,
+}
+_DATATYPES = {
+    BOOLEAN: "boolean",
+    INT: "int",
+    LONG: "long",
+    FLOAT: "float",
+    DOUBLE: "double",
+    STRING: "char",
+    FILE: "char",
+    "xs:anyURI": "char",
+}
 #: Job attributes kept as the activity's description (provenance), with their utypes.
-INFO = {"doculink": "voprov:ActivityDescription.doculink",
-        "type": "voprov:ActivityDescription.type",
-        "subtype": "voprov:ActivityDescription.subtype",
-        "contact_name": "voprov:Agent.name", "contact_email": "voprov:Agent.email"}
+INFO = {
+    "doculink": "voprov:ActivityDescription.doculink",
+    "type": "voprov:ActivityDescription.type",
+    "subtype": "voprov:ActivityDescription.subtype",
+    "contact_name": "voprov:Agent.name",
+    "contact_email": "voprov:Agent.email",
+}
 _USED_FIELDS = ("role", "multiplicity", "default", "content_type", "url")
 _OPTION = "option."
 
@@ -93,22 +113,26 @@ def _read(root: etree._Element) -> JobDescription:
     groups = {g.get("name"): g for g in _children(resource, "GROUP")}
     unknown = set(groups) - {"InputParams", "Used", "Generated"}
     if unknown:
-        raise ValueError(f"unknown GROUP {sorted(map(str, unknown))[0]!r} "
-                         "(expected InputParams, Used, Generated)")
+        raise ValueError(
+            f"unknown GROUP {sorted(map(str, unknown))[0]!r} "
+            "(expected InputParams, Used, Generated)"
+        )
     attributes = _params(resource)
     inputs = groups.get("InputParams")
     return JobDescription(
         name=name,
         description=_description(resource),
         version=attributes.get("version", ""),
-        parameters=tuple(_parameter(p) for p in _children(inputs, "PARAM")) if inputs is not None else (),
+        parameters=tuple(_parameter(p) for p in _children(inputs, "PARAM"))
+        if inputs is not None
+        else (),
         results=tuple(_result(g) for g in _subgroups(groups.get("Generated"))),
         used=tuple(_used(g) for g in _subgroups(groups.get("Used"))),
         execution_duration=_seconds(attributes, "executionDuration"),
         max_execution_duration=_seconds(attributes, "maxExecutionDuration"),
         quote=_seconds(attributes, "quote"),
         destruction=_seconds(attributes, "destruction"),
-        options={k[len(_OPTION):]: v for k, v in attributes.items() if k.startswith(_OPTION)},
+        options={k[len(_OPTION) :]: v for k, v in attributes.items() if k.startswith(_OPTION)},
         info={k: attributes[k] for k in INFO if attributes.get(k)},
     )
 
@@ -121,8 +145,9 @@ def _parameter(param: etree._Element) -> ParameterSpec:
     name = param.get("name") or ""
     datatype = param.get("datatype", "char")
     if datatype not in _TYPES:
-        raise ValueError(f"parameter {name}: unknown datatype {datatype!r} "
-                         f"(use one of {', '.join(_TYPES)})")
+        raise ValueError(
+            f"parameter {name}: unknown datatype {datatype!r} (use one of {', '.join(_TYPES)})"
+        )
     type_ = _TYPES[datatype]
     if param.get("xtype") == "application/octet-stream":
         type_ = FILE
@@ -140,11 +165,17 @@ def _parameter(param: etree._Element) -> ParameterSpec:
             choices.append(value)
     default = param.get("value")
     return ParameterSpec(
-        name=name, type=type_, required=param.get("type") != "no_query",
+        name=name,
+        type=type_,
+        required=param.get("type") != "no_query",
         # OPUS writes value="" for a parameter without default.
         default=default if default else None,
-        description=_description(param), min=bounds["MIN"], max=bounds["MAX"],
-        choices=tuple(choices), unit=param.get("unit", ""), ucd=param.get("ucd", ""),
+        description=_description(param),
+        min=bounds["MIN"],
+        max=bounds["MAX"],
+        choices=tuple(choices),
+        unit=param.get("unit", ""),
+        ucd=param.get("ucd", ""),
     )
 
 
@@ -152,8 +183,10 @@ def _result(group: etree._Element) -> ResultSpec:
     rid = group.get("name") or ""
     values = _params(group)
     return ResultSpec(
-        id=rid, mime_type=values.get("content_type") or "text/plain",
-        default=values.get("default", ""), description=_description(group),
+        id=rid,
+        mime_type=values.get("content_type") or "text/plain",
+        default=values.get("default", ""),
+        description=_description(group),
         required=_boolean(values.get("required"), f"result {rid}"),
         role=values.get("role", ""),
     )
@@ -161,16 +194,20 @@ def _result(group: etree._Element) -> ResultSpec:
 
 def _used(group: etree._Element) -> UsedSpec:
     values = _params(group)
-    return UsedSpec(name=group.get("name") or "", ref=group.get("ref", ""),
-                    description=_description(group),
-                    **{key: values[key] for key in _USED_FIELDS if key in values})
+    return UsedSpec(
+        name=group.get("name") or "",
+        ref=group.get("ref", ""),
+        description=_description(group),
+        **{key: values[key] for key in _USED_FIELDS if key in values},
+    )
 
 
 def write_votable(jd: JobDescription) -> bytes:
     """Serialise ``jd`` in the format that read_votable reads."""
     root = etree.Element(_tag("VOTABLE"), nsmap={None: VOTABLE_NS}, version="1.3")
-    resource = _add(root, "RESOURCE", ID=jd.name, name=jd.name, type="meta",
-                    utype="voprov:ActivityDescription")
+    resource = _add(
+        root, "RESOURCE", ID=jd.name, name=jd.name, type="meta", utype="voprov:ActivityDescription"
+    )
     _text(resource, jd.description)
     for key, utype in INFO.items():
         if key in jd.info:
@@ -180,7 +217,9 @@ def write_votable(jd: JobDescription) -> bytes:
     durations: tuple[tuple[str, int | None, str | None], ...] = (
         ("executionDuration", jd.execution_duration, "uws:Job.executionDuration"),
         ("maxExecutionDuration", jd.max_execution_duration, None),
-        ("quote", jd.quote, "uws:Job.quote"), ("destruction", jd.destruction, None))
+        ("quote", jd.quote, "uws:Job.quote"),
+        ("destruction", jd.destruction, None),
+    )
     for key, seconds, meaning in durations:
         if seconds is not None:
             _add(resource, "PARAM", name=key, value=str(seconds), datatype="int", utype=meaning)
@@ -188,12 +227,19 @@ def write_votable(jd: JobDescription) -> bytes:
         _char(resource, _OPTION + key, value)
     inputs = _add(resource, "GROUP", name="InputParams")
     for spec in jd.parameters:
-        param = _add(inputs, "PARAM", ID=spec.name, name=spec.name,
-                     datatype=_DATATYPES[spec.type],
-                     arraysize="*" if _DATATYPES[spec.type] == "char" else None,
-                     xtype="application/octet-stream" if spec.type == FILE else None,
-                     value=spec.default, unit=spec.unit or None, ucd=spec.ucd or None,
-                     type=None if spec.required else "no_query")
+        param = _add(
+            inputs,
+            "PARAM",
+            ID=spec.name,
+            name=spec.name,
+            datatype=_DATATYPES[spec.type],
+            arraysize="*" if _DATATYPES[spec.type] == "char" else None,
+            xtype="application/octet-stream" if spec.type == FILE else None,
+            value=spec.default,
+            unit=spec.unit or None,
+            ucd=spec.ucd or None,
+            type=None if spec.required else "no_query",
+        )
         _text(param, spec.description)
         if spec.min is not None or spec.max is not None or spec.choices:
             values = _add(param, "VALUES")
@@ -205,8 +251,9 @@ def write_votable(jd: JobDescription) -> bytes:
                 _add(values, "OPTION", value=choice)
     used = _add(resource, "GROUP", name="Used")
     for entity in jd.used:
-        group = _add(used, "GROUP", name=entity.name, ref=entity.ref or None,
-                     utype="voprov:UsedDescription")
+        group = _add(
+            used, "GROUP", name=entity.name, ref=entity.ref or None, utype="voprov:UsedDescription"
+        )
         _text(group, entity.description)
         for key in _USED_FIELDS:
             _char(group, key, getattr(entity, key))

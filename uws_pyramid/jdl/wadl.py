@@ -9,6 +9,7 @@ children); ``param name="EXECUTIONDURATION"`` (default, max) and ``param name="D
 elements of ``resource id="job_result_name"`` the results (id, mediaType, default file name);
 ``param style="plain"`` children of the job list the manager options (name, fixed).
 """
+
 from __future__ import annotations
 
 import logging
@@ -91,8 +92,11 @@ def _read(root: etree._Element) -> JobDescription:
     request = find(".//W:request[@id='create_job_parameters']")
     if request is None:
         raise ValueError("no <request id='create_job_parameters'> element")
-    parameters = [_parameter(p, find) for p in findall("W:param", request)
-                  if p.get("name") not in CONTROL_NAMES]
+    parameters = [
+        _parameter(p, find)
+        for p in findall("W:param", request)
+        if p.get("name") not in CONTROL_NAMES
+    ]
     options: dict[str, str] = {}
     for param in findall("W:param[@style='plain']", joblist):
         key, value = param.get("name"), param.get("fixed")
@@ -139,17 +143,25 @@ def _results(
     find: Callable[..., etree._Element | None], findall: Callable[..., list[etree._Element]]
 ) -> list[ResultSpec]:
     results = [
-        ResultSpec(r.get("id", ""), r.get("mediaType", "text/plain"), r.get("default", ""),
-                   _text(find("W:doc", r)),
-                   required=_boolean(r.get("required"), f"result {r.get('id')}"))
+        ResultSpec(
+            r.get("id", ""),
+            r.get("mediaType", "text/plain"),
+            r.get("default", ""),
+            _text(find("W:doc", r)),
+            required=_boolean(r.get("required"), f"result {r.get('id')}"),
+        )
         for r in findall(".//W:resource[@id='job_result_name']//W:representation[@id]")
     ]
     if results:
         return results
     # The original server's own files list results as options of the result-id parameter.
     return [
-        ResultSpec(o.get("value", ""), o.get("mediaType") or o.get("content_type") or "text/plain",
-                   o.get("default", ""), _text(find("W:doc", o)))
+        ResultSpec(
+            o.get("value", ""),
+            o.get("mediaType") or o.get("content_type") or "text/plain",
+            o.get("default", ""),
+            _text(find("W:doc", o)),
+        )
         for o in findall(".//W:param[@name='result-id']/W:option")
     ]
 
@@ -166,18 +178,48 @@ def write_wadl(jd: JobDescription) -> bytes:
         _add(joblist, "param", style="plain", name=key, fixed=value)
     create = _add(joblist, "method", id="create_job", name="POST")
     request = _add(create, "request", id="create_job_parameters")
-    _add(request, "param", style="query", name="PHASE", type="xs:string", required="false",
-         fixed="RUN")
+    _add(
+        request,
+        "param",
+        style="query",
+        name="PHASE",
+        type="xs:string",
+        required="false",
+        fixed="RUN",
+    )
     if jd.execution_duration is not None or jd.max_execution_duration is not None:
-        _add(request, "param", style="query", name="EXECUTIONDURATION", type="xs:int",
-             required="false", default=jd.execution_duration, max=jd.max_execution_duration)
+        _add(
+            request,
+            "param",
+            style="query",
+            name="EXECUTIONDURATION",
+            type="xs:int",
+            required="false",
+            default=jd.execution_duration,
+            max=jd.max_execution_duration,
+        )
     if jd.destruction is not None:
-        _add(request, "param", style="query", name="DESTRUCTION", type="xs:dateTime",
-             required="false", lifetime=jd.destruction)
+        _add(
+            request,
+            "param",
+            style="query",
+            name="DESTRUCTION",
+            type="xs:dateTime",
+            required="false",
+            lifetime=jd.destruction,
+        )
     for spec in jd.parameters:
-        param = _add(request, "param", style="query", name=spec.name, type=spec.type,
-                     required="true" if spec.required else "false", default=spec.default,
-                     min=spec.min, max=spec.max)
+        param = _add(
+            request,
+            "param",
+            style="query",
+            name=spec.name,
+            type=spec.type,
+            required="true" if spec.required else "false",
+            default=spec.default,
+            min=spec.min,
+            max=spec.max,
+        )
         if spec.description:
             _add(param, "doc", spec.description)
         for choice in spec.choices:
@@ -188,9 +230,14 @@ def write_wadl(jd: JobDescription) -> bytes:
         _add(response, "representation", id="quote", mediaType="text/plain", default=jd.quote)
     response = _get_response(joblist, "job_result_name", "{job-id}/results/{result-id}")
     for result in jd.results:
-        representation = _add(response, "representation", id=result.id,
-                              mediaType=result.mime_type, default=result.default,
-                              required="true" if result.required else None)
+        representation = _add(
+            response,
+            "representation",
+            id=result.id,
+            mediaType=result.mime_type,
+            default=result.default,
+            required="true" if result.required else None,
+        )
         if result.description:
             _add(representation, "doc", result.description)
     return etree.tostring(application, xml_declaration=True, encoding="UTF-8", pretty_print=True)

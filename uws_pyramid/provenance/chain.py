@@ -1,5 +1,6 @@
 """The chain of jobs across results (ProvSAP's DEPTH and DIRECTION): job A's result given as a
 parameter of job B links B back to A, and A forward to B."""
+
 from __future__ import annotations
 
 import re
@@ -40,8 +41,11 @@ def parse_id(value: str, service: Service) -> Start:
     found = _BARE.match(value.strip())
     if found:
         return Start(found.group(1), None, found.group(2))
-    raise InvalidValue("ID", "a job id, <job id>/<result id>, or the URL of a job or of a "
-                             "result of this service", value)
+    raise InvalidValue(
+        "ID",
+        "a job id, <job id>/<result id>, or the URL of a job or of a result of this service",
+        value,
+    )
 
 
 def parse_depth(value: str | None) -> int:
@@ -93,5 +97,7 @@ def inputs(job: Job, service: Service) -> list[tuple[str, str]]:
 
 def uses(job: Job, producer: Job, result_id: str | None, service: Service) -> bool:
     """Whether ``job`` has a result of ``producer`` (``result_id`` if given) as a parameter."""
-    return any(j == producer.job_id and (result_id is None or r == result_id)
-               for j, r in inputs(job, service))
+    return any(
+        j == producer.job_id and (result_id is None or r == result_id)
+        for j, r in inputs(job, service)
+    )

@@ -7,6 +7,7 @@ URL: ``service:rest/echo/<id>`` is the job, ``.../results/<rid>`` a result, ``..
 as a parameter of job B (its URL on this service) is the same entity in both documents: that
 is what links them (``chain.py``).
 """
+
 from __future__ import annotations
 
 import re
@@ -72,7 +73,7 @@ class Service:
         text = value.strip()
         for base in (*self.bases, "service:"):
             if text.startswith(base):
-                return text[len(base):].split("?", 1)[0].split("#", 1)[0]
+                return text[len(base) :].split("?", 1)[0].split("#", 1)[0]
         return None
 
     def result_ref(self, value: str) -> ResultRef | None:
@@ -141,8 +142,7 @@ def add_job(doc: ProvDocument, facts: JobFacts, service: Service) -> None:
         if spec is not None and spec.description:
             entity_attributes.append(("voprov:description", spec.description))
         entity = doc.entity(f"{here}/results/{result.id}", entity_attributes)
-        doc.wasGeneratedBy(entity, activity, job.end_time,
-                           other_attributes={PROV_ROLE: result.id})
+        doc.wasGeneratedBy(entity, activity, job.end_time, other_attributes={PROV_ROLE: result.id})
     _add_agents(doc, activity, job, service)
     if facts.script is not None:
         _add_script(doc, activity, facts.script, here)
@@ -150,7 +150,8 @@ def add_job(doc: ProvDocument, facts: JobFacts, service: Service) -> None:
 
 def _description(jd: JobDescription) -> Attributes:
     attributes: Attributes = [
-        (PROV_TYPE, VOPROV_NS["ActivityDescription"]), ("voprov:name", jd.name),
+        (PROV_TYPE, VOPROV_NS["ActivityDescription"]),
+        ("voprov:name", jd.name),
     ]
     if jd.version:
         attributes.append(("voprov:version", jd.version))
@@ -159,8 +160,9 @@ def _description(jd: JobDescription) -> Attributes:
     return attributes
 
 
-def _add_parameters(doc: ProvDocument, activity: Any, facts: JobFacts, service: Service,
-                    here: str) -> None:
+def _add_parameters(
+    doc: ProvDocument, activity: Any, facts: JobFacts, service: Service, here: str
+) -> None:
     """Each parameter is used by the job, in the role of its name: an uploaded file, another
     job's result (the entity of that job's document), or a value."""
     jd = facts.description
@@ -171,8 +173,10 @@ def _add_parameters(doc: ProvDocument, activity: Any, facts: JobFacts, service: 
             attributes.append(("voprov:description", spec.description))
         ref = service.result_ref(value)
         if name in facts.uploads:
-            attributes += [(PROV_TYPE, VOPROV_NS["Entity"]),
-                           (PROV_LOCATION, value.rsplit("/", 1)[-1])]
+            attributes += [
+                (PROV_TYPE, VOPROV_NS["Entity"]),
+                (PROV_LOCATION, value.rsplit("/", 1)[-1]),
+            ]
             if name in facts.upload_sizes:
                 attributes.append(("voprov:content_size", facts.upload_sizes[name]))
             entity = doc.entity(f"{here}/parameters/{name}", attributes)
@@ -186,15 +190,22 @@ def _add_parameters(doc: ProvDocument, activity: Any, facts: JobFacts, service: 
 
 def _add_agents(doc: ProvDocument, activity: Any, job: Job, service: Service) -> None:
     owner_id = f"service:users/{job.owner_id}" if job.owner_id else "service:users/anonymous"
-    owner = doc.agent(owner_id, [
-        (PROV_TYPE, PROV["Person"]),
-        (PROV_LABEL, job.owner_id or "an anonymous user"),
-        ("voprov:name", job.owner_id or "anonymous"),
-    ])
-    runner = doc.agent("service:capabilities", [
-        (PROV_TYPE, PROV["SoftwareAgent"]), (PROV_LABEL, service.software),
-        ("voprov:name", service.software),
-    ])
+    owner = doc.agent(
+        owner_id,
+        [
+            (PROV_TYPE, PROV["Person"]),
+            (PROV_LABEL, job.owner_id or "an anonymous user"),
+            ("voprov:name", job.owner_id or "anonymous"),
+        ],
+    )
+    runner = doc.agent(
+        "service:capabilities",
+        [
+            (PROV_TYPE, PROV["SoftwareAgent"]),
+            (PROV_LABEL, service.software),
+            ("voprov:name", service.software),
+        ],
+    )
     doc.wasAssociatedWith(activity, owner, other_attributes={PROV_ROLE: "owner"})
     doc.wasAssociatedWith(activity, runner, other_attributes={PROV_ROLE: "executor"})
     doc.actedOnBehalfOf(runner, owner, activity)
@@ -205,8 +216,7 @@ def _add_script(doc: ProvDocument, activity: Any, script: ProvDocument, here: st
     kept apart from the service's (a script cannot speak for the service, or for other
     jobs, through them)."""
     name = f"{here}/provenance/script"
-    doc.entity(name, [(PROV_TYPE, PROV["Bundle"]),
-                      (PROV_LABEL, "what the job's script recorded")])
+    doc.entity(name, [(PROV_TYPE, PROV["Bundle"]), (PROV_LABEL, "what the job's script recorded")])
     doc.wasGeneratedBy(name, activity)
     bundle = doc.bundle(name)
     bundle.update(script)

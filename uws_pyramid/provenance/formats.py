@@ -1,5 +1,6 @@
 """Provenance documents as PROV-JSON, PROV-XML, PROV-N (the prov library's serialisers) and an
 SVG graph drawn by Graphviz's ``dot`` (run without a shell, with a timeout, two at a time)."""
+
 from __future__ import annotations
 
 import logging
@@ -63,13 +64,20 @@ def svg(doc: ProvDocument) -> bytes:
     """The graph of ``doc`` as SVG. ServiceUnavailable when Graphviz cannot draw it now."""
     dot = shutil.which("dot")
     if dot is None:
-        raise ServiceUnavailable("the provenance graph needs Graphviz's dot, which is not "
-                                 "installed on this server: ask for format=json, xml or provn")
+        raise ServiceUnavailable(
+            "the provenance graph needs Graphviz's dot, which is not "
+            "installed on this server: ask for format=json, xml or provn"
+        )
     if not _DOT_RUNS.acquire(blocking=False):
         raise ServiceUnavailable("the server is drawing other provenance graphs: try again", 2)
     try:
-        done = subprocess.run([dot, "-Tsvg"], input=to_dot(doc).encode("utf-8"),
-                              capture_output=True, timeout=DOT_TIMEOUT, check=False)
+        done = subprocess.run(
+            [dot, "-Tsvg"],
+            input=to_dot(doc).encode("utf-8"),
+            capture_output=True,
+            timeout=DOT_TIMEOUT,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         log.warning("dot took more than %s s: graph not drawn", DOT_TIMEOUT)
         raise ServiceUnavailable("drawing the provenance graph took too long") from None
@@ -120,8 +128,12 @@ def to_dot(doc: ProvDocument) -> str:
     """The DOT text of ``doc``: its elements as nodes, its relations as edges, a bundle as a
     cluster; at most MAX_NODES nodes."""
     nodes: dict[str, str] = {}
-    lines = ["digraph provenance {", "rankdir=BT", 'node [fontname="sans-serif" fontsize=10]',
-             'edge [fontname="sans-serif" fontsize=8]']
+    lines = [
+        "digraph provenance {",
+        "rankdir=BT",
+        'node [fontname="sans-serif" fontsize=10]',
+        'edge [fontname="sans-serif" fontsize=8]',
+    ]
     left = [0]
 
     def node(identifier: str, record: ProvElement | None, out: list[str]) -> str | None:
@@ -152,8 +164,10 @@ def to_dot(doc: ProvDocument) -> str:
 
     draw(doc, lines)
     for number, bundle in enumerate(doc.bundles):
-        cluster = [f"subgraph cluster_{number} {{",
-                   f"label={quote(str(bundle.identifier).rsplit('/', 3)[-1])} style=dashed"]
+        cluster = [
+            f"subgraph cluster_{number} {{",
+            f"label={quote(str(bundle.identifier).rsplit('/', 3)[-1])} style=dashed",
+        ]
         draw(bundle, cluster)
         lines += [*cluster, "}"]
     if left[0]:

@@ -1,6 +1,7 @@
 """What a job's provenance document is made from, gathered on request: the job's record, its
 description, its uploads and the file its script may write. Nothing here runs while the job
 runs, and nothing here can fail a job: what cannot be read is noted in the document."""
+
 from __future__ import annotations
 
 import logging
@@ -48,12 +49,15 @@ class Provenance:
         """The job's description, once checked that the job has a provenance document:
         Conflict while it has not finished, NotFound when its type keeps none."""
         if job.phase not in FINAL:
-            raise Conflict(f"job {job.job_id} is {job.phase}: its provenance is known once "
-                           "it has finished")
+            raise Conflict(
+                f"job {job.job_id} is {job.phase}: its provenance is known once it has finished"
+            )
         jd = self.description(job)
         if not enabled(jd):
-            raise NotFound(f"job type {job.job_type} keeps no provenance (its description "
-                           "sets provenance = false)")
+            raise NotFound(
+                f"job type {job.job_type} keeps no provenance (its description "
+                "sets provenance = false)"
+            )
         return jd
 
     def document(self, jobs: list[Job]) -> ProvDocument:
@@ -67,14 +71,18 @@ class Provenance:
         jd = self.description(job)
         notes: list[str] = []
         if jd is None:
-            notes.append(f"the description of job type {job.job_type} is gone: parameter "
-                         "and result descriptions are missing")
+            notes.append(
+                f"the description of job type {job.job_type} is gone: parameter "
+                "and result descriptions are missing"
+            )
         uploads = self.jobs.uploads(job)
         script = self._script(job, notes)
         facts = JobFacts(job, jd, uploads, self._sizes(job, uploads), script, tuple(notes))
         if script is not None and not _servable(facts, self.service):
-            notes.append(f"{SCRIPT_FILE} written by the job's script was left out: it "
-                         "cannot be serialised in every format")
+            notes.append(
+                f"{SCRIPT_FILE} written by the job's script was left out: it "
+                "cannot be serialised in every format"
+            )
             facts = JobFacts(job, jd, uploads, facts.upload_sizes, None, tuple(notes))
         return facts
 
@@ -94,8 +102,7 @@ class Provenance:
         try:
             return self._read_script(job)
         except LeftOut as exc:
-            log.warning("job %s: %s left out of its provenance: %s", job.job_id, SCRIPT_FILE,
-                        exc)
+            log.warning("job %s: %s left out of its provenance: %s", job.job_id, SCRIPT_FILE, exc)
             notes.append(f"{SCRIPT_FILE} written by the job's script was left out: {exc}")
             return None
 
@@ -114,8 +121,7 @@ class Provenance:
         try:
             script = ProvDocument.deserialize(content=data.decode("utf-8"), format="json")
         except Exception as exc:  # the prov parser raises many kinds; the file is the job's
-            raise LeftOut(f"it is not PROV-JSON ({type(exc).__name__}: {str(exc)[:200]})") \
-                from None
+            raise LeftOut(f"it is not PROV-JSON ({type(exc).__name__}: {str(exc)[:200]})") from None
         if script.has_bundles():
             raise LeftOut("it has bundles (only plain records are merged)")
         count = len(list(script.get_records()))

@@ -1,4 +1,5 @@
 """uws-admin: operator commands on a deployment's ini file (schema, users, roles, tokens)."""
+
 from __future__ import annotations
 
 import argparse
@@ -105,15 +106,19 @@ def status(args: argparse.Namespace, settings: UWSSettings) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="uws-admin", description=__doc__)
-    top.add_argument("--debug", action="store_true",
-                     help="show library logging and the traceback of an error")
+    top.add_argument(
+        "--debug", action="store_true", help="show library logging and the traceback of an error"
+    )
     commands = top.add_subparsers(dest="command", required=True)
     check.add_parser(commands)
     up = commands.add_parser("migrate", help="upgrade the storage's schema (Alembic)")
     up.add_argument("ini", help="the deployment's ini file, e.g. production.ini")
     up.add_argument("--revision", default="head", help="target revision (default: head)")
-    up.add_argument("--sql", action="store_true",
-                    help="print the SQL instead of running it (from an empty database)")
+    up.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the SQL instead of running it (from an empty database)",
+    )
     up.set_defaults(run=migrate)
     st = commands.add_parser("status", help="show the schema revision; exit 3 if behind")
     st.add_argument("ini")
@@ -126,8 +131,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(levelname)s [%(name)s] %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s [%(name)s] %(message)s",
+    )
     try:
         ini = getattr(args, "ini", None)
         return int(args.run(args, load(ini) if ini else None))

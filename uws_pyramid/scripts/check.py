@@ -1,4 +1,5 @@
 """uws-admin check: every problem of a deployment at once, each with the fix it needs."""
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,10 @@ def workdir(settings: UWSSettings) -> Iterator[str]:
         yield f"uws.workdir: {path}: no parent folder exists"
     elif not os.access(existing, os.W_OK | os.X_OK):
         where = "" if existing == path else f" (it would be created in {existing})"
-        yield (f"uws.workdir: {path} is not writable by this user{where}: "
-               f"create it and give it to the service's account")
+        yield (
+            f"uws.workdir: {path} is not writable by this user{where}: "
+            f"create it and give it to the service's account"
+        )
 
 
 def secret(settings: UWSSettings) -> Iterator[str]:
@@ -49,8 +52,10 @@ def secret(settings: UWSSettings) -> Iterator[str]:
         elif path.stat().st_mode & 0o077:
             yield f"uws.secret_file: {path} is readable by others: chmod 600 {path}"
     elif not os.access(_existing_parent(path), os.W_OK):
-        yield (f"uws.secret_file: {path} is missing and cannot be created here: create "
-               f"{path.parent} for the service's account (every server process shares the file)")
+        yield (
+            f"uws.secret_file: {path} is missing and cannot be created here: create "
+            f"{path.parent} for the service's account (every server process shares the file)"
+        )
 
 
 def storage(settings: UWSSettings) -> Iterator[str]:

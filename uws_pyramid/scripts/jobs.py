@@ -1,5 +1,6 @@
 """uws-admin jobs list|show|abort|delete|requeue and uws-admin stats: operators' view of jobs,
 through the JobService the REST API uses (its phase rules and hooks apply)."""
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,8 @@ def _duration(text: str) -> timedelta:
         value = float(text[:-1] if unit else text) * (unit or 1)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: expected a duration such as 30m, 12h or 7d") from None
+            f"{text!r}: expected a duration such as 30m, 12h or 7d"
+        ) from None
     return timedelta(seconds=value)
 
 
@@ -55,8 +57,11 @@ def select(runtime: Runtime, args: argparse.Namespace) -> list[JobRef]:
     """The jobs matching the filters, oldest first."""
     from ..jobs import JobQuery, utcnow
 
-    query = JobQuery(job_type=args.type, owner_id=args.owner or None,
-                     phases=frozenset(args.phase) if args.phase else None)
+    query = JobQuery(
+        job_type=args.type,
+        owner_id=args.owner or None,
+        phases=frozenset(args.phase) if args.phase else None,
+    )
     refs = runtime.storage.list(query)
     if args.older_than is not None:
         cutoff = utcnow() - args.older_than
@@ -67,8 +72,14 @@ def select(runtime: Runtime, args: argparse.Namespace) -> list[JobRef]:
 def _row(ref: JobRef) -> dict[str, Any]:
     from ..web.xml import format_time
 
-    return {"id": ref.job_id, "type": ref.job_type, "phase": str(ref.phase),
-            "owner": ref.owner_id, "runId": ref.run_id, "created": format_time(ref.creation_time)}
+    return {
+        "id": ref.job_id,
+        "type": ref.job_type,
+        "phase": str(ref.phase),
+        "owner": ref.owner_id,
+        "runId": ref.run_id,
+        "created": format_time(ref.creation_time),
+    }
 
 
 def list_jobs(args: argparse.Namespace, settings: UWSSettings) -> int:
@@ -79,8 +90,10 @@ def list_jobs(args: argparse.Namespace, settings: UWSSettings) -> int:
         return 0
     print(f"{'id':24}  {'type':12} {'phase':10} {'owner':12} created")
     for row in rows:
-        print(f"{row['id']:24}  {row['type']:12} {row['phase']:10} {row['owner'] or '-':12} "
-              f"{row['created']}")
+        print(
+            f"{row['id']:24}  {row['type']:12} {row['phase']:10} {row['owner'] or '-':12} "
+            f"{row['created']}"
+        )
     print(f"{len(rows)} job(s)")
     return 0
 
@@ -104,8 +117,10 @@ def _each(args: argparse.Namespace, settings: UWSSettings, verb: str, act: Any) 
     from ..errors import UWSError
 
     if bool(args.job_ids) == bool(args.all):
-        print(f"uws-admin: name the jobs to {verb}, or select them with filters and --all",
-              file=sys.stderr)
+        print(
+            f"uws-admin: name the jobs to {verb}, or select them with filters and --all",
+            file=sys.stderr,
+        )
         return 2
     failed = 0
     with runtime_of(settings) as runtime:
@@ -120,8 +135,7 @@ def _each(args: argparse.Namespace, settings: UWSSettings, verb: str, act: Any) 
 
 
 def abort(args: argparse.Namespace, settings: UWSSettings) -> int:
-    return _each(args, settings, "abort",
-                 lambda runtime, job: runtime.service.abort(job).phase)
+    return _each(args, settings, "abort", lambda runtime, job: runtime.service.abort(job).phase)
 
 
 def delete(args: argparse.Namespace, settings: UWSSettings) -> int:
@@ -142,7 +156,8 @@ def requeue(args: argparse.Namespace, settings: UWSSettings) -> int:
             raise BadRequest("its parameters include uploaded files: submit it again instead")
         control = {"PHASE": "RUN", **({"RUNID": job.run_id} if job.run_id else {})}
         new = runtime.service.create(
-            job.job_type, Submission(control=control, parameters=dict(job.parameters)),
+            job.job_type,
+            Submission(control=control, parameters=dict(job.parameters)),
             owner_id=job.owner_id,
         )
         return f"requeued as {new.job_id} ({new.phase})"
@@ -162,8 +177,12 @@ def stats(args: argparse.Namespace, settings: UWSSettings) -> int:
         "jobs": {f"{t}/{p}": n for (t, p), n in sorted(counts.items())},
         "total": sum(counts.values()),
         "queue_depth": queued,
-        "oldest_active": None if not oldest else {
-            "id": oldest[0].job_id, "type": oldest[0].job_type, "phase": str(oldest[0].phase),
+        "oldest_active": None
+        if not oldest
+        else {
+            "id": oldest[0].job_id,
+            "type": oldest[0].job_type,
+            "phase": str(oldest[0].phase),
             "created": format_time(oldest[0].creation_time),
             "age_seconds": int((utcnow() - oldest[0].creation_time).total_seconds()),
         },
@@ -180,9 +199,15 @@ def stats(args: argparse.Namespace, settings: UWSSettings) -> int:
         print(f"{job_type:12} " + " ".join(f"{row.get(p, 0):>9}" for p in phases))
     print(f"total {report['total']} job(s); queue depth {queued}")
     active = report["oldest_active"]
-    print("oldest active job: " + ("none" if active is None else
-          f"{active['id']} ({active['type']}, {active['phase']}, created {active['created']}, "
-          f"{active['age_seconds']} s ago)"))
+    print(
+        "oldest active job: "
+        + (
+            "none"
+            if active is None
+            else f"{active['id']} ({active['type']}, {active['phase']}, created {active['created']}, "
+            f"{active['age_seconds']} s ago)"
+        )
+    )
     return 0
 
 
@@ -192,11 +217,19 @@ def add_parsers(commands: Any) -> None:
 
     def filters(p: argparse.ArgumentParser) -> None:
         p.add_argument("--type", help="only jobs of this type")
-        p.add_argument("--phase", type=_phase, action="append",
-                       help="only jobs in this phase (repeat for several)")
+        p.add_argument(
+            "--phase",
+            type=_phase,
+            action="append",
+            help="only jobs in this phase (repeat for several)",
+        )
         p.add_argument("--owner", help="only jobs of this user")
-        p.add_argument("--older-than", type=_duration, metavar="AGE",
-                       help="only jobs created longer ago than AGE (30m, 12h, 7d)")
+        p.add_argument(
+            "--older-than",
+            type=_duration,
+            metavar="AGE",
+            help="only jobs created longer ago than AGE (30m, 12h, 7d)",
+        )
 
     listing = verbs.add_parser("list", help="jobs matching the filters, oldest first")
     listing.add_argument("ini")
@@ -207,8 +240,11 @@ def add_parsers(commands: Any) -> None:
     shown.add_argument("ini")
     shown.add_argument("job_id")
     shown.set_defaults(run=show)
-    for name, run, what in (("abort", abort, "abort"), ("delete", delete, "delete"),
-                            ("requeue", requeue, "run again as new queued jobs")):
+    for name, run, what in (
+        ("abort", abort, "abort"),
+        ("delete", delete, "delete"),
+        ("requeue", requeue, "run again as new queued jobs"),
+    ):
         verb = verbs.add_parser(name, help=f"{what} the named jobs, or the filtered ones (--all)")
         verb.add_argument("ini")
         verb.add_argument("job_ids", nargs="*", metavar="JOB_ID")

@@ -1,4 +1,5 @@
 """uws-admin users, roles and tokens: the accounts kept in a deployment's storage."""
+
 from __future__ import annotations
 
 import argparse
@@ -97,11 +98,17 @@ def roles_text(account: Account) -> str:
 
 
 def users_list(args: argparse.Namespace, accounts: Accounts) -> int:
-    table([
-        (a.name, roles_text(a), "disabled" if a.disabled else "enabled",
-         count(len(accounts.tokens(a.name)), "token"))
-        for a in accounts.list()
-    ])
+    table(
+        [
+            (
+                a.name,
+                roles_text(a),
+                "disabled" if a.disabled else "enabled",
+                count(len(accounts.tokens(a.name)), "token"),
+            )
+            for a in accounts.list()
+        ]
+    )
     return 0
 
 
@@ -174,10 +181,12 @@ def tokens_issue(args: argparse.Namespace, accounts: Accounts) -> int:
 
 def tokens_list(args: argparse.Namespace, accounts: Accounts) -> int:
     name = existing(accounts, args.name).name
-    table([
-        (t.token_id, t.created.strftime("%Y-%m-%dT%H:%M:%SZ"), t.note)
-        for t in accounts.tokens(name)
-    ])
+    table(
+        [
+            (t.token_id, t.created.strftime("%Y-%m-%dT%H:%M:%SZ"), t.note)
+            for t in accounts.tokens(name)
+        ]
+    )
     return 0
 
 
@@ -198,8 +207,12 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         return commands.add_parser(name, help=summary).add_subparsers(dest="action", required=True)
 
     def action(
-        parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str,
-        command: Command, *arguments: str, **defaults: object,
+        parent: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        summary: str,
+        command: Command,
+        *arguments: str,
+        **defaults: object,
     ) -> argparse.ArgumentParser:
         sub = parent.add_parser(name, help=summary)
         sub.add_argument("ini", help="the deployment's ini file, e.g. production.ini")
@@ -210,23 +223,41 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
     users = group("users", "list, add, change and remove users")
     action(users, "list", "one line per user: name, roles, state, tokens", users_list)
-    add = action(users, "add", "add a user; the password is read as for `password`",
-                 users_add, "name")
+    add = action(
+        users, "add", "add a user; the password is read as for `password`", users_add, "name"
+    )
     add.add_argument("--role", action="append", default=[], help="a role (repeatable)")
-    add.add_argument("--no-password", action="store_true",
-                     help="an account that signs in with API tokens only")
-    action(users, "password", "set a password: first line of stdin, or asked twice",
-           users_password, "name")
-    action(users, "disable", "refuse the user's password and tokens", users_state, "name",
-           disabled=True)
-    action(users, "enable", "accept the user's password and tokens again", users_state,
-           "name", disabled=False)
+    add.add_argument(
+        "--no-password", action="store_true", help="an account that signs in with API tokens only"
+    )
+    action(
+        users,
+        "password",
+        "set a password: first line of stdin, or asked twice",
+        users_password,
+        "name",
+    )
+    action(
+        users,
+        "disable",
+        "refuse the user's password and tokens",
+        users_state,
+        "name",
+        disabled=True,
+    )
+    action(
+        users,
+        "enable",
+        "accept the user's password and tokens again",
+        users_state,
+        "name",
+        disabled=False,
+    )
     action(users, "remove", "remove a user and their tokens", users_remove, "name")
 
     roles = group("roles", "grant and revoke roles")
     action(roles, "grant", "give a user a role", roles_change, "name", "role", grant=True)
-    action(roles, "revoke", "take a role from a user", roles_change, "name", "role",
-           grant=False)
+    action(roles, "revoke", "take a role from a user", roles_change, "name", "role", grant=False)
 
     tokens = group("tokens", "issue, list and revoke API tokens")
     issue = action(tokens, "issue", "issue a token and print it (once)", tokens_issue, "name")

@@ -1,4 +1,5 @@
 """Accounts kept in the SQL storages' database (tables uws_users and uws_tokens)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -87,7 +88,8 @@ class SQLAccounts(Accounts):
         # One statement: two processes ending sessions at once both take effect.
         with self._write() as conn:
             conn.execute(
-                update(users).where(users.c.name == name)
+                update(users)
+                .where(users.c.name == name)
                 .values(session_epoch=users.c.session_epoch + 1)
             )
 

@@ -3,6 +3,7 @@
 SQLAlchemy's execution machinery costs more than SQLite's own lookup by primary key; these
 reads compile their statement once and convert the row with the columns' own result
 processors, so the values are what SQLAlchemy would have returned."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

@@ -6,6 +6,7 @@ phase) followed by those two columns, so a page reads its own rows and sorts not
 phases are one sub-select per phase, each reading at most a page from its index, merged by
 UNION ALL: the only sort is of those few rows, never of the table.
 """
+
 from __future__ import annotations
 
 import functools
@@ -72,7 +73,11 @@ def params(query: JobQuery) -> dict[str, Any]:
 
 
 def _conditions(
-    job_type: bool, owner_id: bool, anonymous: bool, after: bool, before: bool,
+    job_type: bool,
+    owner_id: bool,
+    anonymous: bool,
+    after: bool,
+    before: bool,
     run_id: bool | None,
 ) -> list[ColumnElement[bool]]:
     c = jobs.c
@@ -89,9 +94,7 @@ def _conditions(
         time = bindparam("before_time", type_=UTCDateTime)
         # The first term bounds the index range; the second breaks ties of equal times by id.
         conditions.append(c.creation_time <= time)
-        conditions.append(
-            or_(c.creation_time < time, c.job_id < bindparam("before_id"))
-        )
+        conditions.append(or_(c.creation_time < time, c.job_id < bindparam("before_id")))
     if run_id is False:
         conditions.append(c.run_id == bindparam("run_id"))
     elif run_id:
@@ -141,8 +144,9 @@ def _ordered(
         return stmt if limit is None else stmt.limit(bindparam(limit))
 
     if n_phases == 0:  # ARCHIVED jobs only when asked for (UWS 1.1 section 2.2.2.1)
-        return ordered(select(*REF_COLUMNS).where(and_(*conditions, NOT_ARCHIVED)),
-                       c.creation_time, c.job_id)
+        return ordered(
+            select(*REF_COLUMNS).where(and_(*conditions, NOT_ARCHIVED)), c.creation_time, c.job_id
+        )
     if n_phases == 1:
         stmt = select(*REF_COLUMNS).where(and_(*conditions, c.phase == bindparam("phase_0")))
         return ordered(stmt, c.creation_time, c.job_id)

@@ -1,4 +1,5 @@
 """Rows of the jobs table to domain Jobs and back (one mapping for both SQL storages)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -23,8 +24,15 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "process_id": job.process_id,
         "parameters": dict(job.parameters),
         "results": [
-            {"id": r.id, "path": r.path, "mime_type": r.mime_type, "size": r.size,
-             "digest": r.digest, "description": r.description, "declared": r.declared}
+            {
+                "id": r.id,
+                "path": r.path,
+                "mime_type": r.mime_type,
+                "size": r.size,
+                "digest": r.digest,
+                "description": r.description,
+                "declared": r.declared,
+            }
             for r in job.results
         ],
         "job_info": dict(job.job_info),

@@ -1,4 +1,5 @@
 """The SQL storage shared by the SQLite and PostgreSQL plugins (SQLAlchemy Core)."""
+
 from __future__ import annotations
 
 import functools
@@ -254,8 +255,11 @@ class SQLStorage(Storage):
         self.lock_owner(conn, job.owner_id)
         stmt = owned_count_statement(job.owner_id is None)
         for quota in quotas:
-            params = {"owner_id": job.owner_id, "phases": sorted(quota.phases),
-                      "job_id": job.job_id}
+            params = {
+                "owner_id": job.owner_id,
+                "phases": sorted(quota.phases),
+                "job_id": job.job_id,
+            }
             quota.check(conn.execute(stmt, params).scalar_one())
 
     def lock_owner(self, conn: Connection, owner_id: str | None) -> None:

@@ -1,4 +1,5 @@
 """SQLAlchemy Core tables shared by the SQL storages (SQLite, PostgreSQL)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -98,8 +99,14 @@ jobs = Table(
 # The list queries (migration 0005): the equality filters of one combination, then the list
 # order (creation_time, job_id), so that LAST=n and keyset pages read n entries and sort none.
 _c = jobs.c
-Index("ix_uws_jobs_owner_type_phase_created", _c.owner_id, _c.job_type, _c.phase,
-      _c.creation_time, _c.job_id)
+Index(
+    "ix_uws_jobs_owner_type_phase_created",
+    _c.owner_id,
+    _c.job_type,
+    _c.phase,
+    _c.creation_time,
+    _c.job_id,
+)
 Index("ix_uws_jobs_owner_type_created", _c.owner_id, _c.job_type, _c.creation_time, _c.job_id)
 Index("ix_uws_jobs_owner_phase_created", _c.owner_id, _c.phase, _c.creation_time, _c.job_id)
 Index("ix_uws_jobs_owner_created", _c.owner_id, _c.creation_time, _c.job_id)

@@ -1,4 +1,5 @@
 """HTTP layer: routes, contexts with ACLs, thin views, UWS XML/JSON renderers, errors."""
+
 from __future__ import annotations
 
 from pyramid.config import Configurator
@@ -35,12 +36,8 @@ def includeme(config: Configurator) -> None:
     config.add_route(
         "job_result", "/rest/{jobtype}/{job_id}/results/{result_id}", factory=JobContext
     )
-    config.add_route(
-        "job_results_zip", "/rest/{jobtype}/{job_id}/results.zip", factory=JobContext
-    )
-    config.add_route(
-        "job_provenance", "/rest/{jobtype}/{job_id}/provenance", factory=JobContext
-    )
+    config.add_route("job_results_zip", "/rest/{jobtype}/{job_id}/results.zip", factory=JobContext)
+    config.add_route("job_provenance", "/rest/{jobtype}/{job_id}/provenance", factory=JobContext)
     config.add_route("job_property", "/rest/{jobtype}/{job_id}/{prop}", factory=JobContext)
     config.scan(".views")
     config.scan(".service_views")

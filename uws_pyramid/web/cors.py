@@ -1,4 +1,5 @@
 """Cross-origin use of the REST API by web applications of the origins in ``uws.cors.origins``."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,11 +41,13 @@ def cors_tween(handler: Handler, registry: Registry) -> Handler:
             return handler(request)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             response = Response(status=204)
-            response.headers.update({
-                "Access-Control-Allow-Methods": METHODS,
-                "Access-Control-Allow-Headers": HEADERS,
-                "Access-Control-Max-Age": "600",
-            })
+            response.headers.update(
+                {
+                    "Access-Control-Allow-Methods": METHODS,
+                    "Access-Control-Allow-Headers": HEADERS,
+                    "Access-Control-Max-Age": "600",
+                }
+            )
         else:
             response = handler(request)
             response.headers["Access-Control-Expose-Headers"] = EXPOSED

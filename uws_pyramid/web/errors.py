@@ -1,4 +1,5 @@
 """Every error response is rendered here: UWSError, Pyramid's HTTP errors, and real faults."""
+
 from __future__ import annotations
 
 import logging
@@ -97,8 +98,11 @@ def forbidden(exc: HTTPForbidden, request: Request) -> Response:
 @exception_view_config(BadCSRFToken)
 @exception_view_config(BadCSRFOrigin)
 def bad_csrf(exc: HTTPException, request: Request) -> Response:
-    return _text(403, f"{exc.explanation or exc.title} (the browser client's session needs the "
-                      "X-CSRF-Token header from /client/config on every change)")
+    return _text(
+        403,
+        f"{exc.explanation or exc.title} (the browser client's session needs the "
+        "X-CSRF-Token header from /client/config on every change)",
+    )
 
 
 @notfound_view_config()

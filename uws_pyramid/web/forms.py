@@ -4,6 +4,7 @@ WebOb parses a whole body before anybody can count what it holds, and leaves the
 files of its file parts to the garbage collector. Here every field is counted as it is read,
 parsing stops at the first limit passed, small files stay in memory, and every file made is
 closed when the request ends (``close_files``), whatever happened in between."""
+
 from __future__ import annotations
 
 import logging

@@ -14,6 +14,7 @@ parameters a plain UWS client never sends and headers it ignores; the body stays
   after n seconds; with ``If-None-Match`` (the list's ETag) it answers at once if the list
   already differs from the one the client holds, and 304 if it is still that one.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -108,8 +109,11 @@ def next_link(request: Request, query: JobQuery, refs: list[JobRef]) -> str | No
 def streamed(request: Request, query: JobQuery) -> bool:
     """A whole list (no LAST, no BEFORE) goes out as it is read, in batches, unless the
     client waits for a change or holds a version (which need the whole list first)."""
-    return (not query.newest_first and query_value(request, "WAIT") is None
-            and not request.if_none_match)
+    return (
+        not query.newest_first
+        and query_value(request, "WAIT") is None
+        and not request.if_none_match
+    )
 
 
 def list_jobs(request: Request, query: JobQuery, json: bool) -> tuple[list[JobRef], bool]:
@@ -128,8 +132,9 @@ def list_jobs(request: Request, query: JobQuery, json: bool) -> tuple[list[JobRe
     return refs, bool(held) and unchanged(refs)
 
 
-def decorate(request: Request, response: Response, query: JobQuery,
-             refs: list[JobRef] | None, json: bool) -> Response:
+def decorate(
+    request: Request, response: Response, query: JobQuery, refs: list[JobRef] | None, json: bool
+) -> Response:
     """The extensions' headers of a list response (``refs`` None: streamed, not known yet)."""
     if refs is not None:
         response.etag = etag(refs, json)

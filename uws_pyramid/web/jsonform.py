@@ -1,4 +1,5 @@
 """JSON form of the UWS documents: the XML's content with UWS's camelCase names, None as null."""
+
 from __future__ import annotations
 
 import json
@@ -58,7 +59,8 @@ def job_list_json_parts(
             segment = ""
             if by_type:
                 segment = types.get(ref.job_type) or types.setdefault(
-                    ref.job_type, type_segment(ref))
+                    ref.job_type, type_segment(ref)
+                )
             run = "null" if ref.run_id is None else string(ref.run_id)
             owner = "null" if ref.owner_id is None else string(ref.owner_id)
             parts.append(

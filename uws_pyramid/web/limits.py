@@ -1,4 +1,5 @@
 """Request size limit: a body larger than ``uws.limits.body`` is refused before it is read."""
+
 from __future__ import annotations
 
 import logging

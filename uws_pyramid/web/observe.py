@@ -1,5 +1,6 @@
 """What operators see of requests: a tween that counts and logs each one (with its request
 id), and the /metrics view for Prometheus."""
+
 from __future__ import annotations
 
 import itertools
@@ -70,13 +71,19 @@ def tween(handler: Callable[[Request], Response], registry: Registry) -> Callabl
                 metrics.ERRORS.labels("storage").inc()
             if logs.ACCESS.isEnabledFor(logging.INFO):
                 identity = request.environ.get(IDENTITY_KEY)
-                logs.request_line({
-                    "method": request.method, "route": route, "path": request.path,
-                    "status": status, "duration_ms": round(seconds * 1000, 2),
-                    "user": identity.name if isinstance(identity, Identity) else None,
-                    "job_id": _job_id(request, route, response), "request_id": rid,
-                    "client": request.remote_addr,
-                })
+                logs.request_line(
+                    {
+                        "method": request.method,
+                        "route": route,
+                        "path": request.path,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "user": identity.name if isinstance(identity, Identity) else None,
+                        "job_id": _job_id(request, route, response),
+                        "request_id": rid,
+                        "client": request.remote_addr,
+                    }
+                )
 
     return observe
 

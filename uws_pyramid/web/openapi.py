@@ -1,5 +1,6 @@
 """/openapi.json (OpenAPI 3.1) built from the routes and the job descriptions as they are now,
 and /docs, a plain page that shows it."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,11 @@ from ..jdl.datatypes import BOOLEAN, FILE, INTEGERS, NUMERIC, URI
 from ..jdl.model import ParameterSpec
 from ..jobs import Phase
 
-JSON, XML, TEXT, FORM = "application/json", "application/xml", "text/plain", (
-    "application/x-www-form-urlencoded"
+JSON, XML, TEXT, FORM = (
+    "application/json",
+    "application/xml",
+    "text/plain",
+    ("application/x-www-form-urlencoded"),
 )
 MULTIPART = "multipart/form-data"
 #: Characters no value may hold (they cannot go into a UWS XML document).
@@ -28,9 +32,12 @@ PUBLIC_OP: dict[str, Any] = {"security": []}
 LOCAL_PATH = "^/([^/\\\\\\x00-\\x1f\\x7f][^\\\\\\x00-\\x1f\\x7f]*)?$"
 #: UTC times as AFTER and DESTRUCTION take them (a subset: days up to 28 are valid in every
 #: month); DESTRUCTION must also be in the future.
-UTC_TIME: dict[str, Any] = {"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
-            "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?Z$",
-            "examples": ["2030-01-01T00:00:00Z"]}
+UTC_TIME: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?Z$",
+    "examples": ["2030-01-01T00:00:00Z"],
+}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -60,8 +67,10 @@ def uws(name: str) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any
     return (XML, xml), (JSON, ref(name))
 
 
-SEE_OTHER = {"description": "done: see the job (or the job list after a deletion)",
-             "headers": {"Location": {"schema": {"type": "string"}, "required": True}}}
+SEE_OTHER = {
+    "description": "done: see the job (or the job list after a deletion)",
+    "headers": {"Location": {"schema": {"type": "string"}, "required": True}},
+}
 
 
 def parameter_schema(spec: ParameterSpec, longest: int) -> dict[str, Any]:
@@ -73,9 +82,11 @@ def parameter_schema(spec: ParameterSpec, longest: int) -> dict[str, Any]:
         schema = {"type": "string", "enum": list(spec.choices)}
     elif spec.type in INTEGERS:
         bound = _BOUNDS[spec.type]
-        schema = {"type": "integer",
-                  "minimum": int(spec.min) if spec.min is not None else -bound,
-                  "maximum": int(spec.max) if spec.max is not None else bound - 1}
+        schema = {
+            "type": "integer",
+            "minimum": int(spec.min) if spec.min is not None else -bound,
+            "maximum": int(spec.max) if spec.max is not None else bound - 1,
+        }
     elif spec.type in NUMERIC:
         schema = {"type": "number"}
         if spec.min is not None:
@@ -85,8 +96,11 @@ def parameter_schema(spec: ParameterSpec, longest: int) -> dict[str, Any]:
     elif spec.type == BOOLEAN:
         schema = {"type": "boolean"}
     elif spec.type == URI:
-        schema = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9+.-]*:[^\\s]+$",
-                  "maxLength": longest}
+        schema = {
+            "type": "string",
+            "pattern": "^[A-Za-z][A-Za-z0-9+.-]*:[^\\s]+$",
+            "maxLength": longest,
+        }
     else:
         schema = {"type": "string", "pattern": PRINTABLE, "maxLength": longest}
     if spec.description:
@@ -112,14 +126,20 @@ def typed(spec: ParameterSpec, text: str) -> Any:
 CONTROL: dict[str, dict[str, Any]] = {
     "PHASE": {"type": "string", "enum": ["RUN"], "description": "RUN: start the job at once"},
     "RUNID": {"type": "string", "pattern": PRINTABLE},
-    "EXECUTIONDURATION": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1,
-                          "description": "seconds; 0 asks for no limit (capped)"},
+    "EXECUTIONDURATION": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 2**31 - 1,
+        "description": "seconds; 0 asks for no limit (capped)",
+    },
     # A schema cannot say "in the future": its pattern gives years from 2100 on, a subset
     # of what is accepted (any future time; later than the maximum is capped).
-    "DESTRUCTION": {**UTC_TIME, "pattern": UTC_TIME["pattern"].replace("[1-9][0-9]{3}",
-                                                                      "(2[1-9]|[3-9][0-9])[0-9]{2}"),
-                    "examples": ["2100-01-01T00:00:00Z"],
-                    "description": "a time in the future (capped at the service's maximum)"},
+    "DESTRUCTION": {
+        **UTC_TIME,
+        "pattern": UTC_TIME["pattern"].replace("[1-9][0-9]{3}", "(2[1-9]|[3-9][0-9])[0-9]{2}"),
+        "examples": ["2100-01-01T00:00:00Z"],
+        "description": "a time in the future (capped at the service's maximum)",
+    },
 }
 
 
@@ -127,7 +147,8 @@ def create_body(jd: JobDescription, longest: int) -> dict[str, Any]:
     properties = {p.name: parameter_schema(p, longest) for p in jd.parameters}
     control = {name: {"maxLength": longest, **schema} for name, schema in CONTROL.items()}
     schema = {
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "properties": {**properties, **control},
         "required": [p.name for p in jd.parameters if p.required],
     }
@@ -140,23 +161,27 @@ def job_type_paths(jd: JobDescription, longest: int) -> dict[str, Any]:
     link = {"job_id": f"$response.header.Location#regex:/{name}/([^/?#]+)$"}
     links = {
         "GetJob": {"operationId": "getJob", "parameters": {**link, "jobtype": name}},
-        "RunJob": {"operationId": "postJobPhase", "parameters": {**link, "jobtype": name},
-                   "requestBody": {"PHASE": "RUN"}},
-        "WaitJob": {"operationId": "getJob",
-                    "parameters": {**link, "jobtype": name, "WAIT": 5}},
+        "RunJob": {
+            "operationId": "postJobPhase",
+            "parameters": {**link, "jobtype": name},
+            "requestBody": {"PHASE": "RUN"},
+        },
+        "WaitJob": {"operationId": "getJob", "parameters": {**link, "jobtype": name, "WAIT": 5}},
         "DeleteJob": {"operationId": "deleteJob", "parameters": {**link, "jobtype": name}},
     }
     return {
         f"/sync/{name}": sync_path(jd, longest),
         f"/rest/{name}": {
             "get": {
-                "operationId": f"listJobs_{name}", "tags": [f"jobs: {name}"],
+                "operationId": f"listJobs_{name}",
+                "tags": [f"jobs: {name}"],
                 "summary": f"The caller's jobs of type {name}",
                 "parameters": LIST_FILTERS,
                 "responses": {**ok("the job list", *uws("jobs")), **errors()},
             },
             "post": {
-                "operationId": f"createJob_{name}", "tags": [f"jobs: {name}"],
+                "operationId": f"createJob_{name}",
+                "tags": [f"jobs: {name}"],
                 "summary": f"Create a job of type {name}: {jd.description.strip()[:200]}",
                 "requestBody": create_body(jd, longest),
                 "responses": {"303": {**SEE_OTHER, "links": links}, **errors()},
@@ -169,14 +194,21 @@ def sync_path(jd: JobDescription, longest: int) -> dict[str, Any]:
     """DALI sync (web/sync.py): the parameters of a new job, as a query or a form."""
     body = create_body(jd, longest)
     schema = next(iter(body["content"].values()))["schema"]
-    query = [{"name": key, "in": "query", "required": key in schema["required"], "schema": value}
-             for key, value in schema["properties"].items() if value.get("format") != "binary"]
+    query = [
+        {"name": key, "in": "query", "required": key in schema["required"], "schema": value}
+        for key, value in schema["properties"].items()
+        if value.get("format") != "binary"
+    ]
     responses = {
-        "303": {"description": "the job's primary result; or the job itself, when it has not "
-                               "ended within uws.sync.timeout",
-                "headers": {"Location": {"schema": {"type": "string"}, "required": True}}},
-        "500": {"description": "the job failed: its error document",
-                "content": content((TEXT, {"type": "string"}))},
+        "303": {
+            "description": "the job's primary result; or the job itself, when it has not "
+            "ended within uws.sync.timeout",
+            "headers": {"Location": {"schema": {"type": "string"}, "required": True}},
+        },
+        "500": {
+            "description": "the job failed: its error document",
+            "content": content((TEXT, {"type": "string"})),
+        },
         **errors(),
     }
     summary = f"Run a job of type {jd.name} and wait for its result"
@@ -184,8 +216,10 @@ def sync_path(jd: JobDescription, longest: int) -> dict[str, Any]:
     get = {**operation, "operationId": f"syncGet_{jd.name}", "parameters": query}
     if body["required"]:
         get["description"] = "A file cannot go into a query: use POST (a GET is a 400)."
-    return {"post": {**operation, "operationId": f"sync_{jd.name}", "requestBody": body},
-            "get": get}
+    return {
+        "post": {**operation, "operationId": f"sync_{jd.name}", "requestBody": body},
+        "get": get,
+    }
 
 
 PROVENANCE_FORMATS = {
@@ -201,18 +235,32 @@ def provenance_ok() -> dict[str, Any]:
 
 
 LIST_FILTERS = [
-    {"name": "PHASE", "in": "query", "required": False,
-     "schema": {"type": "array", "items": ref("Phase")}, "style": "form", "explode": True},
+    {
+        "name": "PHASE",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "array", "items": ref("Phase")},
+        "style": "form",
+        "explode": True,
+    },
     {"name": "AFTER", "in": "query", "required": False, "schema": UTC_TIME},
-    {"name": "LAST", "in": "query", "required": False,
-     "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}},
+    {
+        "name": "LAST",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    },
 ]
 
 
 def job_paths(types: list[str]) -> dict[str, Any]:
     """The resources of one job, for every type (``jobtype`` is one of them)."""
-    jobtype = {"name": "jobtype", "in": "path", "required": True,
-               "schema": {"type": "string", "enum": types} if types else {"type": "string"}}
+    jobtype = {
+        "name": "jobtype",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": types} if types else {"type": "string"},
+    }
     job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
     base = [jobtype, job_id]
     properties: dict[str, tuple[str, dict[str, Any]]] = {
@@ -224,119 +272,224 @@ def job_paths(types: list[str]) -> dict[str, Any]:
         "runid": ("The client's run id (empty: none)", {"type": "string"}),
         "error": ("The error's text", {"type": "string"}),
     }
-    postable = {"phase": {"type": "string", "enum": ["RUN", "ABORT"]},
-                "executionduration": CONTROL["EXECUTIONDURATION"],
-                "destruction": CONTROL["DESTRUCTION"]}
+    postable = {
+        "phase": {"type": "string", "enum": ["RUN", "ABORT"]},
+        "executionduration": CONTROL["EXECUTIONDURATION"],
+        "destruction": CONTROL["DESTRUCTION"],
+    }
     paths: dict[str, Any] = {
         "/rest/{jobtype}/{job_id}": {
             "parameters": base,
             "get": {
-                "operationId": "getJob", "tags": ["job"], "summary": "The job",
+                "operationId": "getJob",
+                "tags": ["job"],
+                "summary": "The job",
                 "parameters": [
-                    {"name": "WAIT", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": -1, "maximum": 5},
-                     "description": "block up to this many seconds (-1: the longest allowed) "
-                                    "while the job is PENDING, QUEUED or EXECUTING"},
-                    {"name": "PHASE", "in": "query", "required": False, "schema": ref("Phase"),
-                     "description": "with WAIT: block only while the job is in this phase"},
+                    {
+                        "name": "WAIT",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": -1, "maximum": 5},
+                        "description": "block up to this many seconds (-1: the longest allowed) "
+                        "while the job is PENDING, QUEUED or EXECUTING",
+                    },
+                    {
+                        "name": "PHASE",
+                        "in": "query",
+                        "required": False,
+                        "schema": ref("Phase"),
+                        "description": "with WAIT: block only while the job is in this phase",
+                    },
                 ],
                 "responses": {
-                    **ok("the job", *uws("job"), links={
-                        "Results": {"operationId": "getJobResults",
-                                    "parameters": {"jobtype": "$request.path.jobtype",
-                                                   "job_id": "$request.path.job_id"}},
-                    }),
+                    **ok(
+                        "the job",
+                        *uws("job"),
+                        links={
+                            "Results": {
+                                "operationId": "getJobResults",
+                                "parameters": {
+                                    "jobtype": "$request.path.jobtype",
+                                    "job_id": "$request.path.job_id",
+                                },
+                            },
+                        },
+                    ),
                     **errors(),
                 },
             },
             "post": {
-                "operationId": "postJob", "tags": ["job"],
+                "operationId": "postJob",
+                "tags": ["job"],
                 "summary": "Change the job: PHASE=RUN or ABORT, ACTION=DELETE, or its values",
-                "requestBody": {"required": True, "content": {FORM: {"schema": {
-                    "type": "object",
-                    "properties": {"PHASE": postable["phase"], "ACTION": {"enum": ["DELETE"]},
-                                   "EXECUTIONDURATION": CONTROL["EXECUTIONDURATION"],
-                                   "DESTRUCTION": CONTROL["DESTRUCTION"],
-                                   "RUNID": CONTROL["RUNID"]},
-                    "additionalProperties": False}}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        FORM: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "PHASE": postable["phase"],
+                                    "ACTION": {"enum": ["DELETE"]},
+                                    "EXECUTIONDURATION": CONTROL["EXECUTIONDURATION"],
+                                    "DESTRUCTION": CONTROL["DESTRUCTION"],
+                                    "RUNID": CONTROL["RUNID"],
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
                 "responses": {"303": SEE_OTHER, **errors()},
             },
             "delete": {
-                "operationId": "deleteJob", "tags": ["job"], "summary": "Delete the job",
+                "operationId": "deleteJob",
+                "tags": ["job"],
+                "summary": "Delete the job",
                 "responses": {"303": SEE_OTHER, **errors()},
             },
         },
         "/rest/{jobtype}/{job_id}/parameters": {
             "parameters": base,
-            "get": {"operationId": "getJobParameters", "tags": ["job"],
-                    "responses": {**ok("the parameters", *uws("parameters")), **errors()}},
-            "post": {"operationId": "postJobParameters", "tags": ["job"],
-                     "summary": "Set parameters of a PENDING job",
-                     "requestBody": {"required": True, "content": {FORM: {"schema": {
-                         "type": "object", "additionalProperties": {
-                             "type": "string", "pattern": PRINTABLE}}}}},
-                     "responses": {"303": SEE_OTHER, **errors()}},
+            "get": {
+                "operationId": "getJobParameters",
+                "tags": ["job"],
+                "responses": {**ok("the parameters", *uws("parameters")), **errors()},
+            },
+            "post": {
+                "operationId": "postJobParameters",
+                "tags": ["job"],
+                "summary": "Set parameters of a PENDING job",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        FORM: {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string", "pattern": PRINTABLE},
+                            }
+                        }
+                    },
+                },
+                "responses": {"303": SEE_OTHER, **errors()},
+            },
         },
         "/rest/{jobtype}/{job_id}/parameters/{name}": {
-            "parameters": [*base, {"name": "name", "in": "path", "required": True,
-                                   "schema": {"type": "string"}}],
-            "get": {"operationId": "getJobParameter", "tags": ["job"],
-                    "responses": {**ok("the value (or the uploaded file)",
-                                       (TEXT, {"type": "string"}),
-                                       ("application/octet-stream", {"type": "string"})),
-                                  **errors()}},
-            "put": {"operationId": "putJobParameter", "tags": ["job"],
-                    "summary": "Set one parameter of a PENDING job (the body is its value)",
-                    "requestBody": {"required": True, "content": {
-                        TEXT: {"schema": {"type": "string", "pattern": PRINTABLE}}}},
-                    "responses": {"303": SEE_OTHER, **errors()}},
+            "parameters": [
+                *base,
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "get": {
+                "operationId": "getJobParameter",
+                "tags": ["job"],
+                "responses": {
+                    **ok(
+                        "the value (or the uploaded file)",
+                        (TEXT, {"type": "string"}),
+                        ("application/octet-stream", {"type": "string"}),
+                    ),
+                    **errors(),
+                },
+            },
+            "put": {
+                "operationId": "putJobParameter",
+                "tags": ["job"],
+                "summary": "Set one parameter of a PENDING job (the body is its value)",
+                "requestBody": {
+                    "required": True,
+                    "content": {TEXT: {"schema": {"type": "string", "pattern": PRINTABLE}}},
+                },
+                "responses": {"303": SEE_OTHER, **errors()},
+            },
         },
         "/rest/{jobtype}/{job_id}/provenance": {
             "parameters": base,
-            "get": {"operationId": "getJobProvenance", "tags": ["provenance"],
-                    "summary": "The finished job's provenance (409 before it has finished)",
-                    "parameters": [{"name": "format", "in": "query", "required": False,
-                                    "schema": {"type": "string",
-                                               "enum": ["json", "xml", "provn", "svg"]}}],
-                    "responses": {**provenance_ok(), **errors()}},
+            "get": {
+                "operationId": "getJobProvenance",
+                "tags": ["provenance"],
+                "summary": "The finished job's provenance (409 before it has finished)",
+                "parameters": [
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["json", "xml", "provn", "svg"]},
+                    }
+                ],
+                "responses": {**provenance_ok(), **errors()},
+            },
         },
         "/rest/{jobtype}/{job_id}/results": {
             "parameters": base,
-            "get": {"operationId": "getJobResults", "tags": ["job"],
-                    "responses": {**ok("the results", *uws("results")), **errors()}},
+            "get": {
+                "operationId": "getJobResults",
+                "tags": ["job"],
+                "responses": {**ok("the results", *uws("results")), **errors()},
+            },
         },
         "/rest/{jobtype}/{job_id}/results/{result_id}": {
-            "parameters": [*base, {"name": "result_id", "in": "path", "required": True,
-                                   "schema": {"type": "string"}}],
-            "get": {"operationId": "getJobResult", "tags": ["job"],
-                    "responses": {"200": {"description": "the result's file (its own type; "
-                                                         "ETag and Repr-Digest: its SHA-256)",
-                                          "content": {"*/*": {"schema": {}}}},
-                                  "304": {"description": "not modified (If-None-Match)"},
-                                  **errors()}},
+            "parameters": [
+                *base,
+                {"name": "result_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "get": {
+                "operationId": "getJobResult",
+                "tags": ["job"],
+                "responses": {
+                    "200": {
+                        "description": "the result's file (its own type; "
+                        "ETag and Repr-Digest: its SHA-256)",
+                        "content": {"*/*": {"schema": {}}},
+                    },
+                    "304": {"description": "not modified (If-None-Match)"},
+                    **errors(),
+                },
+            },
         },
         "/rest/{jobtype}/{job_id}/results.zip": {
             "parameters": base,
-            "get": {"operationId": "getJobResultsZip", "tags": ["job"],
-                    "summary": "Every result in one zip archive, streamed",
-                    "responses": {**ok("the archive", ("application/zip", {
-                        "type": "string", "format": "binary"})), **errors()}},
+            "get": {
+                "operationId": "getJobResultsZip",
+                "tags": ["job"],
+                "summary": "Every result in one zip archive, streamed",
+                "responses": {
+                    **ok(
+                        "the archive", ("application/zip", {"type": "string", "format": "binary"})
+                    ),
+                    **errors(),
+                },
+            },
         },
     }
     for prop, (summary, schema) in properties.items():
         item: dict[str, Any] = {
             "parameters": base,
-            "get": {"operationId": f"getJob_{prop}", "tags": ["job"], "summary": summary,
-                    "responses": {**ok(summary, (TEXT, schema)), **errors()}},
+            "get": {
+                "operationId": f"getJob_{prop}",
+                "tags": ["job"],
+                "summary": summary,
+                "responses": {**ok(summary, (TEXT, schema)), **errors()},
+            },
         }
         if prop in postable:
             name = prop.upper()
             item["post"] = {
                 "operationId": "postJobPhase" if prop == "phase" else f"postJob_{prop}",
-                "tags": ["job"], "summary": f"Set {name}",
-                "requestBody": {"required": True, "content": {FORM: {"schema": {
-                    "type": "object", "properties": {name: postable[prop]},
-                    "required": [name], "additionalProperties": False}}}},
+                "tags": ["job"],
+                "summary": f"Set {name}",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        FORM: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {name: postable[prop]},
+                                "required": [name],
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
                 "responses": {"303": SEE_OTHER, **errors()},
             }
         paths[f"/rest/{{jobtype}}/{{job_id}}/{prop}"] = item
@@ -344,152 +497,365 @@ def job_paths(types: list[str]) -> dict[str, Any]:
 
 
 def service_paths(types: list[str]) -> dict[str, Any]:
-    jobtype = {"name": "jobtype", "in": "path", "required": True,
-               "schema": {"type": "string", "enum": types} if types else {"type": "string"}}
+    jobtype = {
+        "name": "jobtype",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": types} if types else {"type": "string"},
+    }
     html = ("text/html", {"type": "string"})
     return {
-        "/": {"get": {**PUBLIC_OP, "operationId": "home", "tags": ["service"],
-                      "summary": "The service's page (JSON: its links)",
-                      "responses": ok("the page", html, (JSON, {"type": "object"}))}},
-        "/capabilities": {"get": {**PUBLIC_OP, "operationId": "capabilities",
-                                  "tags": ["service"], "summary": "VOSI capabilities",
-                                  "responses": ok("capabilities", (XML, {"type": "string"}))}},
-        "/availability": {"get": {**PUBLIC_OP, "operationId": "availability",
-                                  "tags": ["service"], "summary": "VOSI availability",
-                                  "responses": ok("availability", (XML, {"type": "string"}))}},
-        "/openapi.json": {"get": {**PUBLIC_OP, "operationId": "openapi", "tags": ["service"],
-                                  "responses": ok("this document", (JSON, {"type": "object"}))}},
-        "/docs": {"get": {**PUBLIC_OP, "operationId": "docs", "tags": ["service"],
-                          "responses": ok("a page showing this document", html)}},
-        "/metrics": {"get": {"operationId": "metrics", "tags": ["admin"],
-                             "summary": "Prometheus metrics (administrators, uws.metrics.allow)",
-                             "responses": {**ok("metrics", (TEXT, {"type": "string"})),
-                                           **errors()}}},
-        "/rest": {"get": {"operationId": "allJobs", "tags": ["service"],
-                          "summary": "The caller's jobs of every type", "parameters": LIST_FILTERS,
-                          "responses": {**ok("the job list", *uws("jobs")), **errors()}}},
-        "/provenance": {"get": {
-            "operationId": "provenance", "tags": ["provenance"],
-            "summary": "The provenance of a chain of jobs (in the spirit of IVOA ProvSAP)",
-            "parameters": [
-                {"name": "ID", "in": "query", "required": True, "schema": {
-                    "type": "string", "pattern": "^\\s*([a-z0-9]+(/[A-Za-z_][A-Za-z0-9_.-]*)?|"
-                                                 "[A-Za-z][A-Za-z0-9+.-]*:\\S*)\\s*$",
-                    "description": "a job id, <job id>/<result id>, or the URL of a job or of "
-                                   "a result"}},
-                {"name": "DEPTH", "in": "query", "required": False, "schema": {
-                    "type": "string", "pattern": "^([0-9]|10|ALL)$", "default": "1"}},
-                {"name": "DIRECTION", "in": "query", "required": False,
-                 "schema": {"type": "string", "enum": ["BACK", "FORWARD"], "default": "BACK"}},
-                {"name": "RESPONSEFORMAT", "in": "query", "required": False, "schema": {
-                    "type": "string", "enum": ["PROV-JSON", "PROV-XML", "PROV-N", "SVG"]}},
-            ],
-            "responses": {**provenance_ok(), **errors()}}},
-        "/jdl": {"get": {"operationId": "jobTypes", "tags": ["job descriptions"],
-                         "responses": {**ok("the job types", (JSON, {"type": "object"})),
-                                       **errors()}}},
+        "/": {
+            "get": {
+                **PUBLIC_OP,
+                "operationId": "home",
+                "tags": ["service"],
+                "summary": "The service's page (JSON: its links)",
+                "responses": ok("the page", html, (JSON, {"type": "object"})),
+            }
+        },
+        "/capabilities": {
+            "get": {
+                **PUBLIC_OP,
+                "operationId": "capabilities",
+                "tags": ["service"],
+                "summary": "VOSI capabilities",
+                "responses": ok("capabilities", (XML, {"type": "string"})),
+            }
+        },
+        "/availability": {
+            "get": {
+                **PUBLIC_OP,
+                "operationId": "availability",
+                "tags": ["service"],
+                "summary": "VOSI availability",
+                "responses": ok("availability", (XML, {"type": "string"})),
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                **PUBLIC_OP,
+                "operationId": "openapi",
+                "tags": ["service"],
+                "responses": ok("this document", (JSON, {"type": "object"})),
+            }
+        },
+        "/docs": {
+            "get": {
+                **PUBLIC_OP,
+                "operationId": "docs",
+                "tags": ["service"],
+                "responses": ok("a page showing this document", html),
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "tags": ["admin"],
+                "summary": "Prometheus metrics (administrators, uws.metrics.allow)",
+                "responses": {**ok("metrics", (TEXT, {"type": "string"})), **errors()},
+            }
+        },
+        "/rest": {
+            "get": {
+                "operationId": "allJobs",
+                "tags": ["service"],
+                "summary": "The caller's jobs of every type",
+                "parameters": LIST_FILTERS,
+                "responses": {**ok("the job list", *uws("jobs")), **errors()},
+            }
+        },
+        "/provenance": {
+            "get": {
+                "operationId": "provenance",
+                "tags": ["provenance"],
+                "summary": "The provenance of a chain of jobs (in the spirit of IVOA ProvSAP)",
+                "parameters": [
+                    {
+                        "name": "ID",
+                        "in": "query",
+                        "required": True,
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^\\s*([a-z0-9]+(/[A-Za-z_][A-Za-z0-9_.-]*)?|"
+                            "[A-Za-z][A-Za-z0-9+.-]*:\\S*)\\s*$",
+                            "description": "a job id, <job id>/<result id>, or the URL of a job or of "
+                            "a result",
+                        },
+                    },
+                    {
+                        "name": "DEPTH",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": "^([0-9]|10|ALL)$", "default": "1"},
+                    },
+                    {
+                        "name": "DIRECTION",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "string",
+                            "enum": ["BACK", "FORWARD"],
+                            "default": "BACK",
+                        },
+                    },
+                    {
+                        "name": "RESPONSEFORMAT",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "string",
+                            "enum": ["PROV-JSON", "PROV-XML", "PROV-N", "SVG"],
+                        },
+                    },
+                ],
+                "responses": {**provenance_ok(), **errors()},
+            }
+        },
+        "/jdl": {
+            "get": {
+                "operationId": "jobTypes",
+                "tags": ["job descriptions"],
+                "responses": {**ok("the job types", (JSON, {"type": "object"})), **errors()},
+            }
+        },
         "/jdl/{jobtype}": {
             "parameters": [jobtype],
-            "get": {"operationId": "getWadl", "tags": ["job descriptions"],
-                    "summary": "The description's file, or it in another format",
-                    "parameters": [{"name": "format", "in": "query", "required": False,
-                                    "schema": {"type": "string", "enum": ["wadl", "votable"]}}],
-                    "responses": {**ok("the job description (WADL or VOTable)",
-                                       (XML, {"type": "string"}),
-                                       ("application/x-votable+xml", {"type": "string"})),
-                                  **errors()}},
-            "put": {"operationId": "putDescription", "tags": ["admin"],
-                    "summary": "Save a job description (administrators, uws.editor on)",
-                    "parameters": [{"name": "check", "in": "query", "required": False,
-                                    "schema": {"type": "string", "enum": ["1"]}}],
-                    "requestBody": {"required": True, "content": content(
-                        (JSON, {"type": "object"}))},
-                    "responses": {**ok("saved (or checked)", (JSON, {"type": "object"})),
-                                  **errors()}},
+            "get": {
+                "operationId": "getWadl",
+                "tags": ["job descriptions"],
+                "summary": "The description's file, or it in another format",
+                "parameters": [
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["wadl", "votable"]},
+                    }
+                ],
+                "responses": {
+                    **ok(
+                        "the job description (WADL or VOTable)",
+                        (XML, {"type": "string"}),
+                        ("application/x-votable+xml", {"type": "string"}),
+                    ),
+                    **errors(),
+                },
+            },
+            "put": {
+                "operationId": "putDescription",
+                "tags": ["admin"],
+                "summary": "Save a job description (administrators, uws.editor on)",
+                "parameters": [
+                    {
+                        "name": "check",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["1"]},
+                    }
+                ],
+                "requestBody": {"required": True, "content": content((JSON, {"type": "object"}))},
+                "responses": {**ok("saved (or checked)", (JSON, {"type": "object"})), **errors()},
+            },
         },
         "/jdl/{jobtype}/json": {
             "parameters": [jobtype],
-            "get": {"operationId": "getDescriptionJson", "tags": ["job descriptions"],
-                    "responses": {**ok("the job description", (JSON, {"type": "object"})),
-                                  **errors()}}},
+            "get": {
+                "operationId": "getDescriptionJson",
+                "tags": ["job descriptions"],
+                "responses": {**ok("the job description", (JSON, {"type": "object"})), **errors()},
+            },
+        },
         "/jdl/{jobtype}/script": {
             "parameters": [jobtype],
-            "get": {"operationId": "getScript", "tags": ["admin"],
-                    "responses": {**ok("the job type's script", (TEXT, {"type": "string"})),
-                                  **errors()}}},
+            "get": {
+                "operationId": "getScript",
+                "tags": ["admin"],
+                "responses": {
+                    **ok("the job type's script", (TEXT, {"type": "string"})),
+                    **errors(),
+                },
+            },
+        },
         "/jdl/{jobtype}/history": {
             "parameters": [jobtype],
-            "get": {"operationId": "listDescriptionVersions", "tags": ["admin"],
-                    "summary": "The saved earlier versions of a job type, newest first (editor)",
-                    "responses": {**ok("their stamps and replacement times", (JSON, {"type": "object"})),
-                                  **errors()}}},
+            "get": {
+                "operationId": "listDescriptionVersions",
+                "tags": ["admin"],
+                "summary": "The saved earlier versions of a job type, newest first (editor)",
+                "responses": {
+                    **ok("their stamps and replacement times", (JSON, {"type": "object"})),
+                    **errors(),
+                },
+            },
+        },
         "/jdl/{jobtype}/history/{stamp}": {
-            "parameters": [jobtype, {"name": "stamp", "in": "path", "required": True,
-                                     "schema": {"type": "string"}}],
-            "get": {"operationId": "getDescriptionVersion", "tags": ["admin"],
-                    "summary": "One saved version: description, WADL and script (editor)",
-                    "responses": {**ok("the version", (JSON, {"type": "object"})), **errors()}}},
-        "/events/{job_id}": {"post": {
-            **PUBLIC_OP, "operationId": "jobEvent", "tags": ["internal"],
-            "summary": "A signed event from a job's own process",
-            "parameters": [{"name": "job_id", "in": "path", "required": True,
-                            "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": {FORM: {"schema": {
-                "type": "object", "properties": {
-                    "event": {"type": "string"}, "time": {"type": "string"},
-                    "signature": {"type": "string"}}}}}},
-            "responses": {"204": {"description": "taken"}, **errors()}}},
-        "/login": {"post": {
-            **PUBLIC_OP, "operationId": "login", "tags": ["browser client"],
-            "requestBody": {"required": True, "content": {FORM: {"schema": {
-                "type": "object", "properties": {
-                    "username": {"type": "string"}, "password": {"type": "string"},
-                    "next": {"type": "string", "description": "a path on this service",
-                             "pattern": LOCAL_PATH}}}}}},
-            "responses": {"303": {"description": "logged in: a session cookie"}, **errors()}}},
-        "/logout": {"post": {
-            **PUBLIC_OP, "operationId": "logout", "tags": ["browser client"],
-            "responses": {"303": {"description": "the session ended"}, **errors()}}},
-        "/client/config": {"get": {
-            **PUBLIC_OP, "operationId": "clientConfig", "tags": ["browser client"],
-            "responses": {**ok("what the browser client may offer", (JSON, {"type": "object"})),
-                          **errors()}}},
+            "parameters": [
+                jobtype,
+                {"name": "stamp", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "get": {
+                "operationId": "getDescriptionVersion",
+                "tags": ["admin"],
+                "summary": "One saved version: description, WADL and script (editor)",
+                "responses": {**ok("the version", (JSON, {"type": "object"})), **errors()},
+            },
+        },
+        "/events/{job_id}": {
+            "post": {
+                **PUBLIC_OP,
+                "operationId": "jobEvent",
+                "tags": ["internal"],
+                "summary": "A signed event from a job's own process",
+                "parameters": [
+                    {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        FORM: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "event": {"type": "string"},
+                                    "time": {"type": "string"},
+                                    "signature": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"204": {"description": "taken"}, **errors()},
+            }
+        },
+        "/login": {
+            "post": {
+                **PUBLIC_OP,
+                "operationId": "login",
+                "tags": ["browser client"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        FORM: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "username": {"type": "string"},
+                                    "password": {"type": "string"},
+                                    "next": {
+                                        "type": "string",
+                                        "description": "a path on this service",
+                                        "pattern": LOCAL_PATH,
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"303": {"description": "logged in: a session cookie"}, **errors()},
+            }
+        },
+        "/logout": {
+            "post": {
+                **PUBLIC_OP,
+                "operationId": "logout",
+                "tags": ["browser client"],
+                "responses": {"303": {"description": "the session ended"}, **errors()},
+            }
+        },
+        "/client/config": {
+            "get": {
+                **PUBLIC_OP,
+                "operationId": "clientConfig",
+                "tags": ["browser client"],
+                "responses": {
+                    **ok("what the browser client may offer", (JSON, {"type": "object"})),
+                    **errors(),
+                },
+            }
+        },
     }
 
 
 NULLABLE_TIME = {"type": ["string", "null"]}
 SCHEMAS: dict[str, Any] = {
     "Phase": {"type": "string", "enum": [str(p) for p in Phase]},
-    "Result": {"type": "object", "required": ["id", "href"], "properties": {
-        "id": {"type": "string"}, "href": {"type": "string"},
-        "size": {"type": ["integer", "null"]}, "mimeType": {"type": ["string", "null"]},
-        "sha256": {"type": ["string", "null"]}, "description": {"type": ["string", "null"]}}},
-    "job": {"type": "object", "required": ["jobId", "phase", "creationTime", "parameters"],
-            "properties": {
-                "version": {"type": "string"}, "jobId": {"type": "string"},
-                "runId": {"type": ["string", "null"]}, "ownerId": {"type": ["string", "null"]},
-                "phase": {"$ref": "#/components/schemas/Phase"}, "quote": NULLABLE_TIME,
-                "creationTime": {"type": "string"}, "startTime": NULLABLE_TIME,
-                "endTime": NULLABLE_TIME, "executionDuration": {"type": "integer"},
-                "destruction": NULLABLE_TIME,
-                "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
-                "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
-                "errorSummary": {"type": ["object", "null"], "properties": {
-                    "type": {"enum": ["fatal", "transient"]}, "hasDetail": {"type": "boolean"},
-                    "message": {"type": "string"}}},
-                "jobInfo": {"type": ["object", "null"]}}},
-    "jobs": {"type": "object", "required": ["jobs"], "properties": {
-        "version": {"type": "string"},
-        "jobs": {"type": "array", "items": {"type": "object", "required": ["id", "phase"],
-                                            "properties": {
-            "id": {"type": "string"}, "href": {"type": "string"},
+    "Result": {
+        "type": "object",
+        "required": ["id", "href"],
+        "properties": {
+            "id": {"type": "string"},
+            "href": {"type": "string"},
+            "size": {"type": ["integer", "null"]},
+            "mimeType": {"type": ["string", "null"]},
+            "sha256": {"type": ["string", "null"]},
+            "description": {"type": ["string", "null"]},
+        },
+    },
+    "job": {
+        "type": "object",
+        "required": ["jobId", "phase", "creationTime", "parameters"],
+        "properties": {
+            "version": {"type": "string"},
+            "jobId": {"type": "string"},
+            "runId": {"type": ["string", "null"]},
+            "ownerId": {"type": ["string", "null"]},
             "phase": {"$ref": "#/components/schemas/Phase"},
-            "runId": {"type": ["string", "null"]}, "ownerId": {"type": ["string", "null"]},
-            "creationTime": {"type": "string"}}}}}},
-    "results": {"type": "object", "required": ["results"], "properties": {
-        "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}}}},
-    "parameters": {"type": "object", "required": ["parameters"], "properties": {
-        "parameters": {"type": "object", "additionalProperties": {"type": "string"}}}},
+            "quote": NULLABLE_TIME,
+            "creationTime": {"type": "string"},
+            "startTime": NULLABLE_TIME,
+            "endTime": NULLABLE_TIME,
+            "executionDuration": {"type": "integer"},
+            "destruction": NULLABLE_TIME,
+            "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+            "errorSummary": {
+                "type": ["object", "null"],
+                "properties": {
+                    "type": {"enum": ["fatal", "transient"]},
+                    "hasDetail": {"type": "boolean"},
+                    "message": {"type": "string"},
+                },
+            },
+            "jobInfo": {"type": ["object", "null"]},
+        },
+    },
+    "jobs": {
+        "type": "object",
+        "required": ["jobs"],
+        "properties": {
+            "version": {"type": "string"},
+            "jobs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "phase"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "href": {"type": "string"},
+                        "phase": {"$ref": "#/components/schemas/Phase"},
+                        "runId": {"type": ["string", "null"]},
+                        "ownerId": {"type": ["string", "null"]},
+                        "creationTime": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "results": {
+        "type": "object",
+        "required": ["results"],
+        "properties": {
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}}
+        },
+    },
+    "parameters": {
+        "type": "object",
+        "required": ["parameters"],
+        "properties": {
+            "parameters": {"type": "object", "additionalProperties": {"type": "string"}}
+        },
+    },
 }
 
 
@@ -502,16 +868,28 @@ def document(request: Request) -> dict[str, Any]:
     for name in types:
         paths.update(job_type_paths(descriptions.get(name), settings.limit_parameter_length))
     paths.update(job_paths(types))
-    schemes = {"basic": {"type": "http", "scheme": "basic"},
-               "bearer": {"type": "http", "scheme": "bearer",
-                          "description": "an API token (uws-admin users token)"},
-               "session": {"type": "apiKey", "in": "cookie", "name": "uws_session",
-                           "description": "the browser client's session (POST /login)"}}
+    schemes = {
+        "basic": {"type": "http", "scheme": "basic"},
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "an API token (uws-admin users token)",
+        },
+        "session": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "uws_session",
+            "description": "the browser client's session (POST /login)",
+        },
+    }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "UWS 1.1 job service", "version": "1.1",
-                 "description": "IVOA Universal Worker Service 1.1. Job documents are XML by "
-                                "default and JSON when the request prefers application/json."},
+        "info": {
+            "title": "UWS 1.1 job service",
+            "version": "1.1",
+            "description": "IVOA Universal Worker Service 1.1. Job documents are XML by "
+            "default and JSON when the request prefers application/json.",
+        },
         "servers": [{"url": settings.base_url or request.application_url}],
         "security": [] if settings.anonymous else [{"basic": []}, {"bearer": []}, {"session": []}],
         "paths": paths,
@@ -542,7 +920,8 @@ DOCS_PAGE = """<!DOCTYPE html>
 def docs(request: Request) -> Response:
     page = DOCS_PAGE.format(
         style=request.static_url("uws_pyramid.client:static/style.css"),
-        home=request.route_url("home"), spec=request.route_url("openapi"),
+        home=request.route_url("home"),
+        spec=request.route_url("openapi"),
         script=request.static_url("uws_pyramid.client:static/docs.js"),
     )
     response = Response(body=page.encode("utf-8"), content_type="text/html", charset="utf-8")

@@ -1,5 +1,6 @@
 """Provenance views: ``{job}/provenance`` and ``/provenance`` (in the spirit of IVOA ProvSAP),
 documents built on request from what is stored (``provenance/``), never cached."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -78,8 +79,11 @@ def provenance_query(request: Request) -> Response:
     builder.check(job)
 
     def readable(candidate: Job) -> bool:
-        return (candidate.phase in FINAL and may_read(request, candidate)
-                and enabled(builder.description(candidate)))
+        return (
+            candidate.phase in FINAL
+            and may_read(request, candidate)
+            and enabled(builder.description(candidate))
+        )
 
     def back(job: Job, _: str | None) -> Iterator[Job]:
         for job_id, _result in chain.inputs(job, builder.service):
@@ -99,16 +103,14 @@ def provenance_query(request: Request) -> Response:
             if chain.uses(user, job, result_id, builder.service) and readable(user):
                 yield user
 
-    jobs = chain.walk(job, depth, back if direction == chain.BACK else forward,
-                      start.result_id)
+    jobs = chain.walk(job, depth, back if direction == chain.BACK else forward, start.result_id)
     return document_response(builder.document(jobs), fmt)
 
 
 def _users_after(request: Request, first: Job, service: Service) -> dict[str, list[Job]]:
     """The caller's jobs created since ``first`` (a job can only name a result of a job made
     before it), at most FORWARD_SCAN of them, by the jobs whose results they used."""
-    query = JobQuery(after=first.creation_time - timedelta(milliseconds=1),
-                     **visible_jobs(request))
+    query = JobQuery(after=first.creation_time - timedelta(milliseconds=1), **visible_jobs(request))
     found: dict[str, list[Job]] = {"": []}  # never empty: read once
     for ref in request.jobs.storage.list(query)[:FORWARD_SCAN]:
         try:

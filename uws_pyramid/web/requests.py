@@ -1,4 +1,5 @@
 """Reading UWS requests: case-insensitive names, control values, uploads, content negotiation."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,8 +48,7 @@ class UWSRequest(Request):
         length = self.content_length or 0
         if length > most:
             raise PayloadTooLarge(
-                f"the request body has {length} bytes; at most {most} are accepted here "
-                f"({setting})"
+                f"the request body has {length} bytes; at most {most} are accepted here ({setting})"
             )
         limits = Limits(
             settings.limit_parameters, settings.limit_parameter_length, settings.limit_upload

@@ -1,4 +1,5 @@
 """Route contexts with their ACLs: the service, a job type, a job."""
+
 from __future__ import annotations
 
 from typing import Any

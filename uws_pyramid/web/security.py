@@ -1,5 +1,6 @@
 """Who is calling (HTTP Basic, API tokens, a trusted proxy, the client's session cookie) and
 which ACL principals they hold: the application's one Pyramid security policy."""
+
 from __future__ import annotations
 
 import base64
@@ -126,8 +127,7 @@ class SecurityPolicy:
         peer = peer_address(request)
         if not in_networks(peer, self.settings.proxy_networks):
             # Anybody can send the header; only the configured proxies are believed.
-            log.warning("ignored %s from %s: not a proxy of uws.auth.proxy_networks",
-                        header, peer)
+            log.warning("ignored %s from %s: not a proxy of uws.auth.proxy_networks", header, peer)
             return None
         if not NAME.match(name):
             raise Unauthorized(f"the proxy's {header} is not a valid user name")
@@ -155,8 +155,12 @@ class SecurityPolicy:
         identity: Identity | None = request.identity
         if identity is None:
             return [Everyone, ANONYMOUS] if self.settings.anonymous else [Everyone]
-        return [Everyone, Authenticated, f"user:{identity.name}",
-                *(f"role:{role}" for role in sorted(identity.roles))]
+        return [
+            Everyone,
+            Authenticated,
+            f"user:{identity.name}",
+            *(f"role:{role}" for role in sorted(identity.roles)),
+        ]
 
     def permits(self, request: Request, context: Any, permission: str) -> Any:
         return self.acl.permits(context, self.principals(request), permission)
@@ -178,8 +182,13 @@ class SecurityPolicy:
     @staticmethod
     def _cookie(request: Request, value: str, max_age: int) -> str:
         cookie = make_cookie(
-            COOKIE, value, max_age=max_age, path="/", secure=request.scheme == "https",
-            httponly=True, samesite="Lax",
+            COOKIE,
+            value,
+            max_age=max_age,
+            path="/",
+            secure=request.scheme == "https",
+            httponly=True,
+            samesite="Lax",
         )
         return cookie.decode("latin-1") if isinstance(cookie, bytes) else str(cookie)
 

@@ -1,4 +1,5 @@
 """Service-level resources: home page, VOSI capabilities and availability, job descriptions."""
+
 from __future__ import annotations
 
 import html
@@ -34,19 +35,24 @@ def home(request: Request) -> Response:
     same links as data."""
     descriptions = request.jobs.descriptions
     if wants_json(request):
-        return _json({
-            "standardID": STANDARD_ID,
-            "job_types": [
-                {"name": name, "description": descriptions.get(name).description,
-                 "jobs": request.route_url("jobs", jobtype=name),
-                 "jdl": request.route_url("jdl", jobtype=name)}
-                for name in descriptions.names()
-            ],
-            "unavailable": descriptions.broken,
-            "client": request.route_url("client_home"),
-            "capabilities": request.route_url("capabilities"),
-            "availability": request.route_url("availability"),
-        })
+        return _json(
+            {
+                "standardID": STANDARD_ID,
+                "job_types": [
+                    {
+                        "name": name,
+                        "description": descriptions.get(name).description,
+                        "jobs": request.route_url("jobs", jobtype=name),
+                        "jdl": request.route_url("jdl", jobtype=name),
+                    }
+                    for name in descriptions.names()
+                ],
+                "unavailable": descriptions.broken,
+                "client": request.route_url("client_home"),
+                "capabilities": request.route_url("capabilities"),
+                "availability": request.route_url("availability"),
+            }
+        )
     rows = []
     for name in descriptions.names():
         jd = descriptions.get(name)
@@ -68,25 +74,25 @@ def home(request: Request) -> Response:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>UWS service</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="{html.escape(request.static_url('uws_pyramid.client:static/style.css'))}">
+<link rel="stylesheet" href="{html.escape(request.static_url("uws_pyramid.client:static/style.css"))}">
 </head>
 <body>
-<header><a class="brand" href="{html.escape(request.route_url('client_home'))}">UWS</a></header>
+<header><a class="brand" href="{html.escape(request.route_url("client_home"))}">UWS</a></header>
 <main id="main">
 <h1>UWS 1.1 job service</h1>
 <p>This service runs jobs of the types below, following the IVOA
 <a href="https://www.ivoa.net/documents/UWS/">Universal Worker Service</a> pattern, version 1.1.
 Each job list is at <code>/rest/&lt;job type&gt;</code>; create a job with a POST there,
 start it with <code>PHASE=RUN</code>, wait for it with <code>?WAIT=30</code>.</p>
-<p><a class="button primary" href="{html.escape(request.route_url('client_home'))}">Open the browser client</a></p>
+<p><a class="button primary" href="{html.escape(request.route_url("client_home"))}">Open the browser client</a></p>
 <h2>Job types</h2>
-<ul>{''.join(rows) or '<li>none</li>'}</ul>
-{f'<h2>Job types with an invalid description</h2><ul>{broken}</ul>' if broken else ''}
+<ul>{"".join(rows) or "<li>none</li>"}</ul>
+{f"<h2>Job types with an invalid description</h2><ul>{broken}</ul>" if broken else ""}
 <h2>Service</h2>
 <ul>
-<li><a href="{html.escape(request.route_url('jdl_list'))}">Job descriptions (JSON)</a></li>
-<li><a href="{html.escape(request.route_url('capabilities'))}">VOSI capabilities</a></li>
-<li><a href="{html.escape(request.route_url('availability'))}">VOSI availability</a></li>
+<li><a href="{html.escape(request.route_url("jdl_list"))}">Job descriptions (JSON)</a></li>
+<li><a href="{html.escape(request.route_url("capabilities"))}">VOSI capabilities</a></li>
+<li><a href="{html.escape(request.route_url("availability"))}">VOSI availability</a></li>
 </ul>
 </main>
 </body></html>
@@ -135,7 +141,7 @@ def availability(request: Request) -> Response:
     return _xml(
         f"""<?xml version="1.0"?>
 <vosi:availability xmlns:vosi="http://www.ivoa.net/xml/VOSIAvailability/v1.0">
-  <vosi:available>{'true' if available else 'false'}</vosi:available>
+  <vosi:available>{"true" if available else "false"}</vosi:available>
   <vosi:upSince>{format_time(request.registry.uws_started)}</vosi:upSince>
   <vosi:note>{html.escape(note)}</vosi:note>
 </vosi:availability>
@@ -175,7 +181,6 @@ def jdl(request: Request) -> Response:
 @view_config(route_name="jdl_json", request_method=("GET", "HEAD"))
 def jdl_json(request: Request) -> Response:
     return _json(request.jobs.descriptions.get(request.matchdict["jobtype"]).to_json())
-
 
 
 @view_config(route_name="job_event", request_method="POST", permission=PUBLIC)

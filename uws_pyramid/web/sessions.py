@@ -2,6 +2,7 @@
 
 The cookie is signed, not stored: it is ended on the server by its account's session epoch
 (``Account.session_epoch``), which logout, a new password, new roles or disabling bump."""
+
 from __future__ import annotations
 
 import base64

@@ -10,6 +10,7 @@ which goes on: nothing is lost. A job that ends in ERROR (or ABORTED) answers wi
 document (``{job}/error``) and status 500, or 503 for a transient error (DALI: 4xx for what the
 client sent, checked before the job is created; 5xx for the execution's failure).
 """
+
 from __future__ import annotations
 
 from pyramid.csrf import check_csrf_token
@@ -32,10 +33,17 @@ STREAMS = ("stdout", "stderr")
 @view_config(route_name="sync", request_method=("GET", "POST"), permission=CREATE)
 def sync(request: Request) -> Response:
     if request.method == "HEAD":  # Pyramid lets HEAD in with GET: it must not create a job
-        return Response(status=405, body=b"HEAD is not allowed on /sync: it would run a job\n",
-                        content_type="text/plain", charset="utf-8", headers={"Allow": "GET, POST"})
-    if request.method == "GET" and via_session(request) and not check_csrf_token(
-        request, raises=False
+        return Response(
+            status=405,
+            body=b"HEAD is not allowed on /sync: it would run a job\n",
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"Allow": "GET, POST"},
+        )
+    if (
+        request.method == "GET"
+        and via_session(request)
+        and not check_csrf_token(request, raises=False)
     ):
         # A link on another site opens with the session cookie: a GET that creates a job
         # needs the browser client's token (POSTs are checked for every view).
@@ -49,8 +57,9 @@ def sync(request: Request) -> Response:
         result = primary_result(request, job)
         if result is None:
             return see_job(request, job)
-        location = request.route_url("job_result", jobtype=job.job_type, job_id=job.job_id,
-                                     result_id=result.id)
+        location = request.route_url(
+            "job_result", jobtype=job.job_type, job_id=job.job_id, result_id=result.id
+        )
         return HTTPSeeOther(location=location)
     if job.phase in (Phase.ERROR, Phase.ABORTED):
         return error_response(request, job)
@@ -64,10 +73,15 @@ def primary_result(request: Request, job: Job) -> Result | None:
         declared = [r.id for r in request.jobs.descriptions.get(job.job_type).results]
     except NotFound:
         declared = []
-    ranked = sorted(job.results, key=lambda r: (
-        r.id not in declared, declared.index(r.id) if r.id in declared else 0,
-        r.id in STREAMS, STREAMS.index(r.id) if r.id in STREAMS else 0,
-    ))
+    ranked = sorted(
+        job.results,
+        key=lambda r: (
+            r.id not in declared,
+            declared.index(r.id) if r.id in declared else 0,
+            r.id in STREAMS,
+            STREAMS.index(r.id) if r.id in STREAMS else 0,
+        ),
+    )
     return ranked[0] if ranked else None
 
 
@@ -78,8 +92,11 @@ def error_response(request: Request, job: Job) -> Response:
     except NotFound:  # aborted without a reason
         message = f"job {job.job_id} was {job.phase}"
     transient = job.error is not None and job.error.type == "transient"
-    response = Response(status=503 if transient else 500,
-                        body=(message.rstrip("\n") + "\n").encode("utf-8"),
-                        content_type="text/plain", charset="utf-8")
+    response = Response(
+        status=503 if transient else 500,
+        body=(message.rstrip("\n") + "\n").encode("utf-8"),
+        content_type="text/plain",
+        charset="utf-8",
+    )
     response.headers["Content-Location"] = f"{job_url(request, job)}/error"
     return response

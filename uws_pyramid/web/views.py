@@ -1,4 +1,5 @@
 """The UWS REST resources under /rest/{jobtype}: thin views over JobService."""
+
 from __future__ import annotations
 
 import base64
@@ -167,7 +168,11 @@ PROPERTIES: dict[str, Callable[[Job], str]] = {
     "runid": lambda job: job.run_id or "",
 }
 #: What a POST to a property resource sets (the name of the control parameter it carries).
-POSTABLE = {"phase": "PHASE", "executionduration": "EXECUTIONDURATION", "destruction": "DESTRUCTION"}
+POSTABLE = {
+    "phase": "PHASE",
+    "executionduration": "EXECUTIONDURATION",
+    "destruction": "DESTRUCTION",
+}
 
 
 @view_defaults(route_name="job_property", permission=READ)
@@ -182,8 +187,12 @@ class JobPropertyView(JobResource):
         if prop == "parameters":
             uploads = self.request.jobs.uploads(self.job)
             return uws_document(
-                self.request, xml.parameters_xml, jsonform.parameters_json,
-                self.job, self.url, uploads,
+                self.request,
+                xml.parameters_xml,
+                jsonform.parameters_json,
+                self.job,
+                self.url,
+                uploads,
             )
         if prop == "results":
             return uws_document(
@@ -274,8 +283,7 @@ def put_job_parameter(request: Request) -> HTTPSeeOther:
 def job_result(request: Request) -> Response:
     job = request.context.job
     result, stream, st = request.jobs.open_result(job, request.matchdict["result_id"])
-    response = _file_response(request, stream, st,
-                              result.mime_type or "application/octet-stream")
+    response = _file_response(request, stream, st, result.mime_type or "application/octet-stream")
     if result.digest is not None and result.size == st.st_size:
         # Computed when the job ended (the file cannot change after, unless someone edits
         # it on the server: then its size tells, and the file's own ETag is kept).
@@ -303,8 +311,9 @@ def job_results_zip(request: Request) -> Response:
 FILE_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 
 
-def _file_response(request: Request, stream: BinaryIO, st: os.stat_result,
-                   mime_type: str) -> Response:
+def _file_response(
+    request: Request, stream: BinaryIO, st: os.stat_result, mime_type: str
+) -> Response:
     """Serve a file the service opened (``jobfiles``): never reopened by its path, which a
     job could have changed into a link since."""
     wrapper = request.environ.get("wsgi.file_wrapper")
@@ -324,4 +333,3 @@ def _file_response(request: Request, stream: BinaryIO, st: os.stat_result,
 @view_config(route_name="all_jobs")
 def read_only(request: Request) -> Response:
     return not_allowed(request)
-

@@ -1,4 +1,5 @@
 """UWS 1.1 XML documents (job, job list, results, parameters), built as escaped UTF-8 text."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,17 @@ from uws_pyramid.jobs import ErrorSummary, Job, JobRef, Result
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "UWS_NS", "XLINK_NS", "XSI_NS", "UWS_VERSION",
-    "format_time", "url_segment", "job_xml", "job_list_xml", "job_list_xml_parts",
-    "results_xml", "parameters_xml",
+    "UWS_NS",
+    "XLINK_NS",
+    "XSI_NS",
+    "UWS_VERSION",
+    "format_time",
+    "url_segment",
+    "job_xml",
+    "job_list_xml",
+    "job_list_xml_parts",
+    "results_xml",
+    "parameters_xml",
 ]
 
 UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
@@ -140,7 +149,8 @@ def job_list_xml_parts(
                 id_attr, id_segment = _attr(job_id), url_segment(job_id)
             run = "" if ref.run_id is None else f"<uws:runId>{_text(ref.run_id)}</uws:runId>"
             owner = (
-                f"<uws:ownerId{_NIL}" if ref.owner_id is None
+                f"<uws:ownerId{_NIL}"
+                if ref.owner_id is None
                 else f"<uws:ownerId>{_text(ref.owner_id)}</uws:ownerId>"
             )
             append(

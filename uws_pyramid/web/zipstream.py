@@ -5,6 +5,7 @@ response's iterator empties after every chunk, so a request holds one chunk of o
 time whatever the results weigh. Files are stored (not compressed): results are often
 compressed already, and the archive starts at once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,8 +73,9 @@ def results_zip(jobs: JobService, job: Job) -> Iterator[bytes]:
             except NotFound as exc:
                 log.warning("job %s: %s left out of results.zip", job.job_id, exc)
                 continue
-            info = zipfile.ZipInfo(entry_name(result, taken),
-                                   time.gmtime(max(st.st_mtime, 315532800))[:6])
+            info = zipfile.ZipInfo(
+                entry_name(result, taken), time.gmtime(max(st.st_mtime, 315532800))[:6]
+            )
             info.compress_type = zipfile.ZIP_STORED
             with stream, archive.open(info, "w", force_zip64=True) as entry:
                 for chunk in iter(partial(stream.read, CHUNK), b""):

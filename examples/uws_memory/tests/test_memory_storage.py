@@ -2,6 +2,7 @@
 
 Run from an installed wheel (examples/check-wheels.sh): everything comes from the installed
 uws-pyramid, its test kit and its pytest plugin, nothing from the source tree."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -36,10 +37,13 @@ def test_a_full_store_answers_503() -> None:
         store.create(make_job())
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"max_jobs": "none"}, "uws.storage.max_jobs = 'none': expected an integer > 0"),
-    ({"max_job": "5"}, "uws.storage.max_job: unknown setting"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_jobs": "none"}, "uws.storage.max_jobs = 'none': expected an integer > 0"),
+        ({"max_job": "5"}, "uws.storage.max_job: unknown setting"),
+    ],
+)
 def test_bad_options_name_their_key(options: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         MemoryStorage.from_settings(options, ".")
@@ -50,12 +54,19 @@ def test_a_job_runs_end_to_end(
 ) -> None:
     """The service on this storage and the local manager, through the shipped test kit's
     XSD-validating test app (every UWS document checked against the schema)."""
-    app = main({"here": str(tmp_path)}, **{
-        "uws.storage": "memory", "uws.manager": "local", "uws.manager.sandbox": "none",
-        "uws.jdl_dir": str(uws_example_jdl), "uws.workdir": str(tmp_path / "jobs"),
-        "uws.auth.anonymous": "true", "uws.background": "false",
-        "uws.secret_file": str(tmp_path / "secret"),
-    })
+    app = main(
+        {"here": str(tmp_path)},
+        **{
+            "uws.storage": "memory",
+            "uws.manager": "local",
+            "uws.manager.sandbox": "none",
+            "uws.jdl_dir": str(uws_example_jdl),
+            "uws.workdir": str(tmp_path / "jobs"),
+            "uws.auth.anonymous": "true",
+            "uws.background": "false",
+            "uws.secret_file": str(tmp_path / "secret"),
+        },
+    )
     try:
         client = uws_testapp(app)
         created = client.post("/rest/echo", {"PHASE": "RUN", "message": "from a wheel"}, status=303)

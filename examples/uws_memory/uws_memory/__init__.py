@@ -1,4 +1,5 @@
 """uws-memory: an in-memory job storage plugin for uws-pyramid (the plugin guide's example)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
 """Jobs and accounts in dictionaries, behind one lock: every method is one transaction."""
+
 from __future__ import annotations
 
 import builtins
@@ -69,8 +70,10 @@ class MemoryStorage(Storage):
         found.sort(key=lambda j: (j.creation_time, j.job_id), reverse=query.last is not None)
         if query.last is not None:
             found = found[: query.last]
-        return [JobRef(j.job_id, j.job_type, j.phase, j.run_id, j.owner_id, j.creation_time)
-                for j in found]
+        return [
+            JobRef(j.job_id, j.job_type, j.phase, j.run_id, j.owner_id, j.creation_time)
+            for j in found
+        ]
 
     def batches(self, query: JobQuery, size: int) -> Iterator[builtins.list[JobRef]]:
         refs = self.list(query)
@@ -111,9 +114,11 @@ class MemoryStorage(Storage):
 
     def expired(self, now: datetime, limit: int = 1000) -> builtins.list[Job]:
         with self._lock:
-            found = [copy.deepcopy(j) for j in self._jobs.values()
-                     if j.destruction is not None and j.destruction <= now
-                     and j.phase != Phase.ARCHIVED]
+            found = [
+                copy.deepcopy(j)
+                for j in self._jobs.values()
+                if j.destruction is not None and j.destruction <= now and j.phase != Phase.ARCHIVED
+            ]
         return sorted(found, key=lambda j: j.destruction or now)[:limit]
 
     def accounts(self) -> Accounts:
@@ -128,11 +133,15 @@ class MemoryStorage(Storage):
     def _check(self, job: Job, quotas: Collection[Quota]) -> None:
         """Each quota against the owner's other jobs, under the lock the write holds."""
         for quota in quotas:
-            quota.check(sum(
-                1 for other in self._jobs.values()
-                if other.owner_id == job.owner_id and other.job_id != job.job_id
-                and other.phase in quota.phases
-            ))
+            quota.check(
+                sum(
+                    1
+                    for other in self._jobs.values()
+                    if other.owner_id == job.owner_id
+                    and other.job_id != job.job_id
+                    and other.phase in quota.phases
+                )
+            )
 
 
 def _matches(job: Job, query: JobQuery) -> bool:

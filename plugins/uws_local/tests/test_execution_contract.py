@@ -1,5 +1,6 @@
 """The execution contract (uws_pyramid.execution) as the local manager runs it: environment,
 wrapper protocol, result collection and error summaries."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,22 +32,32 @@ NOISE = "x" * 45
 @pytest.fixture
 def jdl(tmp_path: Path) -> Path:
     directory = tmp_path / "jdl"
-    write_job_type(directory, "envdump", 'env > env.txt\n[ -d "$TMPDIR" ] && echo tmp-ok\n',
-                   parameters=[ParameterSpec("message", default="hi")])
     write_job_type(
-        directory, "files",
+        directory,
+        "envdump",
+        'env > env.txt\n[ -d "$TMPDIR" ] && echo tmp-ok\n',
+        parameters=[ParameterSpec("message", default="hi")],
+    )
+    write_job_type(
+        directory,
+        "files",
         "printf a > a.fits; printf bb > b.fits; printf ccc > c.fits; printf x > .hidden.fits\n"
         "ln -s /etc/hostname leak.fits; ln -s a.fits alias.fits\n"
         "mkdir sub; printf dddd > sub/d.txt; printf one > one.txt\n",
         parameters=[ParameterSpec("single")],
-        results=[ResultSpec("image", "image/fits", "*.fits"),
-                 ResultSpec("single", "text/plain", "one.txt"),
-                 ResultSpec("missing", "text/plain", "nothing.txt"),
-                 ResultSpec("other", "text/plain", "sub/*.txt")],
+        results=[
+            ResultSpec("image", "image/fits", "*.fits"),
+            ResultSpec("single", "text/plain", "one.txt"),
+            ResultSpec("missing", "text/plain", "nothing.txt"),
+            ResultSpec("other", "text/plain", "sub/*.txt"),
+        ],
     )
-    write_job_type(directory, "noisy",
-                   f"for i in $(seq 1 100); do printf 'line %03d {NOISE}\\n' $i >&2; done\n"
-                   "printf '\\n  \\n' >&2\nexit 3\n")
+    write_job_type(
+        directory,
+        "noisy",
+        f"for i in $(seq 1 100); do printf 'line %03d {NOISE}\\n' $i >&2; done\n"
+        "printf '\\n  \\n' >&2\nexit 3\n",
+    )
     write_job_type(directory, "silent", "exit 3\n")
     return directory
 
@@ -54,10 +65,17 @@ def jdl(tmp_path: Path) -> Path:
 @pytest.fixture
 def harness(tmp_path: Path, jdl: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ManagerHarness]:
     monkeypatch.setenv("UWS_TEST_SECRET", "s3cret")  # a server secret no job may see
-    harness = build_harness(tmp_path, {
-        "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite", "uws.manager": "local",
-        "uws.manager.poll_interval": "0.1", "uws.jdl_dir": str(jdl), "uws.auth.anonymous": "true",
-    })
+    harness = build_harness(
+        tmp_path,
+        {
+            "uws.storage": "sqlite",
+            "uws.storage.path": "uws.sqlite",
+            "uws.manager": "local",
+            "uws.manager.poll_interval": "0.1",
+            "uws.jdl_dir": str(jdl),
+            "uws.auth.anonymous": "true",
+        },
+    )
     yield harness
     harness.close()
 
@@ -69,7 +87,13 @@ def test_the_environment_is_minimal(harness: ManagerHarness) -> None:
     lines = (job_dir / "env.txt").read_text().split("\n")
     env = dict(line.split("=", 1) for line in lines if "=" in line and line.split("=")[0].isupper())
     assert set(env) - {"PWD", "SHLVL", "_"} == {
-        "PATH", "HOME", "LANG", "TMPDIR", "UWS_JOB_ID", "UWS_JOB_DIR"}
+        "PATH",
+        "HOME",
+        "LANG",
+        "TMPDIR",
+        "UWS_JOB_ID",
+        "UWS_JOB_DIR",
+    }
     assert "message=a b" in lines and "c" in lines
     assert env["HOME"] == env["UWS_JOB_DIR"] == str(job_dir)
     assert env["UWS_JOB_ID"] == job.job_id and env["LANG"] == "C.UTF-8"
@@ -106,12 +130,19 @@ def test_results_are_collected_by_name_and_glob(harness: ManagerHarness) -> None
     assert job.result("stdout").digest == hashlib.sha256(b"").hexdigest()
 
 
-@pytest.mark.parametrize("value, path", [
-    ("sub/d.txt", "sub/d.txt"), ("../../../../etc/hostname", None), ("/etc/hostname", None),
-    (".uws/job.env", None), ("leak.fits", None),
-])
-def test_a_parameter_names_the_result_file(harness: ManagerHarness, value: str,
-                                           path: str | None) -> None:
+@pytest.mark.parametrize(
+    "value, path",
+    [
+        ("sub/d.txt", "sub/d.txt"),
+        ("../../../../etc/hostname", None),
+        ("/etc/hostname", None),
+        (".uws/job.env", None),
+        ("leak.fits", None),
+    ],
+)
+def test_a_parameter_names_the_result_file(
+    harness: ManagerHarness, value: str, path: str | None
+) -> None:
     job = harness.wait(harness.run("files", single=value).job_id)
     result = job.result("single")
     assert (result.path if result else None) == path
@@ -149,8 +180,9 @@ def _prepared(tmp_path: Path, script: str, **parameters: str) -> tuple[JobDir, P
 
 @pytest.mark.parametrize("as_module", [False, True])
 def test_the_wrapper_protocol(tmp_path: Path, as_module: bool) -> None:
-    job_dir, script = _prepared(tmp_path, 'printf %s "$word"; printf oops >&2; exit 7\n',
-                                word="$(id)")
+    job_dir, script = _prepared(
+        tmp_path, 'printf %s "$word"; printf oops >&2; exit 7\n', word="$(id)"
+    )
     command = contract.wrapper_command(job_dir, script)
     if as_module:
         command = [sys.executable, "-m", "uws_pyramid.execution.wrapper", *command[-2:]]
@@ -188,11 +220,20 @@ def test_record_json_escapes_everything(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == {"s": text[:-1] + "\ufffd", "n": -3, "none": None}
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("0.25\n", 0.25), ("2", 1.0), ("-1", 0.0), ("abc", None), ("nan", None), (None, None),
-])
-def test_progress_is_read_and_clamped(tmp_path: Path, content: str | None,
-                                      expected: float | None) -> None:
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("0.25\n", 0.25),
+        ("2", 1.0),
+        ("-1", 0.0),
+        ("abc", None),
+        ("nan", None),
+        (None, None),
+    ],
+)
+def test_progress_is_read_and_clamped(
+    tmp_path: Path, content: str | None, expected: float | None
+) -> None:
     job_dir = JobDir(tmp_path, "job")
     job_dir.create()
     if content is not None:

@@ -1,5 +1,6 @@
 """Hostile jobs: what a job plants in its directory is never trusted, and in the sandbox a job
 reaches nothing of the server (secret, database, other jobs, its processes)."""
+
 from __future__ import annotations
 
 import io
@@ -43,12 +44,21 @@ def make(tmp_path: Path) -> Iterator[Make]:
     (tmp_path / "jdl").mkdir()
 
     def factory(box: str, max_running: int = 2, **settings: str) -> ManagerHarness:
-        harness = build_harness(tmp_path, {
-            "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite", "uws.manager": "local",
-            "uws.manager.max_running": str(max_running), "uws.manager.sandbox": box,
-            "uws.manager.poll_interval": "0.1", "uws.manager.kill_grace": "1",
-            "uws.jdl_dir": str(tmp_path / "jdl"), "uws.secret_file": "var/secret", **settings,
-        })
+        harness = build_harness(
+            tmp_path,
+            {
+                "uws.storage": "sqlite",
+                "uws.storage.path": "uws.sqlite",
+                "uws.manager": "local",
+                "uws.manager.max_running": str(max_running),
+                "uws.manager.sandbox": box,
+                "uws.manager.poll_interval": "0.1",
+                "uws.manager.kill_grace": "1",
+                "uws.jdl_dir": str(tmp_path / "jdl"),
+                "uws.secret_file": "var/secret",
+                **settings,
+            },
+        )
         built.append(harness)
         return harness
 
@@ -80,7 +90,8 @@ def test_a_stderr_planted_as_a_link_is_not_read(make: Make, tmp_path: Path) -> N
     assert job.phase == Phase.ERROR and job.error is not None
     assert job.error.message == (
         "the job's script exited with status 1; its stderr was not read: "
-        ".uws/stderr.txt is a symbolic link, not a regular file")
+        ".uws/stderr.txt is a symbolic link, not a regular file"
+    )
     text = harness.service.error_text(job)
     assert text == job.error.message and secret(tmp_path).read_text() not in text
     assert job.result("stderr") is None and job.result("stdout") is not None
@@ -88,8 +99,12 @@ def test_a_stderr_planted_as_a_link_is_not_read(make: Make, tmp_path: Path) -> N
 
 def test_a_hard_link_is_neither_a_result_nor_served(make: Make, tmp_path: Path) -> None:
     key = shlex.quote(str(tmp_path / "var" / "secret"))
-    job_type(tmp_path, "linker", f"ln {key} out.txt\nprintf ok > good.txt\n",
-             results=[ResultSpec("out", default="out.txt"), ResultSpec("good", default="good.txt")])
+    job_type(
+        tmp_path,
+        "linker",
+        f"ln {key} out.txt\nprintf ok > good.txt\n",
+        results=[ResultSpec("out", default="out.txt"), ResultSpec("good", default="good.txt")],
+    )
     harness = make("none")
     job = harness.wait(harness.run("linker").job_id)
     assert job.phase == Phase.COMPLETED, job.error
@@ -140,7 +155,8 @@ def test_a_spoiled_exit_record_is_named(make: Make, tmp_path: Path) -> None:
     assert job.phase == Phase.ERROR and job.error is not None
     assert job.error.message == (
         "the job's exit record was not read: .uws/exit.json is a directory, not a regular file "
-        "(its supervisor exited with status 1)")
+        "(its supervisor exited with status 1)"
+    )
 
 
 # -- the sandbox --------------------------------------------------------------------------------
@@ -148,16 +164,27 @@ def test_a_spoiled_exit_record_is_named(make: Make, tmp_path: Path) -> None:
 
 def test_a_hostile_job_reaches_nothing_of_the_server(make: Make, tmp_path: Path) -> None:
     require_bwrap()
-    job_type(tmp_path, "other", "printf private > mine.txt\n",
-             results=[ResultSpec("mine", default="mine.txt")])
-    q = {name: shlex.quote(str(path)) for name, path in {
-        "secret": tmp_path / "var" / "secret", "db": tmp_path / "uws.sqlite", "here": tmp_path,
-        "scripts": tmp_path / "jdl" / "scripts", "jobs": tmp_path / "jobs"}.items()}
+    job_type(
+        tmp_path,
+        "other",
+        "printf private > mine.txt\n",
+        results=[ResultSpec("mine", default="mine.txt")],
+    )
+    q = {
+        name: shlex.quote(str(path))
+        for name, path in {
+            "secret": tmp_path / "var" / "secret",
+            "db": tmp_path / "uws.sqlite",
+            "here": tmp_path,
+            "scripts": tmp_path / "jdl" / "scripts",
+            "jobs": tmp_path / "jobs",
+        }.items()
+    }
     attempts = {
         "read the secret": f"cat {q['secret']}",
         "read the database": f"cat {q['db']}",
         "read another job's result": 'cat "$other"',
-        "list the other jobs": f"ls {q['jobs']} | grep -q \"$otherid\"",
+        "list the other jobs": f'ls {q["jobs"]} | grep -q "$otherid"',
         "write beside the database": f"touch {q['here']}/planted",
         "write into the database": f"echo x >> {q['db']}",
         "write a job script": f"touch {q['scripts']}/planted",
@@ -168,13 +195,21 @@ def test_a_hostile_job_reaches_nothing_of_the_server(make: Make, tmp_path: Path)
         "read /etc/shadow": "cat /etc/shadow",
         "mount a file system": "mount -t tmpfs none /mnt",
     }
-    script = "".join(
-        f"if ( {command} ) >/dev/null 2>&1; then echo {shlex.quote(what)}: DONE; "
-        f"else echo {shlex.quote(what)}: refused; fi >> report.txt\n"
-        for what, command in attempts.items()
-    ) + "printf finished > out.txt\n"
-    job_type(tmp_path, "hostile", script, results=[ResultSpec("out", default="out.txt")],
-             parameters=[ParameterSpec("other"), ParameterSpec("otherid")])
+    script = (
+        "".join(
+            f"if ( {command} ) >/dev/null 2>&1; then echo {shlex.quote(what)}: DONE; "
+            f"else echo {shlex.quote(what)}: refused; fi >> report.txt\n"
+            for what, command in attempts.items()
+        )
+        + "printf finished > out.txt\n"
+    )
+    job_type(
+        tmp_path,
+        "hostile",
+        script,
+        results=[ResultSpec("out", default="out.txt")],
+        parameters=[ParameterSpec("other"), ParameterSpec("otherid")],
+    )
     harness = make("bwrap")
     other = harness.wait(harness.run("other").job_id)
     assert other.phase == Phase.COMPLETED
@@ -187,8 +222,9 @@ def test_a_hostile_job_reaches_nothing_of_the_server(make: Make, tmp_path: Path)
     # Here the server's folder lies under /tmp, which is the job's own in-memory /tmp: a
     # write there succeeds without reaching the host (checked below).
     inside_only = {"write beside the database", "write into the database"}
-    assert report == [f"{what}: {'DONE' if what in inside_only else 'refused'}"
-                      for what in attempts]
+    assert report == [
+        f"{what}: {'DONE' if what in inside_only else 'refused'}" for what in attempts
+    ]
     assert secret(tmp_path).read_bytes() == before and mine.read_text() == "private"
     assert not (tmp_path / "planted").exists()
     assert not (tmp_path / "uws.sqlite").read_bytes().endswith(b"x\n")
@@ -199,10 +235,14 @@ def test_a_hostile_job_reaches_nothing_of_the_server(make: Make, tmp_path: Path)
 def test_the_sandbox_keeps_the_contract(make: Make, tmp_path: Path) -> None:
     """Parameters, TMPDIR, progress, a private /tmp, results; a signal-killed script."""
     require_bwrap()
-    job_type(tmp_path, "inside",
-             'printf "%s" "$word" > out.txt\ntouch "$TMPDIR/t" "/tmp/$UWS_JOB_ID"\necho 0.5 > progress\n'
-             'python3 -c "import json; print(json.load(open(\'parameters.json\'))[\'word\'])"\n',
-             parameters=[ParameterSpec("word")], results=[ResultSpec("out", default="out.txt")])
+    job_type(
+        tmp_path,
+        "inside",
+        'printf "%s" "$word" > out.txt\ntouch "$TMPDIR/t" "/tmp/$UWS_JOB_ID"\necho 0.5 > progress\n'
+        "python3 -c \"import json; print(json.load(open('parameters.json'))['word'])\"\n",
+        parameters=[ParameterSpec("word")],
+        results=[ResultSpec("out", default="out.txt")],
+    )
     job_type(tmp_path, "killed", "kill -9 $$\n")
     harness = make("bwrap")
     job = harness.wait(harness.run("inside", word="$(id) x").job_id)
@@ -212,7 +252,9 @@ def test_the_sandbox_keeps_the_contract(make: Make, tmp_path: Path) -> None:
     assert not Path("/tmp", job.job_id).exists()  # the job's /tmp was its own
     killed = harness.wait(harness.run("killed").job_id)
     assert killed.error is not None
-    assert killed.error.message == "the job's script was killed by signal SIGKILL (nothing on stderr)"
+    assert (
+        killed.error.message == "the job's script was killed by signal SIGKILL (nothing on stderr)"
+    )
 
 
 def test_a_killed_supervisor_is_named_and_its_job_ends(make: Make, tmp_path: Path) -> None:
@@ -223,8 +265,10 @@ def test_a_killed_supervisor_is_named_and_its_job_ends(make: Make, tmp_path: Pat
     os.kill(record.pid, signal.SIGKILL)
     done = harness.wait(job.job_id)
     assert done.phase == Phase.ERROR and done.error is not None
-    assert done.error.message == ("the job's supervisor died (it was killed by signal SIGKILL) "
-                                  "before it recorded how the job's script ended")
+    assert done.error.message == (
+        "the job's supervisor died (it was killed by signal SIGKILL) "
+        "before it recorded how the job's script ended"
+    )
     assert harness.service.error_text(done) == done.error.message
 
 
@@ -241,21 +285,27 @@ def test_sandbox_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert unisolated.problems() == [
         "jobs are NOT isolated from the server's files (secret, database, other jobs): bubblewrap "
         "cannot run here (bwrap is not installed); install it (apt-get install bubblewrap) or "
-        "set uws.manager.sandbox = none to accept this"]
+        "set uws.manager.sandbox = none to accept this"
+    ]
     with pytest.raises(ConfigurationError) as refused:
         LocalManager.from_settings({"sandbox": "bwrap"}, ".")
     assert str(refused.value) == (
         "uws.manager.sandbox = bwrap: bubblewrap cannot run here (bwrap is not installed); "
-        "install it (apt-get install bubblewrap) or set uws.manager.sandbox = none")
+        "install it (apt-get install bubblewrap) or set uws.manager.sandbox = none"
+    )
 
 
 # -- files the server creates, uploads ------------------------------------------------------------
 
 
 def test_files_of_the_server_are_private(make: Make, tmp_path: Path) -> None:
-    job_type(tmp_path, "copy", 'cp "$data" copy.txt\n',
-             parameters=[ParameterSpec("data", type="file")],
-             results=[ResultSpec("copy", default="copy.txt")])
+    job_type(
+        tmp_path,
+        "copy",
+        'cp "$data" copy.txt\n',
+        parameters=[ParameterSpec("data", type="file")],
+        results=[ResultSpec("copy", default="copy.txt")],
+    )
     harness = make("")
     upload = Upload("data", "d.txt", io.BytesIO(b"data"))
     job = harness.service.create("copy", Submission({"PHASE": "RUN"}, {}, [upload]), None)
@@ -268,19 +318,31 @@ def test_files_of_the_server_are_private(make: Make, tmp_path: Path) -> None:
 
     for folder in (tmp_path / "var", tmp_path / "jobs", work, work / ".uws"):
         assert mode(folder) == 0o700, folder
-    for path in (secret(tmp_path), tmp_path / "uws.sqlite", work / "copy.txt",
-                 work / "uploads/data/d.txt", work / "parameters.json", work / ".uws/stdout.txt",
-                 work / ".uws/exit.json", work / ".uws/job.env"):
+    for path in (
+        secret(tmp_path),
+        tmp_path / "uws.sqlite",
+        work / "copy.txt",
+        work / "uploads/data/d.txt",
+        work / "parameters.json",
+        work / ".uws/stdout.txt",
+        work / ".uws/exit.json",
+        work / ".uws/job.env",
+    ):
         assert mode(path) == 0o600, path
 
 
 def test_uploads_never_collide(make: Make, tmp_path: Path) -> None:
-    job_type(tmp_path, "two", 'cat "$a" "$b" > both.txt\ncat parameters.json\n'
-             'printf "%s %s" "$a" "$b" > names.txt\n',
-             parameters=[ParameterSpec("a", type="file"), ParameterSpec("b", type="file")])
+    job_type(
+        tmp_path,
+        "two",
+        'cat "$a" "$b" > both.txt\ncat parameters.json\nprintf "%s %s" "$a" "$b" > names.txt\n',
+        parameters=[ParameterSpec("a", type="file"), ParameterSpec("b", type="file")],
+    )
     harness = make("")
-    uploads = [Upload("a", "parameters.json", io.BytesIO(b"A\n")),
-               Upload("b", "../parameters.json", io.BytesIO(b"B\n"))]
+    uploads = [
+        Upload("a", "parameters.json", io.BytesIO(b"A\n")),
+        Upload("b", "../parameters.json", io.BytesIO(b"B\n")),
+    ]
     job = harness.service.create("two", Submission({"PHASE": "RUN"}, {}, uploads), None)
     assert job.parameters == {"a": "uploads/a/parameters.json", "b": "uploads/b/parameters.json"}
     done = harness.wait(job.job_id)
@@ -289,4 +351,5 @@ def test_uploads_never_collide(make: Make, tmp_path: Path) -> None:
     assert (work / "both.txt").read_text() == "A\nB\n"
     assert (work / "names.txt").read_text() == "uploads/a/parameters.json uploads/b/parameters.json"
     assert harness.service.result_file(done, "stdout")[1].read_text() == (
-        '{"a": "uploads/a/parameters.json", "b": "uploads/b/parameters.json"}')
+        '{"a": "uploads/a/parameters.json", "b": "uploads/b/parameters.json"}'
+    )

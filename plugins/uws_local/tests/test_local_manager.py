@@ -1,4 +1,5 @@
 """uws-local passes the Manager contract, and keeps its own promises (limits, restarts)."""
+
 from __future__ import annotations
 
 import os
@@ -43,10 +44,18 @@ def make(tmp_path: Path) -> Iterator[Factory]:
     built: list[ManagerHarness] = []
 
     def factory(max_running: int = 2, jdl: Path = EXAMPLE_JDL) -> ManagerHarness:
-        harness = build_harness(tmp_path, {
-            "uws.storage": "sqlite", "uws.storage.path": "uws.sqlite", "uws.manager": "local",
-            "uws.manager.max_running": str(max_running), "uws.jdl_dir": str(jdl), "uws.auth.anonymous": "true", **FAST,
-        })
+        harness = build_harness(
+            tmp_path,
+            {
+                "uws.storage": "sqlite",
+                "uws.storage.path": "uws.sqlite",
+                "uws.manager": "local",
+                "uws.manager.max_running": str(max_running),
+                "uws.jdl_dir": str(jdl),
+                "uws.auth.anonymous": "true",
+                **FAST,
+            },
+        )
         built.append(harness)
         return harness
 
@@ -61,8 +70,12 @@ def make(tmp_path: Path) -> Iterator[Factory]:
 def test_options_default_and_bad_values_name_their_key() -> None:
     assert LocalOptions.parse({}).max_running == (os.cpu_count() or 1)
     assert LocalOptions.parse({"max_running": "3", "kill_grace": "0"}).max_running == 3
-    for key, value in [("max_running", "0"), ("max_running", "two"), ("kill_grace", "-1"),
-                       ("poll_interval", "nan")]:
+    for key, value in [
+        ("max_running", "0"),
+        ("max_running", "two"),
+        ("kill_grace", "-1"),
+        ("poll_interval", "nan"),
+    ]:
         with pytest.raises(ConfigurationError, match=f"uws.manager.{key}"):
             LocalManager.from_settings({key: value}, ".")
     with pytest.raises(ConfigurationError, match="uws.manager.max_runing: unknown"):
@@ -174,8 +187,13 @@ def test_restart_adopts_running_jobs_and_starts_queued_ones(make: Factory) -> No
 
 def test_a_reused_pid_is_not_taken_for_the_job(make: Factory, tmp_path: Path) -> None:
     harness = make()
-    job = Job(new_job_id(), "sleep", phase=Phase.EXECUTING, start_time=utcnow(),
-              process_id=str(os.getpid()))
+    job = Job(
+        new_job_id(),
+        "sleep",
+        phase=Phase.EXECUTING,
+        start_time=utcnow(),
+        process_id=str(os.getpid()),
+    )
     harness.runtime.storage.create(job)
     meta = harness.job_dir(job.job_id).create() / ".uws"
     ticks = wrapper.start_ticks(os.getpid())
@@ -184,15 +202,19 @@ def test_a_reused_pid_is_not_taken_for_the_job(make: Factory, tmp_path: Path) ->
     # the job's group was once (ids are reused once a group is empty).
     stranger = subprocess.run(
         ["setsid", "sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     sleeper = int(stranger.stdout)
     pgid = os.getpgid(sleeper)
     try:
         assert pgid != sleeper  # the group's leader, sh, has exited
         # Our own process, alive, but not started when the record says: a PID reused.
-        wrapper.write_record(str(meta / wrapper.WRAPPER_FILE),
-                             {"pid": os.getpid(), "pgid": pgid, "start_ticks": ticks - 1})
+        wrapper.write_record(
+            str(meta / wrapper.WRAPPER_FILE),
+            {"pid": os.getpid(), "pgid": pgid, "start_ticks": ticks - 1},
+        )
         harness.runtime.manager.reconcile()
         done = harness.wait(job.job_id, timeout=2)
         assert done.phase == Phase.ERROR and done.error is not None
@@ -230,8 +252,9 @@ def test_background_processes_die_with_the_job(make: Factory, tmp_path: Path) ->
 
 
 def test_sigterm_is_followed_by_sigkill(make: Factory, tmp_path: Path) -> None:
-    jdl = write_job_type(tmp_path / "jdl", "stubborn",
-                         "trap '' TERM\ntouch ready\nwhile :; do sleep 0.1; done\n")
+    jdl = write_job_type(
+        tmp_path / "jdl", "stubborn", "trap '' TERM\ntouch ready\nwhile :; do sleep 0.1; done\n"
+    )
     harness = make(jdl=jdl)
     job = harness.wait(harness.run("stubborn").job_id, {Phase.EXECUTING})
     pgid, _ = harness.running_group(job.job_id)

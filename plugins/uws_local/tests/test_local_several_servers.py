@@ -1,4 +1,5 @@
 """Two local managers on one database and one workdir (two server processes of one host)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,12 +41,15 @@ def busy(make: Factory, jdl: Path) -> tuple[ManagerHarness, Job, int, Job]:
 
 
 def starts(tmp_path: Path) -> list[str]:
-    return sorted(word for log in (tmp_path / "jobs").glob("*/starts.log")
-                  for word in log.read_text().split())
+    return sorted(
+        word for log in (tmp_path / "jobs").glob("*/starts.log") for word in log.read_text().split()
+    )
 
 
 def test_jobs_of_a_live_server_are_neither_started_nor_adopted(
-    make: Factory, jdl: Path, tmp_path: Path  # noqa: F811
+    make: Factory,
+    jdl: Path,
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     a, running, pgid, queued = busy(make, jdl)
     b = make(max_running=1, jdl=jdl)  # its start-up reconciliation is a first pass
@@ -59,7 +63,9 @@ def test_jobs_of_a_live_server_are_neither_started_nor_adopted(
 
 @pytest.mark.parametrize("how", ["abort", "delete"])
 def test_abort_or_delete_through_another_server_stops_the_job(
-    make: Factory, jdl: Path, how: str  # noqa: F811
+    make: Factory,
+    jdl: Path,
+    how: str,  # noqa: F811
 ) -> None:
     a, running, pgid, _ = busy(make, jdl)
     b = make(max_running=1, jdl=jdl)
@@ -77,7 +83,9 @@ def test_abort_or_delete_through_another_server_stops_the_job(
 
 
 def test_jobs_of_a_closed_server_are_taken_over_once(
-    make: Factory, jdl: Path, tmp_path: Path  # noqa: F811
+    make: Factory,
+    jdl: Path,
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     a, running, pgid, queued = busy(make, jdl)
     b = make(max_running=1, jdl=jdl)

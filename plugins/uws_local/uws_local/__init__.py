@@ -1,4 +1,5 @@
 """uws-local: the local-process job manager plugin of uws-pyramid."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

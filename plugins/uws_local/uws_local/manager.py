@@ -1,4 +1,5 @@
 """LocalManager: jobs run as process groups on the server host, a bounded number at a time."""
+
 from __future__ import annotations
 
 import logging
@@ -108,8 +109,9 @@ class LocalManager(Manager):
         if run is not None:
             self._terminate(run)
         elif self._signal_elsewhere(job, signal.SIGTERM):
-            timer = threading.Timer(self.options.kill_grace, self._signal_elsewhere,
-                                    (job, signal.SIGKILL))
+            timer = threading.Timer(
+                self.options.kill_grace, self._signal_elsewhere, (job, signal.SIGKILL)
+            )
             timer.daemon = True
             timer.start()
 
@@ -156,8 +158,7 @@ class LocalManager(Manager):
         job_dir = JobDir(self.context.workdir_root, job.job_id)
         try:
             script = self.context.descriptions.script_path(job.job_type)
-            run = spawn(job, job_dir, script, self.options.python, self.options.path,
-                        self.sandbox)
+            run = spawn(job, job_dir, script, self.options.python, self.options.path, self.sandbox)
         except BaseException:
             with self.runs.lock:
                 self.runs.starting.discard(job.job_id)
@@ -190,8 +191,9 @@ class LocalManager(Manager):
             log.info("job %s started: process group %d", job.job_id, run.pgid)
 
     def _record_start(self, run: Running, started: datetime) -> Job | None:
-        return self.context.started(run.job_id, start_time=started, process_id=str(run.pid),
-                                    job_info=self.job_info(run))
+        return self.context.started(
+            run.job_id, start_time=started, process_id=str(run.pid), job_info=self.job_info(run)
+        )
 
     def _start_queued(self) -> None:
         """Start queued jobs, oldest first, while slots are free. Never raises: it runs in
@@ -212,8 +214,7 @@ class LocalManager(Manager):
                 with runs.lock:
                     runs.starting.discard(job_id)
                     runs.queue.appendleft(job_id)
-                log.warning("queued job %s cannot start now (%s): trying again later",
-                            job_id, exc)
+                log.warning("queued job %s cannot start now (%s): trying again later", job_id, exc)
                 return
             if job is None or job.phase != Phase.QUEUED:
                 with runs.lock:
@@ -255,8 +256,9 @@ class LocalManager(Manager):
             if not run.deleted:
                 self._record_end(run, returncode, supervisor)
         except Exception as exc:
-            log.warning("job %s ended; recording its end failed (%s): trying again later",
-                        run.job_id, exc)
+            log.warning(
+                "job %s ended; recording its end failed (%s): trying again later", run.job_id, exc
+            )
             with self.runs.lock:
                 self.runs.ends[run.job_id] = Unrecorded(run, returncode, supervisor=supervisor)
         finally:
@@ -265,8 +267,9 @@ class LocalManager(Manager):
                 self.runs.running.pop(run.job_id, None)
             self._start_queued()
 
-    def _record_end(self, run: Running, returncode: int | None,
-                    supervisor: int | None = None) -> None:
+    def _record_end(
+        self, run: Running, returncode: int | None, supervisor: int | None = None
+    ) -> None:
         try:
             job = self.context.storage.get(run.job_id)
         except NotFound:
@@ -276,13 +279,20 @@ class LocalManager(Manager):
             start = self.runs.starts.pop(run.job_id, None)
         started = job.start_time or (start.start_time if start is not None else None)
         ending = job_ending(
-            run.job_dir, self.context.description(job.job_type), job.parameters, returncode,
-            ended_at(status.ended if status else None, started), supervisor=supervisor,
+            run.job_dir,
+            self.context.description(job.job_type),
+            job.parameters,
+            returncode,
+            ended_at(status.ended if status else None, started),
+            supervisor=supervisor,
         )
         # (Aborted meanwhile, by a user or for its duration: the results are kept.)
-        if self.context.ended(run.job_id, ending,
-                              start_time=started if job.start_time is None else None,
-                              job_info={**job.job_info, **self.job_info(run)}):
+        if self.context.ended(
+            run.job_id,
+            ending,
+            start_time=started if job.start_time is None else None,
+            job_info={**job.job_info, **self.job_info(run)},
+        ):
             log.info("job %s ended: %s", run.job_id, ending.outcome)
 
     def _retry_unrecorded(self) -> None:
@@ -325,8 +335,7 @@ class LocalManager(Manager):
         then sees it end."""
         done = signal_elsewhere(JobDir(self.context.workdir_root, job.job_id), signum)
         if done:
-            log.info("job %s runs in another server process: sent it signal %d",
-                     job.job_id, signum)
+            log.info("job %s runs in another server process: sent it signal %d", job.job_id, signum)
         return done
 
     def _terminate(self, run: Running) -> None:
@@ -398,8 +407,9 @@ class LocalManager(Manager):
         # Stopped first: if storage cannot record ABORTED now, the next pass tries again.
         self._terminate(run)
         # The results follow when the process has ended: an end after an abort keeps them.
-        self.context.ended(run.job_id, Ending(Phase.ABORTED, utcnow(),
-                                              error=timeout_error(run.duration)))
+        self.context.ended(
+            run.job_id, Ending(Phase.ABORTED, utcnow(), error=timeout_error(run.duration))
+        )
         run.expired = True
         log.info("job %s exceeded its execution duration of %d s", run.job_id, run.duration)
 

@@ -1,4 +1,5 @@
 """Options of the local manager: the ``uws.manager.*`` keys, checked once at start-up."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,15 @@ class LocalOptions:
 
     @classmethod
     def parse(cls, options: Mapping[str, str]) -> LocalOptions:
-        known = {"max_running", "kill_grace", "poll_interval", "path", "python", "sandbox",
-                 "sandbox_bind"}
+        known = {
+            "max_running",
+            "kill_grace",
+            "poll_interval",
+            "path",
+            "python",
+            "sandbox",
+            "sandbox_bind",
+        }
         for key in options:
             if key not in known:
                 raise ConfigurationError(

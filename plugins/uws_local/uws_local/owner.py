@@ -1,4 +1,5 @@
 """Which local manager owns a job: an identity per manager instance, and whether it is alive."""
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """Local job processes: spawning the wrapper as its own process group, watching and signalling it."""
+
 from __future__ import annotations
 
 import logging
@@ -59,15 +60,17 @@ def deadline_after(seconds: int) -> float | None:
     return time.monotonic() + seconds if seconds > 0 else None
 
 
-def spawn(job: Job, job_dir: JobDir, script: Path, python: str, path: str,
-          sandbox: Sandbox | None = None) -> Running:
+def spawn(
+    job: Job, job_dir: JobDir, script: Path, python: str, path: str, sandbox: Sandbox | None = None
+) -> Running:
     """Prepare the job's files and start its wrapper in a new session (its own process group,
     no controlling terminal, not killed with the server) and a controlled environment; the
     wrapper runs the script in ``sandbox`` if given."""
     contract.prepare(job, job_dir, path)
     launcher = sandbox.launcher(job_dir, script) if sandbox is not None else []
-    fd = os.open(job_dir.meta / "wrapper.log",
-                 os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    fd = os.open(
+        job_dir.meta / "wrapper.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600
+    )
     with open(fd, "ab") as wrapper_log:
         process = subprocess.Popen(
             contract.wrapper_command(job_dir, script, python) + launcher,

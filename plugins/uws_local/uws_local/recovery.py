@@ -1,4 +1,5 @@
 """Reconciliation of the local manager: active jobs in storage that no thread of ours watches."""
+
 from __future__ import annotations
 
 import logging
@@ -72,11 +73,14 @@ def kill_orphans(pgid: int, job_id: str) -> None:
         except OSError:
             pass
     if ours:
-        log.warning("job %s: killed %d process(es) its dead wrapper left behind",
-                    job_id, len(ours))
+        log.warning("job %s: killed %d process(es) its dead wrapper left behind", job_id, len(ours))
     if len(ours) < len(members):
-        log.warning("job %s: left %d process(es) of group %d alone: not the job's",
-                    job_id, len(members) - len(ours), pgid)
+        log.warning(
+            "job %s: left %d process(es) of group %d alone: not the job's",
+            job_id,
+            len(members) - len(ours),
+            pgid,
+        )
 
 
 def _pid(process_id: str | None) -> int | None:
@@ -136,8 +140,7 @@ class Recovery:
 
     def _owned_elsewhere(self, job: Job) -> bool:
         identity = job.job_info.get(owner.KEY)
-        return (isinstance(identity, str) and identity != self.identity
-                and owner.alive(identity))
+        return isinstance(identity, str) and identity != self.identity and owner.alive(identity)
 
     def poll(self, run: Running) -> bool:
         """End an adopted job whose wrapper is gone; True if it has ended."""
@@ -153,8 +156,9 @@ class Recovery:
         job_dir = JobDir(self.context.workdir_root, job.job_id)
         record = contract.read_wrapper(job_dir)
         if record is not None and record.host and record.host != contract.HOST:
-            log.warning("job %s runs on host %s, not on this one: left alone",
-                        job.job_id, record.host)
+            log.warning(
+                "job %s runs on host %s, not on this one: left alone", job.job_id, record.host
+            )
             return True
         pid = record.pid if record is not None else _pid(job.process_id)
         ticks = record.start_ticks if record is not None else None
@@ -168,14 +172,20 @@ class Recovery:
         if status is None and job.phase == Phase.QUEUED:
             return False
         ending = job_ending(
-            job_dir, self.context.description(job.job_type), job.parameters,
+            job_dir,
+            self.context.description(job.job_type),
+            job.parameters,
             None if status is None else status.returncode,
             ended_at(status.ended if status else None, job.start_time),
         )
         info = {**job.job_info, **contract.job_info(str(pid or ""), job_dir)}
         if self.context.ended(job.job_id, ending, job_info=info):
-            log.warning("job %s: its process is gone; recorded %s (%s)", job.job_id,
-                        ending.outcome, "exit status file" if status else "no exit status")
+            log.warning(
+                "job %s: its process is gone; recorded %s (%s)",
+                job.job_id,
+                ending.outcome,
+                "exit status file" if status else "no exit status",
+            )
         return True
 
     def _adopt(self, job: Job, job_dir: JobDir, pid: int, pgid: int, ticks: int | None) -> None:
@@ -185,14 +195,21 @@ class Recovery:
             end = started + timedelta(seconds=job.execution_duration)
             deadline = time.monotonic() + (end - utcnow()).total_seconds()
         run = Running(
-            job_id=job.job_id, job_dir=job_dir, pid=pid, pgid=pgid, start_ticks=ticks,
-            process=None, duration=job.execution_duration, deadline=deadline,
+            job_id=job.job_id,
+            job_dir=job_dir,
+            pid=pid,
+            pgid=pgid,
+            start_ticks=ticks,
+            process=None,
+            duration=job.execution_duration,
+            deadline=deadline,
         )
         self.runs.adopt(run)
         log.info("job %s: process %d still runs; watching it again", job.job_id, pid)
         if job.phase == Phase.QUEUED:
-            self.context.started(job.job_id, start_time=utcnow(), process_id=str(pid),
-                                 job_info=self.job_info(run))
+            self.context.started(
+                job.job_id, start_time=utcnow(), process_id=str(pid), job_info=self.job_info(run)
+            )
         else:
             self.context.progress(job.job_id, {**job.job_info, **self.job_info(run)})
 

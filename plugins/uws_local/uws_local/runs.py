@@ -1,4 +1,5 @@
 """The local manager's run table: the jobs it queues, starts and runs, under one lock."""
+
 from __future__ import annotations
 
 import threading
@@ -44,8 +45,12 @@ class RunTable:
 
     def knows(self, job_id: str) -> bool:
         """Whether the job is queued, starting, running or ending here (lock held)."""
-        return (job_id in self.running or job_id in self.starting or job_id in self.queue
-                or job_id in self.ends)
+        return (
+            job_id in self.running
+            or job_id in self.starting
+            or job_id in self.queue
+            or job_id in self.ends
+        )
 
     def adopt(self, run: Running) -> None:
         with self.lock:

@@ -11,6 +11,7 @@ The wrapper stays outside and runs ``env --ignore-signal ... bwrap ... -- env
 job's process group (its death would otherwise kill the script at once, without the grace
 period), while the script gets the usual signal dispositions back.
 """
+
 from __future__ import annotations
 
 import functools
@@ -35,15 +36,40 @@ SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 #: alternatives, certificates, time zone. Not /etc as a whole: it may hold the service's ini
 #: file and passwords, the munge key, SSH host keys.
 ETC = (
-    "passwd", "group", "nsswitch.conf", "hosts", "host.conf", "resolv.conf", "gai.conf",
-    "services", "protocols", "localtime", "timezone", "ld.so.cache", "ld.so.conf",
-    "ld.so.conf.d", "alternatives", "ssl/certs", "ssl/openssl.cnf", "ca-certificates",
-    "ca-certificates.conf", "mime.types", "magic", "bash.bashrc", "profile", "inputrc",
-    "locale.alias", "fonts", "os-release", "debian_version",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "hosts",
+    "host.conf",
+    "resolv.conf",
+    "gai.conf",
+    "services",
+    "protocols",
+    "localtime",
+    "timezone",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "ssl/certs",
+    "ssl/openssl.cnf",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "mime.types",
+    "magic",
+    "bash.bashrc",
+    "profile",
+    "inputrc",
+    "locale.alias",
+    "fonts",
+    "os-release",
+    "debian_version",
 )
-UNAVAILABLE = ("jobs are NOT isolated from the server's files (secret, database, other jobs): "
-               "bubblewrap cannot run here ({reason}); install it (apt-get install bubblewrap) "
-               "or set uws.manager.sandbox = none to accept this")
+UNAVAILABLE = (
+    "jobs are NOT isolated from the server's files (secret, database, other jobs): "
+    "bubblewrap cannot run here ({reason}); install it (apt-get install bubblewrap) "
+    "or set uws.manager.sandbox = none to accept this"
+)
 
 
 def problems(setting: str, extra: tuple[str, ...]) -> list[str]:
@@ -63,9 +89,17 @@ class Sandbox:
         """The command before ``bash <script>`` (the wrapper appends those two)."""
         work, meta = str(job_dir.path), str(job_dir.meta)
         tmp = os.path.join(meta, TMP_DIR)
-        args = [ENV, f"--ignore-signal={SIGNALS}", self.bwrap,
-                "--unshare-pid", "--unshare-ipc", "--unshare-cgroup-try",
-                "--die-with-parent", "--cap-drop", "ALL"]
+        args = [
+            ENV,
+            f"--ignore-signal={SIGNALS}",
+            self.bwrap,
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+            "--cap-drop",
+            "ALL",
+        ]
         for folder in SYSTEM:
             if os.path.islink(folder):
                 args += ["--symlink", os.readlink(folder), folder]
@@ -77,13 +111,31 @@ class Sandbox:
             args += ["--ro-bind", folder, folder]
         args += [
             # A private /tmp first: the folders below may lie under the host's /tmp.
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            "--ro-bind", str(script.parent), str(script.parent),
-            "--bind", work, work,
-            "--ro-bind", meta, meta,  # the contract's files: the script cannot forge them
-            "--bind", tmp, tmp,  # TMPDIR
-            "--chdir", work, "--remount-ro", "/",
-            "--", ENV, f"--default-signal={SIGNALS}",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--ro-bind",
+            str(script.parent),
+            str(script.parent),
+            "--bind",
+            work,
+            work,
+            "--ro-bind",
+            meta,
+            meta,  # the contract's files: the script cannot forge them
+            "--bind",
+            tmp,
+            tmp,  # TMPDIR
+            "--chdir",
+            work,
+            "--remount-ro",
+            "/",
+            "--",
+            ENV,
+            f"--default-signal={SIGNALS}",
         ]
         return args
 
@@ -124,8 +176,9 @@ def probe(bwrap: str, extra: tuple[str, ...]) -> str | None:
         script.write_text("touch ran\n")
         command = Sandbox(bwrap, extra).launcher(job_dir, script) + [BASH, str(script)]
         try:
-            done = subprocess.run(command, cwd=job_dir.path, capture_output=True, timeout=10,
-                                  stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                command, cwd=job_dir.path, capture_output=True, timeout=10, stdin=subprocess.DEVNULL
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return str(exc)
         if done.returncode != 0 or not (job_dir.path / "ran").exists():

@@ -1,4 +1,5 @@
 """uws-postgres passes the shared Storage contract on a real server, and works across processes."""
+
 from __future__ import annotations
 
 import time
@@ -56,9 +57,14 @@ def terminate(admin_url: str, pid: int | None) -> None:
 def test_columns_use_timestamptz_and_jsonb(postgres_url: str, tmp_path: Path) -> None:
     store = open_storage(postgres_url, tmp_path)
     with store.engine.connect() as conn:
-        types = dict(conn.execute(text(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_name = 'uws_jobs'")).all())
+        types = dict(
+            conn.execute(
+                text(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_name = 'uws_jobs'"
+                )
+            ).all()
+        )
     store.close()
     assert types["creation_time"] == "timestamp with time zone"
     assert types["parameters"] == types["results"] == "jsonb"
@@ -168,8 +174,10 @@ def test_schema_is_not_migrated_unless_asked(postgres_url: str, tmp_path: Path) 
         ({"url": "postgresql://u@h/db", "pool_timeout": "soon"}, "uws.storage.pool_timeout"),
         ({"url": "postgresql://u@h/db", "auto_migrate": "perhaps"}, "uws.storage.auto_migrate"),
         ({"url": "postgresql://u@h/db", "pasword_file": "x"}, "uws.storage.pasword_file"),
-        ({"url": "postgresql://u@h/db", "password_env": "UWS_NO_SUCH_VARIABLE"},
-         "uws.storage.password_env"),
+        (
+            {"url": "postgresql://u@h/db", "password_env": "UWS_NO_SUCH_VARIABLE"},
+            "uws.storage.password_env",
+        ),
         ({"url": "postgresql://u@h/db", "password_file": "missing"}, "uws.storage.password_file"),
         ({"url": "postgresql://u:pw@h/db", "password_env": "HOME"}, "uws.storage.password_env"),
         ({"url": "postgresql://u@127.0.0.1:1/db", "connect_timeout": "2"}, "uws.storage.url"),

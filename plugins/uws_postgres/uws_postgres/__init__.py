@@ -1,4 +1,5 @@
 """uws-postgres: the PostgreSQL storage plugin of uws-pyramid."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
 """The ``uws.storage.*`` settings of the PostgreSQL storage, checked once at start-up."""
+
 from __future__ import annotations
 
 import logging
@@ -83,8 +84,9 @@ def read_password(options: Mapping[str, str], here: str, url: URL) -> str | None
     """The password from the environment or a file, so that the ini needs none."""
     env = options.get("password_env", "").strip()
     file = options.get("password_file", "").strip()
-    given = [k for k, v in (("url", url.password), ("password_env", env),
-                            ("password_file", file)) if v]
+    given = [
+        k for k, v in (("url", url.password), ("password_env", env), ("password_file", file)) if v
+    ]
     if len(given) > 1:
         raise ConfigurationError(
             f"uws.storage.{given[1]}: the password is also given by uws.storage.{given[0]}; "

@@ -1,4 +1,5 @@
 """LISTEN on a dedicated connection in one thread; every NOTIFY wakes this process's waiters."""
+
 from __future__ import annotations
 
 import logging

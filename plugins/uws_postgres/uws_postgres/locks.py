@@ -1,4 +1,5 @@
 """PostgreSQL advisory locks: session locks for background tasks, and the keys of quota locks."""
+
 from __future__ import annotations
 
 import logging

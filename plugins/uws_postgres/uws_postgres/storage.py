@@ -1,4 +1,5 @@
 """PostgreSQL storage: the core SQL storage, plus LISTEN/NOTIFY wake-ups and advisory locks."""
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,12 @@ log = logging.getLogger(__name__)
 #: The NOTIFY channel; the payload is the id of the job that changed.
 CHANNEL = "uws_job_changed"
 #: The dedicated connections sit idle for long: TCP keepalives find a silently dead one.
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
-              "keepalives_count": 3}
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
 
 def make_engine(settings: PostgresSettings) -> Engine:

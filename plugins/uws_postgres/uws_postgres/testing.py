@@ -1,4 +1,5 @@
 """Test helpers: temporary databases, the one rule for a missing server, server processes."""
+
 from __future__ import annotations
 
 import http.client
@@ -29,8 +30,13 @@ ADMIN_URL = os.environ.get(
 
 
 def libpq_params(url: URL) -> dict[str, Any]:
-    params = {"host": url.host, "port": url.port, "user": url.username,
-              "password": url.password, "dbname": url.database}
+    params = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
+    }
     return {k: v for k, v in params.items() if v is not None}
 
 
@@ -118,8 +124,12 @@ def server(name: str, settings: dict[str, str], tmp: Path) -> Iterator[Server]:
     ini = write_ini(tmp / f"{name}.ini", settings, port)
     log = tmp / f"{name}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "pserve"), str(ini)],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "pserve"), str(ini)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+        )
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -1,4 +1,5 @@
 """Fixtures of the uws-slurm tests: the real SLURM cluster (or a skip), apps and live servers."""
+
 from __future__ import annotations
 
 import shutil
@@ -25,12 +26,14 @@ def start(testapp: UWSTestApp, job_type: str, **params: str) -> str:
 
 
 def job_json(testapp: UWSTestApp, job_type: str, job_id: str, query: str = "") -> Any:
-    return testapp.get(f"/rest/{job_type}/{job_id}{query}",
-                       headers={"Accept": "application/json"}).json
+    return testapp.get(
+        f"/rest/{job_type}/{job_id}{query}", headers={"Accept": "application/json"}
+    ).json
 
 
-def wait_phase(testapp: UWSTestApp, job_type: str, job_id: str, phases: set[str],
-               timeout: float = 30.0) -> Any:
+def wait_phase(
+    testapp: UWSTestApp, job_type: str, job_id: str, phases: set[str], timeout: float = 30.0
+) -> Any:
     """Block with UWS WAIT until the job is in one of ``phases``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -47,8 +50,9 @@ def cluster_problem() -> str | None:
     if shutil.which("sbatch") is None:
         return "sbatch is not installed"
     try:
-        done = subprocess.run(["sinfo", "-h", "-o", "%a"], capture_output=True, text=True,
-                              timeout=10, check=False)
+        done = subprocess.run(
+            ["sinfo", "-h", "-o", "%a"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"sinfo failed: {exc}"
     if done.returncode != 0 or "up" not in done.stdout.split():

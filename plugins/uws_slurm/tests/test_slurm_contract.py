@@ -1,4 +1,5 @@
 """uws-slurm passes the Manager contract that uws-local passes, on the real cluster."""
+
 from __future__ import annotations
 
 import pytest

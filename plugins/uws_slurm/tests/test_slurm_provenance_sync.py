@@ -1,4 +1,5 @@
 """Provenance and synchronous execution with the SLURM manager, on the real cluster."""
+
 from __future__ import annotations
 
 import shutil
@@ -30,8 +31,9 @@ def test_sync_on_slurm_redirects_to_the_result_and_the_job_has_provenance(
     job_id = response.location.split("/")[-3]
     job = testapp.get(f"/rest/echo/{job_id}", headers={"Accept": "application/json"}).json
     assert job["jobInfo"]["slurm_job_id"]
-    doc = ProvDocument.deserialize(content=testapp.get(f"/rest/echo/{job_id}/provenance").body,
-                                   format="json")
+    doc = ProvDocument.deserialize(
+        content=testapp.get(f"/rest/echo/{job_id}/provenance").body, format="json"
+    )
     activity = next(iter(doc.get_records(ProvActivity)))
     assert str(activity.identifier) == f"service:rest/echo/{job_id}"
     assert activity.get_startTime() is not None and activity.get_endTime() is not None
@@ -50,17 +52,14 @@ def test_the_chain_of_slurm_jobs(testapp: UWSTestApp) -> None:
     second = start(testapp, "echo", message=f"{BASE}rest/echo/{first}/results/output")
     assert wait_phase(testapp, "echo", second, {"COMPLETED", "ERROR"})["phase"] == "COMPLETED"
     back = ProvDocument.deserialize(
-        content=testapp.get(f"/provenance?ID={second}&RESPONSEFORMAT=PROV-XML").body,
-        format="xml")
-    assert ids(back, ProvActivity) == {f"service:rest/echo/{first}",
-                                       f"service:rest/echo/{second}"}
+        content=testapp.get(f"/provenance?ID={second}&RESPONSEFORMAT=PROV-XML").body, format="xml"
+    )
+    assert ids(back, ProvActivity) == {f"service:rest/echo/{first}", f"service:rest/echo/{second}"}
     forward = testapp.get(f"/provenance?ID={first}/output&DIRECTION=FORWARD").json
-    assert set(forward["activity"]) == {f"service:rest/echo/{first}",
-                                        f"service:rest/echo/{second}"}
+    assert set(forward["activity"]) == {f"service:rest/echo/{first}", f"service:rest/echo/{second}"}
 
 
-def test_a_slurm_jobs_own_provenance_file_is_merged(make_app: AppFactory,
-                                                    tmp_path: Path) -> None:
+def test_a_slurm_jobs_own_provenance_file_is_merged(make_app: AppFactory, tmp_path: Path) -> None:
     jdl = tmp_path / "jdl"
     shutil.copytree(EXAMPLE_JDL, jdl)
     write_job_type(jdl, "tooled", SCRIPT, (), [ResultSpec("out", "text/plain", "out.txt")])
@@ -69,6 +68,7 @@ def test_a_slurm_jobs_own_provenance_file_is_merged(make_app: AppFactory,
     assert response.follow().text.startswith("made on ")
     job_id = response.location.split("/")[-3]
     doc = ProvDocument.deserialize(
-        content=testapp.get(f"/rest/tooled/{job_id}/provenance").body, format="json")
+        content=testapp.get(f"/rest/tooled/{job_id}/provenance").body, format="json"
+    )
     (bundle,) = doc.bundles
     assert ids(bundle, ProvEntity) == {"ex:tool"}

@@ -1,4 +1,5 @@
 """Resources, time limits, suspension and ssh submission, checked in what SLURM itself reports."""
+
 from __future__ import annotations
 
 import re
@@ -13,13 +14,19 @@ from uws_pyramid.api import ParameterSpec
 from uws_pyramid.jdl.datatypes import INT
 from uws_pyramid.testing import EXAMPLE_JDL, write_job_type
 
-PICK_OPTIONS = {"partition": "debug", "cpus": "2", "mem": "1M", "cpus.param": "ncpus",
-                "cpus.choices": "1 2 4"}
+PICK_OPTIONS = {
+    "partition": "debug",
+    "cpus": "2",
+    "mem": "1M",
+    "cpus.param": "ncpus",
+    "cpus.choices": "1 2 4",
+}
 
 
 def show(slurm_id: str) -> dict[str, str]:
-    out = subprocess.run(["scontrol", "show", "job", "-o", slurm_id], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["scontrol", "show", "job", "-o", slurm_id], capture_output=True, text=True, check=True
+    ).stdout
     return dict(re.findall(r"(\S+?)=(\S*)", out))
 
 
@@ -30,8 +37,9 @@ def jdl(tmp_path: Path) -> Path:
     directory = tmp_path / "jdl"
     shutil.copytree(EXAMPLE_JDL, directory, ignore=shutil.ignore_patterns(".history"))
     ncpus = ParameterSpec("ncpus", INT, description="CPUs")
-    write_job_type(directory, "pick", "true\n", [ncpus], options=PICK_OPTIONS,
-                   max_execution_duration=600)
+    write_job_type(
+        directory, "pick", "true\n", [ncpus], options=PICK_OPTIONS, max_execution_duration=600
+    )
     write_job_type(directory, "fixed", "true\n", [ncpus], options={"cpus": "1"})
     return directory
 
@@ -49,12 +57,9 @@ def test_resources_and_time_limit_come_from_the_description(
     assert fields["TimeLimit"] == "00:02:00"  # 90 s, rounded up to whole minutes
 
 
-def test_a_user_chooses_only_where_the_description_allows(
-    make_app: AppFactory, jdl: Path
-) -> None:
+def test_a_user_chooses_only_where_the_description_allows(make_app: AppFactory, jdl: Path) -> None:
     # No maximum duration anywhere, so that EXECUTIONDURATION=0 means "no limit".
-    testapp = UWSTestApp(make_app(**{"uws.jdl_dir": str(jdl),
-                                     "uws.execution_duration.max": "0"}))
+    testapp = UWSTestApp(make_app(**{"uws.jdl_dir": str(jdl), "uws.execution_duration.max": "0"}))
     chosen = start(testapp, "pick", ncpus="4")
     refused = start(testapp, "pick", ncpus="3")
     ignored = start(testapp, "fixed", ncpus="4", EXECUTIONDURATION="0")
@@ -78,9 +83,7 @@ def test_suspend_and_resume_are_followed(testapp: UWSTestApp) -> None:
     wait_phase(testapp, "sleep", job_id, {"EXECUTING"}, 10)
 
 
-def test_submission_through_ssh_quotes_every_argument(
-    make_app: AppFactory, tmp_path: Path
-) -> None:
+def test_submission_through_ssh_quotes_every_argument(make_app: AppFactory, tmp_path: Path) -> None:
     # A stand-in for ssh that does what ssh does: join the arguments after the host into one
     # line and hand it to the remote user's shell.
     log = tmp_path / "ssh.log"
@@ -93,8 +96,13 @@ def test_submission_through_ssh_quotes_every_argument(
     )
     fake.chmod(0o755)
     workdir = "jobs $(touch PWNED) 'dir'"  # an awkward path, to prove the quoting
-    app = make_app(**{"uws.manager.ssh_host": "login1", "uws.manager.ssh_command": str(fake),
-                      "uws.workdir": workdir})
+    app = make_app(
+        **{
+            "uws.manager.ssh_host": "login1",
+            "uws.manager.ssh_command": str(fake),
+            "uws.workdir": workdir,
+        }
+    )
     testapp = UWSTestApp(app)
     job_id = start(testapp, "echo", message="via ssh")
     job = wait_phase(testapp, "echo", job_id, {"COMPLETED", "ERROR"})

@@ -1,4 +1,5 @@
 """The SLURM manager through the REST API, on the real cluster, with and without callbacks."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,12 @@ Live = Callable[..., tuple[Any, str]]
 
 
 def slurm_state(slurm_id: str) -> str:
-    out = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%T", "-j", slurm_id],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-o", "%T", "-j", slurm_id],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.strip()
 
 
@@ -36,8 +41,12 @@ def test_echo_completes_and_its_result_downloads(testapp: UWSTestApp) -> None:
     info = job["jobInfo"]
     assert info["partition"] == "debug" and info["node"] == socket.gethostname().split(".")[0]
     assert info["slurm_job_id"] == info["process_id"] and slurm_state(info["slurm_job_id"])
-    show = subprocess.run(["scontrol", "show", "job", "-o", info["slurm_job_id"]],
-                          capture_output=True, text=True, check=True).stdout
+    show = subprocess.run(
+        ["scontrol", "show", "job", "-o", info["slurm_job_id"]],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert f"JobName=uws-echo-{job_id} " in show and f"/{job_id}/.uws/slurm.out" in show
 
 
@@ -79,7 +88,11 @@ def test_wait_returns_on_each_phase_change(make_app: AppFactory, live: Live, mod
         seen.append(job_json(testapp, "sleep", job_id, f"?WAIT=30&PHASE={seen[-1]}")["phase"])
         waits.append((seen[-1], time.monotonic() - began))
     assert [p for i, p in enumerate(seen) if i == 0 or p != seen[i - 1]] == [
-        "PENDING", "QUEUED", "EXECUTING", "COMPLETED"]
+        "PENDING",
+        "QUEUED",
+        "EXECUTING",
+        "COMPLETED",
+    ]
     # Each WAIT returned at the change, long before its 30 s: EXECUTING to COMPLETED is the
     # script's 2 s plus the manager's latency.
     assert all(seconds < 5 for _, seconds in waits), waits
@@ -114,10 +127,14 @@ def test_a_restarted_server_picks_up_a_job_whose_callback_was_lost(
 def test_fifty_jobs_submitted_at_once_all_complete(live: Live) -> None:
     app, url = live()
     with requests.Session() as session, ThreadPoolExecutor(10) as pool:
+
         def submit(n: int) -> str:
-            response = session.post(f"{url}/rest/echo", data={"PHASE": "RUN",
-                                                              "message": f"job {n}"},
-                                    allow_redirects=False, timeout=30)
+            response = session.post(
+                f"{url}/rest/echo",
+                data={"PHASE": "RUN", "message": f"job {n}"},
+                allow_redirects=False,
+                timeout=30,
+            )
             assert response.status_code == 303, response.text
             return response.headers["Location"].rsplit("/", 1)[1]
 
@@ -133,8 +150,10 @@ def test_shell_metacharacters_reach_the_script_unchanged(
     testapp: UWSTestApp, tmp_path: Path
 ) -> None:
     marker = tmp_path / "pwned"
-    value = (f"$(touch {marker}) `touch {marker}` '; touch {marker}; ' \"; touch {marker}\" "
-             f"| & ; < > * ~ $HOME ${{IFS}} $((6*7)) \\ %j %x")
+    value = (
+        f"$(touch {marker}) `touch {marker}` '; touch {marker}; ' \"; touch {marker}\" "
+        f"| & ; < > * ~ $HOME ${{IFS}} $((6*7)) \\ %j %x"
+    )
     job_id = start(testapp, "echo", message=value)
     job = wait_phase(testapp, "echo", job_id, {"COMPLETED", "ERROR"})
     assert job["phase"] == "COMPLETED", job["errorSummary"]
@@ -145,7 +164,8 @@ def test_shell_metacharacters_reach_the_script_unchanged(
     for name in ("batch.sh", "launch.args", "launch.env"):
         assert "touch" not in (meta / name).read_text()
     assert json.loads((tmp_path / "jobs" / job_id / "parameters.json").read_text()) == {
-        "message": value}
+        "message": value
+    }
 
 
 def test_deleting_a_running_job_cancels_it_and_removes_its_files(

@@ -1,5 +1,6 @@
 """Results made on the SLURM cluster: glob results with stable ids, the script's manifest, digests,
 a missing required result (the job's ERROR), the zip of all results."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,10 @@ printf 'done' > run.log
 @pytest.fixture
 def jdl(tmp_path: Path) -> Path:
     directory = tmp_path / "jdl"
-    results = [ResultSpec("nights", "text/csv", "night_*.csv", required=True),
-               ResultSpec("summary", "application/json", "summary.json", required=True)]
+    results = [
+        ResultSpec("nights", "text/csv", "night_*.csv", required=True),
+        ResultSpec("summary", "application/json", "summary.json", required=True),
+    ]
     write_job_type(directory, "nights", NIGHTS + "printf '{}' > summary.json\n", results=results)
     write_job_type(directory, "short", NIGHTS, results=results)  # no summary.json
     return directory
@@ -37,8 +40,14 @@ def test_glob_and_manifest_results_on_slurm(make_app: AppFactory, jdl: Path) -> 
     assert job["phase"] == "COMPLETED", job["errorSummary"]
     assert "slurm_job_id" in job["jobInfo"]
     results = {r["id"]: r for r in job["results"]}
-    assert list(results) == ["nights_night_01.csv", "nights_night_02.csv", "summary", "log",
-                             "stdout", "stderr"]
+    assert list(results) == [
+        "nights_night_01.csv",
+        "nights_night_02.csv",
+        "summary",
+        "log",
+        "stdout",
+        "stderr",
+    ]
     assert results["nights_night_02.csv"]["sha256"] == hashlib.sha256(b"night 02").hexdigest()
     assert results["log"]["description"] == "The run log"
     url = f"/rest/nights/{job_id}"
@@ -55,5 +64,6 @@ def test_a_missing_required_result_is_an_error_on_slurm(make_app: AppFactory, jd
     job = wait_phase(testapp, "short", job_id, {"COMPLETED", "ERROR"})
     assert job["phase"] == "ERROR"
     assert job["errorSummary"]["message"] == (
-        "required result 'summary' was not produced (no file 'summary.json')")
+        "required result 'summary' was not produced (no file 'summary.json')"
+    )
     assert "nights_night_01.csv" in [r["id"] for r in job["results"]]

@@ -1,4 +1,5 @@
 """Error paths and parsing, with stand-ins for SLURM's commands (the cluster tests do the rest)."""
+
 from __future__ import annotations
 
 import time
@@ -19,10 +20,18 @@ from uws_slurm.states import phase_of, returncode
 
 #: The issue's table, verbatim.
 MAPPING = {
-    "PENDING": Phase.QUEUED, "RUNNING": Phase.EXECUTING, "COMPLETING": Phase.EXECUTING,
-    "COMPLETED": Phase.COMPLETED, "FAILED": Phase.ERROR, "NODE_FAIL": Phase.ERROR,
-    "OUT_OF_MEMORY": Phase.ERROR, "BOOT_FAIL": Phase.ERROR, "TIMEOUT": Phase.ABORTED,
-    "CANCELLED": Phase.ABORTED, "SUSPENDED": Phase.SUSPENDED, "PREEMPTED": Phase.QUEUED,
+    "PENDING": Phase.QUEUED,
+    "RUNNING": Phase.EXECUTING,
+    "COMPLETING": Phase.EXECUTING,
+    "COMPLETED": Phase.COMPLETED,
+    "FAILED": Phase.ERROR,
+    "NODE_FAIL": Phase.ERROR,
+    "OUT_OF_MEMORY": Phase.ERROR,
+    "BOOT_FAIL": Phase.ERROR,
+    "TIMEOUT": Phase.ABORTED,
+    "CANCELLED": Phase.ABORTED,
+    "SUSPENDED": Phase.SUSPENDED,
+    "PREEMPTED": Phase.QUEUED,
     "REQUEUED": Phase.QUEUED,
 }
 
@@ -47,10 +56,18 @@ def test_time_limits_are_whole_minutes_rounded_up(seconds: int, minutes: str | N
     assert time_limit(seconds) == minutes
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("cpus", "0"), ("mem", "lots"), ("partition", "-x"), ("ssh_host", "-oProxyCommand=id"),
-    ("poll_interval", "0"), ("callbacks", "maybe"), ("queue", "debug"),
-])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("cpus", "0"),
+        ("mem", "lots"),
+        ("partition", "-x"),
+        ("ssh_host", "-oProxyCommand=id"),
+        ("poll_interval", "0"),
+        ("callbacks", "maybe"),
+        ("queue", "debug"),
+    ],
+)
 def test_bad_settings_name_their_key(key: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=f"uws.manager.{key}"):
         SlurmOptions.parse({key: value})
@@ -58,11 +75,17 @@ def test_bad_settings_name_their_key(key: str, value: str) -> None:
 
 def test_job_resources_layers_and_checks() -> None:
     ncpus = ParameterSpec("ncpus")
-    jd = JobDescription("pick", parameters=(ncpus,), options={
-        "cpus": "2", "cpus.param": "ncpus", "cpus.choices": "2,4", "account": "astro"})
+    jd = JobDescription(
+        "pick",
+        parameters=(ncpus,),
+        options={"cpus": "2", "cpus.param": "ncpus", "cpus.choices": "2,4", "account": "astro"},
+    )
     defaults = SlurmOptions(partition="debug", cpus="1")
-    assert job_resources(jd, {}, defaults) == {"partition": "debug", "account": "astro",
-                                               "cpus": "2"}
+    assert job_resources(jd, {}, defaults) == {
+        "partition": "debug",
+        "account": "astro",
+        "cpus": "2",
+    }
     assert job_resources(jd, {"ncpus": "4"}, defaults)["cpus"] == "4"
     with pytest.raises(ValueError, match="not one of 2, 4"):
         job_resources(jd, {"ncpus": "8"}, defaults)
@@ -77,15 +100,24 @@ def test_job_resources_layers_and_checks() -> None:
 def test_ssh_quotes_each_argument_for_the_remote_shell() -> None:
     slurm = Slurm("login1", ("ssh", "-o", "BatchMode=yes"))
     assert slurm.command("sbatch", ["--chdir=/a b/$(x)", "s.sh"]) == [
-        "ssh", "-o", "BatchMode=yes", "--", "login1", "sbatch '--chdir=/a b/$(x)' s.sh"]
+        "ssh",
+        "-o",
+        "BatchMode=yes",
+        "--",
+        "login1",
+        "sbatch '--chdir=/a b/$(x)' s.sh",
+    ]
     assert Slurm().command("squeue", ["-j", "1"]) == ["squeue", "-j", "1"]
 
 
-@pytest.mark.parametrize(("url", "parts"), [
-    ("http://127.0.0.1:6543/events/x", (False, "127.0.0.1", 6543, "/events/x")),
-    ("https://uws.example.org/uws/events/x", (True, "uws.example.org", 443, "/uws/events/x")),
-    ("http://[::1]:8080/events/x", (False, "::1", 8080, "/events/x")),
-])
+@pytest.mark.parametrize(
+    ("url", "parts"),
+    [
+        ("http://127.0.0.1:6543/events/x", (False, "127.0.0.1", 6543, "/events/x")),
+        ("https://uws.example.org/uws/events/x", (True, "uws.example.org", 443, "/uws/events/x")),
+        ("http://[::1]:8080/events/x", (False, "::1", 8080, "/events/x")),
+    ],
+)
 def test_the_launcher_reads_event_urls(url: str, parts: tuple[Any, ...]) -> None:
     assert _split(url) == parts
 
@@ -107,8 +139,9 @@ def fake_slurm(tmp_path: Path) -> Iterator[FakeApp]:
             path = bin_dir / name
             path.write_text("#!/bin/sh\n" + scripts.get(name, "exit 0\n"))
             path.chmod(0o755)
-        all_settings = slurm_settings(tmp_path, **{"uws.manager.bin_dir": str(bin_dir),
-                                                   **(settings or {})})
+        all_settings = slurm_settings(
+            tmp_path, **{"uws.manager.bin_dir": str(bin_dir), **(settings or {})}
+        )
         app = main({"here": str(tmp_path)}, **all_settings)
         apps.append(app)
         return UWSTestApp(app)
@@ -118,11 +151,16 @@ def fake_slurm(tmp_path: Path) -> Iterator[FakeApp]:
         stop(app)
 
 
-@pytest.mark.parametrize(("sbatch", "message"), [
-    ("echo 'sbatch: error: Invalid account or account/partition combination' >&2; exit 1",
-     "sbatch failed (status 1): sbatch: error: Invalid account"),
-    ("echo 'Submitted batch job twelve'", "sbatch: unexpected output 'Submitted batch job"),
-])
+@pytest.mark.parametrize(
+    ("sbatch", "message"),
+    [
+        (
+            "echo 'sbatch: error: Invalid account or account/partition combination' >&2; exit 1",
+            "sbatch failed (status 1): sbatch: error: Invalid account",
+        ),
+        ("echo 'Submitted batch job twelve'", "sbatch: unexpected output 'Submitted batch job"),
+    ],
+)
 def test_a_failed_submission_ends_in_error(fake_slurm: FakeApp, sbatch: str, message: str) -> None:
     testapp = fake_slurm(sbatch=sbatch)
     job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
@@ -132,8 +170,10 @@ def test_a_failed_submission_ends_in_error(fake_slurm: FakeApp, sbatch: str, mes
     assert message in job["errorSummary"]["message"]
 
 
-UNREACHABLE = ("echo 'sbatch: error: Batch job submission failed: Unable to contact slurm "
-               "controller (connect failure)' >&2; exit 1\n")
+UNREACHABLE = (
+    "echo 'sbatch: error: Batch job submission failed: Unable to contact slurm "
+    "controller (connect failure)' >&2; exit 1\n"
+)
 
 
 def test_an_unreachable_controller_keeps_the_job_queued_then_it_is_submitted(
@@ -142,8 +182,9 @@ def test_an_unreachable_controller_keeps_the_job_queued_then_it_is_submitted(
     down = tmp_path / "down"
     down.touch()
     while_down = f"[ -e '{down}' ] && {{ {UNREACHABLE.strip()}; }}\n"
-    testapp = fake_slurm(sbatch=while_down + "echo 42\n",
-                         squeue=while_down + "echo '42|RUNNING|vm|debug|None'\n")
+    testapp = fake_slurm(
+        sbatch=while_down + "echo 42\n", squeue=while_down + "echo '42|RUNNING|vm|debug|None'\n"
+    )
     started = time.monotonic()
     job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
     assert time.monotonic() - started < 1.0  # no request waits for sbatch
@@ -160,13 +201,10 @@ def test_an_unreachable_controller_keeps_the_job_queued_then_it_is_submitted(
     assert job["jobInfo"]["slurm_job_id"] == "42" and job["phase"] in ("QUEUED", "EXECUTING")
 
 
-def test_a_controller_unreachable_longer_than_submit_retry_is_an_error(
-    fake_slurm: FakeApp
-) -> None:
+def test_a_controller_unreachable_longer_than_submit_retry_is_an_error(fake_slurm: FakeApp) -> None:
     testapp = fake_slurm({"uws.manager.submit_retry": "1"}, sbatch=UNREACHABLE)
     job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
-    job = wait_for(lambda: (j := job_json(testapp, "echo", job_id))["phase"] != "QUEUED" and j,
-                   20)
+    job = wait_for(lambda: (j := job_json(testapp, "echo", job_id))["phase"] != "QUEUED" and j, 20)
     assert job["phase"] == "ERROR"
     message = job["errorSummary"]["message"]
     assert "SLURM could not be reached" in message and "Unable to contact" in message
@@ -175,7 +213,8 @@ def test_a_controller_unreachable_longer_than_submit_retry_is_an_error(
 def test_a_silent_controller_changes_nothing(fake_slurm: FakeApp) -> None:
     testapp = fake_slurm(
         sbatch="echo 42\n",
-        squeue="echo 'slurm_load_jobs error: Unable to contact slurm controller' >&2; exit 1\n")
+        squeue="echo 'slurm_load_jobs error: Unable to contact slurm controller' >&2; exit 1\n",
+    )
     job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
     wait_for(lambda: (job_json(testapp, "echo", job_id)["jobInfo"] or {}).get("slurm_job_id"))
     manager = testapp.app.registry.uws.manager
@@ -185,8 +224,11 @@ def test_a_silent_controller_changes_nothing(fake_slurm: FakeApp) -> None:
 
 
 def test_a_job_slurm_forgot_is_decided_by_accounting(fake_slurm: FakeApp) -> None:
-    testapp = fake_slurm(sbatch="echo 42\n", squeue="echo 'Invalid job id specified' >&2; exit 1\n",
-                         sacct="echo '42|NODE_FAIL|0:0|node7|debug'\n")
+    testapp = fake_slurm(
+        sbatch="echo 42\n",
+        squeue="echo 'Invalid job id specified' >&2; exit 1\n",
+        sacct="echo '42|NODE_FAIL|0:0|node7|debug'\n",
+    )
     job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
     wait_for(lambda: job_json(testapp, "echo", job_id)["phase"] != "QUEUED", 10)
     testapp.app.registry.uws.manager.reconcile()
@@ -196,10 +238,12 @@ def test_a_job_slurm_forgot_is_decided_by_accounting(fake_slurm: FakeApp) -> Non
 
 
 def test_parsing_squeue_and_sacct(tmp_path: Path) -> None:
-    (tmp_path / "squeue").write_text("#!/bin/sh\necho '7|RUNNING|vm|debug|None'\n"
-                                     "echo '8|PENDING||long|(Resources)'\n")
-    (tmp_path / "sacct").write_text("#!/bin/sh\necho '9|CANCELLED by 0|0:0|(null)|debug'\n"
-                                    "echo '9.batch|CANCELLED|0:15|vm|'\n")
+    (tmp_path / "squeue").write_text(
+        "#!/bin/sh\necho '7|RUNNING|vm|debug|None'\necho '8|PENDING||long|(Resources)'\n"
+    )
+    (tmp_path / "sacct").write_text(
+        "#!/bin/sh\necho '9|CANCELLED by 0|0:0|(null)|debug'\necho '9.batch|CANCELLED|0:15|vm|'\n"
+    )
     for path in tmp_path.iterdir():
         path.chmod(0o755)
     slurm = Slurm(bin_dir=str(tmp_path))
@@ -212,15 +256,16 @@ def test_parsing_squeue_and_sacct(tmp_path: Path) -> None:
         Slurm(bin_dir=str(tmp_path / "nowhere")).scancel(["1"])
 
 
-
 def test_a_lost_scancel_is_sent_again(
     fake_slurm: FakeApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("uws_slurm.follow.CANCEL_AGAIN", 0.3)
     calls = tmp_path / "scancel.log"
     testapp = fake_slurm(
-        sbatch="echo 42\n", squeue="echo '42|RUNNING|vm|debug|None'\n",
-        scancel=f"echo \"$@\" >> '{calls}'\n[ $(wc -l < '{calls}') -gt 1 ] || exit 1\n")
+        sbatch="echo 42\n",
+        squeue="echo '42|RUNNING|vm|debug|None'\n",
+        scancel=f"echo \"$@\" >> '{calls}'\n[ $(wc -l < '{calls}') -gt 1 ] || exit 1\n",
+    )
     job_id = testapp.post("/rest/echo", {"PHASE": "RUN"}).location.rsplit("/", 1)[1]
     wait_for(lambda: (job_json(testapp, "echo", job_id)["jobInfo"] or {}).get("slurm_job_id"))
     testapp.post(f"/rest/echo/{job_id}/phase", {"PHASE": "ABORT"}, status=303)

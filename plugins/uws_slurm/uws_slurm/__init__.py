@@ -1,4 +1,5 @@
 """uws-slurm: the SLURM job manager plugin of uws-pyramid."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

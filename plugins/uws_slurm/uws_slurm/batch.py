@@ -1,4 +1,5 @@
 """A job's batch files on the shared file system, and the sbatch arguments that submit them."""
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,14 @@ def _write_entries(path: Path, entries: list[str]) -> None:
 
 
 def prepare(
-    job: Job, job_dir: JobDir, remote: JobDir, jd: JobDescription, script: Path,
-    options: SlurmOptions, events_url: str, secret: str,
+    job: Job,
+    job_dir: JobDir,
+    remote: JobDir,
+    jd: JobDescription,
+    script: Path,
+    options: SlurmOptions,
+    events_url: str,
+    secret: str,
 ) -> BatchJob:
     """Write the job's files (the contract's, then ours) and return how to submit it.
 
@@ -69,8 +76,10 @@ def prepare(
         (meta / stale).unlink(missing_ok=True)
     command = contract.wrapper_command(remote, remote.meta / SCRIPT_FILE, options.python)
     # The contract's command with the wrapper copy in place of the server's own file.
-    command = [str(remote.meta / WRAPPER_COPY) if arg == str(contract.WRAPPER_SCRIPT) else arg
-               for arg in command]
+    command = [
+        str(remote.meta / WRAPPER_COPY) if arg == str(contract.WRAPPER_SCRIPT) else arg
+        for arg in command
+    ]
     key = meta / launch.KEY_FILE
     key.unlink(missing_ok=True)
     if events_url:

@@ -1,5 +1,6 @@
 """Following SLURM jobs: the jobs this process follows, and the watcher thread that polls
 squeue (accounting and the exit file for the jobs it forgot) and reports to the reconciler."""
+
 from __future__ import annotations
 
 import logging
@@ -86,8 +87,14 @@ class Watcher:
     """The thread that looks at the followed jobs: every ``poll_interval``, often for a job
     that is ending, and at once for a job's verified event."""
 
-    def __init__(self, table: FollowTable, slurm: Slurm, storage: Storage,
-                 reconciler: Reconciler, poll_interval: float) -> None:
+    def __init__(
+        self,
+        table: FollowTable,
+        slurm: Slurm,
+        storage: Storage,
+        reconciler: Reconciler,
+        poll_interval: float,
+    ) -> None:
         self.table = table
         self.slurm = slurm
         self.storage = storage
@@ -166,8 +173,7 @@ class Watcher:
     def check(self, jobs: list[Job]) -> None:
         """Bring ``jobs`` up to date with what SLURM (or, for the jobs it forgot, accounting and
         the wrapper's exit file) says; a SLURM failure changes nothing."""
-        ids = {job.job_id: job.process_id or self.table.slurm_id(job.job_id) or ""
-               for job in jobs}
+        ids = {job.job_id: job.process_id or self.table.slurm_id(job.job_id) or "" for job in jobs}
         jobs = [job for job in jobs if ids[job.job_id]]
         if not jobs:
             return

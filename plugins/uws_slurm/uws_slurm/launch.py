@@ -1,4 +1,5 @@
 """The batch job's first step on a node: signed "started" and "ended" events around the wrapper."""
+
 # Run as a file (``python -I -S launch.py <job_dir>``) on a compute node: standard library
 # only, and only its cheap modules (json, logging, subprocess and urllib each cost more CPU
 # than the rest of this program, on nodes that the jobs share). Everything it needs was
@@ -46,8 +47,10 @@ def _split(url: str) -> tuple[bool, str, int, str]:
 def _send(url: str, body: bytes) -> int:
     """POST a form; the response's status. Plain HTTP is written by hand (see above)."""
     secure, host, port, path = _split(url)
-    headers = {"Content-Type": "application/x-www-form-urlencoded",
-               "Content-Length": str(len(body))}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": str(len(body)),
+    }
     if secure:
         import http.client
 

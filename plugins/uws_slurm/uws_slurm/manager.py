@@ -1,4 +1,5 @@
 """SlurmManager: each job is one SLURM batch job, followed by signed callbacks and by polling."""
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,9 @@ class SlurmManager(Manager):
 
     def __init__(self, options: SlurmOptions) -> None:
         self.options = options
-        self.slurm = Slurm(options.ssh_host, options.ssh_command, options.bin_dir,
-                           options.command_timeout)
+        self.slurm = Slurm(
+            options.ssh_host, options.ssh_command, options.bin_dir, options.command_timeout
+        )
         self.following = FollowTable()
         self.remote_root = Path(options.remote_workdir) if options.remote_workdir else None
         self.events = False
@@ -56,8 +58,10 @@ class SlurmManager(Manager):
         try:
             done = self.slurm.run("sinfo", ["--noheader", "--format=%R %a"])
         except SlurmError as exc:
-            return [f"SLURM cannot be reached{where}: {exc} (check uws.manager.ssh_host, "
-                    f"uws.manager.bin_dir and that slurmctld is up)"]
+            return [
+                f"SLURM cannot be reached{where}: {exc} (check uws.manager.ssh_host, "
+                f"uws.manager.bin_dir and that slurmctld is up)"
+            ]
         if done.returncode != 0:
             return [f"sinfo failed{where}: {(done.stderr or done.stdout).strip()[:300]}"]
         up = dict(line.split() for line in done.stdout.splitlines() if len(line.split()) == 2)
@@ -65,25 +69,29 @@ class SlurmManager(Manager):
         return [
             f"uws.manager.partition: partition {name!r} "
             f"{'is ' + up[name] if name in up else 'does not exist'}{where}"
-            for name in wanted if up.get(name) != "up"
+            for name in wanted
+            if up.get(name) != "up"
         ]
 
     def bind(self, context: ManagerContext) -> None:
         super().bind(context)
         # The reconciler decides what SLURM's word means for a job and reports it; the
         # watcher thread asks SLURM about the followed jobs; the submitter thread runs sbatch.
-        self.reconciler = Reconciler(context, self.slurm, self.following,
-                                     self.options.submit_retry)
-        self.watcher = Watcher(self.following, self.slurm, context.storage, self.reconciler,
-                               self.options.poll_interval)
-        self.submitter = Submitter(context, self.slurm, self.following, self.reconciler,
-                                   self.options.submit_retry)
+        self.reconciler = Reconciler(context, self.slurm, self.following, self.options.submit_retry)
+        self.watcher = Watcher(
+            self.following, self.slurm, context.storage, self.reconciler, self.options.poll_interval
+        )
+        self.submitter = Submitter(
+            context, self.slurm, self.following, self.reconciler, self.options.submit_retry
+        )
         if self.remote_root is None:
             self.remote_root = context.workdir_root
         self.events = self.options.callbacks and bool(context.base_url)
         if self.options.callbacks and not context.base_url:
-            log.warning("uws.base_url is not set: SLURM jobs are followed by polling only "
-                        "(every %s s)", self.options.poll_interval)
+            log.warning(
+                "uws.base_url is not set: SLURM jobs are followed by polling only (every %s s)",
+                self.options.poll_interval,
+            )
         with context.storage.exclusive("reconcile") as mine:
             if mine:
                 self.reconcile()
@@ -103,8 +111,14 @@ class SlurmManager(Manager):
         script = self.context.descriptions.script_path(job.job_type)
         url = self.context.events_url(job.job_id) if self.events else ""
         batch = prepare(
-            job, self.job_dir(job.job_id), JobDir(self.remote_root, job.job_id), jd, script,
-            self.options, url, self.context.job_secret(job.job_id) if url else "",
+            job,
+            self.job_dir(job.job_id),
+            JobDir(self.remote_root, job.job_id),
+            jd,
+            script,
+            self.options,
+            url,
+            self.context.job_secret(job.job_id) if url else "",
         )
         self.submitter.add(job, batch)
 
@@ -129,8 +143,7 @@ class SlurmManager(Manager):
     def reconcile(self) -> None:
         """Adopt every active job of the storage and bring it up to date with SLURM."""
         jobs = self.context.storage.in_phases(ACTIVE, limit=100_000)
-        unsubmitted = [j for j in jobs
-                       if not j.process_id and not self.submitter.knows(j.job_id)]
+        unsubmitted = [j for j in jobs if not j.process_id and not self.submitter.knows(j.job_id)]
         for job in jobs:
             if job.process_id:
                 self.following.follow(job.job_id, job.process_id)
@@ -168,5 +181,6 @@ class SlurmManager(Manager):
             if found is None or found.state not in ACTIVE_SLURM:
                 return
             time.sleep(0.05)
-        log.warning("SLURM job %s did not end within %s s of its cancellation", slurm_id,
-                    DELETE_WAIT)
+        log.warning(
+            "SLURM job %s did not end within %s s of its cancellation", slurm_id, DELETE_WAIT
+        )

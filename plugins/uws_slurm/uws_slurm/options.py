@@ -1,4 +1,5 @@
 """Settings of the SLURM manager, and the resources (partition, account, memory, CPUs) of a job."""
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,11 @@ _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
 #: Each resource: its sbatch option and the form of a valid value. Values reach sbatch as one
 #: ``--option=value`` argument, so they cannot become other options; the forms keep them sane.
 RESOURCES: dict[str, tuple[str, re.Pattern[str], str]] = {
-    "partition": ("--partition", re.compile(rf"{_NAME}(,{_NAME})*\Z"),
-                  "a partition name (or a comma-separated list)"),
+    "partition": (
+        "--partition",
+        re.compile(rf"{_NAME}(,{_NAME})*\Z"),
+        "a partition name (or a comma-separated list)",
+    ),
     "account": ("--account", re.compile(rf"{_NAME}\Z"), "an account name"),
     "mem": ("--mem", re.compile(r"[0-9]{1,9}[KMGTkmgt]?\Z"), "a memory size such as 500M or 4G"),
     "cpus": ("--cpus-per-task", re.compile(r"[1-9][0-9]{0,4}\Z"), "a whole number of CPUs >= 1"),
@@ -80,6 +84,7 @@ class SlurmOptions:
                 if not (math.isfinite(value) and value >= minimum):
                     raise ValueError(raw)
                 return value
+
             return parse
 
         def words(raw: str) -> tuple[str, ...]:
@@ -134,15 +139,19 @@ def job_resources(
         if param_name:
             spec = jd.parameter(param_name)
             if spec is None:
-                raise ValueError(f"job description {jd.name}: option {key}.param names "
-                                 f"no parameter ({param_name!r})")
+                raise ValueError(
+                    f"job description {jd.name}: option {key}.param names "
+                    f"no parameter ({param_name!r})"
+                )
             user = parameters.get(spec.name, "").strip()
             if user:
                 value, where = user, f"parameter {spec.name}"
                 choices = _choices(jd.options.get(f"{key}.choices", ""))
                 if choices and value not in choices:
-                    raise ValueError(f"parameter {spec.name}: {value!r} is not one of "
-                                     f"{', '.join(sorted(choices))}")
+                    raise ValueError(
+                        f"parameter {spec.name}: {value!r} is not one of "
+                        f"{', '.join(sorted(choices))}"
+                    )
         if value:
             chosen[key] = check_resource(key, value, where)
     return chosen

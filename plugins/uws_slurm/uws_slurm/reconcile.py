@@ -1,4 +1,5 @@
 """What a SLURM job's state means for its UWS job: the facts reported to the service."""
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,9 @@ class Reconciler:
     """Compares a job with what SLURM (or accounting, or the wrapper's exit file) says of it
     and reports the difference through the context; knows nothing of threads or polling."""
 
-    def __init__(self, context: ManagerContext, slurm: Slurm, table: FollowTable,
-                 submit_retry: float) -> None:
+    def __init__(
+        self, context: ManagerContext, slurm: Slurm, table: FollowTable, submit_retry: float
+    ) -> None:
         self.context = context
         self.slurm = slurm
         self.table = table
@@ -47,8 +49,15 @@ class Reconciler:
     def job_dir(self, job_id: str) -> JobDir:
         return JobDir(self.context.workdir_root, job_id)
 
-    def info(self, job: Job, slurm_id: str, partition: str = "", node: str = "",
-             state: str = "", reason: str = "") -> dict[str, Any]:
+    def info(
+        self,
+        job: Job,
+        slurm_id: str,
+        partition: str = "",
+        node: str = "",
+        state: str = "",
+        reason: str = "",
+    ) -> dict[str, Any]:
         """jobInfo: SLURM's job id, partition and node (kept from earlier when not given)."""
         old = job.job_info
         extra = {
@@ -59,8 +68,7 @@ class Reconciler:
         }
         if reason and reason != "None":
             extra["slurm_reason"] = reason
-        return contract.job_info(slurm_id, self.job_dir(job.job_id), host=extra["node"],
-                                 **extra)
+        return contract.job_info(slurm_id, self.job_dir(job.job_id), host=extra["node"], **extra)
 
     def apply(self, job: Job, sj: SlurmJob, final: bool = False) -> None:
         """SLURM's word on the job: ``final`` when it comes from accounting."""
@@ -92,8 +100,7 @@ class Reconciler:
     def _cancel_again(self, job_id: str, slurm_id: str) -> None:
         if not self.table.cancel_again(job_id):
             return
-        log.info("job %s was aborted but SLURM job %s still runs: scancel again", job_id,
-                 slurm_id)
+        log.info("job %s was aborted but SLURM job %s still runs: scancel again", job_id, slurm_id)
         try:
             self.slurm.scancel([slurm_id])
         except SlurmError as exc:
@@ -118,12 +125,14 @@ class Reconciler:
         now = ended_at(status.ended if status else None, job.start_time)
         end = ending(job, job_dir, self.context.description(job.job_type), sj, phase, now)
         # It ran between two looks if the wrapper left its record.
-        started = (end.end_time if job.start_time is None
-                   and contract.read_wrapper(job_dir) is not None else None)
+        started = (
+            end.end_time
+            if job.start_time is None and contract.read_wrapper(job_dir) is not None
+            else None
+        )
         # (Aborted by the service meanwhile: the results made so far are kept.)
         if self.context.ended(job.job_id, end, start_time=started, job_info=info):
-            log.info("job %s (SLURM %s %s) ended: %s", job.job_id, sj.job_id, sj.state,
-                     end.outcome)
+            log.info("job %s (SLURM %s %s) ended: %s", job.job_id, sj.job_id, sj.state, end.outcome)
         self.table.unfollow(job.job_id)
 
     def vanished(self, job: Job, slurm_id: str) -> None:
@@ -134,8 +143,7 @@ class Reconciler:
             sj = SlurmJob(slurm_id, state, exit_code=f"{max(status.returncode, 0)}:0")
             self.apply(job, sj, final=True)
             return
-        log.warning("job %s: SLURM job %s is unknown and left no exit status", job.job_id,
-                    slurm_id)
+        log.warning("job %s: SLURM job %s is unknown and left no exit status", job.job_id, slurm_id)
         message = f"SLURM no longer knows job {slurm_id}, and its script left no exit status"
         self.context.ended(job.job_id, Ending(Phase.ERROR, utcnow(), error=ErrorSummary(message)))
         self.table.unfollow(job.job_id)

@@ -1,4 +1,5 @@
 """The SLURM command layer: sbatch, squeue, scontrol, sacct and scancel, locally or through ssh."""
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,7 @@ _KEY_VALUE = re.compile(r"(\S+?)=(\S*)")
 #: The server's environment variables that SLURM's commands (and ssh) may see. sbatch hands
 #: its environment to the batch job, so the server's own (credentials, ...) must not reach
 #: it; and ``--export=NONE`` would cost a login shell on the node (about 1.5 s) per job.
-CLIENT_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "SLURM_CONF",
-                    "SSH_AUTH_SOCK")
+CLIENT_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "SLURM_CONF", "SSH_AUTH_SOCK")
 
 
 def client_environment() -> dict[str, str]:
@@ -72,8 +72,11 @@ class Slurm:
     argument quoted for the remote shell (ssh joins its arguments into one command line)."""
 
     def __init__(
-        self, ssh_host: str = "", ssh_command: Sequence[str] = ("ssh", "-o", "BatchMode=yes"),
-        bin_dir: str = "", timeout: float = 30.0,
+        self,
+        ssh_host: str = "",
+        ssh_command: Sequence[str] = ("ssh", "-o", "BatchMode=yes"),
+        bin_dir: str = "",
+        timeout: float = 30.0,
     ) -> None:
         self.ssh_host = ssh_host
         self.ssh_command = list(ssh_command)
@@ -92,8 +95,13 @@ class Slurm:
         argv = self.command(program, args)
         try:
             return subprocess.run(
-                argv, capture_output=True, text=True, timeout=self.timeout,
-                stdin=subprocess.DEVNULL, check=False, env=client_environment(),
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                stdin=subprocess.DEVNULL,
+                check=False,
+                env=client_environment(),
             )
         except subprocess.TimeoutExpired as exc:
             raise SlurmUnreachable(f"{program}: {exc}") from None
@@ -105,7 +113,8 @@ class Slurm:
         reach the controller (or ssh the login node), else SlurmError with its message."""
         message = _message(program, done)
         if UNREACHABLE.search(done.stderr or "") or (
-                self.ssh_host and done.returncode == SSH_FAILED):
+            self.ssh_host and done.returncode == SSH_FAILED
+        ):
             return SlurmUnreachable(message)
         return SlurmError(message)
 
@@ -128,7 +137,7 @@ class Slurm:
         ids = list(dict.fromkeys(job_ids))
         found: dict[str, SlurmJob] = {}
         for start in range(0, len(ids), CHUNK):
-            found.update(self._squeue(["-j", ",".join(ids[start:start + CHUNK])]))
+            found.update(self._squeue(["-j", ",".join(ids[start : start + CHUNK])]))
         return found
 
     def find(self, name: str) -> dict[str, SlurmJob]:
@@ -166,8 +175,12 @@ class Slurm:
             raise SlurmError(f"scontrol: unexpected output {done.stdout[:200]!r}")
         node = fields.get("NodeList", "")
         return SlurmJob(
-            job_id, base_state(fields["JobState"]), "" if node == "(null)" else node,
-            fields.get("Partition", ""), fields.get("Reason", ""), fields.get("ExitCode", ""),
+            job_id,
+            base_state(fields["JobState"]),
+            "" if node == "(null)" else node,
+            fields.get("Partition", ""),
+            fields.get("Reason", ""),
+            fields.get("ExitCode", ""),
         )
 
     def sacct(self, job_ids: Iterable[str]) -> dict[str, SlurmJob]:
@@ -175,8 +188,18 @@ class Slurm:
         ids = list(dict.fromkeys(job_ids))
         if not ids:
             return {}
-        done = self.run("sacct", ["-c", "-n", "-P", "-o", "JobID,State,ExitCode,NodeList,Partition",
-                                  "-j", ",".join(ids)])
+        done = self.run(
+            "sacct",
+            [
+                "-c",
+                "-n",
+                "-P",
+                "-o",
+                "JobID,State,ExitCode,NodeList,Partition",
+                "-j",
+                ",".join(ids),
+            ],
+        )
         if done.returncode != 0:
             raise self.failure("sacct", done)
         found: dict[str, SlurmJob] = {}
@@ -187,8 +210,9 @@ class Slurm:
             partition = parts[4] if len(parts) > 4 else ""
             # A requeued job finishes more than once: the last line is the latest end.
             node = "" if parts[3] == "(null)" else parts[3]
-            found[parts[0]] = SlurmJob(parts[0], base_state(parts[1]), node, partition,
-                                       exit_code=parts[2])
+            found[parts[0]] = SlurmJob(
+                parts[0], base_state(parts[1]), node, partition, exit_code=parts[2]
+            )
         return found
 
     def scancel(self, job_ids: Iterable[str]) -> None:

@@ -1,4 +1,5 @@
 """SLURM job states as UWS phases, and the changes that end a job for each final state."""
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,9 @@ WHY = {
     "REVOKED": "SLURM revoked the job (it ran on another cluster of the federation)",
     "PREEMPTED": "SLURM preempted the job and did not requeue it",
 }
-ACTIVE_SLURM = frozenset(s for s, p in PHASES.items() if p not in (
-    Phase.COMPLETED, Phase.ERROR, Phase.ABORTED))
+ACTIVE_SLURM = frozenset(
+    s for s, p in PHASES.items() if p not in (Phase.COMPLETED, Phase.ERROR, Phase.ABORTED)
+)
 
 
 def phase_of(job: SlurmJob, final: bool = False) -> Phase | None:
@@ -84,7 +86,11 @@ def returncode(exit_code: str) -> int | None:
 
 
 def ending(
-    job: Job, job_dir: JobDir, jd: JobDescription | None, sj: SlurmJob, phase: Phase,
+    job: Job,
+    job_dir: JobDir,
+    jd: JobDescription | None,
+    sj: SlurmJob,
+    phase: Phase,
     now: datetime | None = None,
 ) -> Ending:
     """How ``job`` ended in ``phase`` (a final one): results, error and time.
@@ -100,11 +106,14 @@ def ending(
         end = job_ending(job_dir, jd, job.parameters, exit_code or 1, now)
         if status is None:
             # The wrapper never ran or never finished: the script has nothing to say.
-            end = replace(end, error=ErrorSummary(
-                f"SLURM job {sj.job_id} FAILED before the job's script ended "
-                f"(exit code {sj.exit_code or 'unknown'}, reason {sj.reason or 'unknown'}); "
-                "see the batch job's output in .uws/slurm.err"
-            ))
+            end = replace(
+                end,
+                error=ErrorSummary(
+                    f"SLURM job {sj.job_id} FAILED before the job's script ended "
+                    f"(exit code {sj.exit_code or 'unknown'}, reason {sj.reason or 'unknown'}); "
+                    "see the batch job's output in .uws/slurm.err"
+                ),
+            )
         return end
     end = job_ending(job_dir, jd, job.parameters, 1, now)
     if sj.state == "TIMEOUT":

@@ -1,4 +1,5 @@
 """Submission in the background: sbatch off the request path, retried while SLURM is unreachable."""
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,14 @@ class Submitter:
     ``submit_retry`` seconds; a refusal by sbatch (bad partition, over a limit) is an ERROR
     with sbatch's own message."""
 
-    def __init__(self, context: ManagerContext, slurm: Slurm, table: FollowTable,
-                 reconciler: Reconciler, submit_retry: float) -> None:
+    def __init__(
+        self,
+        context: ManagerContext,
+        slurm: Slurm,
+        table: FollowTable,
+        reconciler: Reconciler,
+        submit_retry: float,
+    ) -> None:
         self.context = context
         self.slurm = slurm
         self.table = table  # a submitted job is followed at once
@@ -118,11 +125,18 @@ class Submitter:
             except SlurmUnreachable as exc:
                 waited = time.monotonic() - item.since
                 if waited < self.submit_retry:
-                    log.warning("job %s stays QUEUED, SLURM is unreachable (%s): trying "
-                                "again in %.0f s", job_id, exc, self._delay)
+                    log.warning(
+                        "job %s stays QUEUED, SLURM is unreachable (%s): trying again in %.0f s",
+                        job_id,
+                        exc,
+                        self._delay,
+                    )
                     return False
-                self._fail(item, f"the job could not be submitted: SLURM could not be reached "
-                                 f"for {waited:.0f} s: {exc}")
+                self._fail(
+                    item,
+                    f"the job could not be submitted: SLURM could not be reached "
+                    f"for {waited:.0f} s: {exc}",
+                )
                 return True
             except SlurmError as exc:
                 self._fail(item, f"the job could not be submitted: {exc}")
@@ -163,6 +177,5 @@ class Submitter:
             self.context.failed_to_start(item.job.job_id, message)
         except Exception as exc:
             # Still QUEUED without a SLURM id: reconciliation submits it again later.
-            log.warning("job %s: recording its failed submission failed: %s",
-                        item.job.job_id, exc)
+            log.warning("job %s: recording its failed submission failed: %s", item.job.job_id, exc)
         self._done(item.job.job_id)

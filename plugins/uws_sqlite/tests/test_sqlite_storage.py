@@ -1,4 +1,5 @@
 """uws-sqlite passes the shared Storage contract, on a real SQLite file in WAL mode."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -49,8 +50,9 @@ def test_writers_of_two_storages_on_one_file_queue_and_time_out(tmp_path: Path) 
     from uws_pyramid.testing import make_job
 
     first = SQLiteStorage.from_settings({"path": "uws.sqlite"}, str(tmp_path))
-    second = SQLiteStorage.from_settings({"path": "uws.sqlite", "busy_timeout": "0.3"},
-                                         str(tmp_path))
+    second = SQLiteStorage.from_settings(
+        {"path": "uws.sqlite", "busy_timeout": "0.3"}, str(tmp_path)
+    )
     job = make_job()
     with first.writer():
         started = time.monotonic()

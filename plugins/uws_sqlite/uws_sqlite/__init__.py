@@ -1,4 +1,5 @@
 """uws-sqlite: the SQLite storage plugin of uws-pyramid."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

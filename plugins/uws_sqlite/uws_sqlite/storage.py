@@ -1,4 +1,5 @@
 """SQLite storage: the core SQL storage on a local file, in WAL mode."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,12 @@ from .writelock import WriteLock
 #: The ``uws.storage.*`` options of this storage (README, "Settings").
 OPTIONS = (
     Option("path", TEXT, "var/uws.sqlite", "the database file (relative to the ini file)"),
-    Option("busy_timeout", INTERVAL, 30.0,
-           "seconds a writer waits for the database before the request gets a 503"),
+    Option(
+        "busy_timeout",
+        INTERVAL,
+        30.0,
+        "seconds a writer waits for the database before the request gets a 503",
+    ),
     # On by default: a fresh development start creates (or upgrades) the schema.
     Option("auto_migrate", BOOLEAN, True, "create or upgrade the schema at start-up"),
 )

@@ -6,6 +6,7 @@ waits reached seconds (bench/bench_sqlite_load.py: p99 of BEGIN 2.7 s). Writers 
 process now queue on a thread lock, and processes on one file on an flock of a file beside
 it, which the kernel hands over as soon as it is released; SQLite's own lock is then free
 whenever a writer asks for it."""
+
 from __future__ import annotations
 
 import fcntl

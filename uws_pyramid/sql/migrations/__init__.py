@@ -1,4 +1,5 @@
 """Schema migrations of the SQL storages (Alembic), run from code: no alembic.ini at run time."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Alembic environment: migrations run on the connection the caller lends (uws-admin, start-up)."""
+
 from __future__ import annotations
 
 from alembic import context
@@ -19,9 +20,7 @@ else:
     connection = config.attributes.get("connection")
     if connection is None:
         raise RuntimeError("run migrations through uws_pyramid.sql.migrations, with a connection")
-    context.configure(
-        connection=connection, target_metadata=metadata, version_table=VERSION_TABLE
-    )
+    context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE)
 
 with context.begin_transaction():
     context.run_migrations()
