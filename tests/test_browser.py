@@ -1036,3 +1036,24 @@ def test_a_finished_jobs_page_shows_its_provenance_graph(browser: Browser, base:
     assert requests.get(links["PROV-JSON"]).json()["activity"]
     browser.shot("job-provenance")
     assert browser.errors() == []
+
+
+@pytest.mark.browser
+def test_a_jobs_page_links_the_jobs_its_provenance_connects(browser: Browser, base: str) -> None:
+    """Job B used job A's result (its URL as a parameter): each page links the other."""
+    first = create(base, "echo", RUNID="the source", message="upstream", PHASE="RUN")
+    wait_for(lambda: phase(first) == "COMPLETED", timeout=30)
+    second = create(
+        base, "echo", RUNID="<b>the user</b>", message=f"{first}/results/output", PHASE="RUN"
+    )
+    wait_for(lambda: phase(second) == "COMPLETED", timeout=30)
+    for page_of, other, label, run_id in (
+        (second, first, "Used results of", "the source"),
+        (first, second, "Its results were used by", "<b>the user</b>"),
+    ):
+        browser.open(job_page(page_of))
+        line = browser.wait_css("#provenance-jobs p", timeout=30)
+        assert line.text == f"{label}: {run_id}"  # the Run ID shown as text, never as markup
+        link = line.find_element("css selector", "a")
+        assert link.get_attribute("href").endswith(job_page(other))
+    assert browser.errors() == []

@@ -3,10 +3,11 @@
 import { FINAL, jobProgress } from "../uws.js";
 import { byId, confirmDialog, copyButton, h, replace, scrollBox, status } from "./dom.js";
 import { descriptions, durationSeconds, errorText, header, jobUrl, listUrl, page, params, phaseBadge,
-  sizeText, spanText, splitJobUrl, timeText, uws } from "./common.js";
+  ROOT, sizeText, spanText, splitJobUrl, timeText, uws } from "./common.js";
 import { showPreview } from "./preview.js";
 import { startEditing } from "./edit.js";
 import { snippets } from "./snippets.js";
+import { relatedJobs } from "./provenance.js";
 import { waitingReason } from "./reasons.js";
 
 const jobType = params.get("type") || "";
@@ -163,6 +164,24 @@ function showProvenance() {
   graph.addEventListener("error", () => replace(byId("provenance-graph"),
     h("p", { class: "muted" }, "No provenance graph for this job (its type may keep none).")));
   replace(byId("provenance-graph"), graph);
+  showRelatedJobs();
+}
+
+/** Links to the jobs whose results this one used, and to those that used its results. */
+async function showRelatedJobs() {
+  const related = await Promise.all(["BACK", "FORWARD"].map(async (direction) => {
+    const query = new URLSearchParams({ ID: job.jobId, DIRECTION: direction, RESPONSEFORMAT: "json" });
+    const response = await fetch(`${ROOT}provenance?${query}`, { headers: { Accept: "application/json" } });
+    return response.ok ? relatedJobs(await response.json(), job.jobId) : [];
+  }));
+  const lines = [["Used results of", related[0]], ["Its results were used by", related[1]]]
+    .filter(([, jobs]) => jobs.length)
+    .map(([label, jobs]) => h("p", {}, `${label}: `, ...jobs.flatMap((other, i) => {
+      const link = h("a", { href: page("job.html", { type: other.type, id: other.id }) },
+        other.runId || other.id);
+      return i ? [", ", link] : [link];
+    })));
+  replace(byId("provenance-jobs"), lines);
 }
 
 function showInfo() {
