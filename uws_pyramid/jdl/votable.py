@@ -16,9 +16,8 @@ from __future__ import annotations
 from lxml import etree
 
 from .datatypes import BOOLEAN, DOUBLE, FILE, FLOAT, INT, LONG, STRING
-from .formats import JDLError
 from .model import JobDescription, ParameterSpec, ResultSpec, UsedSpec, is_pattern
-from .wadl import _boolean, _parser
+from .wadl import _boolean, parse_description
 
 VOTABLE_NS = "http://www.ivoa.net/xml/VOTable/v1.3"
 SUFFIX = "_vot.xml"
@@ -90,14 +89,7 @@ def _seconds(values: dict[str, str], key: str) -> int | None:
 
 def read_votable(data: bytes, source: str = "<string>") -> JobDescription:
     """Parse an OPUS VOTable job description; any fault raises JDLError naming ``source``."""
-    try:
-        root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as exc:
-        raise JDLError(source, f"not well-formed XML: {exc}") from None
-    try:
-        return _read(root)
-    except ValueError as exc:
-        raise JDLError(source, str(exc)) from None
+    return parse_description(data, source, _read)
 
 
 def _read(root: etree._Element) -> JobDescription:

@@ -59,16 +59,23 @@ def _boolean(value: str | None, what: str) -> bool:
     raise ValueError(f"{what}: required={value!r} is not true or false")
 
 
-def read_wadl(data: bytes, source: str = "<string>") -> JobDescription:
-    """Parse a WADL job description; any fault raises JDLError naming ``source``."""
+def parse_description(
+    data: bytes, source: str, read: Callable[[etree._Element], JobDescription]
+) -> JobDescription:
+    """Parse XML safely and ``read`` it; any fault raises JDLError naming ``source``."""
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         raise JDLError(source, f"not well-formed XML: {exc}") from None
     try:
-        return _read(root)
+        return read(root)
     except ValueError as exc:
         raise JDLError(source, str(exc)) from None
+
+
+def read_wadl(data: bytes, source: str = "<string>") -> JobDescription:
+    """Parse a WADL job description; any fault raises JDLError naming ``source``."""
+    return parse_description(data, source, _read)
 
 
 def _read(root: etree._Element) -> JobDescription:
