@@ -90,6 +90,18 @@ def run_to_completed(session: requests.Session, base: str) -> float:
 #: The plain jobs' environment, which sbatch hands on (as for the service's jobs): a small one,
 #: and the parameter as a variable.
 PLAIN_ENV = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "message": "bench"}
+ECHO = ROOT / "jdl" / "scripts" / "echo.sh"
+
+
+def submit_echo(workdir: Path) -> str:
+    """Submit the echo job script with plain sbatch; its SLURM job id."""
+    return subprocess.run(
+        ["sbatch", "--parsable", f"--chdir={workdir}", "--output=/dev/null", str(ECHO)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=PLAIN_ENV,
+    ).stdout.strip()
 
 
 def sbatch_wait(workdir: Path) -> float:
@@ -102,7 +114,7 @@ def sbatch_wait(workdir: Path) -> float:
             "--quiet",
             f"--chdir={workdir}",
             "--output=/dev/null",
-            str(ROOT / "jdl" / "scripts" / "echo.sh"),
+            str(ECHO),
         ],
         check=True,
         env=PLAIN_ENV,
@@ -113,19 +125,7 @@ def sbatch_wait(workdir: Path) -> float:
 def sbatch_poll(workdir: Path) -> float:
     """The cluster's own floor: sbatch, then squeue every 50 ms until COMPLETED."""
     began = time.perf_counter()
-    slurm_id = subprocess.run(
-        [
-            "sbatch",
-            "--parsable",
-            f"--chdir={workdir}",
-            "--output=/dev/null",
-            str(ROOT / "jdl" / "scripts" / "echo.sh"),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=PLAIN_ENV,
-    ).stdout.strip()
+    slurm_id = submit_echo(workdir)
     while True:
         state = subprocess.run(
             ["squeue", "-h", "-t", "all", "-o", "%T", "-j", slurm_id],
@@ -189,19 +189,7 @@ def raw_burst(workdir: Path, count: int, clients: int) -> float:
     began = time.perf_counter()
 
     def submit(_: int) -> str:
-        return subprocess.run(
-            [
-                "sbatch",
-                "--parsable",
-                f"--chdir={workdir}",
-                "--output=/dev/null",
-                str(ROOT / "jdl" / "scripts" / "echo.sh"),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=PLAIN_ENV,
-        ).stdout.strip()
+        return submit_echo(workdir)
 
     with ThreadPoolExecutor(clients) as pool:
         ids = list(pool.map(submit, range(count)))
