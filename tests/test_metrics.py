@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,21 @@ def test_background_passes_leave_their_time(tmp_path: Path, settings: dict[str, 
                 > 0
             )
         )
+    finally:
+        app.registry.uws.close()
+
+
+def test_the_first_background_pass_is_counted(tmp_path: Path, settings: dict[str, Any]) -> None:
+    # Passes an hour apart: only the first one, made as soon as the thread starts, can count.
+    hourly = {"uws.destruction.interval": "3600", "uws.reconcile_interval": "3600"}
+    settings = {**settings, "uws.background": "true", **hourly}
+    began = time.time()
+    app = main({"here": str(tmp_path)}, **settings)
+    try:
+        testapp = UWSTestApp(app)
+        for task in ("destruction", "reconcile"):
+            name = "uws_background_last_success_timestamp_seconds"
+            wait_for(lambda: sample(scrape(testapp), name, task=task) >= began, timeout=5)
     finally:
         app.registry.uws.close()
 

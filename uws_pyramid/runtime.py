@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pluggy
 from pyramid.config import Configurator
+from pyramid.events import ApplicationCreated
 from pyramid.request import Request
 
 from .auth import Authenticator
@@ -140,8 +141,6 @@ def build_runtime(settings: UWSSettings, extra_plugins: tuple[object, ...] = ())
     background = Background(storage)
     background.tasks.append(("destruction", settings.destruction_interval, service.destroy_expired))
     background.tasks.append(("reconcile", settings.reconcile_interval, manager.reconcile))
-    if settings.background:
-        background.start()
     log.info(
         "uws ready: storage %s, manager %s, job types %s",
         settings.storage,
@@ -179,6 +178,10 @@ def includeme(config: Configurator) -> None:
     runtime = build_runtime(settings, extra)
     config.registry.uws = runtime
     config.registry.uws_started = utcnow()
+    if settings.background:
+        # Once the whole application is built: the listeners of its passes (metrics, logs)
+        # are attached by later includes, and the first pass is made at once.
+        config.add_subscriber(lambda _: runtime.background.start(), ApplicationCreated)
 
     def jobs(request: Request) -> JobService:
         return request.registry.uws.service
