@@ -23,7 +23,15 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import ROOT, throughput, timed, trivial_server, uws_server  # noqa: E402
+from loadgen import (  # noqa: E402
+    ROOT,
+    cpu_seconds,
+    latencies,
+    throughput,
+    timed,
+    trivial_server,
+    uws_server,
+)
 
 from uws_pyramid.jobs import Job, Phase, new_job_id, utcnow  # noqa: E402
 from uws_pyramid.sql.rows import job_to_row  # noqa: E402
@@ -111,33 +119,50 @@ def main() -> None:
         ids = prefill(storage, args.jobs)
         storage.close()
         servers = {
-            "trivial": stack.enter_context(trivial_server()),
-            "bare Pyramid": stack.enter_context(trivial_server(app="barepyramid:app")),
-            "uws-pyramid": stack.enter_context(uws_server(settings)),
+            "trivial": stack.enter_context(trivial_server(with_pid=True)),
+            "bare Pyramid": stack.enter_context(
+                trivial_server(app="barepyramid:app", with_pid=True)
+            ),
+            "uws-pyramid": stack.enter_context(uws_server(settings, with_pid=True)),
         }
         rates: dict[str, dict[str, list[float]]] = {
             op: {name: [] for name in servers} for op in OPERATIONS
         }
+        cpu: dict[str, dict[str, list[float]]] = {
+            op: {name: [] for name in servers} for op in OPERATIONS
+        }
         for _ in range(args.rounds):  # interleaved: each round measures every server
             for op, make in OPERATIONS.items():
-                for name, base in servers.items():
-                    rates[op][name].append(throughput(base, make(ids), args.clients, args.seconds))
+                for name, (base, pid) in servers.items():
+                    before = cpu_seconds(pid)
+                    done = len(latencies(base, make(ids), args.clients, args.seconds))
+                    cpu[op][name].append((cpu_seconds(pid) - before) / done)
+                    rates[op][name].append(done / args.seconds)
     print(
-        f"SQLite, {args.jobs} jobs, {args.clients} clients, requests/s, median of "
-        f"{args.rounds} interleaved rounds of {args.seconds} s:"
+        f"SQLite, {args.jobs} jobs, {args.clients} clients, median of {args.rounds} "
+        f"interleaved rounds of {args.seconds} s; load average {load_average()}"
     )
     print(
         f"  {'':10s} {'trivial':>9s} {'bare Pyramid':>13s} {'uws-pyramid':>12s}"
         f" {'% of trivial':>13s} {'% of bare':>10s} target"
     )
-    for op, by_server in rates.items():
-        trivial, bare, uws = (statistics.median(by_server[n]) for n in servers)
+    for op in OPERATIONS:
+        trivial, bare, uws = (statistics.median(rates[op][n]) for n in servers)
         target = TARGETS[op]
         verdict = "met" if uws >= target * bare else "MISSED"
         print(
             f"  {op:10s} {trivial:9.0f} {bare:13.0f} {uws:12.0f} {100 * uws / trivial:12.1f}"
-            f"% {100 * uws / bare:9.1f}% >= {100 * target:.0f} % of bare: {verdict}"
+            f"% {100 * uws / bare:9.1f}% >= {100 * target:.0f} % of bare: {verdict}  (requests/s)"
         )
+        trivial, bare, uws = (1e6 * statistics.median(cpu[op][n]) for n in servers)
+        print(
+            f"  {op:10s} {trivial:9.0f} {bare:13.0f} {uws:12.0f} {100 * trivial / uws:12.1f}"
+            f"% {100 * bare / uws:9.1f}%   (server CPU us/request; shares: reference / uws)"
+        )
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 #: The shares of bare Pyramid to reach (issue 14).

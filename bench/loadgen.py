@@ -65,6 +65,12 @@ def uws_server(settings: dict[str, str], threads: int = 8, with_pid: bool = Fals
             yield started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux: /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_memory(pid: int) -> int:
     """Peak resident memory of a server process, in bytes (Linux: VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -74,9 +80,12 @@ def server_memory(pid: int) -> int:
 
 
 @contextmanager
-def trivial_server(threads: int = 8, app: str = "trivial:app") -> Iterator[str]:
+def trivial_server(
+    threads: int = 8, app: str = "trivial:app", with_pid: bool = False
+) -> Iterator[Any]:
     """The ceiling: a WSGI app that answers "ok" at once, under the same waitress (or
-    ``barepyramid:app``, the same answers routed by Pyramid)."""
+    ``barepyramid:app``, the same answers routed by Pyramid); yields the base URL (and the
+    server's process id)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "bench")}
     command = [
@@ -85,8 +94,8 @@ def trivial_server(threads: int = 8, app: str = "trivial:app") -> Iterator[str]:
         f"--threads={threads}",
         app,
     ]
-    with running(command, port, env=env, stderr=subprocess.DEVNULL) as base:
-        yield base
+    with running(command, port, with_pid, env=env, stderr=subprocess.DEVNULL) as started:
+        yield started
 
 
 Request = Callable[[int], tuple[str, str, bytes | None]]  # i -> (method, path, body)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import pluggy
 from pyramid.config import Configurator
 from pyramid.events import ApplicationCreated
-from pyramid.request import Request
 
 from .auth import Authenticator
 from .errors import ConfigurationError
@@ -182,8 +181,3 @@ def includeme(config: Configurator) -> None:
         # Once the whole application is built: the listeners of its passes (metrics, logs)
         # are attached by later includes, and the first pass is made at once.
         config.add_subscriber(lambda _: runtime.background.start(), ApplicationCreated)
-
-    def jobs(request: Request) -> JobService:
-        return request.registry.uws.service
-
-    config.add_request_method(jobs, "jobs", reify=True)

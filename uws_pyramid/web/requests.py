@@ -10,6 +10,7 @@ from webob.multidict import MultiDict, NoVars
 from ..errors import BadRequest, InvalidValue, PayloadTooLarge, UWSError
 from ..jdl.datatypes import NOT_XML
 from ..jobs import Phase
+from ..service import JobService
 from ..submission import CONTROL, Submission, Upload
 from .forms import Form, Limits, parse_multipart, parse_urlencoded
 
@@ -19,7 +20,14 @@ _FORM = "uws.form"
 
 
 class UWSRequest(Request):
-    """Pyramid's request, with a form parser that counts and bounds what it reads."""
+    """Pyramid's request, with the job service and a form parser that counts and bounds
+    what it reads."""
+
+    @property
+    def jobs(self) -> JobService:
+        """The job service (a property of the class: Pyramid's ``add_request_method`` with
+        ``reify`` would build a new request class for every request, 20 us each)."""
+        return self.registry.uws.service  # type: ignore[no-any-return]
 
     @property
     def POST(self) -> MultiDict | NoVars:  # type: ignore[override]
