@@ -10,15 +10,47 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Engine, Select
+from sqlalchemy.pool import PoolProxiedConnection
+
+
+class ReadConnections:
+    """A few connections kept out of the engine's pool for one-row reads, reused last in,
+    first out: no pool checkout, reset or events per read, and no lock (``list.pop`` and
+    ``append`` are atomic). As many as the reads running at once, at most ``keep`` kept
+    (more are given back to the pool); all closed by ``close``."""
+
+    def __init__(self, engine: Engine, keep: int = 4) -> None:
+        self.engine = engine
+        self.keep = keep
+        self._idle: list[PoolProxiedConnection] = []
+
+    def take(self) -> PoolProxiedConnection:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self.engine.raw_connection()
+
+    def give(self, conn: PoolProxiedConnection) -> None:
+        if len(self._idle) < self.keep:
+            self._idle.append(conn)
+        else:
+            conn.close()
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
 
 
 class RowReader:
     """Runs one SELECT that yields at most one row; gives it as a column-name mapping."""
 
-    def __init__(self, engine: Engine, stmt: Select[Any]) -> None:
-        dialect = engine.dialect
+    #: Converted rows kept, by their raw values (a job polled again converts nothing).
+    KEEP = 2000
+
+    def __init__(self, connections: ReadConnections, stmt: Select[Any]) -> None:
+        dialect = connections.engine.dialect
         compiled = stmt.compile(dialect=dialect)
-        self.engine = engine
+        self.connections = connections
         self.sql = str(compiled)
         self.order: tuple[str, ...] | None = (
             tuple(compiled.positiontup or ()) if compiled.positional else None
@@ -28,10 +60,13 @@ class RowReader:
         self.processors: list[Callable[[Any], Any] | None] = [
             c.type._cached_result_processor(dialect, None) for c in columns
         ]
+        # Raw row -> converted values. The key is what the database returned now, so a row
+        # changed by any process is converted afresh; the values are shared, never changed.
+        self._converted: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def one(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
         args = tuple(params[k] for k in self.order) if self.order is not None else params
-        conn = self.engine.raw_connection()
+        conn = self.connections.take()
         try:
             cursor = conn.cursor()
             try:
@@ -39,11 +74,29 @@ class RowReader:
                 row = cursor.fetchone()
             finally:
                 cursor.close()
-        finally:
-            conn.close()
+        except BaseException:
+            conn.close()  # back to the pool, which resets it (or drops it if it broke)
+            raise
+        self.connections.give(conn)
         if row is None:
             return None
-        return {
-            name: process(value) if process is not None and value is not None else value
-            for name, process, value in zip(self.names, self.processors, row)
-        }
+        return dict(zip(self.names, self._convert(tuple(row))))
+
+    def _convert(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        try:
+            return self._converted[row]
+        except KeyError:
+            pass
+        except TypeError:  # a value the driver gave is not hashable: nothing kept
+            return self._process(row)
+        found = self._process(row)
+        if len(self._converted) >= self.KEEP:
+            self._converted.clear()  # bounded; the next reads fill it again
+        self._converted[row] = found
+        return found
+
+    def _process(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(
+            process(value) if process is not None and value is not None else value
+            for process, value in zip(self.processors, row)
+        )

@@ -29,7 +29,7 @@ from ..notify import NEW_JOB
 from ..storage import Storage
 from . import listing, migrations
 from .accounts import SQLAccounts
-from .fastread import RowReader
+from .fastread import ReadConnections, RowReader
 from .rows import job_to_row, row_to_job
 from .tables import jobs
 
@@ -111,6 +111,7 @@ class SQLStorage(Storage):
         self.engine = engine
         self._accounts = SQLAccounts(self.one, self._read, self._write)
         self._readers: dict[int, RowReader] = {}
+        self._read_connections = ReadConnections(engine)
 
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
@@ -149,7 +150,7 @@ class SQLStorage(Storage):
             return None if row is None else row._mapping
         reader = self._readers.get(id(stmt))
         if reader is None:
-            reader = self._readers[id(stmt)] = RowReader(self.engine, stmt)
+            reader = self._readers[id(stmt)] = RowReader(self._read_connections, stmt)
         with reachable(self.engine.dialect.dbapi):
             return reader.one(params)
 
@@ -314,4 +315,5 @@ class SQLStorage(Storage):
         return self._accounts
 
     def close(self) -> None:
+        self._read_connections.close()
         self.engine.dispose()
