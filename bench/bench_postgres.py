@@ -1,6 +1,7 @@
 """PostgreSQL beside SQLite: the core benchmark on both, and cross-process WAIT wake-up latency.
 
 Usage: python bench/bench_postgres.py [--jobs 10000] [--clients 8] [--seconds 5] [--wakeups 100]
+    [--rounds 3] [--side-by-side]
 Needs a PostgreSQL server (UWS_TEST_POSTGRES_URL, default postgres@127.0.0.1:5432).
 """
 
@@ -13,13 +14,14 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_core import measure, prefill, sqlite_settings  # noqa: E402
-from loadgen import throughput, trivial_server, uws_server  # noqa: E402
+from bench_core import OPERATIONS, load_average, measure, prefill, sqlite_settings  # noqa: E402
+from loadgen import cpu_seconds, latencies, throughput, trivial_server, uws_server  # noqa: E402
 
 from uws_postgres.storage import PostgresStorage  # noqa: E402
 from uws_postgres.testing import ADMIN_URL, temporary_database  # noqa: E402
@@ -74,14 +76,60 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def side_by_side(clients: int, seconds: float, rounds: int) -> None:
+    """Get job and create on SQLite and PostgreSQL (100 jobs each), in interleaved rounds:
+    the medians of requests/s and of the server's CPU time per request."""
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        store = SQLiteStorage.from_settings({"path": f"{tmp}/uws.sqlite"}, tmp)
+        servers = {"SQLite": (sqlite_settings(tmp), prefill(store, 100))}
+        store.close()
+        url = stack.enter_context(temporary_database(ADMIN_URL))
+        pg = PostgresStorage.from_settings({"url": url, "auto_migrate": "true"}, tmp)
+        servers["PostgreSQL"] = (postgres_settings(tmp, url), prefill(pg, 100))
+        pg.close()
+        running = {
+            name: (stack.enter_context(uws_server(settings, with_pid=True)), ids)
+            for name, (settings, ids) in servers.items()
+        }
+        rates: dict[tuple[str, str], list[float]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {}
+        for _ in range(rounds):
+            for op, make in OPERATIONS.items():
+                for name, ((base, pid), ids) in running.items():
+                    before = cpu_seconds(pid)
+                    done = len(latencies(base, make(ids), clients, seconds))
+                    cpu.setdefault((op, name), []).append((cpu_seconds(pid) - before) / done)
+                    rates.setdefault((op, name), []).append(done / seconds)
+    print(
+        f"SQLite and PostgreSQL side by side, median of {rounds} interleaved rounds of "
+        f"{seconds} s, {clients} clients; load average {load_average()}"
+    )
+    for op in OPERATIONS:
+        lite, post = (statistics.median(rates[(op, n)]) for n in running)
+        lite_cpu, post_cpu = (1e6 * statistics.median(cpu[(op, n)]) for n in running)
+        verdict = "met" if post >= 0.8 * lite else "MISSED"
+        print(
+            f"  {op:8s} SQLite {lite:7.0f} req/s {lite_cpu:5.0f} us CPU; PostgreSQL {post:7.0f} "
+            f"req/s {post_cpu:5.0f} us CPU: {100 * post / lite:5.1f} % of SQLite's rate, "
+            f"{100 * lite_cpu / post_cpu:5.1f} % of its CPU figure (target >= 80 %: {verdict})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--wakeups", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--side-by-side", action="store_true", help="only get job and create on both databases"
+    )
     args = parser.parse_args()
-
+    side_by_side(args.clients, min(args.seconds, 3.0), args.rounds)
+    if args.side_by_side:
+        return
     with trivial_server() as base:
         ceiling = throughput(base, lambda i: ("GET", "/", None), args.clients, args.seconds)
     print(f"trivial waitress app: {ceiling:8.0f} req/s ({args.clients} clients)")

@@ -15,30 +15,54 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 class ReadConnections:
     """A few connections kept out of the engine's pool for one-row reads, reused last in,
-    first out: no pool checkout, reset or events per read, and no lock (``list.pop`` and
-    ``append`` are atomic). As many as the reads running at once, at most ``keep`` kept
-    (more are given back to the pool); all closed by ``close``."""
+    first out: no pool checkout, ping, reset or events per read, and no lock (``list.pop``
+    and ``append`` are atomic). As many as the reads running at once, at most ``keep`` kept
+    (more go back to the pool); all given back by ``close``. With ``autocommit`` (PostgreSQL)
+    they read outside transactions while kept: no BEGIN and ROLLBACK around one SELECT."""
 
-    def __init__(self, engine: Engine, keep: int = 4) -> None:
+    def __init__(self, engine: Engine, keep: int = 4, autocommit: bool = False) -> None:
         self.engine = engine
         self.keep = keep
+        self.autocommit = autocommit
+        dbapi = engine.dialect.dbapi
+        #: What a connection the server dropped raises (a kept one is never pinged).
+        self.lost: tuple[type[BaseException], ...] = (
+            (dbapi.OperationalError, dbapi.InterfaceError) if dbapi is not None else ()
+        )
         self._idle: list[PoolProxiedConnection] = []
 
     def take(self) -> PoolProxiedConnection:
         try:
             return self._idle.pop()
         except IndexError:
-            return self.engine.raw_connection()
+            return self.fresh()
+
+    def fresh(self) -> PoolProxiedConnection:
+        """A connection from the pool (which pings it where the engine asks for that)."""
+        conn = self.engine.raw_connection()
+        if self.autocommit:
+            conn.driver_connection.autocommit = True  # type: ignore[union-attr]
+        return conn
 
     def give(self, conn: PoolProxiedConnection) -> None:
         if len(self._idle) < self.keep:
             self._idle.append(conn)
         else:
-            conn.close()
+            self._back_to_pool(conn)
+
+    def drop(self, conn: PoolProxiedConnection) -> None:
+        """After an error: the connection is closed, not reused."""
+        conn.invalidate()
+        conn.close()
+
+    def _back_to_pool(self, conn: PoolProxiedConnection) -> None:
+        if self.autocommit:
+            conn.driver_connection.autocommit = False  # type: ignore[union-attr]
+        conn.close()
 
     def close(self) -> None:
         while self._idle:
-            self._idle.pop().close()
+            self._back_to_pool(self._idle.pop())
 
 
 class RowReader:
@@ -66,7 +90,17 @@ class RowReader:
 
     def one(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
         args = tuple(params[k] for k in self.order) if self.order is not None else params
-        conn = self.connections.take()
+        try:
+            row = self._fetch(self.connections.take(), args)
+        except self.connections.lost:
+            # A kept connection the server closed (a restart, an idle timeout): one retry on
+            # a connection of the pool, as the pool's own ping would have done.
+            row = self._fetch(self.connections.fresh(), args)
+        if row is None:
+            return None
+        return dict(zip(self.names, self._convert(tuple(row))))
+
+    def _fetch(self, conn: PoolProxiedConnection, args: Any) -> Any:
         try:
             cursor = conn.cursor()
             try:
@@ -75,12 +109,10 @@ class RowReader:
             finally:
                 cursor.close()
         except BaseException:
-            conn.close()  # back to the pool, which resets it (or drops it if it broke)
+            self.connections.drop(conn)
             raise
         self.connections.give(conn)
-        if row is None:
-            return None
-        return dict(zip(self.names, self._convert(tuple(row))))
+        return row
 
     def _convert(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         try:

@@ -97,8 +97,8 @@ class SQLStorage(Storage):
     """Storage on any SQLAlchemy engine; subclasses build the engine and add what their
     database does better."""
 
-    #: Lookups of one row skip SQLAlchemy's execution (sql/fastread.py): for databases whose
-    #: driver reads outside transactions (SQLite with the driver's autocommit).
+    #: Lookups of one row skip SQLAlchemy's execution (sql/fastread.py), on connections that
+    #: read outside transactions (SQLite with the driver's autocommit; read_options AUTOCOMMIT).
     fast_reads = False
     #: Execution options of write transactions (SQLite asks for BEGIN IMMEDIATE).
     write_options: Mapping[str, Any] = {}
@@ -111,7 +111,8 @@ class SQLStorage(Storage):
         self.engine = engine
         self._accounts = SQLAccounts(self.one, self._read, self._write)
         self._readers: dict[int, RowReader] = {}
-        self._read_connections = ReadConnections(engine)
+        autocommit = self.read_options.get("isolation_level") == "AUTOCOMMIT"
+        self._read_connections = ReadConnections(engine, autocommit=autocommit)
 
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:

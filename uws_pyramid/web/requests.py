@@ -119,6 +119,8 @@ def _set_once(values: dict[str, str], name: str, value: str) -> None:
 
 def query_values(request: Request, name: str) -> list[str]:
     """Every value of a query parameter, whatever the case of its name."""
+    if not request.environ.get("QUERY_STRING"):
+        return []  # most requests: no parsing (WebOb's GET is a tenth of a job's GET)
     upper = name.upper()
     return [v for k, v in request.GET.items() if k.upper() == upper]
 

@@ -47,6 +47,7 @@ class PostgresStorage(SQLStorage):
 
     name = "postgres"
     read_options = {"isolation_level": "AUTOCOMMIT"}
+    fast_reads = True
 
     def __init__(self, engine: Engine, connect_args: Mapping[str, Any] | None = None) -> None:
         super().__init__(engine)
