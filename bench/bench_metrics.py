@@ -1,20 +1,22 @@
 """What the request tween (metrics, access log line, request id) costs a get-job request.
 
-The same app is built twice in this process, with the tween and with it replaced by nothing;
-get-job requests are sent to each straight through WSGI (no sockets: the tween's share is
-then as large as it can be), or with --http through waitress, in alternating rounds, and the
-medians are compared. Times are CPU time, which other programs on the machine disturb far
-less than wall-clock time: through WSGI this process's, over HTTP the server threads' (the
-client's too with --client-too). Access lines go to a file at INFO, as a production logging configuration would.
+One app is built in this process; its handler is swapped between rounds for the same
+tweens without this one; get-job requests are sent to it straight through WSGI (no sockets:
+the tween's share is then as large as it can be), or with --http through waitress, in
+alternating rounds, and the medians are compared. Times are CPU time, which other programs on
+the machine disturb far less than wall-clock time: through WSGI this process's, over HTTP the
+server threads' (the client's too with --client-too). Access lines go to a file at INFO, as a
+production logging configuration would; --aa measures without the tween on both sides.
 
 Usage: python bench/bench_metrics.py [--requests 3000] [--rounds 7] [--log-format text|json]
-    [--http [--client-too]] [--no-access-log]
+    [--http [--client-too]] [--no-access-log] [--aa]
 Set PROMETHEUS_MULTIPROC_DIR (an empty directory) to measure the multiprocess mode.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import logging
 import os
@@ -31,29 +33,33 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIENT_TOO = False
 
 
-def build(here: str, fmt: str, observed: bool) -> Any:
+def build(here: str, fmt: str) -> Any:
     from uws_pyramid import main
-    from uws_pyramid.web import observe
 
-    original = observe.tween
-    if not observed:
-        observe.tween = lambda handler, registry: handler  # type: ignore[assignment]
-    try:
-        return main(
-            {"here": here},
-            **{
-                "here": here,
-                "uws.storage": "sqlite",
-                "uws.storage.path": "uws.sqlite",
-                "uws.jdl_dir": str(ROOT / "jdl"),
-                "uws.auth.anonymous": "true",
-                "uws.workdir": "jobs",
-                "uws.background": "false",
-                "uws.log.format": fmt,
-            },
-        )
-    finally:
-        observe.tween = original
+    return main(
+        {"here": here},
+        **{
+            "here": here,
+            "uws.storage": "sqlite",
+            "uws.storage.path": "uws.sqlite",
+            "uws.jdl_dir": str(ROOT / "jdl"),
+            "uws.auth.anonymous": "true",
+            "uws.workdir": "jobs",
+            "uws.background": "false",
+            "uws.log.format": fmt,
+        },
+    )
+
+
+def chains(app: Any) -> dict[bool, Any]:
+    """The app's request handler with the tween (True) and the same tweens without it."""
+    from pyramid.interfaces import ITweens
+
+    handler = app.orig_handle_request
+    for name, factory in reversed(app.registry.getUtility(ITweens).implicit()):
+        if name != "uws_pyramid.web.observe.tween":
+            handler = factory(handler, app.registry)
+    return {True: app.handle_request, False: handler}
 
 
 def environ(path: str) -> dict[str, Any]:
@@ -167,6 +173,9 @@ def main() -> None:
         action="store_true",
         help="with --http: the CPU time of both ends (the client parses one more header)",
     )
+    parser.add_argument(
+        "--aa", action="store_true", help="both sides without the tween: the noise of the method"
+    )
     args = parser.parse_args()
     global CLIENT_TOO
     CLIENT_TOO = args.client_too
@@ -177,23 +186,27 @@ def main() -> None:
     logging.getLogger().setLevel(logging.INFO)
     if args.no_access_log:
         logging.getLogger("uws_pyramid.access").setLevel(logging.WARNING)
-    apps = {}
-    for observed in (False, True):
-        here = tempfile.mkdtemp(prefix="uws-bench-metrics-")
-        apps[observed] = build(here, args.log_format, observed)
-    # One job in each app's storage, created the way clients do.
-    paths = {}
-    for observed, app in apps.items():
-        from webtest import TestApp
+    # One app and one job, created the way clients do; the rounds with and without the
+    # tween swap the app's handler (two apps differ by a few per cent between themselves).
+    app = build(tempfile.mkdtemp(prefix="uws-bench-metrics-"), args.log_format)
+    handlers = chains(app)
+    if args.aa:
+        handlers[True] = handlers[False]
+    from webtest import TestApp
 
-        location = TestApp(app).post("/rest/echo", {"message": "bench"}).location
-        paths[observed] = location.split("localhost", 1)[1]
-        per_request(app, paths[observed], 200)  # warm up
+    path = TestApp(app).post("/rest/echo", {"message": "bench"}).location.split("localhost", 1)[1]
+    per_request(app, path, 200)  # warm up
     times: dict[bool, list[float]] = {False: [], True: []}
     measure = per_http_request if args.http else per_request
-    for _ in range(args.rounds):
-        for observed in (False, True):
-            times[observed].append(measure(apps[observed], paths[observed], args.requests))
+    for turn in range(args.rounds):
+        # ABBA: the second side of a round measures higher over HTTP even in an A/A run
+        # (--aa): each side goes first in every other round.
+        for observed in (False, True) if turn % 2 == 0 else (True, False):
+            app.handle_request = handlers[observed]
+            # A full collection falls in the same turn of every round otherwise (the rounds
+            # allocate alike): 30 us a request in one of the two sides, tween or not.
+            gc.collect()
+            times[observed].append(measure(app, path, args.requests))
     bare, observed = statistics.median(times[False]), statistics.median(times[True])
     how = "through WSGI"
     if args.http:
@@ -208,13 +221,12 @@ def main() -> None:
     print(f"  with the tween:    {observed * 1e6:8.1f} us CPU/request")
     overhead = (observed / bare - 1) * 100
     print(f"  overhead:          {(observed - bare) * 1e6:8.1f} us ({overhead:.1f} %)")
-    alone = tween_alone(apps[True])
+    alone = tween_alone(app)
     print(
         f"  the tween alone:   {alone * 1e6:8.1f} us CPU/request "
         f"({alone / bare * 100:.1f} % of the request without it)"
     )
-    for app in apps.values():
-        app.registry.uws.close()
+    app.registry.uws.close()
 
 
 if __name__ == "__main__":
