@@ -47,6 +47,25 @@ def test_sync_on_slurm_answers_a_failure_with_its_error(testapp: UWSTestApp) -> 
     assert response.headers["Content-Location"].endswith("/error")
 
 
+def test_sync_post_with_a_file_on_slurm(testapp: UWSTestApp) -> None:
+    response = testapp.post(
+        "/sync/wordcount", upload_files=[("infile", "a.txt", b"a b c\nd\n")], status=303
+    )
+    assert response.location.endswith("/results/counts")
+    assert response.follow().json == {"lines": 2, "words": 4, "bytes": 8}
+
+
+def test_a_slurm_job_past_the_sync_timeout_is_left_running(make_app: AppFactory) -> None:
+    testapp = UWSTestApp(make_app(**{"uws.sync.timeout": "1"}))
+    response = testapp.get("/sync/sleep?duration=30", status=303)
+    job_url = response.location
+    assert "/rest/sleep/" in job_url and "/results/" not in job_url
+    job_id = job_url.rsplit("/", 1)[1]
+    assert wait_phase(testapp, "sleep", job_id, {"EXECUTING"})["jobInfo"]["slurm_job_id"]
+    testapp.post(job_url + "/phase", {"PHASE": "ABORT"}, status=303)
+    assert wait_phase(testapp, "sleep", job_id, {"ABORTED"})["phase"] == "ABORTED"
+
+
 def test_the_chain_of_slurm_jobs(testapp: UWSTestApp) -> None:
     first = start(testapp, "echo", message="first")
     assert wait_phase(testapp, "echo", first, {"COMPLETED", "ERROR"})["phase"] == "COMPLETED"
