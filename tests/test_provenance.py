@@ -22,8 +22,10 @@ from prov.model import (
     ProvUsage,
 )
 
-from uws_pyramid.jdl.model import ParameterSpec, ResultSpec
+from uws_pyramid.jdl.model import JobDescription, ParameterSpec, ResultSpec, UsedSpec
+from uws_pyramid.jobs import Job, Phase, Result
 from uws_pyramid.provenance import formats
+from uws_pyramid.provenance.document import JobFacts, Service, add_job, new_document
 from uws_pyramid.testing import EXAMPLE_JDL, write_job_type
 from uws_pyramid.web import provenance as provenance_views
 
@@ -557,3 +559,42 @@ def test_a_job_whose_type_is_gone_keeps_its_provenance(
     assert f"service:rest/scripted/{job_id}/parameters/mode" in records(doc, ProvEntity)
     assert "service:jdl/scripted" not in records(doc, ProvEntity)
     assert len(doc.bundles) == 1  # the script's file is still there
+
+
+def test_used_entities_of_a_description_without_and_with_a_parameter() -> None:
+    """An entity the description names without a parameter (a calibration file) is used in its
+    role with what the description says of it; a result of another job given to a parameter of
+    the Used group keeps its own attributes, the declared ones go on the usage."""
+    jd = JobDescription(
+        "calib",
+        parameters=(ParameterSpec("image"),),
+        used=(
+            UsedSpec("image", ref="image", role="science frame", content_type="image/fits"),
+            UsedSpec(
+                "flat",
+                role="flat field",
+                description="The night's flat",
+                default="flat-2024",
+                url="http://archive.example/flat.fits",
+            ),
+        ),
+    )
+    given = f"{BASE}rest/echo/p1/results/output"
+    job = Job("j1", "calib", phase=Phase.COMPLETED, parameters={"image": given})
+    output = Result("output", "out.txt", "text/plain", 5, "ab" * 32)
+    service = Service((BASE,))
+    doc = new_document(service)
+    add_job(doc, JobFacts(job, jd, inputs={"rest/echo/p1/results/output": output}), service)
+    doc = parse(doc.serialize(format="json"))
+    entities, used = records(doc, ProvEntity), roles(doc, ProvUsage)
+    flat = entities["service:rest/calib/j1/used/flat"]
+    assert used["service:rest/calib/j1/used/flat"] == {"flat field"}
+    assert attribute(flat, "prov:location") == "http://archive.example/flat.fits"
+    assert attribute(flat, "voprov:id") == "flat-2024"
+    assert attribute(flat, "voprov:description") == "The night's flat"
+    result = entities["service:rest/echo/p1/results/output"]
+    assert used["service:rest/echo/p1/results/output"] == {"science frame"}
+    assert attribute(result, "voprov:content_type") == "text/plain"
+    assert attribute(result, "uws:sha256") == "ab" * 32
+    (usage,) = [u for u in doc.get_records(ProvUsage) if "p1" in str(u.formal_attributes[1][1])]
+    assert attribute(usage, "voprov:content_type") == "image/fits"
