@@ -77,6 +77,11 @@ def reachable(dbapi: Any = None) -> Iterator[None]:
 PHASES = {str(p): p for p in Phase}
 GET_JOB = select(jobs).where(jobs.c.job_id == bindparam("job_id"))
 INSERT_JOB = insert(jobs)
+# Built once: a statement built per call costs its cache key on every write. The columns to
+# set come with the parameters (one compiled form per set of columns).
+LOCK_JOB = GET_JOB.with_for_update()
+UPDATE_JOB = update(jobs).where(jobs.c.job_id == bindparam("updated_job_id"))
+DELETE_JOB = delete(jobs).where(jobs.c.job_id == bindparam("job_id"))
 
 
 @functools.cache
@@ -244,9 +249,7 @@ class SQLStorage(Storage):
         **changes: Any,
     ) -> tuple[Job, Job] | None:
         def change_job(conn: Connection) -> tuple[Job, Job] | None:
-            row = conn.execute(
-                select(jobs).where(jobs.c.job_id == job_id).with_for_update()
-            ).first()
+            row = conn.execute(LOCK_JOB, {"job_id": job_id}).first()
             if row is None:
                 raise NotFound(f"no job {job_id!r}")
             before = row_to_job(row._mapping)
@@ -257,7 +260,7 @@ class SQLStorage(Storage):
             values = job_to_row(after)
             changed = {k: v for k, v in values.items() if k in self._columns_of(changes)}
             if changed:
-                conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**changed))
+                conn.execute(UPDATE_JOB, {**changed, "updated_job_id": job_id})
                 self.on_changed(conn, before, after)
             return before, after
 
@@ -302,7 +305,7 @@ class SQLStorage(Storage):
 
     def delete(self, job_id: str) -> bool:
         def delete_job(conn: Connection) -> int:
-            deleted: int = conn.execute(delete(jobs).where(jobs.c.job_id == job_id)).rowcount
+            deleted: int = conn.execute(DELETE_JOB, {"job_id": job_id}).rowcount
             if deleted:
                 self.on_deleted(conn, job_id)
             return deleted

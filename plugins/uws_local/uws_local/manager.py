@@ -81,9 +81,11 @@ class LocalManager(Manager):
         # Owned before it waits or starts, so that the reconciliation of another server
         # process never takes it for a lost job: since its creation (``claim``), or now.
         mine = job.job_info.get(owner.KEY) == self.identity
-        if not mine and self.context.accepted(
-            job.job_id, {**job.job_info, owner.KEY: self.identity}
-        ) is None:
+        if (
+            not mine
+            and self.context.accepted(job.job_id, {**job.job_info, owner.KEY: self.identity})
+            is None
+        ):
             log.info("job %s left QUEUED before it was accepted", job.job_id)
             return
         runs = self.runs

@@ -152,7 +152,9 @@ def test_no_caller_returns_before_its_commit(storage: SQLiteStorage) -> None:
 def test_a_write_that_waited_past_the_busy_timeout_fails_and_is_never_run(
     tmp_path: Path,
 ) -> None:
-    store = SQLiteStorage.from_settings({"path": "uws.sqlite", "busy_timeout": "0.2"}, str(tmp_path))
+    store = SQLiteStorage.from_settings(
+        {"path": "uws.sqlite", "busy_timeout": "0.2"}, str(tmp_path)
+    )
     try:
         job = a_job()
         holder = held_while(store, 0.6)

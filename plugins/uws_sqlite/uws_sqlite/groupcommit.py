@@ -1,15 +1,16 @@
-"""Group commit: one writer thread runs the writes of many callers in one transaction.
+"""Group commit: the writes of callers that queue up run in one transaction.
 
 SQLite lets one transaction write at a time. With one transaction per caller, 16 clients
 queued on the write lock (bench/bench_sqlite_load.py: waits p50 36 ms, p99 210 ms), because
 each holder, a thread among many, also waits for the GIL between its statements while the
-others wait for it. Here callers hand their work to one writer thread and wait; the writer
-takes what has queued up meanwhile (up to MAX_BATCH), runs each caller's work in a
-savepoint of one transaction, commits once, then wakes them all. A caller returns only
-after the commit that holds its changes: nothing is acknowledged that is not committed.
-If the commit fails, every caller of the batch gets the error (and nothing of theirs was
-written); a caller whose own work fails gets its error, its savepoint undone, the others
-go on."""
+others wait for it. Here a caller that finds nobody writing leads: it takes every caller's
+work queued so far (up to MAX_BATCH), runs each in a savepoint of one transaction, commits
+once, and wakes them; the callers that came meanwhile wait, and one of them leads the next
+batch. A lone caller commits its own work in its own thread, as before (no hand-over to
+another thread). A caller returns only after the commit that holds its changes: nothing is
+acknowledged that is not committed. If the commit fails, every caller of the batch gets the
+error (nothing of theirs was written); a caller whose own work fails gets its error, its
+savepoint undone, and the others go on."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ from uws_pyramid.api import ServiceUnavailable
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: The most callers' work in one transaction (keeps each lock hold short for other
-#: processes on the same file).
+#: The most callers' work in one transaction (keeps each hold of the write lock short for
+#: the other processes on the same file).
 MAX_BATCH = 64
 
 
@@ -39,13 +40,12 @@ class Work(Generic[T]):
     def __init__(self, work: Callable[[Connection], T], deadline: float) -> None:
         self.work = work
         self.deadline = deadline
-        self.done = threading.Event()
+        self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
         self.batch_error: BaseException | None = None  # shared by the whole batch
 
     def outcome(self) -> T:
-        self.done.wait()
         if self.batch_error is not None:
             # A fresh exception per caller: the batch's own is shared between threads.
             raise ServiceUnavailable(str(self.batch_error)) from self.batch_error
@@ -55,9 +55,9 @@ class Work(Generic[T]):
 
 
 class GroupCommit:
-    """The writer thread of one SQLite storage. ``transaction`` opens a write transaction
-    (it takes the write lock of the database file); ``timeout`` is how long work may wait
-    for its turn before it fails as busy (it is then never run)."""
+    """The write queue of one SQLite storage. ``transaction`` opens a write transaction
+    (it takes the write lock of the database file); work that waited ``timeout`` seconds
+    for its turn fails as ``busy`` (and is then never run)."""
 
     def __init__(
         self,
@@ -69,52 +69,36 @@ class GroupCommit:
         self._timeout = timeout
         self._busy = busy
         self._queue: deque[Work[Any]] = deque()
-        self._wake = threading.Condition()
-        self._closed = False
-        self._thread: threading.Thread | None = None
+        self._turn = threading.Condition()
+        self._writing = False  # a leader runs a batch
 
     def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in the next transaction; its result once committed."""
         pending = Work(work, time.monotonic() + self._timeout)
-        with self._wake:
-            if self._closed:
-                # The server stops: the work runs alone, in the caller's thread.
-                with self._transaction() as conn:
-                    return work(conn)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name="uws-sqlite-writer", daemon=True
-                )
-                self._thread.start()
+        with self._turn:
             self._queue.append(pending)
-            self._wake.notify()
+            while not pending.done:
+                if self._writing:
+                    self._turn.wait()
+                    continue
+                self._writing = True
+                count = min(len(self._queue), MAX_BATCH)
+                batch = [self._queue.popleft() for _ in range(count)]
+                self._turn.release()
+                try:
+                    self._commit(batch)
+                finally:
+                    self._turn.acquire()
+                    self._writing = False
+                    self._turn.notify_all()
         return pending.outcome()
-
-    def close(self) -> None:
-        """Run what is queued, then stop the writer thread."""
-        with self._wake:
-            self._closed = True
-            self._wake.notify()
-            thread = self._thread
-        if thread is not None:
-            thread.join()
-
-    def _loop(self) -> None:
-        while True:
-            with self._wake:
-                while not self._queue and not self._closed:
-                    self._wake.wait()
-                if not self._queue:
-                    return
-                batch = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_BATCH))]
-            self._commit(batch)
 
     def _commit(self, batch: list[Work[Any]]) -> None:
         now = time.monotonic()
         late = [w for w in batch if w.deadline < now]
         for pending in late:  # its caller has waited long enough: never run it now
             pending.error = self._busy()
-            pending.done.set()
+            pending.done = True
         batch = [w for w in batch if w.deadline >= now]
         if not batch:
             return
@@ -134,7 +118,7 @@ class GroupCommit:
                 pending.batch_error = exc
         finally:
             for pending in batch:
-                pending.done.set()
+                pending.done = True
 
     @staticmethod
     def _alone(conn: Connection, pending: Work[Any]) -> None:

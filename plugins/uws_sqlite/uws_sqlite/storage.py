@@ -104,8 +104,6 @@ class SQLiteStorage(SQLStorage):
         return self._group.run(work)
 
     def close(self) -> None:
-        if self._group is not None:
-            self._group.close()
         super().close()
         self._write_lock.close()
 
