@@ -177,6 +177,12 @@ class Manager(ABC):
         """Called once at start-up, before any request; may start background threads."""
         self.context = context
 
+    def claim(self, job: Job) -> Mapping[str, Any]:
+        """jobInfo to store with a job about to be recorded QUEUED for this manager, in
+        the creation's own transaction: a manager that takes a job in hand by naming
+        itself in its jobInfo (an ``accepted`` report) can then skip that write."""
+        return {}
+
     @abstractmethod
     def submit(self, job: Job) -> None:
         """Start or queue a job that was just recorded QUEUED. Raise to have it put in ERROR."""
