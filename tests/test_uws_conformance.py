@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ import pytest
 import requests
 from lxml import etree
 
+from uws_postgres.testing import postgres_admin_url, temporary_database  # noqa: F401
 from uws_pyramid.jobs import ErrorSummary, Phase, Result, new_job_id
 from uws_pyramid.testing import serve, write_job_type
 from uws_pyramid.xsdcheck import UWS_NS
@@ -784,10 +788,36 @@ def test_2_2_1_2_wait_is_restricted_to_the_job_endpoint(testapp: UWSTestApp) -> 
 # -- 2.2.2.1 Job list ----------------------------------------------------------------------------
 
 
+@dataclass
+class Lists:
+    app: Any
+    testapp: UWSTestApp
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def lists(request: pytest.FixtureRequest, settings: dict[str, Any]) -> Iterator[Lists]:
+    """The job list on each storage (their SQL differs: sql/listing.py)."""
+    from uws_pyramid import main
+
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgres":
+            admin = request.getfixturevalue("postgres_admin_url")
+            url = stack.enter_context(temporary_database(admin))
+            pg = {"uws.storage": "postgres", "uws.storage.url": url}
+            settings = {**settings, **pg, "uws.storage.auto_migrate": "true"}
+            del settings["uws.storage.path"]
+        app = main({}, **settings)
+        try:
+            yield Lists(app, UWSTestApp(app))
+        finally:
+            app.registry.uws.close()
+
+
 @pytest.fixture
-def five_jobs(app: Any, testapp: UWSTestApp, manager: HoldingManager) -> list[str]:
+def five_jobs(lists: Lists) -> list[str]:
     """Jobs 0..4 created in that order: 0 PENDING, 1 COMPLETED, 2 ABORTED, 3 PENDING,
     4 ARCHIVED."""
+    testapp, manager = lists.testapp, lists.app.registry.uws.manager
     ids = []
     for i in range(5):
         ids.append(job_id(create(testapp, RUNID=f"run{i}")))
@@ -795,62 +825,65 @@ def five_jobs(app: Any, testapp: UWSTestApp, manager: HoldingManager) -> list[st
     testapp.post(f"/rest/echo/{ids[1]}", {"PHASE": "RUN"})
     manager.finish(ids[1])
     testapp.post(f"/rest/echo/{ids[2]}", {"PHASE": "ABORT"})
-    set_phase(app, f"/rest/echo/{ids[4]}", Phase.ARCHIVED)
+    set_phase(lists.app, f"/rest/echo/{ids[4]}", Phase.ARCHIVED)
     return ids
 
 
-def test_2_2_2_1_the_list_holds_every_job_but_archived(
-    testapp: UWSTestApp, five_jobs: list[str]
-) -> None:
+def test_2_2_2_1_the_list_holds_every_job_but_archived(lists: Lists, five_jobs: list[str]) -> None:
     """2.2.2.1: "a list ... of all the jobs (except for jobs in the "ARCHIVED" phase)"."""
+    testapp = lists.testapp
     assert sorted(listed(testapp)) == sorted(five_jobs[:4])
 
 
-def test_2_2_2_1_phase_filter(testapp: UWSTestApp, five_jobs: list[str]) -> None:
+def test_2_2_2_1_phase_filter(lists: Lists, five_jobs: list[str]) -> None:
     """2.2.2.1: "/{jobs}?PHASE=EXECUTING would list only the jobs in an EXECUTING state"."""
+    testapp = lists.testapp
     assert listed(testapp, "?PHASE=COMPLETED") == [five_jobs[1]]
     assert listed(testapp, "?PHASE=EXECUTING") == []
 
 
-def test_2_2_2_1_repeated_phase_is_a_union(testapp: UWSTestApp, five_jobs: list[str]) -> None:
+def test_2_2_2_1_repeated_phase_is_a_union(lists: Lists, five_jobs: list[str]) -> None:
     """2.2.2.1: "If the PHASE filtering parameter is repeated ... the union"."""
+    testapp = lists.testapp
     found = listed(testapp, "?PHASE=PENDING&PHASE=ABORTED")
     assert sorted(found) == sorted([five_jobs[0], five_jobs[2], five_jobs[3]])
 
 
-def test_2_2_2_1_archived_jobs_only_by_phase(testapp: UWSTestApp, five_jobs: list[str]) -> None:
+def test_2_2_2_1_archived_jobs_only_by_phase(lists: Lists, five_jobs: list[str]) -> None:
     """2.2.2.1: "The only way to list any jobs in the ARCHIVED phase is to use this
     mechanism"."""
+    testapp = lists.testapp
     assert listed(testapp, "?PHASE=ARCHIVED") == [five_jobs[4]]
     assert sorted(listed(testapp, "?PHASE=ARCHIVED&PHASE=COMPLETED")) == sorted(
         [five_jobs[1], five_jobs[4]]
     )
 
 
-def test_2_2_2_1_last_and_after_leave_out_archived_jobs(
-    testapp: UWSTestApp, five_jobs: list[str]
-) -> None:
+def test_2_2_2_1_last_and_after_leave_out_archived_jobs(lists: Lists, five_jobs: list[str]) -> None:
     """2.2.2.1: LAST and AFTER are filters of the list, which leaves out ARCHIVED jobs
     unless PHASE asks for them."""
+    testapp = lists.testapp
     assert five_jobs[4] not in listed(testapp, "?LAST=10")
     assert five_jobs[4] not in listed(testapp, "?AFTER=2015-01-01T00:00:00Z")
     assert listed(testapp, "?LAST=1") == [five_jobs[3]]
 
 
 def test_2_2_2_1_last_lists_the_most_recent_newest_first(
-    testapp: UWSTestApp, five_jobs: list[str]
+    lists: Lists, five_jobs: list[str]
 ) -> None:
     """2.2.2.1: "LAST=100 ... only the given number (an integer greater than 0) of most
     recent jobs ordered by descending creationTimes"."""
+    testapp = lists.testapp
     assert listed(testapp, "?LAST=3") == [five_jobs[3], five_jobs[2], five_jobs[1]]
     assert listed(testapp, "?LAST=100") == [five_jobs[i] for i in (3, 2, 1, 0)]
     for bad in ("0", "-1", "x", "1.5"):
         assert "LAST" in testapp.get("/rest/echo", {"LAST": bad}, status=400).text
 
 
-def test_2_2_2_1_after_is_strictly_after_the_given_instant(testapp: UWSTestApp) -> None:
+def test_2_2_2_1_after_is_strictly_after_the_given_instant(lists: Lists) -> None:
     """2.2.2.1: "AFTER=... only list jobs with creationTimes after the given date": a job
     created at exactly that instant is not after it."""
+    testapp = lists.testapp
     first = create(testapp)
     time.sleep(0.003)
     second = create(testapp)
@@ -858,18 +891,20 @@ def test_2_2_2_1_after_is_strictly_after_the_given_instant(testapp: UWSTestApp) 
     assert listed(testapp, "?AFTER=" + created) == [job_id(second)]
 
 
-def test_2_2_2_1_after_accepts_the_spec_example(testapp: UWSTestApp) -> None:
+def test_2_2_2_1_after_accepts_the_spec_example(lists: Lists) -> None:
     """2.2.2.1: the example form "AFTER=2014-09-10T10:01:02.000Z"."""
+    testapp = lists.testapp
     url = create(testapp)
     assert listed(testapp, "?AFTER=2014-09-10T10:01:02.000Z") == [job_id(url)]
     assert listed(testapp, "?AFTER=2999-09-10T10:01:02.000Z") == []
 
 
-def test_2_2_2_1_filters_combine_with_and(testapp: UWSTestApp, five_jobs: list[str]) -> None:
+def test_2_2_2_1_filters_combine_with_and(lists: Lists, five_jobs: list[str]) -> None:
     """2.2.2.1: "If multiple filters are specified ... a logical AND". For LAST with PHASE
     the service's reading: the LAST most recent jobs among those in PHASE (not the LAST
     most recent jobs, then those in PHASE), which is what clients polling for, say, their
     latest PENDING job expect."""
+    testapp = lists.testapp
     assert listed(testapp, "?PHASE=PENDING&LAST=1") == [five_jobs[3]]
     assert listed(testapp, "?PHASE=COMPLETED&LAST=1") == [five_jobs[1]]
     created = doc(testapp.get(f"/rest/echo/{five_jobs[1]}")).findtext(
@@ -880,9 +915,10 @@ def test_2_2_2_1_filters_combine_with_and(testapp: UWSTestApp, five_jobs: list[s
     assert listed(testapp, f"?AFTER={created}&PHASE=COMPLETED") == []
 
 
-def test_2_2_2_1_short_job_description_contents(testapp: UWSTestApp, five_jobs: list[str]) -> None:
+def test_2_2_2_1_short_job_description_contents(lists: Lists, five_jobs: list[str]) -> None:
     """2.2.2.1 and appendix A.3: each jobref links to the job, with its phase and the
     optional runId, ownerId and creationTime (which UWS 1.1 requires)."""
+    testapp = lists.testapp
     for ref in doc(testapp.get("/rest/echo")).iterfind("uws:jobref", NS):
         url = ref.get(XLINK_HREF)
         job = doc(testapp.get(url))
@@ -894,15 +930,17 @@ def test_2_2_2_1_short_job_description_contents(testapp: UWSTestApp, five_jobs: 
         assert ref.find("uws:ownerId", NS).get(XSI_NIL) == "true"
 
 
-def test_2_2_2_1_an_empty_list_is_a_valid_list(testapp: UWSTestApp) -> None:
+def test_2_2_2_1_an_empty_list_is_a_valid_list(lists: Lists) -> None:
     """2.2.2.1: "a list (which may be empty)"."""
+    testapp = lists.testapp
     root = doc(testapp.get("/rest/echo"))
     assert root.tag == f"{{{UWS_NS}}}jobs" and len(root) == 0
 
 
-def test_2_2_2_1_phase_filter_values_any_case(testapp: UWSTestApp, five_jobs: list[str]) -> None:
+def test_2_2_2_1_phase_filter_values_any_case(lists: Lists, five_jobs: list[str]) -> None:
     """2.2.2.1 gives PHASE values in upper case; the service also takes them (and the names
     PHASE, LAST, AFTER) in any case, as DALI asks of parameter names."""
+    testapp = lists.testapp
     assert listed(testapp, "?phase=completed") == [five_jobs[1]]
     assert listed(testapp, "?Last=1&Phase=Pending") == [five_jobs[3]]
     assert "PHASE" in testapp.get("/rest/echo?PHASE=RUNNING", status=400).text
