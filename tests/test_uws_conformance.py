@@ -287,6 +287,10 @@ def test_2_1_3_archived_jobs_keep_metadata_without_results(
         # 2.2.2.1: listed only when asked for by PHASE=ARCHIVED
         assert listed(testapp) == []
         assert listed(testapp, "?PHASE=ARCHIVED") == [job_id(url)]
+        assert app.registry.uws.service.destroy_expired() == 0  # archived once, then left
+        # 2.2.3.2: the client may still destroy it altogether.
+        testapp.delete(url, status=303)
+        testapp.get(url, status=404)
     finally:
         app.registry.uws.close()
 
@@ -550,7 +554,10 @@ def test_2_1_11_parameters_are_updated_but_not_created(testapp: UWSTestApp) -> N
     testapp.get(url + "/parameters/colour", status=404)
 
 
-@pytest.mark.parametrize("phase_now", ["QUEUED", "EXECUTING", "COMPLETED", "ABORTED", "HELD"])
+@pytest.mark.parametrize(
+    "phase_now",
+    ["QUEUED", "EXECUTING", "COMPLETED", "ERROR", "ABORTED", "HELD", "SUSPENDED", "ARCHIVED"],
+)
 def test_2_1_11_parameters_change_only_while_pending(
     app: Any, testapp: UWSTestApp, phase_now: str
 ) -> None:
@@ -766,6 +773,29 @@ def test_2_2_1_2_wait_minus_one_blocks_until_a_change(testapp: UWSTestApp) -> No
     job = doc(testapp.get(url, {"WAIT": "-1"}))
     assert 0.3 < time.monotonic() - started < 10
     assert job.findtext("uws:phase", namespaces=NS) == "ABORTED"
+
+
+def test_2_2_1_2_wait_and_phase_names_in_any_case(testapp: UWSTestApp) -> None:
+    """2.2.1.2 writes ?WAIT and ?PHASE; as every UWS parameter name (DALI), in any case."""
+    url = create(testapp)
+    threading.Timer(0.5, lambda: testapp.post(url, {"PHASE": "RUN"})).start()
+    started = time.monotonic()
+    job = doc(testapp.get(url, {"wait": "20", "phase": "pending"}))
+    assert 0.3 < time.monotonic() - started < 10
+    assert job.findtext("uws:phase", namespaces=NS) == "QUEUED"
+
+
+def test_2_2_1_2_a_job_destroyed_during_a_wait_ends_the_wait(testapp: UWSTestApp) -> None:
+    """2.2.1.2 and 2.2: a blocking GET on a job destroyed meanwhile ends at once (not a 500,
+    not a wait to the end). The deletion records ABORTED before it removes the job, so the
+    waiter sees that phase change (200) or, if it looks later, no job (404)."""
+    url = create(testapp)
+    threading.Timer(0.5, lambda: testapp.delete(url)).start()
+    started = time.monotonic()
+    response = testapp.get(url, {"WAIT": "20"}, status=(200, 404))
+    assert time.monotonic() - started < 10
+    if response.status_int == 200:
+        assert doc(response).findtext("uws:phase", namespaces=NS) == "ABORTED"
 
 
 def test_2_2_1_2_wait_must_be_an_integer(testapp: UWSTestApp) -> None:
