@@ -584,6 +584,32 @@ def test_2_2_3_1_1_inline_upload_is_by_reference_and_served(testapp: UWSTestApp)
     assert testapp.get(param.text).body == b"one two\n"
 
 
+def test_2_2_3_1_1_inline_upload_named_by_the_param_uri_scheme(testapp: UWSTestApp) -> None:
+    """2.2.3.1.1: "the formal value of the parameter being a byReference type using the
+    special URI scheme "param" with the path part of the URI matching the name attribute of
+    the multipart/form-data encoding content part": infile=param:data with a part "data"."""
+    url = testapp.post(
+        "/rest/wordcount",
+        {"infile": "param:data"},
+        upload_files=[("data", "a.txt", b"one two\n")],
+        status=303,
+    ).location
+    params = doc(testapp.get(url)).findall("uws:parameters/uws:parameter", NS)
+    assert [(p.get("id"), p.get("byReference")) for p in params] == [("infile", "true")]
+    assert testapp.get(url + "/parameters/infile").body == b"one two\n"
+    # The same in a later POST to the job's parameters, while it is PENDING (2.1.11).
+    testapp.post(
+        url + "/parameters",
+        {"infile": "PARAM:other"},
+        upload_files=[("other", "b.txt", b"three\n")],
+        status=303,
+    )
+    assert testapp.get(url + "/parameters/infile").body == b"three\n"
+    # A reference to no part is still a value that is not a file: 400 naming the parameter.
+    bad = testapp.post("/rest/wordcount", {"infile": "param:nosuch"}, status=400)
+    assert "infile" in bad.text
+
+
 def test_2_2_3_1_job_control_parameters_in_the_creation_post(testapp: UWSTestApp) -> None:
     """2.2.3.1: the initial POST "may contain job control parameters"; "?PHASE=RUN query
     part to the job creation URL"."""
