@@ -451,6 +451,21 @@ def test_2_2_3_1_a_refused_creation_is_403(settings: dict[str, Any]) -> None:
         app.registry.uws.close()
 
 
+def test_2_2_3_1_a_creation_over_the_quota_is_403(settings: dict[str, Any]) -> None:
+    """2.2.3.1: a job the service rejects for want of resources (uws.quota.active_jobs) is
+    a 403, and no job is left behind."""
+    from uws_pyramid import main
+
+    app = main({}, **{**settings, "uws.quota.active_jobs": "1"})
+    try:
+        testapp = UWSTestApp(app)
+        first = create(testapp)
+        assert "quota" in testapp.post("/rest/echo", {}, status=403).text.lower()
+        assert listed(testapp) == [job_id(first)]
+    finally:
+        app.registry.uws.close()
+
+
 # -- 2.1.9 RunId -------------------------------------------------------------------------------
 
 
