@@ -116,6 +116,22 @@ def test_2_1_3_a_held_job_runs_when_the_client_asks_again(
     assert manager.submitted == [job_id(url)]
 
 
+def test_2_1_3_a_suspended_job_resumes_executing_by_itself(
+    testapp: UWSTestApp, manager: HoldingManager
+) -> None:
+    """2.1.3 SUSPENDED: "The UWS will automatically resume the job into the EXECUTING phase
+    without any intervention"; its startTime stays the first start."""
+    url = create(testapp, PHASE="RUN")
+    manager.context.started(job_id(url), start_time=datetime.now(timezone.utc))
+    first_start = doc(testapp.get(url)).findtext("uws:startTime", namespaces=NS)
+    manager.context.suspended(job_id(url), {"reason": "preempted"})
+    assert phase(testapp, url) == "SUSPENDED"
+    manager.context.started(job_id(url))
+    job = doc(testapp.get(url))
+    assert job.findtext("uws:phase", namespaces=NS) == "EXECUTING"
+    assert job.findtext("uws:startTime", namespaces=NS) == first_start
+
+
 @pytest.mark.parametrize("shown", ["UNKNOWN", "HELD", "SUSPENDED", "ARCHIVED"])
 def test_2_1_3_every_phase_of_the_recommendation_is_shown(
     app: Any, testapp: UWSTestApp, shown: str
@@ -771,7 +787,7 @@ def test_2_2_1_2_wait_must_return_after_the_given_seconds(testapp: UWSTestApp) -
     url = create(testapp)
     started = time.monotonic()
     testapp.get(url, {"WAIT": "1"})
-    assert 0.9 <= time.monotonic() - started < 5
+    assert 0.9 <= time.monotonic() - started < 8
 
 
 @pytest.mark.parametrize(
@@ -786,7 +802,7 @@ def test_2_2_1_2_wait_returns_at_once_outside_active_phases(
     set_phase(app, url, Phase(inactive))
     started = time.monotonic()
     testapp.get(url, {"WAIT": "20"})
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # of 20: at once, with room for a loaded host
 
 
 def test_2_2_1_2_wait_with_another_phase_returns_at_once(
@@ -797,7 +813,7 @@ def test_2_2_1_2_wait_with_another_phase_returns_at_once(
     url = create(testapp, PHASE="RUN")  # QUEUED
     started = time.monotonic()
     testapp.get(url, {"WAIT": "20", "PHASE": "PENDING"})
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # of 20: at once, with room for a loaded host
     threading.Timer(0.5, lambda: manager.finish(job_id(url))).start()
     started = time.monotonic()
     job = doc(testapp.get(url, {"WAIT": "20", "PHASE": "QUEUED"}))
@@ -853,7 +869,7 @@ def test_2_2_1_2_wait_is_restricted_to_the_job_endpoint(testapp: UWSTestApp) -> 
     url = create(testapp)
     started = time.monotonic()
     assert testapp.get(url + "/phase", {"WAIT": "20"}).text == "PENDING"
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # of 20: at once, with room for a loaded host
 
 
 # -- 2.2.2.1 Job list ----------------------------------------------------------------------------
@@ -865,12 +881,16 @@ class Lists:
     testapp: UWSTestApp
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "memory"])
 def lists(request: pytest.FixtureRequest, settings: dict[str, Any]) -> Iterator[Lists]:
-    """The job list on each storage (their SQL differs: sql/listing.py)."""
+    """The job list on each storage (their SQL differs: sql/listing.py; the example plugin
+    uws_memory filters in Python)."""
     from uws_pyramid import main
 
     with contextlib.ExitStack() as stack:
+        if request.param == "memory":
+            settings = {**settings, "uws.storage": "memory"}
+            del settings["uws.storage.path"]
         if request.param == "postgres":
             admin = request.getfixturevalue("postgres_admin_url")
             url = stack.enter_context(temporary_database(admin))
