@@ -734,9 +734,18 @@ def test_2_2_1_1_version_attribute_is_1_1(testapp: UWSTestApp) -> None:
     assert doc(testapp.get("/rest/echo?PHASE=PENDING&LAST=1")).get("version") == "1.1"
 
 
-def test_2_2_1_1_vosi_capabilities_name_uws_1_1(testapp: UWSTestApp) -> None:
-    """2.2.1.1: the standardID "ivo://ivoa.net/std/UWS#rest-1.1" in VOSI capabilities."""
-    assert "ivo://ivoa.net/std/UWS#rest-1.1" in testapp.get("/capabilities").text
+def test_2_2_1_1_vosi_capabilities_name_uws_1_1_and_the_job_lists(testapp: UWSTestApp) -> None:
+    """2.2.1.1: the standardID "ivo://ivoa.net/std/UWS#rest-1.1" in VOSI capabilities;
+    2.2.1: the job list's absolute URI "should be given as the access URL"."""
+    caps = doc(testapp.get("/capabilities"))
+    urls = [
+        c.findtext("interface/accessURL")
+        for c in caps.iterfind("capability")
+        if c.get("standardID") == "ivo://ivoa.net/std/UWS#rest-1.1"
+    ]
+    assert urls == [f"http://localhost/rest/{t}" for t in ("echo", "fail", "sleep", "wordcount")]
+    for url in urls:
+        assert doc(testapp.get(url)).tag == f"{{{UWS_NS}}}jobs"
 
 
 @pytest.mark.parametrize(
