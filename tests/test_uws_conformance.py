@@ -548,12 +548,15 @@ def test_2_1_10_the_client_cannot_add_update_or_delete_results(testapp: UWSTestA
     """2.1.10: results "may be read but not updated or deleted. The client cannot add
     anything to the Results List"; 2.2.3.2: "No other resource ... may be directly deleted"."""
     url = create(testapp)
-    testapp.post(url + "/results", {"x": "1"}, status=405)
-    testapp.put(url + "/results", "x", status=405)
-    testapp.delete(url + "/results", status=405)
-    testapp.delete(url + "/results/output", status=405)
-    for prop in ("parameters", "executionduration", "destruction", "owner", "quote"):
-        testapp.delete(f"{url}/{prop}", status=405)
+    # 405 with the resource's own methods in Allow (RFC 9110): no POST on read-only ones.
+    for method in ("post", "put", "delete"):
+        for prop in ("results", "owner", "quote", "error"):
+            response = getattr(testapp, method)(f"{url}/{prop}", status=405)
+            assert response.headers["Allow"] == "GET, HEAD"
+    assert testapp.delete(url + "/results/output", status=405).headers["Allow"] == "GET, HEAD"
+    for prop in ("parameters", "executionduration", "destruction", "phase"):
+        response = testapp.delete(f"{url}/{prop}", status=405)
+        assert response.headers["Allow"] == "GET, HEAD, POST"
 
 
 # -- 2.1.11 / 2.2.2.4 / 2.2.3.1.1 Parameters ---------------------------------------------------
@@ -586,7 +589,8 @@ def test_2_1_11_post_to_one_parameter_is_not_a_uws_binding(testapp: UWSTestApp) 
     """2.1.11 names POST to the job or to /parameters, and PUT to /parameters/(name). The
     service's choice: a POST to /parameters/(name) is 405 (its Allow names GET and PUT)."""
     url = create(testapp, message="one")
-    testapp.post(url + "/parameters/message", {"message": "two"}, status=405)
+    response = testapp.post(url + "/parameters/message", {"message": "two"}, status=405)
+    assert response.headers["Allow"] == "GET, HEAD, PUT"
     assert testapp.get(url + "/parameters/message").text == "one"
 
 
