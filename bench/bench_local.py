@@ -4,7 +4,9 @@ Target (issue 14): 1,000 echo jobs at max_running = 8, create to COMPLETED, >= 1
 ``--jobs 1000 --max-running 8 --no-idle``.
 
 Reports jobs/s completed and the median and p99 of RUN-to-EXECUTING and RUN-to-COMPLETED
-(RUN is sent with the creation POST; start and end times are the server's own).
+(RUN is sent with the creation POST; start and end times are the server's own), and the
+CPU time per job of the server and of the job processes it waited for (figures that resist
+the machine's other load better than jobs/s).
 Usage: python bench/bench_local.py [--jobs 500] [--clients 8] [--sandbox bwrap|none]
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -50,6 +53,17 @@ def job(url: str) -> dict[str, object]:
         return json.loads(response.read())
 
 
+FINAL = ("COMPLETED", "ERROR", "ABORTED")
+
+
+def final(url: str) -> dict[str, object]:
+    """The job once it has ended (WAIT until then)."""
+    doc = job(url)
+    while doc["phase"] not in FINAL:
+        doc = job(f"{url}?WAIT=30")
+    return doc
+
+
 def seconds(text: object) -> float:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
 
@@ -74,31 +88,42 @@ def run(max_running: int, count: int, clients: int) -> None:
             "uws.background": "false",
             "uws.manager.sandbox": SANDBOX,
         }
-        with uws_server(settings, threads=16) as base:
+        with uws_server(settings, threads=16, with_pid=True) as (base, pid):
+            cpu0 = cpu_seconds(pid)
             t0 = time.time()
             with ThreadPoolExecutor(clients) as pool:
                 submitted = list(pool.map(lambda _: submit(base), range(count)))
-            pending = dict(submitted)
-            done: dict[str, dict[str, object]] = {}
-            while pending:
-                for url in list(pending):
-                    doc = job(f"{url}?WAIT=5" if len(pending) == 1 else url)
-                    if doc["phase"] in ("COMPLETED", "ERROR", "ABORTED"):
-                        done[url] = doc
-                        pending.pop(url)
-                time.sleep(0.2)
+            # One blocking WAIT per unfinished job, oldest first (jobs start in that order):
+            # a poll of every job several times a second would load the server it measures.
+            done = {url: final(url) for url, _ in submitted}
             sent = dict(submitted)
             bad = [d for d in done.values() if d["phase"] != "COMPLETED"]
             ends = [seconds(d["endTime"]) for d in done.values()]
             to_exec = [seconds(d["startTime"]) - sent[u] for u, d in done.items()]
             to_done = [seconds(d["endTime"]) - sent[u] for u, d in done.items()]
             rate = count / (max(ends) - t0)
+            server, jobs = (b - a for a, b in zip(cpu0, cpu_seconds(pid)))
             print(
                 f"max_running={max_running}: {count} jobs, {len(bad)} not COMPLETED, "
                 f"{rate:.1f} jobs/s; RUN->EXECUTING median {statistics.median(to_exec) * 1000:.0f} ms "
                 f"p99 {percentile(to_exec, 99) * 1000:.0f} ms; RUN->COMPLETED median "
                 f"{statistics.median(to_done) * 1000:.0f} ms p99 {percentile(to_done, 99) * 1000:.0f} ms"
             )
+            print(
+                f"  CPU per job: server {server / count * 1000:.1f} ms, job processes (wrapper, "
+                f"sandbox, script) {jobs / count * 1000:.1f} ms; load average {load_average()}"
+            )
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds of a process and of its children it has waited for (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = [int(v) / os.sysconf("SC_CLK_TCK") for v in fields[11:15]]
+    return ticks[0] + ticks[1], ticks[2] + ticks[3]
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def idle(count: int = 20) -> None:
@@ -117,9 +142,7 @@ def idle(count: int = 20) -> None:
             to_exec, to_done = [], []
             for _ in range(count):
                 url, sent = submit(base)
-                doc = job(url)
-                while doc["phase"] not in ("COMPLETED", "ERROR", "ABORTED"):
-                    doc = job(f"{url}?WAIT=10")
+                doc = final(url)
                 to_exec.append(seconds(doc["startTime"]) - sent)
                 to_done.append(seconds(doc["endTime"]) - sent)
             print(

@@ -11,6 +11,7 @@ Usage: python bench/bench_sqlite_load.py [--clients 16] [--seconds 10]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -25,6 +26,12 @@ from loadgen import latencies, uws_server  # noqa: E402
 
 def create_and_run(i: int) -> tuple[str, str, bytes]:
     return "POST", "/rest/echo", b"message=bench&PHASE=RUN"
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds of a server process itself (not the jobs it ran), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def report(what: str, times: list[float], seconds: float, p99_target: float) -> None:
@@ -49,15 +56,24 @@ def main() -> None:
     for processes, target in ((1, 0.3), (2, 0.5)):
         with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
             settings = {**sqlite_settings(tmp), "uws.manager.max_running": "8"}
-            bases = [
-                stack.enter_context(uws_server(settings, threads=16)) for _ in range(processes)
+            servers = [
+                stack.enter_context(uws_server(settings, threads=16, with_pid=True))
+                for _ in range(processes)
             ]
-            times = latencies(bases, create_and_run, args.clients, args.seconds)
+            before = [cpu_seconds(pid) for _, pid in servers]
+            times = latencies(
+                [base for base, _ in servers], create_and_run, args.clients, args.seconds
+            )
+            cpu = sum(cpu_seconds(pid) for _, pid in servers) - sum(before)
         report(
             f"{processes} server process{'es' if processes > 1 else ''}",
             times,
             args.seconds,
             target,
+        )
+        print(
+            f"    server CPU {cpu / len(times) * 1000:.1f} ms per creation (the manager's work "
+            f"included); load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
         )
 
 

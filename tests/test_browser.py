@@ -1028,6 +1028,9 @@ def test_a_finished_jobs_page_shows_its_provenance_graph(browser: Browser, base:
         )
     )
     assert graph.get_attribute("src").endswith("/provenance?format=svg")
+    # Beside it, each result's media type and size (the job's end computed it: "graph me\n").
+    output = browser.css("details.result[data-result='output'] summary .muted")
+    assert output.text == "text/plain · 9 B"
     links = {
         a.text: a.get_attribute("href")
         for a in browser.driver.find_elements("css selector", "#provenance-links a")

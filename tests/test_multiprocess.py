@@ -75,8 +75,9 @@ def test_wait_in_one_process_wakes_on_a_change_in_the_other(servers: tuple[Serve
     wait_for_abort(a, b), wait_for_abort(b, a)  # warm-up: first requests, pooled connections
     # Each figure is an upper bound: it includes the ABORT request itself.
     latencies = [wait_for_abort(*((a, b) if n % 2 else (b, a))) for n in range(6)]
-    # Polling once a second would show up as hundreds of milliseconds.
-    assert max(latencies) < 0.1, latencies
+    # Polling once a second would put most of them in the hundreds of milliseconds; the median
+    # (not the max) keeps one request delayed by a loaded machine from failing the test.
+    assert sorted(latencies)[len(latencies) // 2] < 0.1, latencies
 
 
 def test_job_created_in_a_is_visible_runnable_deletable_in_b(servers: tuple[Server, ...]) -> None:

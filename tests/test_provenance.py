@@ -3,6 +3,7 @@ the prov library, the SVG graph, a script's own file, and the ProvSAP-like chain
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -17,17 +18,21 @@ from prov.model import (
     ProvAgent,
     ProvDocument,
     ProvEntity,
+    ProvGeneration,
     ProvUsage,
 )
 
-from uws_pyramid.jdl.model import ParameterSpec, ResultSpec
+from uws_pyramid.jdl.model import JobDescription, ParameterSpec, ResultSpec, UsedSpec
+from uws_pyramid.jobs import Job, Phase, Result
 from uws_pyramid.provenance import formats
+from uws_pyramid.provenance.document import JobFacts, Service, add_job, new_document
 from uws_pyramid.testing import EXAMPLE_JDL, write_job_type
 from uws_pyramid.web import provenance as provenance_views
 
 from .conftest import UWSTestApp, add_user, require_services
 
 BASE = "http://localhost/"
+OPUS = Path(__file__).parent / "data" / "opus"
 GOOD = (
     '{"prefix": {"ex": "http://example.org/"}, "entity": {"ex:catalogue": {"ex:version": "1.2"}}}'
 )
@@ -52,6 +57,8 @@ def settings(settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     provenance."""
     jdl = tmp_path / "jdl"
     shutil.copytree(EXAMPLE_JDL, jdl)
+    shutil.copy(OPUS / "lightcurve_vot.xml", jdl)
+    shutil.copy(OPUS / "scripts" / "lightcurve.sh", jdl / "scripts")
     modes = ("none", "good", "bad", "big", "link", "bundle", "control")
     write_job_type(
         jdl,
@@ -104,6 +111,15 @@ def records(doc: ProvDocument, kind: type) -> dict[str, Any]:
 def attribute(record: Any, name: str) -> Any:
     values = {str(k): v for k, v in record.attributes}
     return values.get(name)
+
+
+def roles(doc: ProvDocument, kind: type) -> dict[str, set[str]]:
+    """The roles of the used (ProvUsage) or generated (ProvGeneration) entities, by entity."""
+    position = 1 if kind is ProvUsage else 0
+    return {
+        str(r.formal_attributes[position][1]): {str(v) for v in r.get_attribute(PROV_ROLE)}
+        for r in doc.get_records(kind)
+    }
 
 
 def test_a_finished_job_is_an_activity_with_its_inputs_results_and_agents(
@@ -230,6 +246,69 @@ def test_an_uploaded_file_is_an_entity_with_its_name_and_size(testapp: UWSTestAp
     assert upload.get_attribute(PROV_VALUE) == set()  # the file's content is not in it
 
 
+def test_each_result_entity_carries_its_url_size_type_and_digest(testapp: UWSTestApp) -> None:
+    job_id = run(testapp, "echo", message="measured")
+    url = f"/rest/echo/{job_id}"
+    listed = testapp.get(url + "/results", headers={"Accept": "application/json"}).json
+    body = testapp.get(url + "/provenance").body
+    for doc in (parse(body), parse(testapp.get(url + "/provenance?format=xml").body, "xml")):
+        entities = records(doc, ProvEntity)
+        for result in listed["results"]:
+            entity = entities[f"service:rest/echo/{job_id}/results/{result['id']}"]
+            assert (
+                attribute(entity, "prov:location")
+                == f"{BASE}rest/echo/{job_id}/results/" + (result["id"])
+            )
+            assert attribute(entity, "voprov:content_size") == result["size"]
+            assert attribute(entity, "voprov:content_type") == result["mimeType"]
+            assert attribute(entity, "uws:sha256") == result["sha256"]
+            assert len(result["sha256"]) == 64
+    # As computed when the job ended: the file's SHA-256 now is the same.
+    output = testapp.get(url + "/results/output").body
+    entity = records(parse(body), ProvEntity)[f"service:rest/echo/{job_id}/results/output"]
+    assert attribute(entity, "uws:sha256") == hashlib.sha256(output).hexdigest()
+
+
+def test_a_votable_description_gives_the_roles_and_the_pattern_results_declarations(
+    testapp: UWSTestApp,
+) -> None:
+    """OPUS's Used and Generated groups: the used file in its declared role and content type,
+    each file of the ``plot_*.png`` pattern in the role and description of its declaration."""
+    rows = "time,flux\n" + "".join(f"{t * 0.1:.1f},{1 + (t % 7) / 10}\n" for t in range(100))
+    job_id = run(testapp, "lightcurve", [("infile", "lc.csv", rows.encode())], period="0.7")
+    url = f"/rest/lightcurve/{job_id}"
+    job = testapp.get(url, headers={"Accept": "application/json"}).json
+    assert job["phase"] == "COMPLETED", job.get("errorSummary")
+    doc = parse(testapp.get(url + "/provenance").body)
+    here = f"service:rest/lightcurve/{job_id}"
+    entities = records(doc, ProvEntity)
+    used = roles(doc, ProvUsage)
+    assert used[f"{here}/parameters/infile"] == {"light curve"}
+    infile = entities[f"{here}/parameters/infile"]
+    assert attribute(infile, "voprov:content_type") == "text/csv"
+    assert attribute(infile, "voprov:description") == "The light curve that was folded"
+    assert attribute(infile, "voprov:content_size") == len(rows)
+    # Parameters outside the Used group are still used, each in the role of its name.
+    assert used[f"{here}/parameters/period"] == {"period"}
+    assert attribute(entities[f"{here}/parameters/period"], "prov:value") == "0.7"
+    generated = roles(doc, ProvGeneration)
+    plots = [r for r in job["results"] if r["id"].startswith("plots_")]
+    assert [r["id"] for r in plots] == ["plots_plot_folded.png", "plots_plot_raw.png"]
+    for result in plots:
+        name = f"{here}/results/{result['id']}"
+        assert generated[name] == {"plot"}
+        entity = entities[name]
+        assert attribute(entity, "voprov:description") == "One plot per requested view"
+        assert attribute(entity, "voprov:content_type") == "image/png" == result["mimeType"]
+        assert attribute(entity, "uws:sha256") == result["sha256"]
+        assert result["description"] == "One plot per requested view"
+    assert generated[f"{here}/results/folded"] == {"folded light curve"}
+    assert generated[f"{here}/results/stdout"] == {"stdout"}
+    # The same in PROV-XML, read back.
+    xml = parse(testapp.get(url + "/provenance?format=xml").body, "xml")
+    assert roles(xml, ProvGeneration)[f"{here}/results/plots_plot_raw.png"] == {"plot"}
+
+
 def test_the_scripts_file_is_merged_in_a_bundle(testapp: UWSTestApp) -> None:
     need_graphviz()
     job_id = run(testapp, "scripted", mode="good")
@@ -304,6 +383,16 @@ def test_the_chain_back_and_forward(testapp: UWSTestApp) -> None:
     doc = parse(testapp.get(f"/provenance?ID={b}").body)
     link = f"service:rest/echo/{a}/results/output"
     assert attribute(records(doc, ProvEntity)[link], "voprov:content_type") == "text/plain"
+    # b's own document describes the result it used as a's does (one entity once merged).
+    produced = testapp.get(f"/rest/echo/{a}/results", headers={"Accept": "application/json"})
+    output = next(r for r in produced.json["results"] if r["id"] == "output")
+    for document in (doc, parse(testapp.get(f"/rest/echo/{b}/provenance").body)):
+        entity = records(document, ProvEntity)[link]
+        assert attribute(entity, "uws:sha256") == output["sha256"]
+        assert attribute(entity, "voprov:content_size") == output["size"]
+        assert attribute(entity, "prov:location") == f"{BASE}rest/echo/{a}/results/output"
+        assert roles(document, ProvUsage)[link] == {"message"}
+        assert len(records(document, ProvEntity)[link].get_attribute("uws:sha256")) == 1
     provn = doc.get_provn()
     assert f"used(service:rest/echo/{b}, {link}" in provn
     assert f"wasGeneratedBy({link}, service:rest/echo/{a}" in provn
@@ -387,11 +476,17 @@ def test_the_chain_stops_at_other_users_jobs(app: Any) -> None:
     back = bob.get(f"/provenance?ID={b}&DEPTH=ALL")
     assert activities(back.body) == {b}
     assert b"alice" not in back.body  # neither a's activity, nor its owner, nor its message
+    # Nor what a's job recorded of its result: bob's document names it only by its URL.
+    link = records(parse(back.body), ProvEntity)[f"service:rest/echo/{a}/results/output"]
+    assert attribute(link, "uws:sha256") is None and attribute(link, "voprov:content_size") is None
     assert activities(alice.get(f"/provenance?ID={a}&DIRECTION=FORWARD").body) == {a}
     admin = UWSTestApp(app)
     add_user(app, "root", "root-secret-12", "admin")
     admin.authorization = ("Basic", ("root", "root-secret-12"))
-    assert activities(admin.get(f"/provenance?ID={b}").body) == {a, b}
+    seen = admin.get(f"/provenance?ID={b}").body
+    assert activities(seen) == {a, b}
+    link = records(parse(seen), ProvEntity)[f"service:rest/echo/{a}/results/output"]
+    assert attribute(link, "uws:sha256") is not None
     assert json.loads(admin.get(f"/provenance?ID={a}&DIRECTION=FORWARD").body)["activity"]
 
 
@@ -464,3 +559,42 @@ def test_a_job_whose_type_is_gone_keeps_its_provenance(
     assert f"service:rest/scripted/{job_id}/parameters/mode" in records(doc, ProvEntity)
     assert "service:jdl/scripted" not in records(doc, ProvEntity)
     assert len(doc.bundles) == 1  # the script's file is still there
+
+
+def test_used_entities_of_a_description_without_and_with_a_parameter() -> None:
+    """An entity the description names without a parameter (a calibration file) is used in its
+    role with what the description says of it; a result of another job given to a parameter of
+    the Used group keeps its own attributes, the declared ones go on the usage."""
+    jd = JobDescription(
+        "calib",
+        parameters=(ParameterSpec("image"),),
+        used=(
+            UsedSpec("image", ref="image", role="science frame", content_type="image/fits"),
+            UsedSpec(
+                "flat",
+                role="flat field",
+                description="The night's flat",
+                default="flat-2024",
+                url="http://archive.example/flat.fits",
+            ),
+        ),
+    )
+    given = f"{BASE}rest/echo/p1/results/output"
+    job = Job("j1", "calib", phase=Phase.COMPLETED, parameters={"image": given})
+    output = Result("output", "out.txt", "text/plain", 5, "ab" * 32)
+    service = Service((BASE,))
+    doc = new_document(service)
+    add_job(doc, JobFacts(job, jd, inputs={"rest/echo/p1/results/output": output}), service)
+    doc = parse(doc.serialize(format="json"))
+    entities, used = records(doc, ProvEntity), roles(doc, ProvUsage)
+    flat = entities["service:rest/calib/j1/used/flat"]
+    assert used["service:rest/calib/j1/used/flat"] == {"flat field"}
+    assert attribute(flat, "prov:location") == "http://archive.example/flat.fits"
+    assert attribute(flat, "voprov:id") == "flat-2024"
+    assert attribute(flat, "voprov:description") == "The night's flat"
+    result = entities["service:rest/echo/p1/results/output"]
+    assert used["service:rest/echo/p1/results/output"] == {"science frame"}
+    assert attribute(result, "voprov:content_type") == "text/plain"
+    assert attribute(result, "uws:sha256") == "ab" * 32
+    (usage,) = [u for u in doc.get_records(ProvUsage) if "p1" in str(u.formal_attributes[1][1])]
+    assert attribute(usage, "voprov:content_type") == "image/fits"

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from uws_pyramid.jdl.model import ParameterSpec, ResultSpec
 from uws_pyramid.testing import write_job_type
+from uws_pyramid.web.xml import CUSTOM_NS, UWS_NS
 
 from .conftest import UWSTestApp
 
@@ -56,6 +58,12 @@ def jdl(tmp_path: Path) -> Path:
         'printf "$lines" > uws_results.tsv\nprintf data > data.txt; ln -s /etc/hostname link.txt\n',
         parameters=[ParameterSpec("lines", required=True)],
         results=[ResultSpec("data", "text/plain", "data.txt")],
+    )
+    write_job_type(
+        directory,
+        "late",  # its report under another name, listed in the manifest by its declared id
+        "printf '<p>done</p>' > other.html\nprintf 'report\\tother.html\\n' > uws_results.tsv\n",
+        results=[ResultSpec("report", "text/html", "report.html", "The report", required=True)],
     )
     write_job_type(
         directory,
@@ -111,6 +119,25 @@ def test_results_carry_size_type_digest_and_stable_glob_ids(testapp: UWSTestApp)
     # The XML document (validated against the XSD by UWSTestApp) has size and mime-type.
     xml = testapp.get(url + "/results").text
     assert 'id="tiles_tile_2.fits"' in xml and 'size="6" mime-type="image/fits"' in xml
+    # Each file of the pattern shows its declaration's description, in the one namespace
+    # UWS 1.1 lets a result's attributes come from.
+    descriptions = {
+        element.get("id"): element.get(f"{{{CUSTOM_NS}}}description")
+        for element in etree.fromstring(xml.encode()).iter(f"{{{UWS_NS}}}result")
+    }
+    assert descriptions["tiles_tile_1.fits"] == descriptions["tiles_tile_3.fits"] == "One tile"
+    assert descriptions["note"] == "What the run noticed" and descriptions["stdout"] is None
+
+
+def test_a_manifest_line_with_a_declared_id_is_that_result(testapp: UWSTestApp) -> None:
+    """The script made the required result under another name and listed it by its id: the
+    job is COMPLETED and the result has its declaration's type and description."""
+    url, job = run(testapp, "late")
+    assert job["phase"] == "COMPLETED", job.get("errorSummary")
+    report = next(r for r in job["results"] if r["id"] == "report")
+    assert (report["mimeType"], report["description"]) == ("text/html", "The report")
+    assert testapp.get(url + "/results/report").content_type == "text/html"
+    assert 'uwsc:description="The report"' in testapp.get(url + "/results").text
 
 
 def test_a_result_has_a_strong_etag_and_digest_and_answers_304(testapp: UWSTestApp) -> None:

@@ -46,7 +46,13 @@ class NotFound(UWSError):
 
 
 class MethodNotAllowed(UWSError):
+    """``allow``: the methods of this resource, when not those of its whole route."""
+
     status = 405
+
+    def __init__(self, message: str, allow: str | None = None) -> None:
+        super().__init__(message)
+        self.allow = allow
 
 
 class Conflict(UWSError):

@@ -123,7 +123,11 @@ class ManagerContext:
             start_time=start_time,
             job_info=job_info,
         )
-        facts["error"] = ending.error  # a COMPLETED job has none
+        error = ending.error  # a COMPLETED job has none
+        if error is None and ending.outcome == Phase.ERROR:
+            # UWS 1.1 section 2.2.2.5: an ERROR job should carry an errorSummary (and /error).
+            error = ErrorSummary("the job failed without saying why")
+        facts["error"] = error
         return self.apply(Event.ENDED, job_id, facts, outcome=ending.outcome)
 
     def failed_to_start(self, job_id: str, reason: str) -> Job | None:
@@ -176,6 +180,12 @@ class Manager(ABC):
     def bind(self, context: ManagerContext) -> None:
         """Called once at start-up, before any request; may start background threads."""
         self.context = context
+
+    def claim(self, job: Job) -> Mapping[str, Any]:
+        """jobInfo to store with a job about to be recorded QUEUED for this manager, in
+        the creation's own transaction: a manager that takes a job in hand by naming
+        itself in its jobInfo (an ``accepted`` report) can then skip that write."""
+        return {}
 
     @abstractmethod
     def submit(self, job: Job) -> None:

@@ -250,7 +250,10 @@ class JobService:
         if run:
             # Inserted QUEUED, in one transaction with the running quota's check: no outage
             # can leave a PENDING job behind that the client asked to run and never heard of.
-            job = job.changed(phase=Phase.QUEUED)
+            # The manager's claim too: one write less than an ``accepted`` report after.
+            job = job.changed(
+                phase=Phase.QUEUED, job_info={**job.job_info, **self.manager.claim(job)}
+            )
         quotas = self._active_quota + (self._running_quota if run else ())
         try:
             self._store_uploads(job.job_id, sub)

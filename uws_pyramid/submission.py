@@ -39,6 +39,25 @@ class Submission:
         return bool(self.parameters or self.uploads)
 
 
+#: UWS 1.1 section 2.2.3.1.1: the value ``param:<part>`` names the multipart part that
+#: holds a parameter's content.
+PARAM_SCHEME = "param:"
+
+
+def resolve_inline(sub: Submission) -> None:
+    """Give each file that a parameter refers to as ``param:<part>`` that parameter's name
+    (a part referred to by no parameter keeps its own name, as before)."""
+    parts = {upload.name: i for i, upload in enumerate(sub.uploads)}
+    for name, value in list(sub.parameters.items()):
+        if value[: len(PARAM_SCHEME)].lower() != PARAM_SCHEME:
+            continue
+        index = parts.pop(value[len(PARAM_SCHEME) :], None)
+        if index is not None:
+            upload = sub.uploads[index]
+            sub.uploads[index] = Upload(name, upload.filename, upload.stream)
+            del sub.parameters[name]
+
+
 def check_limits(sub: Submission, settings: UWSSettings) -> None:
     """Refuse a request with too many values, or too long a value, before it is parsed
     further (distinct names are counted: a repeated name keeps only its last value)."""

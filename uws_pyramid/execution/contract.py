@@ -88,12 +88,33 @@ def prepare(job: Job, job_dir: JobDir, path: str = wrapper.DEFAULT_PATH) -> None
     write_private(job_dir.job_file, data)
 
 
+#: Imports the wrapper from the folder of the file given as first argument and runs it: an
+#: imported module's bytecode is cached (``__pycache__``, written when the server imports it),
+#: a script given as a file is compiled at every start (~2 ms of CPU of every job's ~16).
+#: -B: never writes a cache itself (a copy beside a batch job's files stays alone).
+BOOT = (
+    "import sys;sys.path.append(sys.argv[1].rpartition('/')[0]);"
+    "import wrapper;sys.exit(wrapper.main(sys.argv[2:]))"
+)
+
+
 def wrapper_command(job_dir: JobDir, script: Path, python: str = sys.executable) -> list[str]:
     """The command that runs the job: an argument list, never a shell string.
 
-    The wrapper runs as a file in isolated mode without site packages: it needs only the
-    standard library, so it starts in milliseconds and does not import the server."""
-    return [python, "-I", "-S", str(WRAPPER_SCRIPT), str(job_dir.path), str(script)]
+    The wrapper runs in isolated mode without site packages: it needs only the standard
+    library, so it starts in milliseconds and does not import the server. Its file stays
+    on the command line (``is_running`` looks for it there)."""
+    return [
+        python,
+        "-I",
+        "-S",
+        "-B",
+        "-c",
+        BOOT,
+        str(WRAPPER_SCRIPT),
+        str(job_dir.path),
+        str(script),
+    ]
 
 
 def environment(job: Job, job_dir: JobDir, path: str = wrapper.DEFAULT_PATH) -> dict[str, str]:

@@ -5,15 +5,20 @@ results file): one result a line, tab-separated fields ``id``, ``file`` and, opt
 media type and a description. Blank lines and lines starting with ``#`` are skipped. The id
 follows the rules of declared result ids; the file is a plain file of the job's own, given
 relative to the working directory. A fault names the line; the caller makes it the job's error.
+
+A line whose id is that of a result the description declares, and whose file the job did not
+produce by the declared name or pattern, is that result: it takes the declaration's media type
+and description where the line gives none, and counts for a ``required`` one.
 """
 
 from __future__ import annotations
 
 import logging
 import mimetypes
+from collections.abc import Mapping
 from pathlib import Path
 
-from ..jdl.model import MIME_TYPE, RESULT_ID, is_pattern, safe_relative
+from ..jdl.model import MIME_TYPE, RESULT_ID, ResultSpec, is_pattern, safe_relative
 from ..jobs import Result
 from . import jobfiles
 from .wrapper import META
@@ -32,9 +37,10 @@ class ManifestError(ValueError):
     """A manifest that cannot be used; the message names the file and the line."""
 
 
-def read_manifest(root: Path) -> list[Result]:
+def read_manifest(root: Path, declared: Mapping[str, ResultSpec] = {}) -> list[Result]:
     """The results a job's manifest lists (none without a manifest), each with its size and
-    digest; ManifestError for the first fault."""
+    digest; ManifestError for the first fault. ``declared``: the declarations the job left
+    unproduced, by lower-case id (module docstring)."""
     try:
         data, size = jobfiles.read_file(root, MANIFEST, MAX_MANIFEST_BYTES)
     except FileNotFoundError:
@@ -55,13 +61,21 @@ def read_manifest(root: Path) -> list[Result]:
         if len(results) >= MAX_ENTRIES:
             raise ManifestError(f"{where}: more than {MAX_ENTRIES} results")
         rid, relative, mime_type, description = _fields(line, where)
+        spec = declared.get(rid.lower())
+        if not mime_type:
+            guessed = mimetypes.guess_type(relative)[0] or _DEFAULT_TYPE
+            mime_type = spec.mime_type if spec is not None else guessed
         try:
             size, digest = jobfiles.size_and_digest(root, relative)
         except FileNotFoundError:
             raise ManifestError(f"{where}: file {relative!r} not found") from None
         except (jobfiles.Refused, OSError) as exc:
             raise ManifestError(f"{where}: file {relative!r} refused: {exc}") from None
-        results.append(Result(rid, relative, mime_type, size, digest, description or None))
+        description = description or (spec.description if spec is not None else "")
+        declared_id = spec.id if spec is not None else None
+        results.append(
+            Result(rid, relative, mime_type, size, digest, description or None, declared_id)
+        )
     return results
 
 
@@ -88,9 +102,7 @@ def _fields(line: str, where: str) -> tuple[str, str, str, str]:
         raise ManifestError(
             f"{where}: file {relative!r} must be a file name relative to the working directory"
         )
-    if not mime_type:
-        mime_type = mimetypes.guess_type(relative)[0] or _DEFAULT_TYPE
-    if not MIME_TYPE.match(mime_type):
+    if mime_type and not MIME_TYPE.match(mime_type):
         raise ManifestError(f"{where}: {mime_type!r} is not a media type")
     if any(ord(c) < 32 or c == "\x7f" for c in description):
         raise ManifestError(f"{where}: the description has control characters")

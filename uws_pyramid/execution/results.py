@@ -214,6 +214,7 @@ def collect_results(
         results.append(result)
         return True
 
+    unproduced: dict[str, ResultSpec] = {}
     for spec in jd.results if jd is not None and declared else ():
         pattern = result_pattern(spec, jd, parameters)  # type: ignore[arg-type]
         found: list[tuple[str, int, str]] = []
@@ -226,19 +227,25 @@ def collect_results(
         for path, size, digest in found:
             rid = pattern_id(spec.id, pattern, path) if is_pattern(pattern) else spec.id
             add(Result(rid, path, spec.mime_type, size, digest, spec.description or None, spec.id))
-        if spec.required and not found:
-            collected.problems.append(
-                f"required result {spec.id!r} was not produced (no file {pattern!r})"
-            )
+        if not found:
+            unproduced[spec.id.lower()] = spec
     if declared:
         try:
-            for entry in read_manifest(root):
+            for entry in read_manifest(root, unproduced):
                 if not add(entry):
                     collected.problems.append(
                         f"{MANIFEST}: result id {entry.id!r} is taken already"
                     )
+                else:
+                    unproduced.pop(entry.id.lower(), None)
         except ManifestError as exc:
             collected.problems.append(str(exc))
+    for spec in unproduced.values():
+        if spec.required:
+            pattern = result_pattern(spec, jd, parameters)  # type: ignore[arg-type]
+            collected.problems.append(
+                f"required result {spec.id!r} was not produced (no file {pattern!r})"
+            )
     for rid, stream in (("stdout", job_dir.stdout), ("stderr", job_dir.stderr)):
         relative = stream.relative_to(root).as_posix()
         try:

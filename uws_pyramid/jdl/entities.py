@@ -20,7 +20,7 @@ class Used:
 @dataclass(frozen=True)
 class Generated:
     """A result of the job (size, media type, SHA-256, description) and the declaration it
-    comes from (None: listed by the script's manifest, or stdout/stderr)."""
+    comes from (None: listed by the script's manifest under an id of its own, or stdout/stderr)."""
 
     result: Result
     spec: ResultSpec | None

@@ -24,10 +24,12 @@ from prov.model import (
     PROV_VALUE,
     Namespace,
     ProvDocument,
+    ProvEntity,
 )
 
-from ..jdl.model import JobDescription
-from ..jobs import Job
+from ..jdl.entities import Used, generated_entities, used_entities
+from ..jdl.model import JobDescription, UsedSpec
+from ..jobs import Job, Result
 
 #: A record's attributes: (qualified name or "prefix:name", value) pairs, a name repeatable.
 Attributes = list[tuple[Any, Any]]
@@ -93,6 +95,8 @@ class JobFacts:
     upload_sizes: Mapping[str, int] = field(default_factory=dict)
     script: ProvDocument | None = None  # what the job's script wrote, parsed
     notes: tuple[str, ...] = ()  # what is missing from the document, and why
+    #: The results of other jobs it used that the caller may read, by ``ResultRef.path``.
+    inputs: Mapping[str, Result] = field(default_factory=dict)
 
 
 def new_document(service: Service) -> ProvDocument:
@@ -128,24 +132,40 @@ def add_job(doc: ProvDocument, facts: JobFacts, service: Service) -> None:
         attributes.append(("voprov:activityDescription", doc.valid_qualified_name(described)))
         doc.entity(described, _description(jd))
     activity = doc.activity(here, job.start_time, job.end_time, attributes)
-    _add_parameters(doc, activity, facts, service, here)
-    for result in job.results:
-        spec = next((r for r in jd.results if r.id == result.id), None) if jd else None
-        entity_attributes: Attributes = [
-            (PROV_TYPE, VOPROV_NS["Entity"]),
-            (PROV_LABEL, f"result {result.id} of job {job.job_id}"),
-        ]
-        if result.mime_type:
-            entity_attributes.append(("voprov:content_type", result.mime_type))
-        if result.size is not None:
-            entity_attributes.append(("voprov:content_size", result.size))
-        if spec is not None and spec.description:
-            entity_attributes.append(("voprov:description", spec.description))
-        entity = doc.entity(f"{here}/results/{result.id}", entity_attributes)
-        doc.wasGeneratedBy(entity, activity, job.end_time, other_attributes={PROV_ROLE: result.id})
+    _add_used(doc, activity, facts, service, here)
+    for generated in generated_entities(job, jd):
+        result, spec = generated.result, generated.spec
+        entity = result_entity(doc, service, ResultRef(job.job_type, job.job_id, result.id), result)
+        # Each file of a pattern result plays the role its declaration gives (OPUS's role,
+        # else the declared id); what the script listed alone, its own id.
+        role = (spec.role or spec.id) if spec is not None else result.id
+        doc.wasGeneratedBy(entity, activity, job.end_time, other_attributes={PROV_ROLE: role})
     _add_agents(doc, activity, job, service)
     if facts.script is not None:
         _add_script(doc, activity, facts.script, here)
+
+
+def result_entity(
+    doc: ProvDocument, service: Service, ref: ResultRef, result: Result | None
+) -> ProvEntity:
+    """A result of a job of this service: the same entity, with the same attributes, in the
+    document of the job that generated it and of every job that used it (so that documents
+    merge), described by what its job computed once when it ended."""
+    attributes: Attributes = [
+        (PROV_TYPE, VOPROV_NS["Entity"]),
+        (PROV_LABEL, f"result {ref.result_id} of job {ref.job_id}"),
+        (PROV_LOCATION, service.base + ref.path),
+    ]
+    if result is not None:
+        if result.mime_type:
+            attributes.append(("voprov:content_type", result.mime_type))
+        if result.size is not None:
+            attributes.append(("voprov:content_size", result.size))
+        if result.digest:
+            attributes.append(("uws:sha256", result.digest))
+        if result.description:
+            attributes.append(("voprov:description", result.description))
+    return doc.entity(f"service:{ref.path}", attributes)
 
 
 def _description(jd: JobDescription) -> Attributes:
@@ -160,32 +180,59 @@ def _description(jd: JobDescription) -> Attributes:
     return attributes
 
 
-def _add_parameters(
+def _add_used(
     doc: ProvDocument, activity: Any, facts: JobFacts, service: Service, here: str
 ) -> None:
-    """Each parameter is used by the job, in the role of its name: an uploaded file, another
-    job's result (the entity of that job's document), or a value."""
-    jd = facts.description
-    for name, value in sorted(facts.job.parameters.items()):
-        spec = jd.parameter(name) if jd is not None else None
-        attributes: Attributes = [("voprov:name", name)]
-        if spec is not None and spec.description:
-            attributes.append(("voprov:description", spec.description))
-        ref = service.result_ref(value)
-        if name in facts.uploads:
-            attributes += [
-                (PROV_TYPE, VOPROV_NS["Entity"]),
-                (PROV_LOCATION, value.rsplit("/", 1)[-1]),
-            ]
-            if name in facts.upload_sizes:
-                attributes.append(("voprov:content_size", facts.upload_sizes[name]))
-            entity = doc.entity(f"{here}/parameters/{name}", attributes)
-        elif ref is not None:
-            entity = doc.entity(f"service:{ref.path}", [(PROV_TYPE, VOPROV_NS["Entity"])])
-        else:
-            attributes += [(PROV_TYPE, VOPROV_NS["Parameter"]), (PROV_VALUE, value)]
-            entity = doc.entity(f"{here}/parameters/{name}", attributes)
-        doc.used(activity, entity, None, other_attributes={PROV_ROLE: name})
+    """What the job used, each in its role: the description's used entities (OPUS's Used
+    group; a WADL description uses each parameter in the role of its name), then the
+    parameters none of them names. A parameter is an uploaded file, another job's result
+    (the entity of that job's document) or a value."""
+    job, jd = facts.job, facts.description
+    entries = used_entities(job, jd) if jd is not None else []
+    named = {used.spec.ref for used in entries if used.spec.ref}
+    entries += [
+        Used(UsedSpec(name, ref=name), value)
+        for name, value in sorted(job.parameters.items())
+        if name not in named
+    ]
+    for used in entries:
+        if used.value is not None:
+            spec = used.spec
+            entity, usage = _used_entity(doc, facts, service, here, spec, used.value)
+            usage[PROV_ROLE] = spec.role or spec.name
+            doc.used(activity, entity, None, other_attributes=usage)
+
+
+def _used_entity(
+    doc: ProvDocument, facts: JobFacts, service: Service, here: str, spec: UsedSpec, value: str
+) -> tuple[ProvEntity, dict[Any, Any]]:
+    """The entity of one used declaration, and the attributes of its usage."""
+    parameter = facts.description.parameter(spec.ref) if facts.description and spec.ref else None
+    description = spec.description or (parameter.description if parameter else "")
+    declared: Attributes = [("voprov:name", spec.name)]
+    if description:
+        declared.append(("voprov:description", description))
+    if spec.content_type:
+        declared.append(("voprov:content_type", spec.content_type))
+    ref = service.result_ref(value) if spec.ref else None
+    if ref is not None:
+        # Another job's result keeps its own attributes; what this job's description says
+        # of its use goes on the usage.
+        return result_entity(doc, service, ref, facts.inputs.get(ref.path)), dict(declared)
+    if spec.ref in facts.uploads:
+        declared += [(PROV_TYPE, VOPROV_NS["Entity"]), (PROV_LOCATION, value.rsplit("/", 1)[-1])]
+        if spec.ref in facts.upload_sizes:
+            declared.append(("voprov:content_size", facts.upload_sizes[spec.ref]))
+    elif spec.ref:
+        declared += [(PROV_TYPE, VOPROV_NS["Parameter"]), (PROV_VALUE, value)]
+    else:  # an entity the description names without a parameter (a calibration file...)
+        declared.append((PROV_TYPE, VOPROV_NS["Entity"]))
+        if spec.default:
+            declared.append(("voprov:id", spec.default))
+        if spec.url:
+            declared.append((PROV_LOCATION, spec.url))
+        return doc.entity(f"{here}/used/{spec.name}", declared), {}
+    return doc.entity(f"{here}/parameters/{spec.ref}", declared), {}
 
 
 def _add_agents(doc: ProvDocument, activity: Any, job: Job, service: Service) -> None:

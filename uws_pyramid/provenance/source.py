@@ -4,14 +4,16 @@ runs, and nothing here can fail a job: what cannot be read is noted in the docum
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Callable
 
 from prov.model import ProvDocument
 
 from ..errors import Conflict, NotFound
 from ..execution import jobfiles
 from ..jdl.model import JobDescription
-from ..jobs import FINAL, Job
+from ..jobs import FINAL, Job, Result
 from ..service import JobService
 from .document import JobFacts, Service, add_job, new_document
 
@@ -33,11 +35,13 @@ def enabled(jd: JobDescription | None) -> bool:
 
 
 class Provenance:
-    """Builds the documents of jobs, as the service stores them."""
+    """Builds the documents of jobs, as the service stores them; ``readable`` says whether
+    the caller may read a job (the results of other jobs a job used are described only then)."""
 
-    def __init__(self, jobs: JobService, service: Service) -> None:
+    def __init__(self, jobs: JobService, service: Service, readable: Callable[[Job], bool]) -> None:
         self.jobs = jobs
         self.service = service
+        self.readable = readable
 
     def description(self, job: Job) -> JobDescription | None:
         try:
@@ -77,14 +81,32 @@ class Provenance:
             )
         uploads = self.jobs.uploads(job)
         script = self._script(job, notes)
-        facts = JobFacts(job, jd, uploads, self._sizes(job, uploads), script, tuple(notes))
+        sizes = self._sizes(job, uploads)
+        facts = JobFacts(job, jd, uploads, sizes, script, tuple(notes), self._inputs(job))
         if script is not None and not _servable(facts, self.service):
             notes.append(
                 f"{SCRIPT_FILE} written by the job's script was left out: it "
                 "cannot be serialised in every format"
             )
-            facts = JobFacts(job, jd, uploads, facts.upload_sizes, None, tuple(notes))
+            facts = dataclasses.replace(facts, script=None, notes=tuple(notes))
         return facts
+
+    def _inputs(self, job: Job) -> dict[str, Result]:
+        """The results of other jobs of this service ``job`` has as parameters, as their jobs
+        recorded them, for those the caller may read (gone ones are left out)."""
+        found: dict[str, Result] = {}
+        for value in job.parameters.values():
+            ref = self.service.result_ref(value)
+            if ref is None or ref.path in found:
+                continue
+            try:
+                producer = self.jobs.storage.get(ref.job_id)
+            except NotFound:
+                continue  # deleted since: the entity stays, as the URL the job was given
+            result = producer.result(ref.result_id)
+            if producer.job_type == ref.job_type and result is not None and self.readable(producer):
+                found[ref.path] = result
+        return found
 
     def _sizes(self, job: Job, uploads: frozenset[str]) -> dict[str, int]:
         root = self.jobs.job_dir(job.job_id).path

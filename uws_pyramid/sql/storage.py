@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -34,6 +34,7 @@ from .rows import job_to_row, row_to_job
 from .tables import jobs
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Inline, not a bound parameter: the planners of both databases can then match it to the
 # predicate of the partial index ix_uws_jobs_destruction (migration 0002).
@@ -76,6 +77,11 @@ def reachable(dbapi: Any = None) -> Iterator[None]:
 PHASES = {str(p): p for p in Phase}
 GET_JOB = select(jobs).where(jobs.c.job_id == bindparam("job_id"))
 INSERT_JOB = insert(jobs)
+# Built once: a statement built per call costs its cache key on every write. The columns to
+# set come with the parameters (one compiled form per set of columns).
+LOCK_JOB = GET_JOB.with_for_update()
+UPDATE_JOB = update(jobs).where(jobs.c.job_id == bindparam("updated_job_id"))
+DELETE_JOB = delete(jobs).where(jobs.c.job_id == bindparam("job_id"))
 
 
 @functools.cache
@@ -173,10 +179,25 @@ class SQLStorage(Storage):
         (SQLite) queues its writers here rather than in the database's own lock."""
         yield
 
-    def create(self, job: Job, *, quotas: Collection[Quota] = ()) -> None:
+    def in_write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a write transaction; return what it returned once committed (or
+        raise what it raised, its changes undone)."""
+        with reachable():  # the driver's errors of ``work`` itself, whatever thread ran it
+            return self.run_write(work)
+
+    def run_write(self, work: Callable[[Connection], T]) -> T:
+        """How ``in_write`` runs its work: in a transaction of its own here; a storage may
+        run the work of several callers in one transaction (SQLite's group commit), so
+        ``work`` touches nothing but ``conn``."""
         with self._write() as conn:
+            return work(conn)
+
+    def create(self, job: Job, *, quotas: Collection[Quota] = ()) -> None:
+        def insert_job(conn: Connection) -> None:
             self._check_quotas(conn, job, quotas)
             conn.execute(INSERT_JOB, job_to_row(job))
+
+        self.in_write(insert_job)
         self.notifier.publish(NEW_JOB)  # for job lists waiting for a change (in this process)
 
     def get(self, job_id: str) -> Job:
@@ -229,10 +250,8 @@ class SQLStorage(Storage):
         quotas: Collection[Quota] = (),
         **changes: Any,
     ) -> tuple[Job, Job] | None:
-        with self._write() as conn:
-            row = conn.execute(
-                select(jobs).where(jobs.c.job_id == job_id).with_for_update()
-            ).first()
+        def change_job(conn: Connection) -> tuple[Job, Job] | None:
+            row = conn.execute(LOCK_JOB, {"job_id": job_id}).first()
             if row is None:
                 raise NotFound(f"no job {job_id!r}")
             before = row_to_job(row._mapping)
@@ -243,11 +262,14 @@ class SQLStorage(Storage):
             values = job_to_row(after)
             changed = {k: v for k, v in values.items() if k in self._columns_of(changes)}
             if changed:
-                conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**changed))
+                conn.execute(UPDATE_JOB, {**changed, "updated_job_id": job_id})
                 self.on_changed(conn, before, after)
-        if before.phase != after.phase:
+            return before, after
+
+        done = self.in_write(change_job)
+        if done is not None and done[0].phase != done[1].phase:
             self.notifier.publish(job_id)
-        return before, after
+        return done
 
     def _check_quotas(self, conn: Connection, job: Job, quotas: Collection[Quota]) -> None:
         """Inside the write transaction, before writing ``job``: QuotaExceeded if its owner
@@ -284,10 +306,13 @@ class SQLStorage(Storage):
         return columns
 
     def delete(self, job_id: str) -> bool:
-        with self._write() as conn:
-            deleted = conn.execute(delete(jobs).where(jobs.c.job_id == job_id)).rowcount
+        def delete_job(conn: Connection) -> int:
+            deleted: int = conn.execute(DELETE_JOB, {"job_id": job_id}).rowcount
             if deleted:
                 self.on_deleted(conn, job_id)
+            return deleted
+
+        deleted = self.in_write(delete_job)
         if deleted:
             self.notifier.publish(job_id)
         return bool(deleted)

@@ -59,9 +59,9 @@ def allowed_methods(request: Request) -> str:
     return known[route]
 
 
-def _not_allowed(request: Request, message: str) -> Response:
+def _not_allowed(request: Request, message: str, allow: str | None = None) -> Response:
     response = _text(405, message)
-    response.headers["Allow"] = allowed_methods(request)
+    response.headers["Allow"] = allow or allowed_methods(request)
     return response
 
 
@@ -70,7 +70,7 @@ def uws_error(exc: UWSError, request: Request) -> Response:
     if isinstance(exc, Unauthorized):
         return _unauthorized(request, exc.message)
     if isinstance(exc, MethodNotAllowed):
-        return _not_allowed(request, exc.message)
+        return _not_allowed(request, exc.message, exc.allow)
     response = _text(exc.status, exc.message)
     if isinstance(exc, ServiceUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)

@@ -31,7 +31,7 @@ def provenance(request: Request) -> Provenance:
     jobs also know, else the URL the request came to)."""
     bases = [request.registry.uws_settings.base_url, request.application_url]
     service = Service(tuple(dict.fromkeys(b.rstrip("/") + "/" for b in bases if b)))
-    return Provenance(request.jobs, service)
+    return Provenance(request.jobs, service, lambda job: may_read(request, job))
 
 
 def response_format(request: Request, parameter: str) -> Format:

@@ -11,7 +11,7 @@ from ..errors import BadRequest, InvalidValue, PayloadTooLarge, UWSError
 from ..jdl.datatypes import NOT_XML
 from ..jobs import Phase
 from ..service import JobService
-from ..submission import CONTROL, Submission, Upload
+from ..submission import CONTROL, Submission, Upload, resolve_inline
 from .forms import Form, Limits, parse_multipart, parse_urlencoded
 
 #: Routes that serve callers before (or without) authentication: small bodies only.
@@ -101,6 +101,7 @@ def submission(request: Request) -> Submission:
             _set_once(sub.control, upper, value)
         else:
             _set_once(sub.parameters, name, value)
+    resolve_inline(sub)
     run_id = sub.control.get("RUNID")
     if run_id is not None and NOT_XML.search(run_id):
         # It is shown in UWS XML documents, which cannot carry these characters.

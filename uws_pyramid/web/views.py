@@ -211,7 +211,8 @@ class JobPropertyView(JobResource):
             return self._post_parameters()
         if prop not in POSTABLE:
             if prop in PROPERTIES or prop in ("results", "error"):
-                raise MethodNotAllowed(f"POST is not allowed on {self.request.path}")
+                # Read-only (UWS 1.1 section 2.1.10): not the route's POST in Allow.
+                raise MethodNotAllowed(f"POST is not allowed on {self.request.path}", "GET, HEAD")
             raise NotFound(f"no resource {self.request.matchdict['prop']!r} in a job")
         sub = submission(self.request)
         name = POSTABLE[prop]
@@ -237,7 +238,11 @@ class JobPropertyView(JobResource):
 
     @view_config()
     def other(self) -> Response:
-        return not_allowed(self.request)
+        writable = self.prop in POSTABLE or self.prop == "parameters"
+        allow = "GET, HEAD, POST" if writable else "GET, HEAD"
+        raise MethodNotAllowed(
+            f"{self.request.method} is not allowed on {self.request.path}", allow
+        )
 
 
 @view_config(route_name="job_parameter", request_method=("GET", "HEAD"), permission=READ)

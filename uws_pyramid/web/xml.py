@@ -31,6 +31,9 @@ __all__ = [
 UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+#: The only namespace whose attributes UWS 1.1 lets a result carry besides its own (not xlink's
+#: title): a result's description goes there.
+CUSTOM_NS = "urn:uwscustom"
 UWS_VERSION = "1.1"
 
 # Why text and not an lxml tree: for a list of 10,000 job refs, lxml's SubElement builder took
@@ -194,6 +197,8 @@ def _result(result: Result, base: str) -> str:
     extra = "" if result.size is None else f' size="{int(result.size)}"'
     if result.mime_type is not None:
         extra += f' mime-type="{_attr(result.mime_type)}"'
+    if result.description:
+        extra += f' xmlns:uwsc="{CUSTOM_NS}" uwsc:description="{_attr(result.description)}"'
     href = base + url_segment(result.id)
     return f'<uws:result id="{_attr(result.id)}" xlink:href="{href}"{extra}/>'
 

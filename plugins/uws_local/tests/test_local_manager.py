@@ -266,3 +266,33 @@ def test_sigterm_is_followed_by_sigkill(make: Factory, tmp_path: Path) -> None:
     wait_for(lambda: not group_alive(pgid), timeout=3)
     assert time.monotonic() - started >= 1.0
     assert harness.wait_result(job.job_id).phase == Phase.ABORTED
+
+
+def test_a_job_run_at_creation_is_claimed_in_its_insert_with_no_accepted_write(
+    make: Factory,
+) -> None:
+    harness = make(max_running=1)
+    storage = harness.runtime.storage
+    blocker = harness.wait(harness.run("sleep", duration="30").job_id, {Phase.EXECUTING})
+    updates: list[tuple[str, frozenset[str]]] = []
+    update = storage.update
+
+    def counted(job_id: str, *args: object, **changes: object) -> object:
+        updates.append((job_id, frozenset(changes)))
+        return update(job_id, *args, **changes)  # type: ignore[arg-type]
+
+    storage.update = counted  # type: ignore[method-assign]
+    queued = harness.run("echo", message="waits")
+    assert queued.phase == Phase.QUEUED
+    # Owned from its insert: another server's reconciliation leaves it alone.
+    manager = harness.runtime.manager
+    assert isinstance(manager, LocalManager)
+    assert queued.job_info["server"] == manager.identity
+    assert [u for u in updates if u[0] == queued.job_id] == []
+    harness.service.abort(blocker)
+    done = harness.wait(queued.job_id)
+    assert done.phase == Phase.COMPLETED
+    # Its manager's writes: started, then ended; no separate "accepted".
+    phases = [u for u in updates if u[0] == queued.job_id]
+    assert len(phases) == 2, phases
+    assert "start_time" in phases[0][1] and "end_time" in phases[1][1]

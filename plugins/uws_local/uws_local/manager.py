@@ -74,10 +74,18 @@ class LocalManager(Manager):
                 self._recovery.reconcile(first=True)
         self._monitor.start()
 
+    def claim(self, job: Job) -> dict[str, Any]:
+        return {owner.KEY: self.identity}
+
     def submit(self, job: Job) -> None:
         # Owned before it waits or starts, so that the reconciliation of another server
-        # process never takes it for a lost job.
-        if self.context.accepted(job.job_id, {**job.job_info, owner.KEY: self.identity}) is None:
+        # process never takes it for a lost job: since its creation (``claim``), or now.
+        mine = job.job_info.get(owner.KEY) == self.identity
+        if (
+            not mine
+            and self.context.accepted(job.job_id, {**job.job_info, owner.KEY: self.identity})
+            is None
+        ):
             log.info("job %s left QUEUED before it was accepted", job.job_id)
             return
         runs = self.runs

@@ -51,7 +51,9 @@ def pair(postgres_url: str, tmp_path: Path) -> Iterator[tuple[PostgresStorage, P
 def terminate(admin_url: str, pid: int | None) -> None:
     assert pid is not None
     with admin_connection(make_url(admin_url)) as conn:
-        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # With a timeout it returns once the backend has exited (and its locks are released),
+        # not merely signalled: the next assertion must not race the backend's exit.
+        assert conn.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,)).fetchone() == (True,)
 
 
 def test_columns_use_timestamptz_and_jsonb(postgres_url: str, tmp_path: Path) -> None:
@@ -137,8 +139,14 @@ def test_background_tasks_run_in_one_process(
     with second.exclusive("reconcile") as mine:
         assert mine  # one lock per task
     first.locks.close()  # the process stops: the next to ask takes over
-    with second.exclusive("destruction") as mine:
-        assert mine
+    # Its backend exits just after the close returns: the others ask on each pass, as here.
+    deadline = time.monotonic() + 10
+    while True:
+        with second.exclusive("destruction") as mine:
+            if mine or time.monotonic() > deadline:
+                break
+        time.sleep(0.05)
+    assert mine
     terminate(postgres_admin_url, second.locks.backend_pid)  # its connection dies
     with second.exclusive("destruction") as mine:
         assert not mine  # it notices, and does not run the task on a lock it lost

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 from uws_pyramid.api import (
     BOOLEAN,
@@ -21,7 +21,10 @@ from uws_pyramid.api import (
     read_all,
 )
 
+from .groupcommit import GroupCommit
 from .writelock import WriteLock
+
+T = TypeVar("T")
 
 #: The ``uws.storage.*`` options of this storage (README, "Settings").
 OPTIONS = (
@@ -85,11 +88,20 @@ class SQLiteStorage(SQLStorage):
         database = engine.url.database
         file = database if database and database != ":memory:" else None
         self._write_lock = WriteLock(file, busy_timeout)
+        # Not for a database in memory: each connection would see a database of its own.
+        self._group = (
+            GroupCommit(self._write, busy_timeout, self._write_lock.busy) if file else None
+        )
 
     @contextmanager
     def writer(self) -> Iterator[None]:
         with self._write_lock.held():
             yield
+
+    def run_write(self, work: Callable[[Connection], T]) -> T:
+        if self._group is None:
+            return super().run_write(work)
+        return self._group.run(work)
 
     def close(self) -> None:
         super().close()

@@ -36,7 +36,7 @@ class WriteLock:
     def held(self) -> Iterator[None]:
         deadline = time.monotonic() + self.timeout
         if not self._thread_lock.acquire(timeout=self.timeout):
-            raise self._busy()
+            raise self.busy()
         try:
             # Read under the thread lock, which close() takes too: never closed while used.
             # Closed (the server stops): SQLite's own lock still keeps writes apart.
@@ -58,10 +58,10 @@ class WriteLock:
                 return
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise self._busy() from None
+                    raise self.busy() from None
                 time.sleep(POLL)
 
-    def _busy(self) -> ServiceUnavailable:
+    def busy(self) -> ServiceUnavailable:
         return ServiceUnavailable(
             f"the job database stayed busy for {self.timeout:g} s; try again shortly",
             retry_after=5,
