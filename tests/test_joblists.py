@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import timedelta
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
