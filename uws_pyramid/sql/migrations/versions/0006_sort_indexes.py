@@ -5,6 +5,10 @@ partial on that time being set, with the equality columns of one filter combinat
 job type), then the time and job_id: ``LAST=n`` and keyset pages read n entries and sort
 none, in both directions. Partial indexes cost nothing when a job is created (it has neither
 time yet); a phase filter is checked on the index's entries, in order.
+
+On PostgreSQL, a trigger also NOTIFYs each new job, at commit, on the channel of
+uws_postgres's listener: job lists waiting for a change (WAIT) in other server processes
+wake up, with no round trip more than the INSERT.
 """
 
 from __future__ import annotations
@@ -36,7 +40,26 @@ def indexes() -> dict[str, tuple[list[str], str]]:
     }
 
 
+#: uws_postgres's NOTIFY channel and uws_pyramid.notify.NEW_JOB (a migration imports neither).
+NEW_JOB_NOTIFY = """
+CREATE OR REPLACE FUNCTION uws_notify_new_job() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('uws_job_changed', 'uws:new-job');
+    RETURN NULL;
+END $$ LANGUAGE plpgsql
+"""
+#: Once per INSERT statement, sent at commit (never on rollback).
+NEW_JOB_TRIGGER = """
+CREATE TRIGGER uws_jobs_notify_new AFTER INSERT ON uws_jobs
+FOR EACH STATEMENT EXECUTE FUNCTION uws_notify_new_job()
+"""
+
+
 def upgrade() -> None:
+    if op.get_context().dialect.name == "postgresql":
+        op.execute(NEW_JOB_NOTIFY)
+        op.execute("DROP TRIGGER IF EXISTS uws_jobs_notify_new ON uws_jobs")
+        op.execute(NEW_JOB_TRIGGER)
     for name, (columns, time) in indexes().items():
         where = sa.text(f"{time} IS NOT NULL")
         op.create_index(
@@ -50,5 +73,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_context().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS uws_jobs_notify_new ON uws_jobs")
+        op.execute("DROP FUNCTION IF EXISTS uws_notify_new_job()")
     for name in indexes():
         op.drop_index(name, table_name="uws_jobs")
