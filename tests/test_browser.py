@@ -748,10 +748,11 @@ def test_list_owner_duration_times_sort_search_and_filters_in_the_url(
     for click, order in ((1, "descending"), (2, "ascending")):
         browser.css("th[data-sort='started'] button").click()
         browser.wait(
-            lambda d, o=order: browser.css("th[data-sort='started']").get_attribute("aria-sort")
-            == o
-            and {r.get_attribute("data-href") for r in browser.rows()} == finished
-            and "…" not in browser.css("#jobs tbody").text
+            lambda d, o=order: (
+                browser.css("th[data-sort='started']").get_attribute("aria-sort") == o
+                and {r.get_attribute("data-href") for r in browser.rows()} == finished
+                and "…" not in browser.css("#jobs tbody").text
+            )
         )
         starts = [
             r.find_element("css selector", "td[data-label='Started'] time").get_attribute("title")
