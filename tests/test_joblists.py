@@ -319,6 +319,9 @@ def test_last_and_prev_pages_walk_back_to_the_first(app: Any, testapp: UWSTestAp
     assert back == [made[1:4], made[:3]]
     # UWS's LAST (newest first): its last page is the oldest jobs, newest first.
     assert ids(testapp.get("/rest/echo?LAST=3&PAGE=last")) == made[:3][::-1]
+    # Without LAST: the whole list, from the key on.
+    assert ids(testapp.get("/rest/echo?SORT=creationTime&PAGE=last")) == made
+    assert ids(testapp.get(links(last)["prev"].replace("LAST=3&", ""))) == made[:4]
     # A list shorter than a page: one page, no next or prev.
     assert set(links(testapp.get("/rest/echo?LAST=10&PAGE=last"))) == {"first", "last"}
 
@@ -328,7 +331,6 @@ def test_last_and_prev_pages_walk_back_to_the_first(app: Any, testapp: UWSTestAp
     [
         ("SORT=size", "SORT"),
         ("SORT=-", "SORT"),
-        ("PAGE=last", "PAGE"),  # without LAST
         ("LAST=3&PAGE=up:2026-01-01T00:00:00Z,a", "PAGE"),
         ("LAST=3&PAGE=next:yesterday,a", "PAGE"),
         ("LAST=3&PAGE=next:2026-01-01T00:00:00Z,a&BEFORE=2026-01-01T00:00:00Z,a", "PAGE"),

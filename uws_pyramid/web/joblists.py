@@ -19,13 +19,15 @@ parameters a plain UWS client never sends and headers it ignores; the body stays
 - ``PAGE``: a page of a paged list (LAST=n), as the ``Link`` header's ``rel="next"``,
   ``rel="prev"``, ``rel="first"`` and ``rel="last"`` give it: ``next:<time>,<id>`` (the
   jobs after that one in the list's order, as BEFORE), ``prev:<time>,<id>`` (those before
-  it) or ``last`` (the list's last n jobs, still in its order).
+  it; fewer than n: the first page instead) or ``last`` (the list's last n jobs, still in
+  its order). Without LAST, all of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,6 +45,8 @@ from .xml import format_time
 COUNT_LIMIT = 10_000
 BEFORE_FORM = "a job's creation time and id separated by a comma, as in the next-page link"
 RUNID_FORM = "a runId, or the start of one followed by *"
+#: What a job id in a page's key may be (never sent to the database otherwise).
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Jobs per database read of a streamed list: the first piece goes out after one such read.
 BATCH = 1000
 #: Parameters that select a page or wait, left out of the pages' links.
@@ -50,7 +54,7 @@ NOT_CARRIED = {"BEFORE", "PAGE", "WAIT"}
 #: SORT's names of the times a list may be sorted by.
 SORT_NAMES = dict(zip(("creationTime", "startTime", "endTime"), SORTS, strict=True))
 SORT_FORM = "creationTime, startTime or endTime, with - first for newest first"
-PAGE_FORM = "next:<time>,<id>, prev:<time>,<id> or last, as in the list's links, with LAST"
+PAGE_FORM = "next:<time>,<id>, prev:<time>,<id> or last, as in the list's links"
 #: Where a page's kind is kept between the query and the links (see page_kind).
 PAGE_KIND = "uws.list_page"
 
@@ -58,7 +62,7 @@ PAGE_KIND = "uws.list_page"
 def _key(name: str, text: str, form: str) -> tuple[Any, str]:
     time, sep, job_id = text.rpartition(",")
     try:
-        if sep and job_id:
+        if sep and JOB_ID.fullmatch(job_id):
             return parse_after(name, time), job_id
     except InvalidValue:
         pass
@@ -83,8 +87,6 @@ def _page(request: Request) -> tuple[str, tuple[Any, str] | None]:
         return ("first", None) if before is None else ("next", _key("BEFORE", before, BEFORE_FORM))
     if before is not None:
         raise InvalidValue("PAGE", "PAGE or BEFORE, not both", page)
-    if query_value(request, "LAST") is None:
-        raise InvalidValue("PAGE", PAGE_FORM, page)
     if page == "last":
         return "last", None
     kind, _, key = page.partition(":")
@@ -176,9 +178,15 @@ def links(request: Request, query: JobQuery, refs: list[JobRef]) -> dict[str, st
 
 
 def streamed(request: Request, query: JobQuery) -> bool:
-    """A whole list (no LAST) goes out as it is read, in batches, unless the
-    client waits for a change or holds a version (which need the whole list first)."""
-    return query.last is None and query_value(request, "WAIT") is None and not request.if_none_match
+    """A whole list (no LAST) goes out as it is read, in batches, unless it is read
+    backwards (PAGE=prev or last), or the client waits for a change or holds a version
+    (which need the whole list first)."""
+    return (
+        query.last is None
+        and page_kind(request) in ("first", "next")
+        and query_value(request, "WAIT") is None
+        and not request.if_none_match
+    )
 
 
 def list_jobs(request: Request, query: JobQuery, json: bool) -> tuple[list[JobRef], bool]:
