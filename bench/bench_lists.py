@@ -1,7 +1,8 @@
 """Job lists at scale: LAST=10 at 100,000 jobs against 100 jobs, and the whole list streamed.
 
 For every filter combination the browser client uses (job type, phases, the caller's own
-jobs, AFTER, the next page by BEFORE), requests/s of LAST=10 on two servers running side by
+jobs, AFTER, the next page by BEFORE, the last page, the sorts by creation, start and end
+time), requests/s of LAST=10 on two servers running side by
 side, one with 100 jobs and one with 100,000, measured in interleaved rounds (median of
 --rounds); the target is the big one within 10 % of the small one. Then the whole list of
 10,000 jobs over HTTP, XML and JSON: time to the first byte, total time, and the server's
@@ -50,7 +51,7 @@ DENSE = 100
 def job_at(i: int, count: int) -> Job:
     """The ``i``-th oldest of ``count`` jobs: the last DENSE are the same on every server."""
     dense = i >= count - DENSE
-    return Job(
+    job = Job(
         job_id=new_job_id(),
         job_type=["echo", "sleep"][i % 2] if dense else TYPES[i % 3],
         phase=DENSE_PHASES[i // 2 % 5] if dense else PHASES[i % 20],
@@ -59,6 +60,10 @@ def job_at(i: int, count: int) -> Job:
         parameters={"message": f"job {i}"},
         execution_duration=60,
     )
+    if job.phase not in (Phase.ERROR, Phase.ABORTED, Phase.COMPLETED):
+        return job
+    start = job.creation_time + timedelta(seconds=5)  # lists by start or end time
+    return job.changed(start_time=start, end_time=start + timedelta(seconds=20))
 
 
 def prefill(path: str, count: int, here: str) -> list[tuple[str, str]]:
@@ -94,6 +99,10 @@ def combinations(keys: list[tuple[str, str]]) -> dict[str, str]:
         "next page": f"/rest/echo?LAST=10&BEFORE={quote(middle_time)},{middle_id}",
         "phases+page": "/rest/echo?LAST=10&PHASE=PENDING&PHASE=HELD"
         f"&BEFORE={quote(middle_time)},{middle_id}",
+        "last page": "/rest/echo?LAST=10&PAGE=last",
+        "oldest first": "/rest/echo?LAST=10&SORT=creationTime",
+        "by end time": "/rest/echo?LAST=10&SORT=-endTime",
+        "started asc": "/rest?LAST=10&SORT=startTime",
     }
 
 
