@@ -36,7 +36,7 @@ from pyramid.response import Response
 
 from ..errors import Forbidden, InvalidValue
 from ..jobs import SORTS, JobQuery, JobRef
-from ..timeparse import parse_after, parse_int
+from ..timeparse import parse_after, parse_datetime, parse_int
 from .requests import parse_phase, query_value, query_values
 from .security import visible_jobs
 from .xml import format_time
@@ -128,7 +128,9 @@ def job_list_query(request: Request, job_type: str | None) -> JobQuery:
     return JobQuery(
         job_type=job_type,
         phases=phases or None,
-        after=parse_after("AFTER", after) if after is not None else None,
+        # UWS asks for UTC; a time with another offset is one instant all the same (as for
+        # DESTRUCTION): converted, not refused.
+        after=parse_datetime("AFTER", after) if after is not None else None,
         last=parse_int("LAST", last, 1, "an integer > 0") if last is not None else None,
         before=key,
         run_id=run_id,
