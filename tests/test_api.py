@@ -106,6 +106,17 @@ def test_bad_creation_is_400_naming_the_parameter_and_stores_nothing(
     assert xml(testapp.get(f"/rest/{job_type}")).findall("uws:jobref", NS) == []
 
 
+def test_access_urls_ending_in_a_slash_are_the_resources_without_it(testapp: UWSTestApp) -> None:
+    created = testapp.post("/rest/echo/", {"message": "slash", "PHASE": "RUN"}, status=303)
+    url = created.location
+    assert xml(testapp.get(url + "/")).find("uws:jobId", NS).text == url.rsplit("/", 1)[1]
+    assert url in testapp.get("/rest/echo/").text
+    assert testapp.get(url + "/phase/").text in {"QUEUED", "EXECUTING", "COMPLETED"}
+    testapp.get("/rest/nosuch/", status=404)  # nothing behind it without the slash either
+    testapp.get(f"/rest/echo/{new_job_id()}/", status=404)
+    assert "/no/such/route/" in testapp.get("/no/such/route/", status=404).text
+
+
 def test_unknown_job_type_and_job_are_404(testapp: UWSTestApp) -> None:
     assert "nosuch" in testapp.get("/rest/nosuch", status=404).text
     testapp.post("/rest/nosuch", {}, status=404)

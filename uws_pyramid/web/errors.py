@@ -8,6 +8,7 @@ import uuid
 
 from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken, PredicateMismatch, URLDecodeError
 from pyramid.httpexceptions import HTTPException, HTTPForbidden
+from pyramid.interfaces import IRoutesMapper
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
@@ -107,7 +108,23 @@ def bad_csrf(exc: HTTPException, request: Request) -> Response:
 
 @notfound_view_config()
 def not_found(request: Request) -> Response:
+    stripped = request.path_info.rstrip("/")
+    if stripped and stripped != request.path_info and _routed(request, stripped):
+        # A client handed an access URL ending in "/" (``/rest/echo/``) means the resource
+        # without it: served as that, not refused and not redirected (a POST would be lost
+        # by clients that follow a redirect with a GET).
+        inner = request.copy()
+        inner.path_info = stripped
+        try:  # without the tweens (already run for this request), so errors render here
+            return request.invoke_subrequest(inner, use_tweens=False)
+        except Exception:
+            return inner.invoke_exception_view(reraise=True)
     return _text(404, f"not found: {request.path}")
+
+
+def _routed(request: Request, path: str) -> bool:
+    mapper = request.registry.queryUtility(IRoutesMapper)
+    return any(route.match(path) is not None for route in mapper.get_routes())
 
 
 @exception_view_config(HTTPException)
