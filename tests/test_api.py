@@ -388,10 +388,23 @@ def test_after_accepts_the_usual_forms(testapp: UWSTestApp, after: str) -> None:
     assert len(xml(testapp.get("/rest/echo", {"AFTER": after})).findall("uws:jobref", NS)) == 1
 
 
+def test_after_with_an_offset_is_the_same_instant_in_utc(testapp: UWSTestApp) -> None:
+    create(testapp)
+    created = xml(testapp.get("/rest/echo")).find("uws:jobref/uws:creationTime", NS).text
+    instant = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    before = (instant - timedelta(seconds=1)).astimezone(timezone(timedelta(hours=2)))
+    later = (instant + timedelta(seconds=1)).astimezone(timezone(timedelta(hours=-5)))
+    listed = [
+        len(xml(testapp.get("/rest/echo", {"AFTER": t.isoformat()})).findall("uws:jobref", NS))
+        for t in (before, later)
+    ]
+    assert listed == [1, 0]
+
+
 @pytest.mark.parametrize(
     ("query", "name"),
     [
-        ("AFTER=2015-10-26T09:00:00+02:00", "AFTER"),
+        ("AFTER=2015-10-26T09:00:00+02:00", "AFTER"),  # an unescaped "+" is a space
         ("AFTER=yesterday", "AFTER"),
         ("AFTER=2015-13-45", "AFTER"),
         ("LAST=0", "LAST"),

@@ -324,6 +324,16 @@ def test_an_idle_page_of_10000_jobs_costs_one_request_per_change(
     browser.css("#older").click()
     browser.wait(lambda d: browser.css("#pageno").text == "Page 302")
     assert f"bulk {10_000 - 301 * 25 - 1}" in browser.rows()[0].text
+    # The last page (the 25 oldest jobs, newest first) as fast, then the one before it.
+    started = time.monotonic()
+    browser.css("#last").click()
+    browser.wait(lambda d: browser.css("#pageno").text == "Last page" and "bulk 0" in d.page_source)
+    assert time.monotonic() - started < 1.0
+    assert "bulk 24" in browser.rows()[0].text and len(browser.rows()) == 25
+    assert browser.css("#older").get_attribute("disabled") is not None
+    browser.css("#newer").click()
+    browser.wait(lambda d: "bulk 49" in browser.rows()[0].text and len(browser.rows()) == 25)
+    assert "bulk 25" in browser.rows()[-1].text
 
 
 @pytest.mark.browser
@@ -733,6 +743,27 @@ def test_list_owner_duration_times_sort_search_and_filters_in_the_url(
         lambda d: browser.css("th[data-sort='duration']").get_attribute("aria-sort") == "descending"
     )
     browser.shot("job-list-admin-sorted")
+    # By start time, on the service: the jobs that started, newest first, then oldest first.
+    finished = {jobs["error"], jobs["gallery"], jobs["alice"]}
+    for click, order in ((1, "descending"), (2, "ascending")):
+        browser.css("th[data-sort='started'] button").click()
+        browser.wait(
+            lambda d, o=order: (
+                browser.css("th[data-sort='started']").get_attribute("aria-sort") == o
+                and {r.get_attribute("data-href") for r in browser.rows()} == finished
+                and "…" not in browser.css("#jobs tbody").text
+            )
+        )
+        starts = [
+            r.find_element("css selector", "td[data-label='Started'] time").get_attribute("title")
+            for r in browser.rows()
+        ]
+        assert starts == sorted(starts, reverse=order == "descending"), starts
+        assert browser.css("#total").text == "3 jobs"
+        assert f"sort={'-' if click == 1 else ''}started" in browser.driver.current_url
+    assert "Jobs that started, oldest first" in browser.css("#caption").text
+    browser.css("th[data-sort='created'] button").click()  # back to newest first
+    browser.wait(lambda d: len(browser.rows()) == 7 and "sort=" not in d.current_url)
     # Run ID search and a phase chip, kept in the URL; another type keeps them.
     browser.css("#filter-summary").click()
     browser.css("#runid").send_keys("batch")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from lxml import etree
 
+from uws_pyramid.jobs import utcnow
 from uws_pyramid.xsdcheck import UWS_NS
 
 from .conftest import ADMIN_PASSWORD, UWSTestApp, add_user
@@ -33,12 +36,18 @@ def ids(response: Any) -> list[str]:
     return [e.get("id") for e in etree.fromstring(response.body).findall("uws:jobref", NS)]
 
 
+def links(response: Any) -> dict[str, str]:
+    """The Link header's URLs by relation."""
+    found = {}
+    for part in response.headers.get("Link", "").split(", "):
+        if part:
+            url, rel = re.fullmatch(r'<http://localhost([^>]*)>; rel="(\w+)"', part).groups()
+            found[rel] = url
+    return found
+
+
 def next_url(response: Any) -> str | None:
-    link = response.headers.get("Link")
-    if link is None:
-        return None
-    assert link.endswith('>; rel="next"')
-    return str(link[1 : link.index(">")].replace("http://localhost", ""))
+    return links(response).get("next")
 
 
 def test_pages_by_keyset_walk_every_job_once_newest_first(testapp: UWSTestApp) -> None:
@@ -63,7 +72,7 @@ def test_pages_keep_the_other_filters_and_json_has_the_link(testapp: UWSTestApp)
     create(testapp, "sleep")
     first = testapp.get("/rest/echo?LAST=2&PHASE=PENDING", headers={"Accept": "application/json"})
     url = next_url(first)
-    assert url is not None and "PHASE=PENDING" in url and "BEFORE=" in url
+    assert url is not None and "PHASE=PENDING" in url and "PAGE=next" in url
     second = testapp.get(url, headers={"Accept": "application/json"})
     assert [j["id"] for j in first.json["jobs"] + second.json["jobs"]] == ids(
         testapp.get("/rest/echo?PHASE=PENDING")
@@ -247,3 +256,86 @@ def test_head_of_a_streamed_list_has_no_body(testapp: UWSTestApp) -> None:
     response = testapp.head("/rest/echo")
     assert response.status_int == 200 and response.body == b""
     assert response.content_type == "application/xml"
+
+
+def timed_jobs(app: Any, testapp: UWSTestApp, n: int) -> list[str]:
+    """``n`` jobs started in the reverse order of their creation, the odd ones ended (in
+    creation order); the last one never started."""
+    for _ in range(n):
+        create(testapp)
+    made = ids(testapp.get("/rest/echo"))  # in creation order (ties of a millisecond by id)
+    storage = app.registry.uws.storage
+    t0 = utcnow()
+    for i, job_id in enumerate(made[:-1]):
+        start = t0 - timedelta(minutes=i)
+        end = t0 + timedelta(minutes=i) if i % 2 else None
+        storage.update(job_id, start_time=start, end_time=end)
+    return made
+
+
+def walk(testapp: UWSTestApp, url: str, rel: str = "next") -> list[list[str]]:
+    """The pages from ``url`` on, following ``rel``."""
+    pages: list[list[str]] = []
+    next_page: str | None = url
+    while next_page is not None:
+        response = testapp.get(next_page)
+        pages.append(ids(response))
+        next_page = links(response).get(rel)
+    return pages
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_sorted_pages_by_start_and_end_time_in_both_directions(
+    app: Any, testapp: UWSTestApp, descending: bool
+) -> None:
+    made = timed_jobs(app, testapp, 8)
+    started = made[:-1][::-1]  # the last started first
+    ended = made[1:-1:2]
+    sign = "-" if descending else ""
+    for sort, expected in (("startTime", started), ("endTime", ended)):
+        expected = expected[::-1] if descending else expected
+        assert ids(testapp.get(f"/rest/echo?SORT={sign}{sort}")) == expected  # streamed
+        pages = walk(testapp, f"/rest/echo?SORT={sign}{sort}&LAST=3")
+        assert [i for page in pages for i in page] == expected
+        assert all(len(page) == 3 for page in pages[:-1])
+        count = testapp.get(f"/rest/echo?SORT={sign}{sort}&LAST=3&COUNT=true")
+        assert count.headers["X-Total-Count"] == str(len(expected))
+    by_creation = ids(testapp.get(f"/rest/echo?SORT={sign}creationTime&LAST=3"))
+    assert by_creation == (made[::-1][:3] if descending else made[:3])
+
+
+def test_last_and_prev_pages_walk_back_to_the_first(app: Any, testapp: UWSTestApp) -> None:
+    for _ in range(7):
+        create(testapp)
+    made = ids(testapp.get("/rest/echo"))  # in creation order (ties of a millisecond by id)
+    first = testapp.get("/rest/echo?SORT=creationTime&LAST=3")
+    assert set(links(first)) == {"first", "last", "next"}
+    last = testapp.get(links(first)["last"])
+    assert ids(last) == made[4:]  # the last 3, oldest first as the list
+    assert "next" not in links(last)
+    back = walk(testapp, links(last)["prev"], "prev")
+    # 3 before the last page, then fewer than 3 are left: the first page, a full one,
+    # without a prev link (the walk stops there).
+    assert back == [made[1:4], made[:3]]
+    # UWS's LAST (newest first): its last page is the oldest jobs, newest first.
+    assert ids(testapp.get("/rest/echo?LAST=3&PAGE=last")) == made[:3][::-1]
+    # Without LAST: the whole list, from the key on.
+    assert ids(testapp.get("/rest/echo?SORT=creationTime&PAGE=last")) == made
+    assert ids(testapp.get(links(last)["prev"].replace("LAST=3&", ""))) == made[:4]
+    # A list shorter than a page: one page, no next or prev.
+    assert set(links(testapp.get("/rest/echo?LAST=10&PAGE=last"))) == {"first", "last"}
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("SORT=size", "SORT"),
+        ("SORT=-", "SORT"),
+        ("LAST=3&PAGE=up:2026-01-01T00:00:00Z,a", "PAGE"),
+        ("LAST=3&PAGE=next:yesterday,a", "PAGE"),
+        ("LAST=3&PAGE=next:2026-01-01T00:00:00Z,a&BEFORE=2026-01-01T00:00:00Z,a", "PAGE"),
+    ],
+)
+def test_bad_sort_or_page_is_a_400_naming_it(testapp: UWSTestApp, query: str, named: str) -> None:
+    response = testapp.get(f"/rest/echo?{query}", status=400)
+    assert named in response.text

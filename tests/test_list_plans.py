@@ -28,6 +28,7 @@ from uws_sqlite.storage import SQLiteStorage
 
 T0 = utcnow() - timedelta(days=30)
 N_JOBS = 30000
+FINISHED = (Phase.COMPLETED, Phase.ARCHIVED)
 
 
 def rows() -> list[dict[str, Any]]:
@@ -37,7 +38,7 @@ def rows() -> list[dict[str, Any]]:
 
     def job(i: int) -> Job:
         rare = i % 50 == 0
-        return Job(
+        job = Job(
             job_id=f"j{i:08d}",
             job_type=["echo", "sleep"][i // 50 % 2] if rare else "fits",
             phase=[Phase.EXECUTING, Phase.QUEUED, Phase.PENDING, Phase.ARCHIVED, Phase.COMPLETED][
@@ -48,6 +49,12 @@ def rows() -> list[dict[str, Any]]:
             owner_id=["alice", None, "bob"][i // 100 % 3] if rare else "robot",
             run_id=f"run-{i % 50}",
             creation_time=T0 + timedelta(seconds=i // 2),  # pairs share a time: ties by id
+        )
+        # Started in another order than created (pairs share a time); ended if finished.
+        start = T0 + timedelta(seconds=(N_JOBS - i) // 2)
+        return job.changed(
+            start_time=None if job.phase in (Phase.PENDING, Phase.QUEUED) else start,
+            end_time=start + timedelta(seconds=60) if job.phase in FINISHED else None,
         )
 
     return [job_to_row(job(i)) for i in range(N_JOBS)]
@@ -177,3 +184,64 @@ def test_list_page_reads_its_index_and_sorts_no_table(
     assert keys == sorted(keys, reverse=True)
     if before is not None:
         assert all(k < BEFORE for k in keys)
+
+
+SORTED = list(
+    itertools.product(
+        [None, "echo"],
+        ["alice", None, "anonymous"],
+        [None, {Phase.EXECUTING, Phase.COMPLETED}],
+        ["start_time", "end_time"],
+        [False, True],  # descending
+        [None, BEFORE],
+    )
+)
+
+
+@pytest.mark.parametrize(("job_type", "owner", "phases", "sort", "descending", "key"), SORTED)
+def test_sorted_page_reads_its_time_index_in_order(
+    store: SQLStorage,
+    job_type: str | None,
+    owner: str | None,
+    phases: set[Phase] | None,
+    sort: str,
+    descending: bool,
+    key: Any,
+) -> None:
+    query = JobQuery(
+        job_type=job_type,
+        owner_id=None if owner == "anonymous" else owner,
+        anonymous=owner == "anonymous",
+        phases=frozenset(phases) if phases else None,
+        before=key,
+        last=10,
+        sort=sort,
+        descending=descending,
+    )
+    lines = [n[2] for n in plan(store, query)]
+    parts = ["owner"] * (owner is not None) + ["type"] * (job_type is not None)
+    index = "_".join(["ix_uws_jobs", *parts, {"start_time": "started", "end_time": "ended"}[sort]])
+    if store.engine.dialect.name == "sqlite":
+        reads = [line for line in lines if "uws_jobs" in line]
+        access = "SEARCH" if parts else "(SEARCH|SCAN)"
+        assert reads and all(
+            re.match(rf"{access} uws_jobs USING (COVERING )?INDEX {index}\b", line)
+            for line in reads
+        ), lines
+        assert not any("TEMP B-TREE" in line for line in lines), lines  # read in order
+    else:
+        assert not any("Seq Scan" in line for line in lines), lines
+        for line in lines:
+            sort_node = re.search(r"(Incremental )?Sort\s+\(cost=\S+ rows=(\d+)", line)
+            assert sort_node is None or int(sort_node.group(2)) <= 100, lines
+        scans = [line for line in lines if " on uws_jobs" in line]
+        assert scans and all(
+            re.search(r"using ix_uws_jobs_(\w+_)?(created|started|ended) on", line)
+            for line in scans
+        ), lines
+    refs = store.list(query)
+    assert len(refs) <= 10 and all(r.sort_time is not None for r in refs)
+    keys = [(r.sort_time, r.job_id) for r in refs]
+    assert keys == sorted(keys, reverse=descending)
+    if key is not None:
+        assert all((k < key) == descending and k != key for k in keys)

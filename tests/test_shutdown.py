@@ -5,12 +5,14 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from uws_postgres.testing import server
-from uws_pyramid.testing import EXAMPLE_JDL
+from uws_pyramid.testing import EXAMPLE_JDL, serve
 
 pytestmark = pytest.mark.live
 
@@ -59,3 +61,23 @@ def test_a_signal_answers_waiting_requests_and_stops_cleanly(
         status, _, body = srv.call("GET", f"/{job_path}")
         assert status == 200 and b"EXECUTING" in body
         assert srv.call("POST", f"/{job_path}", {"PHASE": "ABORT"})[0] == 303
+
+
+def test_the_test_kits_server_stops_without_killing_its_loop() -> None:
+    """``uws_pyramid.testing.serve`` (for plugin authors too) closes its sockets in the loop's
+    own thread: closed from outside while in select(), the loop died with EBADF (1 in 6)."""
+
+    def app(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    died: list[BaseException | None] = []
+    previous, threading.excepthook = threading.excepthook, lambda args: died.append(args.exc_value)
+    try:
+        for _ in range(30):
+            with serve(app) as url, urllib.request.urlopen(url) as response:
+                assert response.read() == b"ok"
+    finally:
+        threading.excepthook = previous
+    assert died == []
+    assert not [t for t in threading.enumerate() if t.name == "waitress"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pluggy
 
@@ -69,6 +69,16 @@ def uws_job_deleted(job: Job) -> None:
     """Called after a job and its files were removed (by a user or by destruction)."""
 
 
+@hookspec
+@added("1.0")
+def uws_queued_job_info(manager: Manager, job: Job) -> Mapping[str, Any] | None:
+    """Called when a client reads a QUEUED ``job`` of ``manager``: jobInfo entries computed
+    now and never stored, such as why it waits and how many jobs are ahead of it (a stored
+    position would cost a write per waiting job whenever the queue moves). Return None for
+    jobs of other managers. Must be quick: it runs in the request (a failure is logged and
+    the job shown without them)."""
+
+
 class _Caller(Protocol):
     """One hook: calling it runs every implementation; the service also reaches each one."""
 
@@ -87,3 +97,4 @@ class UWSHooks(Protocol):
     uws_description_formats: _Caller
     uws_job_phase_changed: _Caller
     uws_job_deleted: _Caller
+    uws_queued_job_info: _Caller

@@ -159,6 +159,12 @@ class JobRef(NamedTuple):
     run_id: str | None
     owner_id: str | None
     creation_time: datetime
+    #: The start or end time of a list sorted by it (JobQuery.sort): its next page's key.
+    sort_time: datetime | None = None
+
+
+#: The times a job list may be sorted by (JobQuery.sort).
+SORTS = ("creation_time", "start_time", "end_time")
 
 
 @dataclass(frozen=True)
@@ -172,10 +178,15 @@ class JobQuery:
     after: datetime | None = None
     last: int | None = None  # newest first when set
     # Extensions of the list (README, "Job lists at scale"):
-    before: tuple[datetime, str] | None = None  # keyset: jobs older than (creation time, id)
+    # keyset: the jobs after (sort time, id) in the list's order (older ones when newest first)
+    before: tuple[datetime, str] | None = None
     run_id: str | None = None  # exact runId, or its start when ``run_id_prefix``
     run_id_prefix: bool = False
+    sort: str = "creation_time"  # one of SORTS; by start or end time: only jobs that have it
+    descending: bool | None = None  # None: newest first with LAST or BEFORE, else oldest first
 
     @property
     def newest_first(self) -> bool:
+        if self.descending is not None:
+            return self.descending
         return self.last is not None or self.before is not None

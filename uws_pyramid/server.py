@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds the requests in flight get to finish once a stop was asked for.
 SHUTDOWN_GRACE = 10.0
+#: Bytes of a response waitress holds before the worker writing it waits for the client.
+OUTBUF_HIGH_WATERMARK = 1 << 20
 #: Seconds the finished responses get to leave before the connections are closed.
 FLUSH_GRACE = 2.0
 
@@ -118,6 +120,10 @@ class GracefulStop:
 def serve_paste(app: Any, global_conf: dict[str, str], **options: str) -> int:
     """The ``paste.server_runner`` entry point: waitress's options, plus ``shutdown_grace``."""
     grace = float(options.pop("shutdown_grace", SHUTDOWN_GRACE))
+    # A streamed job list is made faster than a client reads it: waitress buffers up to this
+    # much of a response before the worker waits (16 MB by default, so the server's peak
+    # memory grew with the list; at 1 MB it stays flat: bench/bench_lists.py).
+    options.setdefault("outbuf_high_watermark", str(OUTBUF_HIGH_WATERMARK))
     server = create_server(app, **options)
     GracefulStop(server, app, grace).install()
     server.print_listen("Serving on http://{}:{}")

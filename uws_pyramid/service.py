@@ -84,7 +84,20 @@ class JobService:
         job = self.storage.get(job_id)
         if job.job_type != job_type:
             raise NotFound(f"no job {job_id!r} of type {job_type!r}")
-        return job
+        return self.shown(job)
+
+    def shown(self, job: Job) -> Job:
+        """``job`` as a client reads it: a QUEUED one with the manager's jobInfo of the
+        moment (hookspecs.uws_queued_job_info), never stored."""
+        if job.phase != Phase.QUEUED:
+            return job
+        extra: dict[str, Any] = {}
+        for impl in self.hook.uws_queued_job_info.get_hookimpls():
+            try:
+                extra.update(impl.function(manager=self.manager, job=job) or {})
+            except Exception:
+                log.exception("plugin %s failed in uws_queued_job_info", impl.plugin_name)
+        return job.changed(job_info={**job.job_info, **extra}) if extra else job
 
     def list(self, query: JobQuery) -> list[JobRef]:
         refs = self.storage.list(query)
@@ -156,7 +169,7 @@ class JobService:
         def settled(current: Job) -> bool:
             return current.phase not in WAITABLE or (phase is not None and current.phase != phase)
 
-        return self._wait(job.job_id, seconds, settled, once=True) or job
+        return self.shown(self._wait(job.job_id, seconds, settled, once=True) or job)
 
     def wait_final(self, job: Job, seconds: float) -> Job:
         """Synchronous execution: return when the job has ended, or after ``seconds``."""

@@ -82,11 +82,11 @@ def serve(app: Any, threads: int = 4) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         # Idle keep-alive connections (browsers keep them) would hold the loop open: have
-        # the loop close them, then stop listening.
+        # the loop close them, then stop listening, in the loop's own thread (closing its
+        # sockets from here while it is in select() kills it with EBADF).
         for channel in list(server.active_channels.values()):
             channel.will_close = True
-        server.pull_trigger()
-        server.close()
+        server.trigger.pull_trigger(server.close)
         thread.join(timeout=5)
 
 

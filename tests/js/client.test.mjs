@@ -117,6 +117,10 @@ test("why a queued job waits, from its jobInfo", async () => {
   assert.equal(waitingReason({ slurm_reason: "Resources" }), "waiting for free resources on the cluster (SLURM: Resources)");
   assert.equal(waitingReason({ slurm_reason: "Odd" }), "SLURM: Odd");
   assert.equal(waitingReason({ queue: "waiting for a free slot, 2 jobs ahead" }), "waiting for a free slot, 2 jobs ahead");
+  const slot = "waiting for a free slot (max_running = 1)";
+  assert.equal(waitingReason({ queueReason: slot, jobsAhead: 2 }), `${slot}, 2 jobs ahead`);
+  assert.equal(waitingReason({ queueReason: slot, jobsAhead: "1" }), `${slot}, 1 job ahead`);  // from XML
+  assert.equal(waitingReason({ queueReason: slot, jobsAhead: 0 }), `${slot}, next to start`);
   assert.equal(waitingReason({}), null);
   assert.equal(waitingReason(null), null);
 });

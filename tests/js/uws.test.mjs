@@ -220,25 +220,28 @@ test("listJobsMerged merges job lists newest first and keeps LAST", async () => 
   assert.equal(newestFirst({ creationTime: "2026-01-01T00:00:00Z", id: "a" }, { creationTime: "2026-01-01T00:00:00Z", id: "b" }), 1);
 });
 
-test("listPage reads the next cursor and the ETag, and waits with If-None-Match", async () => {
+test("listPage reads the page links and the ETag, and waits with If-None-Match", async () => {
   const ref = (id) => `<uws:jobref id="${id}" xlink:href="${BASE}/${id}"><uws:phase>PENDING</uws:phase>`
     + "<uws:creationTime>2026-01-03T00:00:00Z</uws:creationTime></uws:jobref>";
   const calls = [];
+  const next = "PAGE=next%3A2026-01-03T00%3A00%3A00.000Z%2Cj2";
   const fetch = fakeFetch({
-    "GET /rest/echo?PHASE=PENDING&LAST=1": () => [200, `<uws:jobs ${NS}>${ref("j2")}</uws:jobs>`, {
+    "GET /rest/echo?PHASE=PENDING&LAST=1&SORT=-startTime": () => [200, `<uws:jobs ${NS}>${ref("j2")}</uws:jobs>`, {
       ETag: '"v1"',
-      Link: `<${BASE}?PHASE=PENDING&LAST=1&BEFORE=2026-01-03T00%3A00%3A00.000Z%2Cj2>; rel="next"`,
+      Link: `<${BASE}?PHASE=PENDING&LAST=1&SORT=-startTime>; rel="first", `
+        + `<${BASE}?PHASE=PENDING&LAST=1&SORT=-startTime&PAGE=last>; rel="last", `
+        + `<${BASE}?PHASE=PENDING&LAST=1&SORT=-startTime&${next}>; rel="next"`,
     }],
-    "GET /rest/echo?PHASE=PENDING&LAST=1&BEFORE=2026-01-03T00%3A00%3A00.000Z%2Cj2&WAIT=60":
-      () => [304, ""],
+    [`GET /rest/echo?PHASE=PENDING&LAST=1&SORT=-startTime&${next}&WAIT=60`]: () => [304, ""],
   }, calls);
   const uws = new UWSClient({ fetch, DOMParser });
-  const first = await uws.listPage(BASE, { phases: ["PENDING"], last: 1 });
+  const first = await uws.listPage(BASE, { phases: ["PENDING"], last: 1, sort: "-startTime" });
   assert.deepEqual([first.changed, first.refs.map((r) => r.id), first.etag], [true, ["j2"], '"v1"']);
-  assert.equal(first.next, "2026-01-03T00:00:00.000Z,j2");
-  const waited = await uws.listPage(BASE, { phases: ["PENDING"], last: 1, before: first.next,
-    etag: first.etag, wait: 60 });
-  assert.deepEqual(waited, { changed: false, refs: null, next: null, etag: '"v1"', total: null });
+  assert.equal(first.next, "next:2026-01-03T00:00:00.000Z,j2");
+  assert.deepEqual(first.links, { next: first.next, prev: null, first: "", last: "last" });
+  const waited = await uws.listPage(BASE, { phases: ["PENDING"], last: 1, sort: "-startTime",
+    page: first.next, etag: first.etag, wait: 60 });
+  assert.deepEqual(waited, { changed: false, refs: null, next: null, links: {}, etag: '"v1"', total: null });
   assert.equal(calls[1].init.headers["If-None-Match"], '"v1"');
   assert.equal(calls[1].init.cache, "no-store");
 });

@@ -1,10 +1,13 @@
 """The job list queries: one statement per filter combination, each served by an index.
 
-Every list is ordered by (creation_time, job_id), newest first when paged (LAST, BEFORE).
-Migration 0005 made one index per combination of the equality filters (owner, job type,
-phase) followed by those two columns, so a page reads its own rows and sorts nothing. Several
-phases are one sub-select per phase, each reading at most a page from its index, merged by
-UNION ALL: the only sort is of those few rows, never of the table.
+A list is ordered by (creation_time, job_id), newest first when paged (LAST, BEFORE), unless
+it asks for another order (JobQuery.sort, descending). Migration 0005 made one index per
+combination of the equality filters (owner, job type, phase) followed by those two columns,
+so a page reads its own rows and sorts nothing. Several phases are one sub-select per phase,
+each reading at most a page from its index, merged by UNION ALL: the only sort is of those
+few rows, never of the table. Lists by start or end time hold the jobs that have one and
+read the partial indexes of migration 0006 (owner, job type, then the time and job_id); a
+phase filter there is checked on the entries walked in order.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from sqlalchemy import (
     union_all,
 )
 
+from sqlalchemy.ext.compiler import compiles
+
 from ..jobs import JobQuery, Phase
 from .tables import UTCDateTime, jobs
 
@@ -40,6 +45,24 @@ REF_COLUMNS = (
 NOT_ARCHIVED = jobs.c.phase != literal_column(f"'{Phase.ARCHIVED}'")
 
 
+class Unindexed(ColumnElement[str]):
+    """A column no index may serve on SQLite (``+phase``): without statistics its planner
+    takes ``phase IN (...)`` for selective, reads a phase index and sorts every match,
+    where the time index read in order stops after a page. PostgreSQL weighs its costs."""
+
+    inherit_cache = True
+
+    def __init__(self, column: ColumnElement[str]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(Unindexed)
+def _unindexed(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    text = compiler.process(element.column, **kw)
+    return f"+{text}" if compiler.dialect.name == "sqlite" else str(text)
+
+
 def shape(query: JobQuery) -> tuple[Any, ...]:
     """Which filters ``query`` sets: the key of its cached statement."""
     return (
@@ -51,6 +74,8 @@ def shape(query: JobQuery) -> tuple[Any, ...]:
         query.before is not None,
         None if query.run_id is None else query.run_id_prefix,
         query.last is not None,
+        query.sort,
+        query.newest_first,
     )
 
 
@@ -72,6 +97,16 @@ def params(query: JobQuery) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _keyset(time: Any, newest: bool, prefix: str) -> list[ColumnElement[bool]]:
+    """The jobs after the bound (``prefix``_time, ``prefix``_id) in the list's order."""
+    key_time = bindparam(f"{prefix}_time", type_=UTCDateTime)
+    key_id = bindparam(f"{prefix}_id")
+    # The first term bounds the index range; the second breaks ties of equal times by id.
+    if newest:
+        return [time <= key_time, or_(time < key_time, jobs.c.job_id < key_id)]
+    return [time >= key_time, or_(time > key_time, jobs.c.job_id > key_id)]
+
+
 def _conditions(
     job_type: bool,
     owner_id: bool,
@@ -79,6 +114,8 @@ def _conditions(
     after: bool,
     before: bool,
     run_id: bool | None,
+    sort: str,
+    newest: bool,
 ) -> list[ColumnElement[bool]]:
     c = jobs.c
     conditions: list[ColumnElement[bool]] = []
@@ -90,11 +127,10 @@ def _conditions(
         conditions.append(c.owner_id.is_(None))
     if after:
         conditions.append(c.creation_time > bindparam("after", type_=UTCDateTime))
+    if sort != "creation_time":
+        conditions.append(c[sort].isnot(None))  # also what makes the partial index usable
     if before:
-        time = bindparam("before_time", type_=UTCDateTime)
-        # The first term bounds the index range; the second breaks ties of equal times by id.
-        conditions.append(c.creation_time <= time)
-        conditions.append(or_(c.creation_time < time, c.job_id < bindparam("before_id")))
+        conditions += _keyset(c[sort], newest, "before")
     if run_id is False:
         conditions.append(c.run_id == bindparam("run_id"))
     elif run_id:
@@ -108,32 +144,33 @@ def _conditions(
 @functools.cache
 def list_statement(shape: tuple[Any, ...]) -> Select[Any]:
     """The list query of one shape, built once (building costs more than running it)."""
-    job_type, owner_id, anonymous, n_phases, after, before, run_id, last = shape
-    conditions = _conditions(job_type, owner_id, anonymous, after, before, run_id)
-    return _ordered(conditions, n_phases, newest=last or before, limit="last" if last else None)
+    job_type, owner_id, anonymous, n_phases, after, before, run_id, last, sort, newest = shape
+    conditions = _conditions(job_type, owner_id, anonymous, after, before, run_id, sort, newest)
+    return _ordered(conditions, n_phases, sort, newest, limit="last" if last else None)
 
 
 @functools.cache
 def batch_statement(shape: tuple[Any, ...], keyed: bool) -> Select[Any]:
-    """One batch of a full list streamed oldest first: at most ``batch`` jobs, after the
+    """One batch of a full list streamed in its order: at most ``batch`` jobs, after the
     job (``key_time``, ``key_id``) that ended the previous batch when ``keyed``. Each batch
     is a range of the same index, so a list of any length streams in flat memory and
     without a transaction held open while the client reads."""
-    job_type, owner_id, anonymous, n_phases, after, before, run_id, _ = shape
-    conditions = _conditions(job_type, owner_id, anonymous, after, before, run_id)
+    job_type, owner_id, anonymous, n_phases, after, before, run_id, _, sort, newest = shape
+    conditions = _conditions(job_type, owner_id, anonymous, after, before, run_id, sort, newest)
     if keyed:
-        c = jobs.c
-        time = bindparam("key_time", type_=UTCDateTime)
-        conditions.append(c.creation_time >= time)
-        conditions.append(or_(c.creation_time > time, c.job_id > bindparam("key_id")))
-    return _ordered(conditions, n_phases, newest=False, limit="batch")
+        conditions += _keyset(jobs.c[sort], newest, "key")
+    return _ordered(conditions, n_phases, sort, newest, limit="batch")
 
 
 def _ordered(
-    conditions: list[ColumnElement[bool]], n_phases: int, newest: bool, limit: str | None
+    conditions: list[ColumnElement[bool]],
+    n_phases: int,
+    sort: str,
+    newest: bool,
+    limit: str | None,
 ) -> Select[Any]:
     """SELECT the refs matching ``conditions`` and the phases in list order, ``limit`` rows
-    (a bound parameter's name) if any."""
+    (a bound parameter's name) if any; then the sort time unless it is the creation time."""
     c = jobs.c
 
     def ordered(stmt: Select[Any], time: Any, job_id: Any) -> Select[Any]:
@@ -143,6 +180,15 @@ def _ordered(
             stmt = stmt.order_by(time, job_id)
         return stmt if limit is None else stmt.limit(bindparam(limit))
 
+    if sort != "creation_time":
+        # The time's indexes have no phase: phases are checked on the entries, in order.
+        phases = (
+            [NOT_ARCHIVED]
+            if n_phases == 0
+            else [Unindexed(c.phase).in_([bindparam(f"phase_{i}") for i in range(n_phases)])]
+        )
+        stmt = select(*REF_COLUMNS, c[sort]).where(and_(*conditions, *phases))
+        return ordered(stmt, c[sort], c.job_id)
     if n_phases == 0:  # ARCHIVED jobs only when asked for (UWS 1.1 section 2.2.2.1)
         return ordered(
             select(*REF_COLUMNS).where(and_(*conditions, NOT_ARCHIVED)), c.creation_time, c.job_id
@@ -165,8 +211,8 @@ def _ordered(
 def count_statement(shape: tuple[Any, ...]) -> Select[Any]:
     """How many jobs the list of this shape (without LAST) holds, counted up to
     ``limit``: the cost of a count stays bounded however many jobs match."""
-    job_type, owner_id, anonymous, n_phases, after, before, run_id, _ = shape
-    conditions = _conditions(job_type, owner_id, anonymous, after, before, run_id)
+    job_type, owner_id, anonymous, n_phases, after, before, run_id, _, sort, newest = shape
+    conditions = _conditions(job_type, owner_id, anonymous, after, before, run_id, sort, newest)
     if n_phases == 0:
         conditions.append(NOT_ARCHIVED)
     else:

@@ -241,10 +241,10 @@ class SQLStorage(Storage):
         with self._read() as conn:
             rows = conn.execute(stmt, listing.params(query)).all()
         phase = PHASES.__getitem__
-        return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5], *r[6:]) for r in rows]
 
     def batches(self, query: JobQuery, size: int) -> Iterator[list[JobRef]]:
-        if query.newest_first:
+        if query.last is not None:
             yield self.list(query)
             return
         shape = listing.shape(query)
@@ -256,11 +256,12 @@ class SQLStorage(Storage):
             stmt = listing.batch_statement(shape, keyed)
             with self._read() as conn:
                 rows = conn.execute(stmt, params).all()
-            yield [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5]) for r in rows]
+            yield [JobRef(r[0], r[1], phase(r[2]), r[3], r[4], r[5], *r[6:]) for r in rows]
             if len(rows) < params["batch"]:
                 return
             keyed, params["batch"] = True, size
-            params["key_time"], params["key_id"] = rows[-1][5], rows[-1][0]
+            # The sort time ends the row (the creation time unless sorted by another).
+            params["key_time"], params["key_id"] = rows[-1][-1], rows[-1][0]
 
     def count(self, query: JobQuery, limit: int) -> int:
         stmt = listing.count_statement(listing.shape(query))

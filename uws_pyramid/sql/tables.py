@@ -114,6 +114,22 @@ Index("ix_uws_jobs_type_phase_created", _c.job_type, _c.phase, _c.creation_time,
 Index("ix_uws_jobs_type_created", _c.job_type, _c.creation_time, _c.job_id)
 Index("ix_uws_jobs_phase_created", _c.phase, _c.creation_time, _c.job_id)
 Index("ix_uws_jobs_created", _c.creation_time, _c.job_id)
+# Lists sorted by start or end time (migration 0006): partial, only jobs that have the time.
+for _name, _time in (("started", _c.start_time), ("ended", _c.end_time)):
+    for _middle, _filters in (
+        ("owner_type_", (_c.owner_id, _c.job_type)),
+        ("owner_", (_c.owner_id,)),
+        ("type_", (_c.job_type,)),
+        ("", ()),
+    ):
+        Index(
+            f"ix_uws_jobs_{_middle}{_name}",
+            *_filters,
+            _time,
+            _c.job_id,
+            sqlite_where=_time.isnot(None),
+            postgresql_where=_time.isnot(None),
+        )
 # The destruction sweep (partial in the database: live jobs only, migration 0002).
 Index("ix_uws_jobs_destruction", jobs.c.destruction)
 

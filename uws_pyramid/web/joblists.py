@@ -12,13 +12,22 @@ parameters a plain UWS client never sends and headers it ignores; the body stays
 - ``OWNER=name``: an admin's list of one user's jobs (anyone may name themselves);
 - ``WAIT=n``: a change feed: the list once one of its jobs changes or a job is created, or
   after n seconds; with ``If-None-Match`` (the list's ETag) it answers at once if the list
-  already differs from the one the client holds, and 304 if it is still that one.
+  already differs from the one the client holds, and 304 if it is still that one;
+- ``SORT=creationTime``, ``startTime`` or ``endTime``, ``-`` first for newest first: the
+  list's order (by start or end time: only the jobs that have one). With SORT, LAST=n is
+  the page size: the first n jobs in that order;
+- ``PAGE``: a page of a paged list (LAST=n), as the ``Link`` header's ``rel="next"``,
+  ``rel="prev"``, ``rel="first"`` and ``rel="last"`` give it: ``next:<time>,<id>`` (the
+  jobs after that one in the list's order, as BEFORE), ``prev:<time>,<id>`` (those before
+  it; fewer than n: the first page instead) or ``last`` (the list's last n jobs, still in
+  its order). Without LAST, all of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,8 +35,8 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from ..errors import Forbidden, InvalidValue
-from ..jobs import JobQuery, JobRef
-from ..timeparse import parse_after, parse_int
+from ..jobs import SORTS, JobQuery, JobRef
+from ..timeparse import parse_after, parse_datetime, parse_int
 from .requests import parse_phase, query_value, query_values
 from .security import visible_jobs
 from .xml import format_time
@@ -36,20 +45,54 @@ from .xml import format_time
 COUNT_LIMIT = 10_000
 BEFORE_FORM = "a job's creation time and id separated by a comma, as in the next-page link"
 RUNID_FORM = "a runId, or the start of one followed by *"
+#: What a job id in a page's key may be (never sent to the database otherwise).
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Jobs per database read of a streamed list: the first piece goes out after one such read.
 BATCH = 1000
-#: Parameters that select a page or wait, left out of the next page's link.
-NOT_CARRIED = {"BEFORE", "WAIT"}
+#: Parameters that select a page or wait, left out of the pages' links.
+NOT_CARRIED = {"BEFORE", "PAGE", "WAIT"}
+#: SORT's names of the times a list may be sorted by.
+SORT_NAMES = dict(zip(("creationTime", "startTime", "endTime"), SORTS, strict=True))
+SORT_FORM = "creationTime, startTime or endTime, with - first for newest first"
+PAGE_FORM = "next:<time>,<id>, prev:<time>,<id> or last, as in the list's links"
+#: Where a page's kind is kept between the query and the links (see page_kind).
+PAGE_KIND = "uws.list_page"
 
 
-def _before(text: str) -> tuple[Any, str]:
+def _key(name: str, text: str, form: str) -> tuple[Any, str]:
     time, sep, job_id = text.rpartition(",")
     try:
-        if sep and job_id:
-            return parse_after("BEFORE", time), job_id
+        if sep and JOB_ID.fullmatch(job_id):
+            return parse_after(name, time), job_id
     except InvalidValue:
         pass
-    raise InvalidValue("BEFORE", BEFORE_FORM, text)
+    raise InvalidValue(name, form, text)
+
+
+def _sort(text: str | None) -> tuple[str, bool | None]:
+    """The time a list is sorted by and its direction (None: UWS's default)."""
+    if text is None:
+        return "creation_time", None
+    sort = SORT_NAMES.get(text.removeprefix("-"))
+    if sort is None:
+        raise InvalidValue("SORT", SORT_FORM, text)
+    return sort, text.startswith("-")
+
+
+def _page(request: Request) -> tuple[str, tuple[Any, str] | None]:
+    """The page asked for: first, next, prev or last, and its key."""
+    page = query_value(request, "PAGE")
+    before = query_value(request, "BEFORE")
+    if page is None:
+        return ("first", None) if before is None else ("next", _key("BEFORE", before, BEFORE_FORM))
+    if before is not None:
+        raise InvalidValue("PAGE", "PAGE or BEFORE, not both", page)
+    if page == "last":
+        return "last", None
+    kind, _, key = page.partition(":")
+    if kind not in ("next", "prev"):
+        raise InvalidValue("PAGE", PAGE_FORM, page)
+    return kind, _key("PAGE", key, PAGE_FORM)
 
 
 def _owner(request: Request) -> dict[str, Any]:
@@ -68,7 +111,14 @@ def job_list_query(request: Request, job_type: str | None) -> JobQuery:
     phases = frozenset(parse_phase("PHASE", v) for v in query_values(request, "PHASE"))
     after = query_value(request, "AFTER")
     last = query_value(request, "LAST")
-    before = query_value(request, "BEFORE")
+    sort, descending = _sort(query_value(request, "SORT"))
+    kind, key = _page(request)
+    request.environ[PAGE_KIND] = kind
+    if descending is None and (last is not None or key is not None):
+        descending = True  # UWS: LAST lists the newest; a page of it continues it
+    if kind in ("prev", "last"):
+        # Read backwards from the key (or the end), then shown the right way (list_jobs).
+        descending = not descending
     run_id = query_value(request, "RUNID")
     prefix = run_id is not None and run_id.endswith("*")
     if run_id is not None and prefix:
@@ -78,11 +128,15 @@ def job_list_query(request: Request, job_type: str | None) -> JobQuery:
     return JobQuery(
         job_type=job_type,
         phases=phases or None,
-        after=parse_after("AFTER", after) if after is not None else None,
+        # UWS asks for UTC; a time with another offset is one instant all the same (as for
+        # DESTRUCTION): converted, not refused.
+        after=parse_datetime("AFTER", after) if after is not None else None,
         last=parse_int("LAST", last, 1, "an integer > 0") if last is not None else None,
-        before=_before(before) if before is not None else None,
+        before=key,
         run_id=run_id,
         run_id_prefix=prefix,
+        sort=sort,
+        descending=descending,
         **_owner(request),
     )
 
@@ -96,21 +150,42 @@ def etag(refs: list[JobRef], json: bool) -> str:
     return digest.hexdigest()
 
 
-def next_link(request: Request, query: JobQuery, refs: list[JobRef]) -> str | None:
-    """The URL of the page after a full one."""
-    if query.last is None or len(refs) < query.last:
-        return None
-    last = refs[-1]
+def page_kind(request: Request) -> str:
+    """first, next, prev or last: the page job_list_query read (list_jobs may turn a short
+    prev page into the first)."""
+    return str(request.environ.get(PAGE_KIND, "first"))
+
+
+def _key_of(ref: JobRef) -> str:
+    return f"{format_time(ref.sort_time or ref.creation_time)},{ref.job_id}"
+
+
+def links(request: Request, query: JobQuery, refs: list[JobRef]) -> dict[str, str]:
+    """The URLs of the pages around a page (a list with LAST), by relation."""
+    if query.last is None:
+        return {}
+    kind = page_kind(request)
     carried = [(k, v) for k, v in request.GET.items() if k.upper() not in NOT_CARRIED]
-    carried.append(("BEFORE", f"{format_time(last.creation_time)},{last.job_id}"))
-    return f"{request.path_url}?{urlencode(carried)}"
+
+    def url(page: str | None) -> str:
+        return f"{request.path_url}?{urlencode(carried + ([('PAGE', page)] if page else []))}"
+
+    found = {"first": url(None), "last": url("last")}
+    whole = len(refs) == query.last
+    if refs and kind != "last" and (whole or kind == "prev"):
+        found["next"] = url(f"next:{_key_of(refs[-1])}")
+    if refs and kind != "first" and (whole or kind != "last"):
+        found["prev"] = url(f"prev:{_key_of(refs[0])}")
+    return found
 
 
 def streamed(request: Request, query: JobQuery) -> bool:
-    """A whole list (no LAST, no BEFORE) goes out as it is read, in batches, unless the
-    client waits for a change or holds a version (which need the whole list first)."""
+    """A whole list (no LAST) goes out as it is read, in batches, unless it is read
+    backwards (PAGE=prev or last), or the client waits for a change or holds a version
+    (which need the whole list first)."""
     return (
-        not query.newest_first
+        query.last is None
+        and page_kind(request) in ("first", "next")
         and query_value(request, "WAIT") is None
         and not request.if_none_match
     )
@@ -121,15 +196,26 @@ def list_jobs(request: Request, query: JobQuery, json: bool) -> tuple[list[JobRe
     held = request.if_none_match
     wait = query_value(request, "WAIT")
 
+    kind = page_kind(request)
+    backwards = kind in ("prev", "last")  # read in the reverse order (job_list_query)
+
+    def shown(refs: list[JobRef]) -> list[JobRef]:
+        return refs[::-1] if backwards else refs
+
     def unchanged(refs: list[JobRef]) -> bool:
-        return not held or etag(refs, json) in held
+        return not held or etag(shown(refs), json) in held
 
     if wait is None:
         refs = request.jobs.list(query)
     else:
         timeout = parse_int("WAIT", wait, -1, "an integer number of seconds, or -1")
         refs = request.jobs.wait_list(query, timeout, unchanged)
-    return refs, bool(held) and unchanged(refs)
+    if kind == "prev" and query.last is not None and len(refs) < query.last:
+        # Fewer jobs before the key than a page: the first page, a full one.
+        request.environ[PAGE_KIND] = "first"
+        first = dataclasses.replace(query, before=None, descending=not query.descending)
+        return request.jobs.list(first), False
+    return shown(refs), bool(held) and unchanged(refs)
 
 
 def decorate(
@@ -138,12 +224,12 @@ def decorate(
     """The extensions' headers of a list response (``refs`` None: streamed, not known yet)."""
     if refs is not None:
         response.etag = etag(refs, json)
-        link = next_link(request, query, refs)
-        if link is not None:
-            response.headers["Link"] = f'<{link}>; rel="next"'
+        found = links(request, query, refs)
+        if found:
+            response.headers["Link"] = ", ".join(f'<{u}>; rel="{r}"' for r, u in found.items())
     count = query_value(request, "COUNT")
     if count is not None and count.lower() in ("true", "1", "yes"):
-        whole = dataclasses.replace(query, before=None, last=None)
+        whole = dataclasses.replace(query, before=None, last=None, descending=None)
         n = request.jobs.storage.count(whole, COUNT_LIMIT)
         response.headers["X-Total-Count"] = f"{n}+" if n >= COUNT_LIMIT else str(n)
     return response

@@ -250,6 +250,32 @@ LIST_FILTERS = [
         "required": False,
         "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     },
+    # Extensions (README, "Job lists at scale"); UWS clients do not send them.
+    {
+        "name": "SORT",
+        "in": "query",
+        "required": False,
+        "description": "the list's order (newest first with -); by start or end time, only "
+        "the jobs that have one; with LAST, the first LAST jobs in that order",
+        "schema": {
+            "type": "string",
+            "enum": [
+                f"{d}{t}" for t in ("creationTime", "startTime", "endTime") for d in ("", "-")
+            ],
+        },
+    },
+    {
+        "name": "PAGE",
+        "in": "query",
+        "required": False,
+        "description": "a page of a list with LAST, as the Link header's first, prev, next "
+        "and last relations give it: next:<time>,<id>, prev:<time>,<id> or last",
+        "schema": {
+            "type": "string",
+            "pattern": f"^(last|(next|prev):{UTC_TIME['pattern'][1:-1]},[A-Za-z0-9_-]{{1,64}})$",
+            "examples": ["last", "next:2030-01-01T00:00:00Z,abc123"],
+        },
+    },
 ]
 
 

@@ -65,13 +65,36 @@ class MemoryStorage(Storage):
             return copy.deepcopy(self._stored(job_id))
 
     def list(self, query: JobQuery) -> builtins.list[JobRef]:
+        newest = query.newest_first
+
+        def key(job: Job) -> tuple[Any, str]:
+            return getattr(job, query.sort), job.job_id
+
+        def follows(job: Job) -> bool:  # after the BEFORE key in the list's order
+            if query.before is None:
+                return True
+            return key(job) != query.before and (key(job) < query.before) == newest
+
         with self._lock:
-            found = [job for job in self._jobs.values() if _matches(job, query)]
-        found.sort(key=lambda j: (j.creation_time, j.job_id), reverse=query.last is not None)
+            found = [
+                job
+                for job in self._jobs.values()
+                if getattr(job, query.sort) is not None and _matches(job, query) and follows(job)
+            ]
+        found.sort(key=key, reverse=newest)
         if query.last is not None:
             found = found[: query.last]
+        timed = query.sort != "creation_time"
         return [
-            JobRef(j.job_id, j.job_type, j.phase, j.run_id, j.owner_id, j.creation_time)
+            JobRef(
+                j.job_id,
+                j.job_type,
+                j.phase,
+                j.run_id,
+                j.owner_id,
+                j.creation_time,
+                getattr(j, query.sort) if timed else None,
+            )
             for j in found
         ]
 
@@ -152,7 +175,6 @@ def _matches(job: Job, query: JobQuery) -> bool:
         and (query.owner_id is None or job.owner_id == query.owner_id)
         and (not query.anonymous or job.owner_id is None)
         and (query.after is None or job.creation_time > query.after)
-        and (query.before is None or (job.creation_time, job.job_id) < query.before)
         and (query.run_id is None or _run_id_matches(job.run_id, query))
     )
 

@@ -55,6 +55,19 @@ export function encodeParams(params) {
 }
 
 /**
+ * The page tokens (PAGE) of a Link header's relations next, prev, first and last; a link
+ * without PAGE (the first page) is "", a missing one null.
+ * @param {string} header @returns {{next: string|null, prev: string|null, first: string|null, last: string|null}}
+ */
+export function pageLinks(header) {
+  const found = { next: null, prev: null, first: null, last: null };
+  for (const [, url, rel] of header.matchAll(/<([^>]*)>\s*;\s*rel="(\w+)"/g)) {
+    if (rel in found) found[rel] = new URL(url, "http://localhost/").searchParams.get("PAGE") || "";
+  }
+  return found;
+}
+
+/**
  * The URL of a job list with UWS 1.1 filters.
  * @param {string} listUrl
  * @param {{phases?: string[], after?: string|null, last?: number|null}} [filters]
@@ -177,20 +190,26 @@ export class UWSClient {
 
   /**
    * One page of a job list with this service's extensions (README, "Job lists at scale"):
-   * ``before`` continues after a job (the ``next`` cursor the previous page gave); with the
+   * ``sort`` orders it on the server ("creationTime", "startTime" or "endTime", "-" first for
+   * newest first); ``page`` is a page token that ``links`` gave (next, prev, first, last: the
+   * PAGE of each, null when there is none), ``before`` the older BEFORE cursor; with the
    * ``etag`` of the page shown and ``wait`` seconds, the request returns when the list
    * changes, or after ``wait`` seconds with ``changed`` false (a 304, no body).
    * @param {string} listUrl
    * @param {{phases?: string[], after?: string|null, last?: number, before?: string|null,
-   *   etag?: string|null, wait?: number|null, runId?: string|null, owner?: string|null,
-   *   count?: boolean, signal?: AbortSignal}} [options] ``runId``: exact, or a start and "*"
+   *   page?: string|null, sort?: string|null, etag?: string|null, wait?: number|null,
+   *   runId?: string|null, owner?: string|null, count?: boolean, signal?: AbortSignal}} [options]
+   *   ``runId``: exact, or a start and "*"
    * @returns {Promise<{changed: boolean, refs: import("./uwsxml.js").JobRef[] | null,
-   *   next: string|null, etag: string|null, total: string|null}>}
+   *   next: string|null, links: Object<string, string|null>, etag: string|null,
+   *   total: string|null}>}
    */
-  async listPage(listUrl, { phases = [], after = null, last = 25, before = null, etag = null,
-    wait = null, runId = null, owner = null, count = false, signal } = {}) {
+  async listPage(listUrl, { phases = [], after = null, last = 25, before = null, page = null,
+    sort = null, etag = null, wait = null, runId = null, owner = null, count = false, signal } = {}) {
     const query = new URLSearchParams();
-    if (before) query.append("BEFORE", before);
+    if (sort) query.append("SORT", sort);
+    if (page) query.append("PAGE", page);
+    else if (before) query.append("BEFORE", before);
     if (runId) query.append("RUNID", runId);
     if (owner) query.append("OWNER", owner);
     if (count) query.append("COUNT", "true");
@@ -201,14 +220,15 @@ export class UWSClient {
     if (etag) headers["If-None-Match"] = etag;
     // no-store: the page's own If-None-Match decides, and a 304 reaches this code as one.
     const response = await this.send(url, { headers, signal, cache: "no-store" });
-    if (response.status === 304) return { changed: false, refs: null, next: null, etag, total: null };
+    if (response.status === 304) {
+      return { changed: false, refs: null, next: null, links: {}, etag, total: null };
+    }
     if (!response.ok) throw await UWSError.of(response, url);
-    const link = /<([^>]*)>\s*;\s*rel="next"/.exec(response.headers.get("Link") || "");
-    const next = link ? new URL(link[1], "http://localhost/").searchParams.get("BEFORE") : null;
+    const links = pageLinks(response.headers.get("Link") || "");
     const refs = parseJobList(this.parseXml(await response.text()));
     // X-Total-Count: how many jobs match (COUNT=true); "10000+" above the service's limit.
     const total = response.headers.get("X-Total-Count");
-    return { changed: true, refs, next, etag: response.headers.get("ETag"), total };
+    return { changed: true, refs, next: links.next, links, etag: response.headers.get("ETag"), total };
   }
 
   /**

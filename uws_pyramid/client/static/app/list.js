@@ -1,7 +1,8 @@
 // The job list page: filters, keyset pages, live updates, abort and delete of a selection.
 // One request per page and one per change: the page waits on the list (WAIT with its ETag)
-// instead of polling it, and pages by the service's BEFORE cursor (README, "Job lists at
-// scale"), so page 400 of 10,000 jobs costs what page 1 does. The filters live in the URL.
+// instead of polling it, pages by the page tokens of the service's Link header (README, "Job
+// lists at scale"), so page 400 of 100,000 jobs (or the last one) costs what page 1 does, and
+// sorts by creation, start or end time on the service. The filters live in the URL.
 import { FINAL, PHASES, sleep } from "../uws.js";
 import { byId, confirmDialog, h, replace, status } from "./dom.js";
 import { clientConfig, descriptions, durationSeconds, errorText, header, listUrl, page, params,
@@ -13,8 +14,9 @@ const RETRY_MS = 4000;
 const WAIT_S = 60;
 /** Relative times and running durations are redrawn this often. */
 const CLOCK_MS = 15000;
-/** Columns the page's rows sort by (on the page: the service pages newest first only). */
+/** Columns the list sorts by: the times on the service (SORT), the others on the page. */
 const SORTS = ["phase", "created", "started", "ended", "duration"];
+const SERVER_SORTS = { created: "creationTime", started: "startTime", ended: "endTime" };
 const sortParam = params.get("sort") || "";
 const state = {
   type: params.get("type") || "",
@@ -23,13 +25,15 @@ const state = {
   runId: params.get("runid") || "",
   owner: params.get("owner") || "",
   size: Number(params.get("size")) || 25,
-  before: params.get("before") || "",
-  page: Math.max(Number(params.get("page")) || 1, 1),
+  // The page token (PAGE) of the page shown; an older link's BEFORE cursor is the same page.
+  at: params.get("at") || (params.get("before") ? `next:${params.get("before")}` : ""),
+  // 0: a page counted back from the last one, its number unknown (no exact total).
+  page: Math.max(Number(params.get("page")) || (params.get("at") ? 0 : 1), 0),
   sort: SORTS.includes(sortParam.replace(/^-/, "")) ? sortParam : "",
 };
-/** The cursors of the pages before this one (to go back: "newer"), and of the next one. */
-const cursors = [];
-let nextCursor = null;
+/** The page tokens of the pages around this one (the Link header's), and the total. */
+let links = {};
+let total = null;
 let controller = null;
 /** href -> {row, ref, cells}; details: href -> the job's start and end (fetched per row). */
 const rows = new Map();
@@ -44,7 +48,7 @@ function query(filtersOnly = false) {
   const pairs = [["type", state.type], ["runid", state.runId], ["owner", state.owner],
     ["after", state.after], ["size", state.size === 25 ? "" : state.size], ["sort", state.sort],
     ...state.phases.map((p) => ["phase", p])];
-  if (!filtersOnly) pairs.push(["page", state.page > 1 ? state.page : ""], ["before", state.before]);
+  if (!filtersOnly) pairs.push(["page", state.page > 1 ? state.page : ""], ["at", state.at]);
   return new URLSearchParams(pairs.filter(([, v]) => v !== "")).toString();
 }
 
@@ -130,8 +134,15 @@ function sortKey(ref, column) {
   return durationSeconds(detail.startTime, detail.endTime) ?? -Infinity;
 }
 
+/** The service's SORT for the list's sort column, null for UWS's newest first. */
+function serverSort() {
+  const column = state.sort.replace(/^-/, "");
+  if (!state.sort || !SERVER_SORTS[column]) return null;
+  return `${state.sort.startsWith("-") ? "-" : ""}${SERVER_SORTS[column]}`;
+}
+
 function sorted(refs) {
-  if (!state.sort) return refs;
+  if (!state.sort || serverSort()) return refs;
   const column = state.sort.replace(/^-/, "");
   const sign = state.sort.startsWith("-") ? -1 : 1;
   // Stable: rows with equal keys stay newest first.
@@ -146,8 +157,13 @@ function showSortHeaders() {
     if (which) th.setAttribute("aria-sort", which); else th.removeAttribute("aria-sort");
     th.querySelector("button .arrow").textContent = which === "ascending" ? " ▲" : which ? " ▼" : "";
   }
-  byId("caption").textContent = `Jobs, ${state.sort ? `this page sorted by ${state.sort.replace(/^-/, "")}`
-    : "newest first"}`;
+  const column = (state.sort || "-created").replace(/^-/, "");
+  const order = (state.sort || "-created").startsWith("-") ? "newest first" : "oldest first";
+  // By start or end time the service lists the jobs that have one.
+  const which = { created: "Jobs", started: "Jobs that started", ended: "Jobs that ended" }[column];
+  byId("caption").textContent = serverSort() || !state.sort
+    ? `${which}, ${order} by ${column === "created" ? "creation" : column.replace(/ed$/, "")} time`
+    : `Jobs, this page sorted by ${column}`;
 }
 
 function render(refs) {
@@ -186,7 +202,7 @@ async function loadDetails(refs, mine) {
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
-  if (mine === generation && state.sort) render(shown);
+  if (mine === generation && state.sort && !serverSort()) render(shown);
 }
 
 /** The service's job types (for the type menu). */
@@ -196,12 +212,20 @@ async function jobTypes() {
   return typeNames;
 }
 
-function showPager(total) {
-  byId("older").disabled = !nextCursor;
-  byId("newer").disabled = byId("first").disabled = state.page === 1;
+/** How many pages the list has, when the count is exact. */
+function pageCount() {
   const exact = total !== null && !total.endsWith("+");
-  const pages = exact ? Math.max(1, Math.ceil(Number(total) / state.size)) : null;
-  byId("pageno").textContent = pages ? `Page ${state.page} of ${pages}` : `Page ${state.page}`;
+  return exact ? Math.max(1, Math.ceil(Number(total) / state.size)) : null;
+}
+
+function showPager() {
+  byId("older").disabled = byId("last").disabled = links.next === null || links.next === undefined;
+  byId("newer").disabled = byId("first").disabled = !links.prev;
+  const pages = pageCount();
+  // Counted back from the last page when the total is not exact: no number then.
+  const number = state.page > 0 ? String(state.page) : "";
+  byId("pageno").textContent = state.at === "last" && !pages ? "Last page"
+    : `Page ${number || "…"}${pages ? ` of ${pages}` : ""}`;
   if (total !== null) {
     byId("total").textContent = `${total} job${total === "1" ? "" : "s"}`;
   }
@@ -215,7 +239,7 @@ async function refresh() {
   const runId = state.runId && (state.runId.endsWith("*") ? state.runId : `${state.runId}*`);
   const options = {
     phases: state.phases, after: state.after ? new Date(state.after).toISOString() : null,
-    last: state.size, before: state.before || null, signal: controller.signal,
+    last: state.size, page: state.at || null, sort: serverSort(), signal: controller.signal,
     runId, owner: state.owner || null, count: true,
   };
   let etag = null;
@@ -226,9 +250,19 @@ async function refresh() {
       if (mine !== generation) return;
       if (!answer.changed) continue;
       etag = answer.etag;
-      nextCursor = answer.next;
+      links = answer.links;
+      total = answer.total;
+      if (!links.prev && state.page !== 1) {
+        // The service gave the first page (fewer jobs than a page were before this one).
+        state.page = 1;
+        state.at = "";
+        saveState();
+      } else if (state.at === "last" && pageCount()) {
+        state.page = pageCount();
+        saveState();
+      }
       render(answer.refs);
-      showPager(answer.total);
+      showPager();
       byId("updated").textContent = `updated ${new Date().toLocaleTimeString([], { hour12: false })}`;
       document.body.dataset.loaded = "true";
       await loadDetails(answer.refs, mine);
@@ -294,8 +328,7 @@ async function act(verb) {
 
 function restart() {
   state.page = 1;
-  state.before = "";
-  cursors.length = 0;
+  state.at = "";
   saveState();
   for (const entry of rows.values()) entry.row.remove();
   rows.clear();
@@ -311,9 +344,8 @@ function sortBy(column) {
   const reverse = first.startsWith("-") ? column : `-${column}`;
   state.sort = current === first ? reverse : first;
   if (state.sort === "-created") state.sort = "";
-  saveState();
   showSortHeaders();
-  render(shown);
+  if (SERVER_SORTS[column]) restart(); else { saveState(); render(shown); }
 }
 
 function setUpFilters() {
@@ -355,23 +387,21 @@ function setUpFilters() {
   byId("filters").addEventListener("submit", (e) => e.preventDefault());
 }
 
+/** Go to the page of a token the service gave, numbered ``page`` (0: unknown). */
+function goTo(token, page) {
+  if (token === null || token === undefined) return;
+  state.at = token;
+  state.page = token ? page : 1;
+  saveState();
+  refresh();
+}
+
 function setUpPager() {
   byId("first").addEventListener("click", () => restart());
-  byId("newer").addEventListener("click", () => {
-    // A page opened from a link knows no cursors before its own: back to the first.
-    state.before = cursors.pop() || "";
-    state.page = state.before ? state.page - 1 : 1;
-    saveState();
-    refresh();
-  });
-  byId("older").addEventListener("click", () => {
-    if (!nextCursor) return;
-    cursors.push(state.before);
-    state.before = nextCursor;
-    state.page += 1;
-    saveState();
-    refresh();
-  });
+  // Page numbers of pages reached backwards from the last one are known with the total only.
+  byId("newer").addEventListener("click", () => goTo(links.prev, state.page > 1 ? state.page - 1 : 0));
+  byId("older").addEventListener("click", () => goTo(links.next, state.page > 0 ? state.page + 1 : 0));
+  byId("last").addEventListener("click", () => goTo(links.last, pageCount() || 0));
 }
 
 async function setUp() {
