@@ -99,8 +99,9 @@ class SQLiteStorage(SQLStorage):
         """The transaction of one group commit, on a connection kept for them: its page
         cache stays warm, and BEGIN IMMEDIATE and COMMIT go straight to the driver
         (SQLAlchemy's begin and commit cost more than SQLite's, see bench/README.md).
-        SQLAlchemy may still begin its own transaction on it (savepoints, updates): with
-        no ``sqlite_begin`` option that issues nothing, and its commit is the driver's."""
+        SQLAlchemy may still begin its own transaction on it (an update's statements):
+        with no ``sqlite_begin`` option that issues nothing, and its commit is the
+        driver's."""
         with self.reachable(), self._write_lock.held():
             conn = self._writer or self.engine.connect()
             self._writer = None  # kept again only once this transaction ended cleanly
