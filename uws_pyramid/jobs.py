@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import secrets
 from dataclasses import dataclass, field
@@ -49,12 +50,15 @@ UNFINISHED = ACTIVE | {Phase.PENDING}
 ID_ALPHABET = "abcdefgijklmnoqruvwxyz0123456789"
 
 
+#: Base 32's symbols to ours, symbol for symbol.
+_TO_ID = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ID_ALPHABET.encode("ascii"))
+
+
 def new_job_id() -> str:
     """An unguessable, URL-safe job id: 24 characters of 32 symbols, i.e. 120 random bits."""
-    # 15 random bytes cut into 24 groups of 5 bits: one call to the system's generator
-    # instead of 24 (a tenth of the cost of creating a job, measured).
-    bits = int.from_bytes(secrets.token_bytes(15), "big")
-    return "".join(ID_ALPHABET[(bits >> shift) & 31] for shift in range(0, 120, 5))
+    # 15 random bytes are 24 groups of 5 bits: base 32 cuts them in C (a loop in Python
+    # was a tenth of an uncontended create's own work), then each symbol becomes ours.
+    return base64.b32encode(secrets.token_bytes(15)).translate(_TO_ID).decode("ascii")
 
 
 def utcnow() -> datetime:

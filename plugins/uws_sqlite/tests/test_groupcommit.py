@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Connection
 
 from uws_pyramid.api import Job, NotFound, Phase, ServiceUnavailable, new_job_id, utcnow
 from uws_sqlite.storage import SQLiteStorage
@@ -44,13 +44,22 @@ def in_threads(calls: list[Callable[[], Any]]) -> tuple[list[Any], list[threadin
     return outcomes, threads
 
 
-def commits(storage: SQLiteStorage) -> list[int]:
+def on_commit(
+    storage: SQLiteStorage, monkeypatch: pytest.MonkeyPatch, before: Callable[[], None]
+) -> None:
+    """Call ``before`` ahead of each group commit's COMMIT (it may raise, as a full disk)."""
+    commit = storage._commit
+
+    def hooked(conn: Connection) -> None:
+        before()
+        commit(conn)
+
+    monkeypatch.setattr(storage, "_commit", hooked)
+
+
+def commits(storage: SQLiteStorage, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     counted = [0]
-
-    @event.listens_for(storage.engine, "commit")
-    def _count(_conn: Any) -> None:
-        counted[0] += 1
-
+    on_commit(storage, monkeypatch, lambda: counted.__setitem__(0, counted[0] + 1))
     return counted
 
 
@@ -69,8 +78,10 @@ def held_while(storage: SQLiteStorage, seconds: float) -> threading.Thread:
     return thread
 
 
-def test_writes_that_queue_up_are_committed_together(storage: SQLiteStorage) -> None:
-    counted = commits(storage)
+def test_writes_that_queue_up_are_committed_together(
+    storage: SQLiteStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = commits(storage, monkeypatch)
     jobs = [a_job() for _ in range(20)]
     holder = held_while(storage, 0.5)
     outcomes, threads = in_threads([lambda j=j: storage.create(j) for j in jobs])
@@ -107,14 +118,15 @@ def test_a_failing_write_fails_alone_and_the_others_are_committed(
 
 
 def test_a_failed_commit_fails_every_caller_of_the_batch_and_writes_none(
-    storage: SQLiteStorage,
+    storage: SQLiteStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     failing = threading.Event()
 
-    @event.listens_for(storage.engine, "commit")
-    def _fail(_conn: Any) -> None:
+    def fail() -> None:
         if failing.is_set():
             raise sqlite3.OperationalError("disk I/O error")
+
+    on_commit(storage, monkeypatch, fail)
 
     jobs = [a_job() for _ in range(6)]
     holder = held_while(storage, 0.3)
@@ -178,3 +190,22 @@ def test_writes_after_close_still_work(tmp_path: Path) -> None:
     store.create(job)  # a manager thread that records an end as the server stops
     assert store.get(job.job_id).job_id == job.job_id
     store.close()
+
+
+def test_a_lone_write_whose_commit_fails_is_undone_and_the_next_one_works(
+    storage: SQLiteStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A lone write commits on the driver, not through SQLAlchemy: its failure too is a 503,
+    # nothing of it stays, and the writer's connection is replaced.
+    def fail() -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    on_commit(storage, monkeypatch, fail)
+    job = a_job()
+    with pytest.raises(ServiceUnavailable):
+        storage.create(job)
+    monkeypatch.undo()
+    with pytest.raises(NotFound):
+        storage.get(job.job_id)
+    storage.create(job)
+    assert storage.get(job.job_id).job_id == job.job_id

@@ -131,15 +131,20 @@ class GroupCommit:
 
     @staticmethod
     def _one(conn: Connection, pending: Work[Any]) -> None:
+        # A savepoint on the driver: SQLAlchemy's begin_nested costs more than the INSERT.
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        driver.execute("SAVEPOINT uws_work")
         try:
-            with conn.begin_nested():
-                pending.result = pending.work(conn)
+            pending.result = pending.work(conn)
         except Exception as exc:
             pending.error = exc
             if not _in_transaction(conn):
                 # SQLite rolled the whole transaction back (a full disk, an I/O error):
                 # the others' work is gone too.
                 raise
+            driver.execute("ROLLBACK TO uws_work")
+        driver.execute("RELEASE uws_work")
 
 
 class _Undone(Exception):

@@ -90,8 +90,30 @@ class SQLiteStorage(SQLStorage):
         self._write_lock = WriteLock(file, busy_timeout)
         # Not for a database in memory: each connection would see a database of its own.
         self._group = (
-            GroupCommit(self._write, busy_timeout, self._write_lock.busy) if file else None
+            GroupCommit(self._batch, busy_timeout, self._write_lock.busy) if file else None
         )
+        self._writer: Connection | None = None  # used by one group commit leader at a time
+
+    @contextmanager
+    def _batch(self) -> Iterator[Connection]:
+        """The transaction of one group commit, on a connection kept for them: its page
+        cache stays warm, and BEGIN IMMEDIATE and COMMIT go straight to the driver
+        (SQLAlchemy's begin and commit cost more than SQLite's, see bench/README.md).
+        SQLAlchemy may still begin its own transaction on it (an update's statements):
+        with no ``sqlite_begin`` option that issues nothing, and its commit is the
+        driver's."""
+        with self.reachable(), self._write_lock.held():
+            conn = self._writer or self.engine.connect()
+            self._writer = None  # kept again only once this transaction ended cleanly
+            driver = conn.connection.dbapi_connection
+            try:
+                driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+                yield conn
+                self._commit(conn)
+            except BaseException:
+                conn.close()  # rolls back; a connection in any doubt is not kept
+                raise
+            self._writer = conn
 
     @contextmanager
     def writer(self) -> Iterator[None]:
@@ -103,7 +125,19 @@ class SQLiteStorage(SQLStorage):
             return super().run_write(work)
         return self._group.run(work)
 
+    @staticmethod
+    def _commit(conn: Connection) -> None:
+        """COMMIT a group commit's transaction (SQLAlchemy's, if it began one on top)."""
+        if conn.in_transaction():
+            conn.commit()
+        else:
+            conn.connection.dbapi_connection.execute("COMMIT")  # type: ignore[union-attr]
+
     def close(self) -> None:
+        with self._write_lock.held():
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         super().close()
         self._write_lock.close()
 
