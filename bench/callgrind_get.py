@@ -45,33 +45,41 @@ def settings(tmp: str) -> dict[str, str]:
 
 
 def serve(kind: str, tmp: str, access_log: bool) -> None:
-    """The server process (run under valgrind): build the app, serve until SIGTERM."""
+    """The server process (run under valgrind): build the app, serve until SIGTERM. Waitress
+    logs its port ("Serving on ...") to stdout once it listens: the parent waits for it."""
     import logging
 
-    from uws_pyramid.server import serve_paste
+    from waitress.server import create_server
 
-    if kind == "bare":
-        from barepyramid import app
-    else:
-        from pyramid.interfaces import ITweens
+    from uws_pyramid.server import GracefulStop, serve_paste
 
-        from uws_pyramid import main
-
-        handler = logging.FileHandler(f"{tmp}/access.log")
-        logging.getLogger().addHandler(handler)
-        logging.getLogger().setLevel(logging.INFO if access_log else logging.WARNING)
-        app = main({"here": tmp}, **settings(tmp))
-        if kind == "untweened":
-            # The same chain of tweens without this one (as bench_metrics.py does).
-            chain = app.orig_handle_request
-            for name, factory in reversed(app.registry.getUtility(ITweens).implicit()):
-                if name != TWEEN:
-                    chain = factory(chain, app.registry)
-            app.handle_request = chain
-    # Waitress logs its port ("Serving on ...") once it listens: the parent waits for it.
     waitress = logging.getLogger("waitress")
     waitress.addHandler(logging.StreamHandler(sys.stdout))
     waitress.setLevel(logging.INFO)
+    if kind == "bare":
+        # As bench_core.py serves it (waitress-serve), with a stop that lets valgrind write.
+        from barepyramid import app
+
+        server = create_server(app, listen="127.0.0.1:0", threads=8)
+        GracefulStop(server, app, 1.0).install()
+        server.print_listen("Serving on http://{}:{}")
+        server.run()
+        return
+    from pyramid.interfaces import ITweens
+
+    from uws_pyramid import main
+
+    handler = logging.FileHandler(f"{tmp}/access.log")
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO if access_log else logging.WARNING)
+    app = main({"here": tmp}, **settings(tmp))
+    if kind == "untweened":
+        # The same chain of tweens without this one (as bench_metrics.py does).
+        chain = app.orig_handle_request
+        for name, factory in reversed(app.registry.getUtility(ITweens).implicit()):
+            if name != TWEEN:
+                chain = factory(chain, app.registry)
+        app.handle_request = chain
     serve_paste(app, {}, listen="127.0.0.1:0", threads="8")
 
 
@@ -131,6 +139,7 @@ def main() -> None:
         serve(args.serve, args.tmp, access_log)
         return
     from bench_core import prefill
+
     from uws_sqlite.storage import SQLiteStorage
 
     kinds = args.servers.split(",")
