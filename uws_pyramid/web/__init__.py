@@ -10,6 +10,10 @@ from .resources import USE, JobContext, JobTypeResource, ServiceRoot
 
 def includeme(config: Configurator) -> None:
     config.set_request_factory(UWSRequest)
+    # First of all routes (Pyramid tries them in order, a regular expression each): a job
+    # and the job lists take most requests. No other route matches their paths.
+    config.add_route("job", "/rest/{jobtype}/{job_id}", factory=JobContext)
+    config.add_route("jobs", "/rest/{jobtype}", factory=JobTypeResource)
     config.include(".limits")
     config.include(".cors")
     config.include(".security")
@@ -28,8 +32,6 @@ def includeme(config: Configurator) -> None:
     config.add_route("provenance", "/provenance")
     config.add_route("sync", "/sync/{jobtype}", factory=JobTypeResource)
     config.add_route("all_jobs", "/rest")
-    config.add_route("jobs", "/rest/{jobtype}", factory=JobTypeResource)
-    config.add_route("job", "/rest/{jobtype}/{job_id}", factory=JobContext)
     config.add_route(
         "job_parameter", "/rest/{jobtype}/{job_id}/parameters/{name}", factory=JobContext
     )
