@@ -123,6 +123,20 @@ COMBINATIONS = list(
 )
 
 
+def page_query(
+    job_type: str | None, owner: str | None, phases: set[Phase] | None, **more: Any
+) -> JobQuery:
+    """A page of 10 jobs with these filters, as the client asks for one."""
+    return JobQuery(
+        job_type=job_type,
+        owner_id=None if owner == "anonymous" else owner,
+        anonymous=owner == "anonymous",
+        phases=frozenset(phases) if phases else None,
+        last=10,
+        **more,
+    )
+
+
 @pytest.mark.parametrize(("job_type", "owner", "phases", "after", "before"), COMBINATIONS)
 def test_list_page_reads_its_index_and_sorts_no_table(
     store: SQLStorage,
@@ -132,15 +146,7 @@ def test_list_page_reads_its_index_and_sorts_no_table(
     after: Any,
     before: Any,
 ) -> None:
-    query = JobQuery(
-        job_type=job_type,
-        owner_id=None if owner == "anonymous" else owner,
-        anonymous=owner == "anonymous",
-        phases=frozenset(phases) if phases else None,
-        after=after,
-        before=before,
-        last=10,
-    )
+    query = page_query(job_type, owner, phases, after=after, before=before)
     nodes = plan(store, query)
     lines = [n[2] for n in nodes]
     index = expected_index(query)
@@ -208,16 +214,7 @@ def test_sorted_page_reads_its_time_index_in_order(
     descending: bool,
     key: Any,
 ) -> None:
-    query = JobQuery(
-        job_type=job_type,
-        owner_id=None if owner == "anonymous" else owner,
-        anonymous=owner == "anonymous",
-        phases=frozenset(phases) if phases else None,
-        before=key,
-        last=10,
-        sort=sort,
-        descending=descending,
-    )
+    query = page_query(job_type, owner, phases, before=key, sort=sort, descending=descending)
     lines = [n[2] for n in plan(store, query)]
     parts = ["owner"] * (owner is not None) + ["type"] * (job_type is not None)
     index = "_".join(["ix_uws_jobs", *parts, {"start_time": "started", "end_time": "ended"}[sort]])
