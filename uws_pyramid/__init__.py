@@ -26,4 +26,9 @@ def main(global_config: dict[str, Any], **settings: Any) -> Router:
         config.include(".runtime")
         config.include(".web")
         config.include(".client")
-    return config.make_wsgi_app()
+    app = config.make_wsgi_app()
+    # Once the whole application is built: the listeners of its passes (metrics, logs) are
+    # attached by the later includes, and the first pass is made at once.
+    if app.registry.uws_settings.background:
+        app.registry.uws.background.start()
+    return app

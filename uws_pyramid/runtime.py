@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import pluggy
 from pyramid.config import Configurator
-from pyramid.events import ApplicationCreated
 
 from .auth import Authenticator
 from .errors import ConfigurationError
@@ -177,7 +176,3 @@ def includeme(config: Configurator) -> None:
     runtime = build_runtime(settings, extra)
     config.registry.uws = runtime
     config.registry.uws_started = utcnow()
-    if settings.background:
-        # Once the whole application is built: the listeners of its passes (metrics, logs)
-        # are attached by later includes, and the first pass is made at once.
-        config.add_subscriber(lambda _: runtime.background.start(), ApplicationCreated)

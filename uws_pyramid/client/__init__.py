@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyramid.config import Configurator
-from pyramid.events import NewResponse
 from pyramid.httpexceptions import HTTPFound
+from pyramid.registry import Registry
 from pyramid.request import Request
+from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED as PUBLIC
+from pyramid.tweens import INGRESS
 
 from ..web.resources import EDIT
 from .editor import get_script, put_description
@@ -22,14 +26,24 @@ def client_home(request: Request) -> HTTPFound:
     return HTTPFound(location=request.static_url("uws_pyramid.client:static/index.html"))
 
 
-def secure_client_responses(event: NewResponse) -> None:
-    """Every response under /client/ forbids inline scripts and framing."""
-    # The raw PATH_INFO: a path that is not UTF-8 (answered 400) must not fail here.
-    if event.request.environ.get("PATH_INFO", "").startswith("/client/"):
-        headers = event.response.headers
-        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["Referrer-Policy"] = "same-origin"
+def secure_client_responses(
+    handler: Callable[[Request], Response], registry: Registry
+) -> Callable[..., Response]:
+    """Every response under /client/ forbids inline scripts and framing. The outermost
+    tween (not a NewResponse subscriber, see web/security.py's screen_tween): it sees every
+    response, errors included."""
+
+    def secured(request: Request) -> Response:
+        response = handler(request)
+        # The raw PATH_INFO: a path that is not UTF-8 (answered 400) must not fail here.
+        if request.environ.get("PATH_INFO", "").startswith("/client/"):
+            headers = response.headers
+            headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+            headers["X-Content-Type-Options"] = "nosniff"
+            headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    return secured
 
 
 def includeme(config: Configurator) -> None:
@@ -44,4 +58,4 @@ def includeme(config: Configurator) -> None:
     )
     # The "jdl" route (GET: the WADL) belongs to the web package; the editor adds PUT.
     config.add_view(put_description, route_name="jdl", request_method="PUT", permission=EDIT)
-    config.add_subscriber(secure_client_responses, NewResponse)
+    config.add_tween(f"{__name__}.secure_client_responses", under=INGRESS)

@@ -8,14 +8,17 @@ import binascii
 import hmac
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.config import Configurator
-from pyramid.events import NewRequest
 from pyramid.interfaces import ICSRFStoragePolicy
+from pyramid.registry import Registry
 from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.tweens import MAIN
 from webob.cookies import make_cookie
 from zope.interface import implementer
 
@@ -255,9 +258,21 @@ def via_session(request: Request) -> bool:
     return identity is not None and identity.session is not None
 
 
-def screen(event: NewRequest) -> None:
-    """Before any view: refuse bad credentials (401) and cross-site writes (403)."""
-    request = event.request
+def screen_tween(
+    handler: Callable[[Request], Response], registry: Registry
+) -> Callable[..., Response]:
+    """Before any view: refuse bad credentials (401) and cross-site writes (403). A tween, not
+    a NewRequest subscriber: with no subscriber at all Pyramid skips its four notifications
+    of every request (6 % of a get's instructions, bench/README.md)."""
+
+    def screened(request: Request) -> Response:
+        screen(request)
+        return handler(request)
+
+    return screened
+
+
+def screen(request: Request) -> None:
     request.identity  # noqa: B018  (raises Unauthorized for wrong credentials)
     origin = request.headers.get("Origin")
     if request.method not in SAFE_METHODS and origin is not None:
@@ -288,4 +303,4 @@ def includeme(config: Configurator) -> None:
     config.set_security_policy(SecurityPolicy(runtime.settings, runtime.authenticator, codec))
     config.set_csrf_storage_policy(SessionCSRF(codec))
     config.set_default_csrf_options(require_csrf=True, callback=via_session)
-    config.add_subscriber(screen, NewRequest)
+    config.add_tween(f"{__name__}.screen_tween", over=MAIN)
