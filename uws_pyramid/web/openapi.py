@@ -64,7 +64,10 @@ def ok(description: str, *pairs: tuple[str, dict[str, Any]], **more: Any) -> dic
 
 def uws(name: str) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
     """A UWS document: its XML form (the default) and its JSON form (Accept: application/json)."""
-    xml = {"type": "string", "description": f"uws:{name} (UWS 1.1 schema)"}
+    text = f"uws:{name} (UWS 1.1 schema)"
+    if name in ("job", "results"):
+        text += "; a result may carry uwsc:description (urn:uwscustom), its declared description"
+    xml = {"type": "string", "description": text}
     return (XML, xml), (JSON, ref(name))
 
 
