@@ -25,7 +25,7 @@ from uws_postgres.testing import (  # noqa: F401  (fixtures)
     postgres_url,
 )
 from uws_pyramid.api import Phase, Quota, QuotaExceeded
-from uws_pyramid.testing import make_job
+from uws_pyramid.testing import make_job, race
 
 pytestmark = pytest.mark.postgres
 
@@ -191,3 +191,25 @@ def test_announcements_made_meanwhile_share_one_notification(postgres_url: str) 
     assert announcer.sent == len(received) and 1 <= announcer.sent <= 2
     assert set(received) == {NEW_JOB}
     announcer.announce()  # after stop: dropped, no error
+
+
+@pytest.mark.parametrize(
+    ("pool_size", "max_overflow", "kept"), [("8", "8", 8), ("2", "0", 1), ("4", "1", 2)]
+)
+def test_kept_connections_leave_the_pool_room_for_transactions(
+    postgres_url: str, pool_size: str, max_overflow: str, kept: int
+) -> None:
+    options = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": "2"}
+    store = PostgresStorage.from_settings(
+        {"url": postgres_url, "auto_migrate": "true", **options}, ""
+    )
+    try:
+        job = make_job()
+        store.create(job)
+        assert race([lambda: store.get(job.job_id) for _ in range(16)]) == [None] * 16
+        idle = store._read_connections._idle
+        assert store._read_connections.keep == kept and 1 <= len(idle) <= kept
+        # Kept connections sit idle between reads: an update still gets one of the pool.
+        assert store.update(job.job_id, phase=Phase.QUEUED) is not None
+    finally:
+        store.close()

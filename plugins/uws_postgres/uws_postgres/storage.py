@@ -11,7 +11,6 @@ import psycopg
 from psycopg.types.string import TextLoader
 from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import QueuePool
 
 from uws_pyramid.api import ConfigurationError, Job, Quota, SQLStorage
 
@@ -60,12 +59,14 @@ class PostgresStorage(SQLStorage):
     fast_reads = True
     lone_inserts = True
 
-    def __init__(self, engine: Engine, connect_args: Mapping[str, Any] | None = None) -> None:
-        pool = engine.pool
-        if isinstance(pool, QueuePool):
-            # As many as the pool keeps open: each read or create the kept ones cannot
-            # serve goes through the pool (a checkout, a ping round trip, a reset).
-            self.kept_connections = pool.size()
+    def __init__(
+        self,
+        engine: Engine,
+        connect_args: Mapping[str, Any] | None = None,
+        kept_connections: int | None = None,
+    ) -> None:
+        if kept_connections is not None:
+            self.kept_connections = kept_connections
         super().__init__(engine)
         self._connect_args = dict(connect_args or {})
         self.listener = Listener(self.dedicated_connection, CHANNEL, self._notified, self._missed)
@@ -79,7 +80,7 @@ class PostgresStorage(SQLStorage):
     @classmethod
     def from_settings(cls, options: Mapping[str, str], here: str) -> PostgresStorage:
         settings = parse_options(options, here)
-        storage = cls(make_engine(settings), settings.connect_args())
+        storage = cls(make_engine(settings), settings.connect_args(), settings.kept_connections())
         try:
             storage.prepare_schema(settings.auto_migrate)
             storage.listener.start()
