@@ -58,6 +58,7 @@ class LocalManager(Manager):
         self._pause = options.poll_interval
         self._monitor = Worker("uws-local-monitor", self._step, 0.0)
         self.sandbox = sandbox.resolve(options.sandbox, options.sandbox_bind)
+        contract.compile_wrapper(options.python)  # or each job compiles its wrapper
         self.identity = owner.claim()
 
     @classmethod
