@@ -13,55 +13,62 @@ Usage: python bench/bench_local.py [--jobs 500] [--clients 8] [--sandbox bwrap|n
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadgen import ROOT, uws_server  # noqa: E402
 
 
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
+#: One kept-alive connection per client thread: a connection per request would cost the
+#: server an accept and a close each time, and the benchmark would measure them.
+_connections = threading.local()
 
 
-OPENER = urllib.request.build_opener(NoRedirect)
+def request(base: str, method: str, path: str, body: bytes | None = None) -> tuple[int, Any, bytes]:
+    """Send one request on this thread's connection; return status, headers and body."""
+    connection = getattr(_connections, "connection", None)
+    if connection is None:
+        connection = _connections.connection = http.client.HTTPConnection(urlsplit(base).netloc)
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    connection.request(method, path, body=body, headers=headers)
+    response = connection.getresponse()
+    return response.status, response.headers, response.read()
 
 
 def submit(base: str) -> tuple[str, float]:
     sent = time.time()
-    request = urllib.request.Request(f"{base}/rest/echo", data=b"message=bench&PHASE=RUN")
-    try:
-        OPENER.open(request)
-    except urllib.error.HTTPError as redirect:
-        return redirect.headers["Location"], sent
-    raise RuntimeError("no redirect after creation")
-
-
-def job(url: str) -> dict[str, object]:
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())
+    status, headers, _ = request(base, "POST", "/rest/echo", b"message=bench&PHASE=RUN")
+    if status != 303:
+        raise RuntimeError(f"no redirect after creation: {status}")
+    return urlsplit(headers["Location"]).path, sent
 
 
 FINAL = ("COMPLETED", "ERROR", "ABORTED")
 
 
-def final(url: str) -> dict[str, object]:
-    """The job once it has ended (WAIT until then)."""
-    doc = job(url)
-    while doc["phase"] not in FINAL:
-        doc = job(f"{url}?WAIT=30")
-    return doc
+def final(base: str, path: str) -> dict[str, Any]:
+    """The job once it has ended. A WAIT answers at once for a job that has ended already
+    (UWS 1.1), else at its next phase change: one request for most jobs."""
+    while True:
+        _, _, body = request(base, "GET", f"{path}?WAIT=30")
+        doc: dict[str, Any] = json.loads(body)
+        if doc["phase"] in FINAL:
+            return doc
 
 
 def seconds(text: object) -> float:
@@ -95,7 +102,7 @@ def run(max_running: int, count: int, clients: int) -> None:
                 submitted = list(pool.map(lambda _: submit(base), range(count)))
             # One blocking WAIT per unfinished job, oldest first (jobs start in that order):
             # a poll of every job several times a second would load the server it measures.
-            done = {url: final(url) for url, _ in submitted}
+            done = {url: final(base, url) for url, _ in submitted}
             sent = dict(submitted)
             bad = [d for d in done.values() if d["phase"] != "COMPLETED"]
             ends = [seconds(d["endTime"]) for d in done.values()]
@@ -142,7 +149,7 @@ def idle(count: int = 20) -> None:
             to_exec, to_done = [], []
             for _ in range(count):
                 url, sent = submit(base)
-                doc = final(url)
+                doc = final(base, url)
                 to_exec.append(seconds(doc["startTime"]) - sent)
                 to_done.append(seconds(doc["endTime"]) - sent)
             print(

@@ -296,3 +296,21 @@ def test_a_job_run_at_creation_is_claimed_in_its_insert_with_no_accepted_write(
     phases = [u for u in updates if u[0] == queued.job_id]
     assert len(phases) == 2, phases
     assert "start_time" in phases[0][1] and "end_time" in phases[1][1]
+
+
+def test_what_the_wrapper_interpreter_prints_lands_in_the_job_stderr(tmp_path: Path) -> None:
+    from uws_local.processes import spawn
+
+    from uws_pyramid.api import JobDir
+
+    job = Job(new_job_id(), "t")
+    job_dir = JobDir(tmp_path / "jobs", job.job_id)
+    script = tmp_path / "job.sh"
+    script.write_text("exit 0\n")
+    fake = tmp_path / "python"  # an interpreter that fails before the wrapper runs
+    fake.write_text("#!/bin/sh\necho 'interpreter trouble' >&2\nexit 3\n")
+    fake.chmod(0o700)
+    run = spawn(job, job_dir, script, str(fake), wrapper.DEFAULT_PATH)
+    assert run.process is not None and run.process.wait(timeout=20) == 3
+    assert job_dir.stderr.read_text() == "interpreter trouble\n"
+    assert sorted(p.name for p in job_dir.meta.iterdir()) == ["job.env", "stderr.txt"]

@@ -68,9 +68,9 @@ def spawn(
     wrapper runs the script in ``sandbox`` if given."""
     contract.prepare(job, job_dir, path)
     launcher = sandbox.launcher(job_dir, script) if sandbox is not None else []
-    fd = os.open(
-        job_dir.meta / "wrapper.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600
-    )
+    # What the wrapper's interpreter itself prints (a traceback) goes to the job's stderr,
+    # which the wrapper appends to as well: no file more to create per job.
+    fd = os.open(job_dir.stderr, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     with open(fd, "ab") as wrapper_log:
         process = subprocess.Popen(
             contract.wrapper_command(job_dir, script, python) + launcher,
