@@ -68,7 +68,6 @@ def instrument(runtime: Any, profile: bool) -> None:
     """Wrap the steps of a job where they happen (objects of this run only, and modules)."""
     from uws_local import manager as local_manager
     from uws_local import processes
-
     from uws_pyramid.execution import contract
 
     storage = runtime.storage
@@ -135,7 +134,9 @@ def main() -> None:
     report(args, docs, wall, created, usage0, usage)
 
 
-def report(args: Any, docs: list[dict[str, Any]], wall: float, created: float, u0: Any, u: Any) -> None:
+def report(
+    args: Any, docs: list[dict[str, Any]], wall: float, created: float, u0: Any, u: Any
+) -> None:
     def at(text: str) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 

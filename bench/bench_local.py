@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadgen import ROOT, uws_server  # noqa: E402
 
-
 #: One kept-alive connection per client thread: a connection per request would cost the
 #: server an accept and a close each time, and the benchmark would measure them.
 _connections = threading.local()

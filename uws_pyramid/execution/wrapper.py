@@ -21,13 +21,13 @@ through a symbolic link. If the disk is full, the wrapper removes its temporary 
 exits with NO_SPACE_STATUS without an exit.json.
 """
 
-import sys
-import time
-
 # ``posix`` is the built-in module behind ``os``: the same functions without importing ``os``
 # and ``posixpath`` (``-S`` spares the interpreter that import; ~1 ms of every job's CPU).
-# Nor ``from __future__ import annotations``: the annotations below are valid at run time.
+# Nor ``from __future__ import annotations``: the annotations below are valid at run time
+# (quoted where they would not be on the Python 3.9 of a batch node).
 import posix
+import sys
+import time
 
 try:  # the C module behind ``signal``: the same functions, without importing enum (~10 ms)
     import _signal as signal
@@ -130,7 +130,7 @@ def script_environment(job_dir: str, entries: bytes) -> dict[str, str]:
     return env
 
 
-def start_ticks(pid: int) -> int | None:
+def start_ticks(pid: int) -> "int | None":  # noqa: UP037
     """The start time of process ``pid`` in clock ticks after boot (/proc/<pid>/stat field 22),
     or None if there is no such live process (zombies count as gone)."""
     try:
@@ -191,7 +191,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def run(job_dir: str, script: str, launcher: list[str] | None = None) -> int:
+def run(job_dir: str, script: str, launcher: "list[str] | None" = None) -> int:  # noqa: UP037
     """Run ``script`` in ``job_dir`` as the protocol says (through ``launcher`` if given);
     return its returncode."""
     meta = _join(job_dir, META)

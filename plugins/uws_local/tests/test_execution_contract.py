@@ -231,7 +231,9 @@ def test_the_wrapper_makes_paths_absolute_like_os_path(given: str, expected: str
     assert wrapper._join("/a/", "b", "c") == os.path.join("/a/", "b", "c")
 
 
-def test_the_wrapper_bytecode_is_cached_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_wrapper_bytecode_is_cached_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = tmp_path / "wrapper.py"
     source.write_text(contract.WRAPPER_SCRIPT.read_text())
     monkeypatch.setattr(contract, "WRAPPER_SCRIPT", source)

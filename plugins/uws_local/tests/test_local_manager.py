@@ -300,7 +300,6 @@ def test_a_job_run_at_creation_is_claimed_in_its_insert_with_no_accepted_write(
 
 def test_what_the_wrapper_interpreter_prints_lands_in_the_job_stderr(tmp_path: Path) -> None:
     from uws_local.processes import spawn
-
     from uws_pyramid.api import JobDir
 
     job = Job(new_job_id(), "t")
