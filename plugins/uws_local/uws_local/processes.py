@@ -34,6 +34,9 @@ class Running:
     expired: bool = False
     deleted: bool = False
     progress: float | None = None
+    # The job as its start was recorded (None for an adopted one): what its end needs to
+    # know of it (type, parameters, start) without reading it again.
+    job: Job | None = None
     # Set once the wrapper has exited (under the manager's lock): from then on its PID and
     # process group id may name a stranger, so the group is never signalled again.
     done: bool = False

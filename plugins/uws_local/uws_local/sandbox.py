@@ -89,26 +89,7 @@ class Sandbox:
         """The command before ``bash <script>`` (the wrapper appends those two)."""
         work, meta = str(job_dir.path), str(job_dir.meta)
         tmp = os.path.join(meta, TMP_DIR)
-        args = [
-            ENV,
-            f"--ignore-signal={SIGNALS}",
-            self.bwrap,
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-cgroup-try",
-            "--die-with-parent",
-            "--cap-drop",
-            "ALL",
-        ]
-        for folder in SYSTEM:
-            if os.path.islink(folder):
-                args += ["--symlink", os.readlink(folder), folder]
-            elif os.path.isdir(folder):
-                args += ["--ro-bind", folder, folder]
-        for name in ETC:
-            args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        for folder in self.extra:
-            args += ["--ro-bind", folder, folder]
+        args = list(_system_part(self.bwrap, self.extra))
         args += [
             # A private /tmp first: the folders below may lie under the host's /tmp.
             "--proc",
@@ -138,6 +119,34 @@ class Sandbox:
             f"--default-signal={SIGNALS}",
         ]
         return args
+
+
+@functools.lru_cache(maxsize=8)
+def _system_part(bwrap: str, extra: tuple[str, ...]) -> tuple[str, ...]:
+    """The arguments that are the same for every job: bwrap and what of the host it shows.
+    Looked at once (up to 14 stat calls a job otherwise): a system folder that appears or
+    goes while the server runs (/lib32) is seen at its next start."""
+    args = [
+        ENV,
+        f"--ignore-signal={SIGNALS}",
+        bwrap,
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--cap-drop",
+        "ALL",
+    ]
+    for folder in SYSTEM:
+        if os.path.islink(folder):
+            args += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            args += ["--ro-bind", folder, folder]
+    for name in ETC:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for folder in extra:
+        args += ["--ro-bind", folder, folder]
+    return tuple(args)
 
 
 def resolve(setting: str, extra: tuple[str, ...]) -> Sandbox | None:
