@@ -424,6 +424,21 @@ def test_one_etc_view_per_process_or_each_file_bound(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(sandbox, "ETC_REFRESH", 0.0)
     monkeypatch.setattr(sandbox.EtcView, "_refresh", full)
+    view._checked = float("-inf")
     binds = sandbox.etc_binds()
     assert binds[:3] == ["--ro-bind-try", "/etc/passwd", "/etc/passwd"]
     assert len(binds) == 3 * len(sandbox.ETC)
+
+
+def test_an_etc_view_folder_not_ours_alone_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "view"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)  # another user could have put files there: never bound
+    with pytest.raises(PermissionError, match="not a private folder"):
+        sandbox.EtcView(folder).current()
+    assert list(folder.iterdir()) == []
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(PermissionError):
+        sandbox.EtcView(link).current()
+    assert not (tmp_path / "elsewhere").exists()

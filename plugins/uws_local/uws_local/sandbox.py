@@ -12,13 +12,12 @@ job's process group (its death would otherwise kill the script at once, without 
 period), while the script gets the usual signal dispositions back.
 
 Each mount costs the sandbox's start (~0.16 ms of CPU): the files of /etc a job sees are
-copies kept in one private folder of the server (``EtcView``), bound as /etc in one mount,
-and only the folders among them are bound each on its own.
+copies kept in one private folder of the server's user (``EtcView``), bound as /etc in one
+mount, and only the folders among them are bound each on its own.
 """
 
 from __future__ import annotations
 
-import atexit
 import functools
 import logging
 import os
@@ -31,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from uws_pyramid.api import BASH, TMP_DIR, ConfigurationError, JobDir, contract, private_dir
+from uws_pyramid.api import BASH, TMP_DIR, ConfigurationError, JobDir, contract
 
 log = logging.getLogger(__name__)
 
@@ -178,18 +177,33 @@ class EtcView:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def current(self) -> EtcView:
-        """The view, refreshed if ETC_REFRESH seconds have passed or it is gone."""
+        """The view, refreshed if ETC_REFRESH seconds have passed or it is gone;
+        PermissionError if its folder is not a private folder of this user."""
         with self._lock:
             now = time.monotonic()
-            if now - self._checked >= ETC_REFRESH or not self.path.is_dir():
+            if now - self._checked >= ETC_REFRESH or not self._present():
                 self._refresh()
                 self._checked = now
         return self
 
+    def _present(self) -> bool:
+        """Whether the folder is there; PermissionError unless it is ours alone (another
+        user could have made it first, to give our jobs an /etc of theirs)."""
+        try:
+            info = os.lstat(self.path)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+            raise PermissionError(f"{self.path} is not a private folder of this user")
+        return True
+
     def _refresh(self) -> None:
-        if not self.path.is_dir():
+        if not self._present():
             self._copied.clear()
-            private_dir(self.path)
+            try:
+                self.path.mkdir(mode=0o700)
+            except FileExistsError:
+                self._present()  # made meanwhile (another server process): ours?
         folders = []
         for name in ETC:
             try:
@@ -223,14 +237,13 @@ _view_lock = threading.Lock()
 
 
 def etc_view() -> EtcView:
-    """This process's view of /etc (refreshed): in a private folder of the system's
-    temporary folder, not in the jobs' (whose space is the jobs'), removed at exit."""
+    """The view of /etc (refreshed), in a private folder of the system's temporary folder
+    (not in the jobs' folder: its space is the jobs'), one per user. Never removed: jobs
+    outlive the server that started them, and their /etc is that folder."""
     global _view
     with _view_lock:
         if _view is None:
-            path = Path(tempfile.mkdtemp(prefix="uws-sandbox-etc-"))
-            atexit.register(shutil.rmtree, path, True)
-            _view = EtcView(path)
+            _view = EtcView(Path(tempfile.gettempdir(), f"uws-sandbox-etc-{os.getuid()}"))
     return _view.current()
 
 
