@@ -20,6 +20,7 @@ __all__ = [
     "XSI_NS",
     "UWS_VERSION",
     "format_time",
+    "url_safe",
     "url_segment",
     "job_xml",
     "job_list_xml",
@@ -92,6 +93,11 @@ def _attr(value: str) -> str:
     value = _NOT_XML.sub("\ufffd", value)
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _ATTR_REFS.sub(lambda m: _ATTR_ESCAPES[m.group()], value)
+
+
+def url_safe(value: str) -> bool:
+    """Whether ``value`` is a URL path segment as it is (no percent-encoding needed)."""
+    return _URL_SAFE.fullmatch(value) is not None
 
 
 def url_segment(value: str) -> str:
@@ -289,30 +295,33 @@ def _job_info(info: Mapping[str, Any]) -> Iterator[str]:
     yield "</uws:jobInfo>"
 
 
-def _job(job: Job, job_url: str, uploads: Collection[str]) -> Iterator[str]:
-    yield f'<uws:job {_NAMESPACES} version="{UWS_VERSION}">'
-    yield f"<uws:jobId>{_text(job.job_id)}</uws:jobId>"
-    # runId is optional but not nillable in the schema: absent when the client gave none.
-    if job.run_id is not None:
-        yield f"<uws:runId>{_text(job.run_id)}</uws:runId>"
-    if job.owner_id is None:
-        yield f"<uws:ownerId{_NIL}"
+def _job(job: Job, job_url: str, uploads: Collection[str]) -> list[str]:
+    # One list, not a generator of a piece each: a job's GET builds this for every request.
+    owner = job.owner_id
+    parts = [
+        f'<uws:job {_NAMESPACES} version="{UWS_VERSION}"><uws:jobId>{_text(job.job_id)}</uws:jobId>',
+        # runId is optional but not nillable in the schema: absent when the client gave none.
+        "" if job.run_id is None else f"<uws:runId>{_text(job.run_id)}</uws:runId>",
+        f"<uws:ownerId{_NIL}" if owner is None else f"<uws:ownerId>{_text(owner)}</uws:ownerId>",
+        f"<uws:phase>{job.phase}</uws:phase>",
+        _time_element("quote", job.quote),
+        _time_element("creationTime", job.creation_time),
+        _time_element("startTime", job.start_time),
+        _time_element("endTime", job.end_time),
+        f"<uws:executionDuration>{int(job.execution_duration)}</uws:executionDuration>",
+        _time_element("destruction", job.destruction),
+    ]
+    parts.extend(_parameters(job, job_url, uploads=uploads))
+    if job.results:
+        parts.extend(_results(job, _results_base(job_url)))
     else:
-        yield f"<uws:ownerId>{_text(job.owner_id)}</uws:ownerId>"
-    yield f"<uws:phase>{job.phase}</uws:phase>"
-    yield _time_element("quote", job.quote)
-    yield _time_element("creationTime", job.creation_time)
-    yield _time_element("startTime", job.start_time)
-    yield _time_element("endTime", job.end_time)
-    yield f"<uws:executionDuration>{int(job.execution_duration)}</uws:executionDuration>"
-    yield _time_element("destruction", job.destruction)
-    yield from _parameters(job, job_url, uploads=uploads)
-    yield from _results(job, _results_base(job_url))
+        parts.append("<uws:results/>")
     if job.error is not None:
-        yield _error_summary(job.error)
+        parts.append(_error_summary(job.error))
     if job.job_info:
-        yield from _job_info(job.job_info)
-    yield "</uws:job>"
+        parts.extend(_job_info(job.job_info))
+    parts.append("</uws:job>")
+    return parts
 
 
 def job_xml(job: Job, job_url: str, uploads: Collection[str] = ()) -> bytes:
