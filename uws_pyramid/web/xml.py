@@ -295,6 +295,9 @@ def _job_info(info: Mapping[str, Any]) -> Iterator[str]:
     yield "</uws:jobInfo>"
 
 
+_NIL_QUOTE, _NIL_START, _NIL_END = (f"<uws:{name}{_NIL}" for name in ("quote", "startTime", "endTime"))
+
+
 def _job(job: Job, job_url: str, uploads: Collection[str]) -> list[str]:
     # One list, not a generator of a piece each: a job's GET builds this for every request.
     owner = job.owner_id
@@ -304,10 +307,11 @@ def _job(job: Job, job_url: str, uploads: Collection[str]) -> list[str]:
         "" if job.run_id is None else f"<uws:runId>{_text(job.run_id)}</uws:runId>",
         f"<uws:ownerId{_NIL}" if owner is None else f"<uws:ownerId>{_text(owner)}</uws:ownerId>",
         f"<uws:phase>{job.phase}</uws:phase>",
-        _time_element("quote", job.quote),
+        # The nil times written here: most jobs have some, each a call less.
+        _NIL_QUOTE if job.quote is None else _time_element("quote", job.quote),
         _time_element("creationTime", job.creation_time),
-        _time_element("startTime", job.start_time),
-        _time_element("endTime", job.end_time),
+        _NIL_START if job.start_time is None else _time_element("startTime", job.start_time),
+        _NIL_END if job.end_time is None else _time_element("endTime", job.end_time),
         f"<uws:executionDuration>{int(job.execution_duration)}</uws:executionDuration>",
         _time_element("destruction", job.destruction),
     ]
