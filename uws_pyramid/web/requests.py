@@ -167,8 +167,8 @@ def application_url(request: Request) -> str:
 
 def wants_json(request: Request) -> bool:
     # Without "json" in Accept, XML wins or ties (and comes first): skip WebOb's parser,
-    # a tenth of a job's GET.
-    if "json" not in request.headers.get("Accept", ""):
+    # a tenth of a job's GET (and its header mapping: the environ has the header).
+    if "json" not in request.environ.get("HTTP_ACCEPT", ""):
         return False
     offers = request.accept.acceptable_offers(["application/xml", "application/json"])
     return bool(offers) and offers[0][0] == "application/json"

@@ -177,26 +177,30 @@ def job_list_xml_parts(
 
 def _parameters(
     job: Job, job_url: str | None, head: str = "", uploads: Collection[str] = ()
-) -> Iterator[str]:
+) -> list[str]:
     """``uws:parameters``; ``head`` goes into its start tag (namespaces when it is the root).
 
     Uploaded files (``uploads``: parameter names) are given by reference, as UWS 1.1 section
     2.2.3.1.1 asks: the value is the URL where the file's content is served."""
     if not job.parameters:
-        yield f"<uws:parameters{head}/>"
-        return
-    yield f"<uws:parameters{head}>"
+        return [f"<uws:parameters{head}/>"]
+    parts = [f"<uws:parameters{head}>"]
+    append = parts.append
     for name, value in job.parameters.items():
-        if job_url is not None and (name in uploads or _NOT_XML.search(value)):
+        if name not in uploads and _TEXT_SPECIAL.search(value) is None:
+            # Most values: text as it is (what XML cannot carry is among the specials).
+            append(f'<uws:parameter id="{_attr(name)}">{value}</uws:parameter>')
+        elif job_url is not None and (name in uploads or _NOT_XML.search(value)):
             # UWS 1.1 section 2.2.2.4: a value that XML cannot carry is given by reference.
             href = f"{job_url.rstrip('/')}/parameters/{url_segment(name)}"
-            yield (
+            append(
                 f'<uws:parameter id="{_attr(name)}" byReference="true">'
                 f"{_text(href)}</uws:parameter>"
             )
         else:
-            yield f'<uws:parameter id="{_attr(name)}">{_text(value)}</uws:parameter>'
-    yield "</uws:parameters>"
+            append(f'<uws:parameter id="{_attr(name)}">{_text(value)}</uws:parameter>')
+    append("</uws:parameters>")
+    return parts
 
 
 def _result(result: Result, base: str) -> str:
@@ -209,16 +213,16 @@ def _result(result: Result, base: str) -> str:
     return f'<uws:result id="{_attr(result.id)}" xlink:href="{href}"{extra}/>'
 
 
-def _results(job: Job, results_base: str, head: str = "") -> Iterator[str]:
+def _results(job: Job, results_base: str, head: str = "") -> list[str]:
     """``uws:results`` with links ``{results_base}/{id}``."""
     if not job.results:
-        yield f"<uws:results{head}/>"
-        return
-    yield f"<uws:results{head}>"
+        return [f"<uws:results{head}/>"]
     base = _attr(results_base.rstrip("/")) + "/"
-    for result in job.results:
-        yield _result(result, base)
-    yield "</uws:results>"
+    return [
+        f"<uws:results{head}>",
+        *(_result(result, base) for result in job.results),
+        "</uws:results>",
+    ]
 
 
 def parameters_xml(job: Job, job_url: str | None = None, uploads: Collection[str] = ()) -> bytes:
@@ -315,11 +319,8 @@ def _job(job: Job, job_url: str, uploads: Collection[str]) -> list[str]:
         f"<uws:executionDuration>{int(job.execution_duration)}</uws:executionDuration>",
         _time_element("destruction", job.destruction),
     ]
-    parts.extend(_parameters(job, job_url, uploads=uploads))
-    if job.results:
-        parts.extend(_results(job, _results_base(job_url)))
-    else:
-        parts.append("<uws:results/>")
+    parts += _parameters(job, job_url, uploads=uploads)
+    parts += _results(job, _results_base(job_url)) if job.results else ["<uws:results/>"]
     if job.error is not None:
         parts.append(_error_summary(job.error))
     if job.job_info:
