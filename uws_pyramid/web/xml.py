@@ -299,7 +299,9 @@ def _job_info(info: Mapping[str, Any]) -> Iterator[str]:
     yield "</uws:jobInfo>"
 
 
-_NIL_QUOTE, _NIL_START, _NIL_END = (f"<uws:{name}{_NIL}" for name in ("quote", "startTime", "endTime"))
+_NIL_QUOTE = f"<uws:quote{_NIL}"
+_NIL_START = f"<uws:startTime{_NIL}"
+_NIL_END = f"<uws:endTime{_NIL}"
 
 
 def _job(job: Job, job_url: str, uploads: Collection[str]) -> list[str]:
