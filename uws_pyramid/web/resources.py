@@ -20,8 +20,9 @@ ADMINS = (Allow, f"role:{ADMIN}", ALL_PERMISSIONS)
 USERS = (Authenticated, ANONYMOUS)  # ANONYMOUS is held only when anonymous access is on
 #: What every caller allowed in may do: administrators everything, users USE.
 SERVICE_ACL = [ADMINS, *((Allow, p, USE) for p in USERS)]
-#: The pattern of the route of one job (``job``), which views.job_url fills in itself.
-JOB_PATTERN = "/rest/{jobtype}/{job_id}"
+#: The route of one job (``job``): views.job_url fills in the pattern itself.
+JOB_PREFIX = "/rest/"
+JOB_PATTERN = JOB_PREFIX + "{jobtype}/{job_id}"
 
 
 def require_login(request: Request) -> None:
@@ -65,7 +66,9 @@ class JobTypeResource:
 def job_acl(job: Job) -> list[Any]:
     """Who may read and change a job: its owner (anonymous callers, for an anonymous job)."""
     owner = job.owner_id
-    return [ADMINS, (Allow, f"user:{owner}" if owner else ANONYMOUS, (READ, CHANGE))]
+    # The owner first: every entry allows, so the order changes nothing but how soon
+    # Pyramid finds the owner's (most requests are theirs).
+    return [(Allow, f"user:{owner}" if owner else ANONYMOUS, (READ, CHANGE)), ADMINS]
 
 
 class JobAccess:

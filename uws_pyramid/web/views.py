@@ -20,7 +20,7 @@ from ..jobs import Job
 from ..submission import Submission, Upload
 from ..timeparse import parse_int
 from . import joblists, jsonform, xml, zipstream
-from .resources import CHANGE, CREATE, JOB_PATTERN, READ
+from .resources import CHANGE, CREATE, JOB_PREFIX, READ
 from .security import owner_of_new_jobs
 from .requests import application_url, parse_phase, query_value, submission, wants_json
 
@@ -61,7 +61,7 @@ def job_url(request: Request, job: Job) -> str:
     generality (a sixth of a job GET's Python calls) when neither segment needs quoting."""
     job_type, job_id = job.job_type, job.job_id
     if xml.url_safe(job_type) and xml.url_safe(job_id):
-        return application_url(request) + JOB_PATTERN.format(jobtype=job_type, job_id=job_id)
+        return f"{application_url(request)}{JOB_PREFIX}{job_type}/{job_id}"
     return request.route_url("job", jobtype=job_type, job_id=job_id)
 
 

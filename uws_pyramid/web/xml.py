@@ -308,7 +308,8 @@ def _job(job: Job, job_url: str, uploads: Collection[str]) -> list[str]:
     # One list, not a generator of a piece each: a job's GET builds this for every request.
     owner = job.owner_id
     parts = [
-        f'<uws:job {_NAMESPACES} version="{UWS_VERSION}"><uws:jobId>{_text(job.job_id)}</uws:jobId>',
+        f'{_DECLARATION}<uws:job {_NAMESPACES} version="{UWS_VERSION}">'
+        f"<uws:jobId>{_text(job.job_id)}</uws:jobId>",
         # runId is optional but not nillable in the schema: absent when the client gave none.
         "" if job.run_id is None else f"<uws:runId>{_text(job.run_id)}</uws:runId>",
         f"<uws:ownerId{_NIL}" if owner is None else f"<uws:ownerId>{_text(owner)}</uws:ownerId>",
@@ -334,4 +335,4 @@ def _job(job: Job, job_url: str, uploads: Collection[str]) -> list[str]:
 def job_xml(job: Job, job_url: str, uploads: Collection[str] = ()) -> bytes:
     """The ``uws:job`` document of /{jobs}/{job-id}, elements in the schema's order; result
     links are ``{job_url}/results/{id}``, uploaded parameters are given by reference."""
-    return _document(_job(job, job_url, uploads))
+    return "".join(_job(job, job_url, uploads)).encode("utf-8")
