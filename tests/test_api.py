@@ -68,6 +68,13 @@ def test_create_redirects_to_a_pending_job_with_defaults(testapp: UWSTestApp) ->
     assert root.find("uws:results", NS) is not None
 
 
+def test_the_create_redirect_is_empty_and_claims_no_content_type(testapp: UWSTestApp) -> None:
+    created = testapp.post("/rest/echo", {"message": "x"}, status=303)
+    assert created.location.startswith("http://localhost/rest/echo/")
+    assert created.body == b"" and created.headers["Content-Length"] == "0"
+    assert "Content-Type" not in created.headers
+
+
 def test_names_and_phase_values_are_case_insensitive(
     testapp: UWSTestApp, manager: HoldingManager
 ) -> None:

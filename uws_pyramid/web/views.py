@@ -106,7 +106,9 @@ class JobListView:
         owner = owner_of_new_jobs(self.request)
         job = self.request.jobs.create(self.job_type, submission(self.request), owner_id=owner)
         # A plain 303, no body: HTTPSeeOther renders one from a template (40 us a create).
-        return Response(status=303, location=job_url(self.request, job))
+        # No Content-Type for an empty body (a Response's default would claim text/html).
+        location = job_url(self.request, job)
+        return Response(status=303, headerlist=[("Location", location), ("Content-Length", "0")])
 
     @view_config()
     def other(self) -> Response:
