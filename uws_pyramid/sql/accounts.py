@@ -18,10 +18,20 @@ from .tables import tokens, users
 # than running it.
 GET_USER = select(users).where(users.c.name == bindparam("name"))
 GET_TOKEN = select(tokens).where(tokens.c.token_id == bindparam("token_id"))
+# A token's hash and its owner in one read: each request with a token needs both.
+GET_TOKEN_OWNER = (
+    select(tokens.c.token_hash, *users.c)
+    .join_from(tokens, users, users.c.name == tokens.c.user_name)
+    .where(tokens.c.token_id == bindparam("token_id"))
+)
 
 
 def _account(m: Mapping[str, Any]) -> Account:
-    return Account(
+    # Filled in without the frozen dataclass's __init__, whose object.__setattr__ per field
+    # made a fifth of each authenticated request's account read: the same frozen object,
+    # every field set (the accounts contract compares whole accounts read back).
+    account: Account = object.__new__(Account)
+    account.__dict__.update(
         name=m["name"],
         password_hash=m["password_hash"],
         roles=frozenset(m["roles"]),
@@ -29,6 +39,7 @@ def _account(m: Mapping[str, Any]) -> Account:
         created=m["created"],
         session_epoch=m["session_epoch"],
     )
+    return account
 
 
 def _token(m: Mapping[str, Any]) -> Token:
@@ -116,6 +127,10 @@ class SQLAccounts(Accounts):
     def get_token(self, token_id: str) -> Token | None:
         row = self._one(GET_TOKEN, {"token_id": token_id})
         return None if row is None else _token(row)
+
+    def token_owner(self, token_id: str) -> tuple[str, Account] | None:
+        row = self._one(GET_TOKEN_OWNER, {"token_id": token_id})
+        return None if row is None else (row["token_hash"], _account(row))
 
     def tokens(self, user: str) -> list[Token]:
         stmt = select(tokens).where(tokens.c.user_name == user).order_by(tokens.c.created)
