@@ -83,7 +83,7 @@ def per_create(app: str, count: int, tmp: str, kind: str = "anonymous") -> float
         command = [*valgrind, sys.executable, str(BIN / "pserve"), str(ini)]
     proc = subprocess.Popen(command, cwd=tmp, env=env, stderr=subprocess.DEVNULL)
     try:
-        wait_until_up(port, timeout=300)
+        wait_until_up(port, timeout=900)  # valgrind starts slowly on a loaded machine
         creates(port, 20, auth)  # warm-up: imports, caches, the first compilations
         seen: set[Path] = set()
         dumped_total(proc.pid, out, seen)
