@@ -1062,6 +1062,9 @@ def test_a_finished_jobs_page_shows_its_provenance_graph(browser: Browser, base:
     # Beside it, each result's media type and size (the job's end computed it: "graph me\n").
     output = browser.css("details.result[data-result='output'] summary .muted")
     assert output.text == "text/plain · 9 B"
+    # and its description (echo.wadl's), as text.
+    described = browser.css("details.result[data-result='output'] .result-description")
+    assert described.text == "The message, followed by a new line"
     links = {
         a.text: a.get_attribute("href")
         for a in browser.driver.find_elements("css selector", "#provenance-links a")

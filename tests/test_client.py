@@ -325,20 +325,24 @@ def test_cross_site_writes_and_logins_are_refused(testapp: UWSTestApp, alice: st
     testapp.post("/rest/echo", {"message": "x"}, headers={"Origin": "http://localhost"}, status=303)
 
 
+#: /client/config for a caller without session or credentials, on a service open to anonymous.
+NOBODY = {
+    "user": None,
+    "admin": False,
+    "anonymous": True,
+    "editor": False,
+    "csrf_token": "",
+    "login": LOGIN_PAGE,
+    "logout": None,
+}
+
+
 def test_client_config_says_who_calls_and_what_they_may_do(
     app: Any, testapp: UWSTestApp, admin_app: UWSTestApp, alice: str
 ) -> None:
     anonymous = testapp.get("/client/config")
     assert anonymous.headers["Cache-Control"] == "no-store"
-    assert anonymous.json == {
-        "user": None,
-        "admin": False,
-        "anonymous": True,
-        "editor": False,
-        "csrf_token": "",
-        "login": LOGIN_PAGE,
-        "logout": None,
-    }
+    assert anonymous.json == NOBODY
     log_in(testapp)
     user = testapp.get("/client/config").json
     user_token = user.pop("csrf_token")
@@ -378,15 +382,7 @@ def test_a_new_password_ends_every_session(app: Any, testapp: UWSTestApp, alice:
         alice, password_hash=authenticator.hash_password("a-new-password")
     )
     for browser in (testapp, other):
-        assert browser.get("/client/config").json == {
-            "user": None,
-            "admin": False,
-            "anonymous": True,
-            "editor": False,
-            "csrf_token": "",
-            "login": LOGIN_PAGE,
-            "logout": None,
-        }
+        assert browser.get("/client/config").json == NOBODY
     log_in(testapp, status=401)
     log_in(testapp, password="a-new-password")
 

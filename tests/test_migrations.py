@@ -209,3 +209,24 @@ def test_third_revision_with_accounts_to_head_gives_them_session_epoch_0(store: 
     assert account is not None and account.session_epoch == 0 and account.roles == {"astro"}
     accounts.end_sessions("alice")
     assert accounts.get("alice").session_epoch == 1  # type: ignore[union-attr]
+
+
+@pytest.mark.postgres
+def test_the_new_job_trigger_of_0006_is_dropped_by_0007(postgres_url: str) -> None:
+    storage = PostgresStorage(create_engine(postgres_url))
+
+    def triggers() -> list[str]:
+        with storage.engine.connect() as conn:
+            rows = conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+            return [r[0] for r in rows]
+
+    try:
+        assert upgrade(storage, "0006") == (None, "0006")
+        assert triggers() == ["uws_jobs_notify_new"]
+        assert upgrade(storage) == ("0006", "0007")
+        assert triggers() == []  # uws_postgres announces new jobs after commit instead
+        with storage._write() as conn:
+            assert migrations.downgrade(conn, "0006") == ("0007", "0006")
+        assert triggers() == ["uws_jobs_notify_new"]
+    finally:
+        storage.close()

@@ -535,6 +535,18 @@ def test_labels_cannot_break_out_of_the_dot_text() -> None:
     assert "\n" not in label and text.count("image=") == 1
 
 
+def test_edges_carry_the_roles_of_their_relations() -> None:
+    doc = ProvDocument()
+    doc.add_namespace("ex", "http://example.org/")
+    doc.activity("ex:run")
+    doc.entity("ex:image")
+    doc.entity("ex:map")
+    doc.used("ex:run", "ex:image", other_attributes={"prov:role": "input"})
+    doc.wasGeneratedBy("ex:map", "ex:run")
+    edges = [line for line in formats.to_dot(doc).splitlines() if " -> " in line]
+    assert edges == ['n0 -> n1 [label="Usage (input)"]', 'n2 -> n0 [label="Generation"]']
+
+
 def test_a_big_graph_is_cut() -> None:
     doc = ProvDocument()
     doc.add_namespace("ex", "http://example.org/")

@@ -14,7 +14,7 @@ from uws_pyramid.accounts_contract import make_token
 from uws_pyramid.errors import ServiceUnavailable
 from uws_pyramid.jobs import utcnow
 from uws_pyramid.sql.accounts import GET_USER, MadeRowReader
-from uws_pyramid.sql.fastread import ReadConnections
+from uws_pyramid.sql.fastread import Kept, ReadConnections
 from uws_sqlite.storage import SQLiteStorage
 
 
@@ -48,19 +48,25 @@ def test_an_unchanged_row_is_built_once_and_a_changed_one_afresh(
     assert accounts.token_owner(token.token_id) is None
 
 
-class Dropped:
-    """A kept connection the database server closed: every use fails."""
+class DroppedConnection:
+    """A kept connection the database server closed."""
 
     closed = False
-
-    def cursor(self) -> Any:
-        raise sqlite3.OperationalError("server closed the connection")
 
     def invalidate(self) -> None:
         pass
 
     def close(self) -> None:
         self.closed = True
+
+
+class DeadCursor:
+    def execute(self, sql: str, args: Any) -> None:
+        raise sqlite3.OperationalError("server closed the connection")
+
+
+def dropped() -> Kept:
+    return Kept(DroppedConnection(), DeadCursor())  # type: ignore[arg-type]
 
 
 def reader(storage: SQLiteStorage) -> tuple[MadeRowReader[Account], ReadConnections]:
@@ -73,10 +79,10 @@ def test_a_dropped_kept_connection_is_retried_on_one_of_the_pool(
 ) -> None:
     storage.accounts().add(Account("alice", created=utcnow()))
     read, connections = reader(storage)
-    dropped = Dropped()
-    connections._idle.append(dropped)  # type: ignore[arg-type]
+    kept = dropped()
+    connections._idle.append(kept)
     assert read.read({"name": "alice"}) == Account("alice")
-    assert dropped.closed and dropped not in connections._idle
+    assert kept.conn.closed and kept not in connections._idle  # type: ignore[attr-defined]
     connections.close()
 
 
@@ -84,8 +90,8 @@ def test_a_database_out_of_reach_is_a_503(
     storage: SQLiteStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     read, connections = reader(storage)
-    connections._idle.append(Dropped())  # type: ignore[arg-type]
-    monkeypatch.setattr(connections, "fresh", lambda: Dropped())
+    connections._idle.append(dropped())
+    monkeypatch.setattr(connections, "fresh", dropped)
     with pytest.raises(ServiceUnavailable):
         read.read({"name": "alice"})
 
@@ -95,6 +101,7 @@ def test_rows_with_unhashable_values_are_built_every_time(
 ) -> None:
     read, connections = reader(storage)
     row = ("alice", None, "[]", 0, None, [0])  # a list: as some drivers give JSON values
-    monkeypatch.setattr(read, "_fetch", lambda conn, args: row)
+    monkeypatch.setattr(connections, "take", dropped)
+    monkeypatch.setattr(connections, "run", lambda kept, sql, args: row)
     first, second = read.read({"name": "alice"}), read.read({"name": "alice"})
     assert first == second == Account("alice") and first is not second

@@ -55,7 +55,7 @@ test("parseJob reads every property, nil elements as null, values as text", () =
   assert.equal(job.executionDuration, 60);
   assert.deepEqual(job.parameters[0], { id: "message", value: "<img src=x onerror=alert(1)>", byReference: false });
   assert.equal(job.parameters[1].byReference, true);
-  assert.deepEqual(job.results, [{ id: "output", href: `${BASE}/j1/results/output`, size: 6, mimeType: "text/plain" }]);
+  assert.deepEqual(job.results, [{ id: "output", href: `${BASE}/j1/results/output`, size: 6, mimeType: "text/plain", description: null }]);
   assert.deepEqual(job.errorSummary, { type: "transient", hasDetail: true, message: "bad & worse" });
   assert.deepEqual(job.jobInfo, { progress: "0.25", "odd key": "v" });
   assert.equal(jobProgress(job), 0.25);
@@ -71,8 +71,12 @@ test("parseJobList, parseResults and parseParameters read their documents", () =
     { id: "b", href: `${BASE}/b`, phase: "ERROR", runId: "r", ownerId: "me", creationTime: "2026-01-02T00:00:00Z" },
   ]);
   assert.deepEqual(parseJobList(parse(`<uws:jobs ${NS}/>`)), []);
-  const results = parseResults(parse(`<uws:results ${NS}><uws:result id="x" xlink:href="u"/></uws:results>`));
-  assert.deepEqual(results, [{ id: "x", href: "u", size: null, mimeType: null }]);
+  const results = parseResults(parse(`<uws:results ${NS}><uws:result id="x" xlink:href="u"/>`
+    + '<uws:result id="y" xlink:href="v" xmlns:uwsc="urn:uwscustom" uwsc:description="a &lt;b&gt; map"/></uws:results>'));
+  assert.deepEqual(results, [
+    { id: "x", href: "u", size: null, mimeType: null, description: null },
+    { id: "y", href: "v", size: null, mimeType: null, description: "a <b> map" },
+  ]);
   const params = parseParameters(parse(`<uws:parameters ${NS}><uws:parameter id="p">1</uws:parameter></uws:parameters>`));
   assert.deepEqual(params, [{ id: "p", value: "1", byReference: false }]);
   assert.throws(() => parseJob(parse(list)), /expected a UWS job document/);

@@ -124,6 +124,13 @@ def _label(record: ProvElement) -> str:
     return str(record.identifier).rsplit("/", 2)[-1]
 
 
+def _relation_label(record: ProvRelation) -> str:
+    """The relation's kind, with its role if it has one (``used (input)``)."""
+    roles = [str(value) for key, value in record.attributes if str(key) == "prov:role"]
+    kind = record.get_type().localpart
+    return f"{kind} ({', '.join(roles)})" if roles else kind
+
+
 def to_dot(doc: ProvDocument) -> str:
     """The DOT text of ``doc``: its elements as nodes, its relations as edges, a bundle as a
     cluster; at most MAX_NODES nodes."""
@@ -160,7 +167,7 @@ def to_dot(doc: ProvDocument) -> str:
                 if len(ends) == 2:
                     a, b = node(ends[0], None, out), node(ends[1], None, out)
                     if a and b:
-                        out.append(f"{a} -> {b} [label={quote(record.get_type().localpart)}]")
+                        out.append(f"{a} -> {b} [label={quote(_relation_label(record))}]")
 
     draw(doc, lines)
     for number, bundle in enumerate(doc.bundles):

@@ -92,14 +92,14 @@ class MadeRowReader(RowReader, Generic[T]):
 
     def _raw(self, params: Mapping[str, Any]) -> Any:
         args = tuple(params[k] for k in self.order) if self.order is not None else params
-        lost = self.connections.lost
+        connections = self.connections
         try:
             try:
-                return self._fetch(self.connections.take(), args)
-            except lost:
+                return connections.run(connections.take(), self.sql, args)
+            except connections.lost:
                 # A kept connection the server closed: one retry on one of the pool's.
-                return self._fetch(self.connections.fresh(), args)
-        except lost as exc:
+                return connections.run(connections.fresh(), self.sql, args)
+        except connections.lost as exc:
             from .storage import unavailable  # (storage.py imports this module)
 
             raise unavailable(exc) from exc

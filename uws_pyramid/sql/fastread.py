@@ -6,11 +6,21 @@ processors, so the values are what SQLAlchemy would have returned."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import JSON, Engine, Select
 from sqlalchemy.pool import PoolProxiedConnection
+
+
+@dataclass
+class Kept:
+    """A connection kept out of the pool, with the cursor that runs its statements."""
+
+    conn: PoolProxiedConnection
+    cursor: Any
 
 
 class ReadConnections:
@@ -18,47 +28,77 @@ class ReadConnections:
     first out: no pool checkout, ping, reset or events per read, and no lock (``list.pop``
     and ``append`` are atomic). As many as the reads running at once, at most ``keep`` kept
     (more go back to the pool); all given back by ``close``. With ``autocommit`` (PostgreSQL)
-    they read outside transactions while kept: no BEGIN and ROLLBACK around one SELECT."""
+    they read outside transactions while kept: no BEGIN and ROLLBACK around one SELECT, and
+    a lone INSERT commits by itself. Each keeps its cursor; ``json_as_text``, called on each
+    new cursor, makes it return JSON as text (RowReader then parses it only for a row it
+    has not converted before; the driver would parse it on every read)."""
 
-    def __init__(self, engine: Engine, keep: int = 4, autocommit: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        keep: int = 4,
+        autocommit: bool = False,
+        json_as_text: Callable[[Any], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.keep = keep
         self.autocommit = autocommit
+        self.json_as_text = json_as_text
         dbapi = engine.dialect.dbapi
         #: What a connection the server dropped raises (a kept one is never pinged).
         self.lost: tuple[type[BaseException], ...] = (
             (dbapi.OperationalError, dbapi.InterfaceError) if dbapi is not None else ()
         )
-        self._idle: list[PoolProxiedConnection] = []
+        self._idle: list[Kept] = []
 
-    def take(self) -> PoolProxiedConnection:
+    def take(self) -> Kept:
         try:
             return self._idle.pop()
         except IndexError:
             return self.fresh()
 
-    def fresh(self) -> PoolProxiedConnection:
+    def fresh(self) -> Kept:
         """A connection from the pool (which pings it where the engine asks for that)."""
         conn = self.engine.raw_connection()
-        if self.autocommit:
-            conn.driver_connection.autocommit = True  # type: ignore[union-attr]
-        return conn
+        try:
+            if self.autocommit:
+                conn.driver_connection.autocommit = True  # type: ignore[union-attr]
+            cursor = conn.cursor()
+            if self.json_as_text is not None:
+                self.json_as_text(cursor)
+        except BaseException:
+            conn.close()
+            raise
+        return Kept(conn, cursor)
 
-    def give(self, conn: PoolProxiedConnection) -> None:
+    def give(self, kept: Kept) -> None:
         if len(self._idle) < self.keep:
-            self._idle.append(conn)
+            self._idle.append(kept)
         else:
-            self._back_to_pool(conn)
+            self._back_to_pool(kept)
 
-    def drop(self, conn: PoolProxiedConnection) -> None:
+    def drop(self, kept: Kept) -> None:
         """After an error: the connection is closed, not reused."""
-        conn.invalidate()
-        conn.close()
+        kept.conn.invalidate()
+        kept.conn.close()
 
-    def _back_to_pool(self, conn: PoolProxiedConnection) -> None:
+    def run(self, kept: Kept, sql: str, args: Any, fetch: bool = True) -> Any:
+        """One statement on ``kept``: its first row if ``fetch``; ``kept`` is given back
+        after, or dropped if the statement failed."""
+        try:
+            kept.cursor.execute(sql, args)
+            row = kept.cursor.fetchone() if fetch else None
+        except BaseException:
+            self.drop(kept)
+            raise
+        self.give(kept)
+        return row
+
+    def _back_to_pool(self, kept: Kept) -> None:
+        kept.cursor.close()
         if self.autocommit:
-            conn.driver_connection.autocommit = False  # type: ignore[union-attr]
-        conn.close()
+            kept.conn.driver_connection.autocommit = False  # type: ignore[union-attr]
+        kept.conn.close()
 
     def close(self) -> None:
         while self._idle:
@@ -84,35 +124,29 @@ class RowReader:
         self.processors: list[Callable[[Any], Any] | None] = [
             c.type._cached_result_processor(dialect, None) for c in columns
         ]
+        if connections.json_as_text is not None:
+            # The driver parsed JSON itself (no processor): the kept cursors give it as text.
+            loads = getattr(dialect, "_json_deserializer", None) or json.loads
+            self.processors = [
+                loads if p is None and isinstance(c.type, JSON) else p
+                for c, p in zip(columns, self.processors)
+            ]
         # Raw row -> converted values. The key is what the database returned now, so a row
         # changed by any process is converted afresh; the values are shared, never changed.
         self._converted: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def one(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
         args = tuple(params[k] for k in self.order) if self.order is not None else params
+        connections = self.connections
         try:
-            row = self._fetch(self.connections.take(), args)
-        except self.connections.lost:
+            row = connections.run(connections.take(), self.sql, args)
+        except connections.lost:
             # A kept connection the server closed (a restart, an idle timeout): one retry on
             # a connection of the pool, as the pool's own ping would have done.
-            row = self._fetch(self.connections.fresh(), args)
+            row = connections.run(connections.fresh(), self.sql, args)
         if row is None:
             return None
         return dict(zip(self.names, self._convert(tuple(row))))
-
-    def _fetch(self, conn: PoolProxiedConnection, args: Any) -> Any:
-        try:
-            cursor = conn.cursor()
-            try:
-                cursor.execute(self.sql, args)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        except BaseException:
-            self.connections.drop(conn)
-            raise
-        self.connections.give(conn)
-        return row
 
     def _convert(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         try:

@@ -98,9 +98,13 @@ class RowInserter:
         self.order: tuple[str, ...] | None = tuple(names) if names is not None else None
         self.processors = [(c.name, c.type._cached_bind_processor(dialect)) for c in table.columns]
 
-    def insert(self, conn: Connection, row: Mapping[str, Any]) -> None:
+    def args(self, row: Mapping[str, Any]) -> Any:
+        """The driver's parameters of ``row``."""
         values = {name: (p(row[name]) if p else row[name]) for name, p in self.processors}
-        args = tuple(values[k] for k in self.order) if self.order is not None else values
+        return tuple(values[k] for k in self.order) if self.order is not None else values
+
+    def insert(self, conn: Connection, row: Mapping[str, Any]) -> None:
+        args = self.args(row)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(self.sql, args)
@@ -135,16 +139,28 @@ class SQLStorage(Storage):
     #: Execution options of reads, each one statement (PostgreSQL reads in autocommit: no
     #: BEGIN and ROLLBACK round trips around one SELECT).
     read_options: Mapping[str, Any] = {}
+    #: A create with no quota to check is one INSERT on a kept connection in autocommit, its
+    #: own transaction: one round trip, no BEGIN, COMMIT or pool checkout (PostgreSQL).
+    lone_inserts = False
+    #: Connections kept out of the pool for one-row reads and lone inserts.
+    kept_connections = 4
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self.engine = engine
         self._readers: dict[int, RowReader] = {}
         autocommit = self.read_options.get("isolation_level") == "AUTOCOMMIT"
-        self._read_connections = ReadConnections(engine, autocommit=autocommit)
+        self._read_connections = ReadConnections(
+            engine, self.kept_connections, autocommit, self.json_as_text()
+        )
         fast = self._read_connections if self.fast_reads else None
         self._accounts = SQLAccounts(self.one, self._read, self._write, fast)
         self._inserter = RowInserter(engine.dialect, jobs)
+
+    def json_as_text(self) -> Callable[[Any], None] | None:
+        """What makes a cursor of the driver return JSON as text (sql/fastread.py), if the
+        driver parses JSON itself; None: it returns text already (SQLite)."""
+        return None
 
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
@@ -228,8 +244,30 @@ class SQLStorage(Storage):
             self._check_quotas(conn, job, quotas)
             self._inserter.insert(conn, job_to_row(job))
 
-        self.in_write(insert_job)
+        if self.lone_inserts and not quotas:
+            with self.reachable():
+                self._insert_alone(job_to_row(job))
+        else:
+            self.in_write(insert_job)
         self.notifier.publish(NEW_JOB)  # for job lists waiting for a change (in this process)
+
+    def _insert_alone(self, row: Mapping[str, Any]) -> None:
+        """INSERT ``row`` in a transaction of its own, on a kept connection in autocommit."""
+        connections = self._read_connections
+        args = self._inserter.args(row)
+        try:
+            connections.run(connections.take(), self._inserter.sql, args, fetch=False)
+            return
+        except connections.lost:
+            pass  # a kept connection the server closed: once more on one of the pool
+        dbapi: Any = self.engine.dialect.dbapi
+        try:
+            connections.run(connections.fresh(), self._inserter.sql, args, fetch=False)
+        except dbapi.IntegrityError:
+            # The lost connection may have committed the INSERT and lost only its reply: a
+            # new job's random id found taken is that INSERT's own row.
+            if self.one(GET_JOB, {"job_id": row["job_id"]}) is None:
+                raise
 
     def get(self, job_id: str) -> Job:
         row = self.one(GET_JOB, {"job_id": job_id})

@@ -28,6 +28,7 @@ MULTIPART = "multipart/form-data"
 PRINTABLE = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ufffe\\uffff]*$"
 _BOUNDS = {"xs:int": 2**31, "xs:long": 2**63}
 PUBLIC_OP: dict[str, Any] = {"security": []}
+STRING: dict[str, Any] = {"type": "string"}
 #: A path on this service (where the login page goes next).
 LOCAL_PATH = "^/([^/\\\\\\x00-\\x1f\\x7f][^\\\\\\x00-\\x1f\\x7f]*)?$"
 #: UTC times as AFTER and DESTRUCTION take them (a subset: days up to 28 are valid in every
@@ -63,8 +64,40 @@ def ok(description: str, *pairs: tuple[str, dict[str, Any]], **more: Any) -> dic
 
 def uws(name: str) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
     """A UWS document: its XML form (the default) and its JSON form (Accept: application/json)."""
-    xml = {"type": "string", "description": f"uws:{name} (UWS 1.1 schema)"}
+    text = f"uws:{name} (UWS 1.1 schema)"
+    if name in ("job", "results"):
+        text += "; a result may carry uwsc:description (urn:uwscustom), its declared description"
+    xml = {"type": "string", "description": text}
     return (XML, xml), (JSON, ref(name))
+
+
+def path_param(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema or STRING}
+
+
+def query_param(name: str, schema: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, **more}
+
+
+def form(properties: dict[str, Any] | None = None, **schema: Any) -> dict[str, Any]:
+    """A required form body: an object of these properties (or of this schema)."""
+    if properties is not None:
+        schema = {"type": "object", "properties": properties, **schema}
+    return {"required": True, "content": {FORM: {"schema": schema}}}
+
+
+def operation(op_id: str, tag: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"operationId": op_id, "tags": [tag], **more, "responses": responses}
+
+
+def answers(description: str, *pairs: tuple[str, dict[str, Any]], **more: Any) -> dict[str, Any]:
+    """A 200 of these representations, and the errors every route may answer."""
+    return {**ok(description, *pairs, **more), **errors()}
+
+
+def changed(**more: Any) -> dict[str, Any]:
+    """A 303 to the job (or the list) after a change, and the errors."""
+    return {"303": SEE_OTHER, **errors(), **more}
 
 
 SEE_OTHER = {
@@ -172,20 +205,20 @@ def job_type_paths(jd: JobDescription, longest: int) -> dict[str, Any]:
     return {
         f"/sync/{name}": sync_path(jd, longest),
         f"/rest/{name}": {
-            "get": {
-                "operationId": f"listJobs_{name}",
-                "tags": [f"jobs: {name}"],
-                "summary": f"The caller's jobs of type {name}",
-                "parameters": LIST_FILTERS,
-                "responses": {**ok("the job list", *uws("jobs")), **errors()},
-            },
-            "post": {
-                "operationId": f"createJob_{name}",
-                "tags": [f"jobs: {name}"],
-                "summary": f"Create a job of type {name}: {jd.description.strip()[:200]}",
-                "requestBody": create_body(jd, longest),
-                "responses": {"303": {**SEE_OTHER, "links": links}, **errors()},
-            },
+            "get": operation(
+                f"listJobs_{name}",
+                f"jobs: {name}",
+                answers("the job list", *uws("jobs")),
+                summary=f"The caller's jobs of type {name}",
+                parameters=LIST_FILTERS,
+            ),
+            "post": operation(
+                f"createJob_{name}",
+                f"jobs: {name}",
+                {"303": {**SEE_OTHER, "links": links}, **errors()},
+                summary=f"Create a job of type {name}: {jd.description.strip()[:200]}",
+                requestBody=create_body(jd, longest),
+            ),
         },
     }
 
@@ -235,233 +268,162 @@ def provenance_ok() -> dict[str, Any]:
 
 
 LIST_FILTERS = [
-    {
-        "name": "PHASE",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "array", "items": ref("Phase")},
-        "style": "form",
-        "explode": True,
-    },
-    {"name": "AFTER", "in": "query", "required": False, "schema": UTC_TIME},
-    {
-        "name": "LAST",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-    },
+    query_param("PHASE", {"type": "array", "items": ref("Phase")}, style="form", explode=True),
+    query_param("AFTER", UTC_TIME),
+    query_param("LAST", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}),
     # Extensions (README, "Job lists at scale"); UWS clients do not send them.
-    {
-        "name": "SORT",
-        "in": "query",
-        "required": False,
-        "description": "the list's order (newest first with -); by start or end time, only "
-        "the jobs that have one; with LAST, the first LAST jobs in that order",
-        "schema": {
+    query_param(
+        "SORT",
+        {
             "type": "string",
             "enum": [
                 f"{d}{t}" for t in ("creationTime", "startTime", "endTime") for d in ("", "-")
             ],
         },
-    },
-    {
-        "name": "PAGE",
-        "in": "query",
-        "required": False,
-        "description": "a page of a list with LAST, as the Link header's first, prev, next "
-        "and last relations give it: next:<time>,<id>, prev:<time>,<id> or last",
-        "schema": {
+        description="the list's order (newest first with -); by start or end time, only "
+        "the jobs that have one; with LAST, the first LAST jobs in that order",
+    ),
+    query_param(
+        "PAGE",
+        {
             "type": "string",
             "pattern": f"^(last|(next|prev):{UTC_TIME['pattern'][1:-1]},[A-Za-z0-9_-]{{1,64}})$",
             "examples": ["last", "next:2030-01-01T00:00:00Z,abc123"],
         },
-    },
+        description="a page of a list with LAST, as the Link header's first, prev, next "
+        "and last relations give it: next:<time>,<id>, prev:<time>,<id> or last",
+    ),
 ]
+
+
+def job_type_param(types: list[str]) -> dict[str, Any]:
+    return path_param("jobtype", {"type": "string", "enum": types} if types else None)
 
 
 def job_paths(types: list[str]) -> dict[str, Any]:
     """The resources of one job, for every type (``jobtype`` is one of them)."""
-    jobtype = {
-        "name": "jobtype",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "enum": types} if types else {"type": "string"},
-    }
-    job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    base = [jobtype, job_id]
+    base = [job_type_param(types), path_param("job_id")]
     properties: dict[str, tuple[str, dict[str, Any]]] = {
         "phase": ("The phase", {"type": "string", "enum": [str(p) for p in Phase]}),
-        "executionduration": ("Seconds the job may run (0: no limit)", {"type": "string"}),
-        "destruction": ("When the job will be destroyed (empty: never)", {"type": "string"}),
-        "quote": ("When the job is expected to end (empty: unknown)", {"type": "string"}),
-        "owner": ("The job's owner (empty: anonymous)", {"type": "string"}),
-        "runid": ("The client's run id (empty: none)", {"type": "string"}),
-        "error": ("The error's text", {"type": "string"}),
+        "executionduration": ("Seconds the job may run (0: no limit)", STRING),
+        "destruction": ("When the job will be destroyed (empty: never)", STRING),
+        "quote": ("When the job is expected to end (empty: unknown)", STRING),
+        "owner": ("The job's owner (empty: anonymous)", STRING),
+        "runid": ("The client's run id (empty: none)", STRING),
+        "error": ("The error's text", STRING),
     }
     postable = {
         "phase": {"type": "string", "enum": ["RUN", "ABORT"]},
         "executionduration": CONTROL["EXECUTIONDURATION"],
         "destruction": CONTROL["DESTRUCTION"],
     }
+    results_link = {
+        "operationId": "getJobResults",
+        "parameters": {"jobtype": "$request.path.jobtype", "job_id": "$request.path.job_id"},
+    }
+    wait = {"type": "integer", "minimum": -1, "maximum": 5}
     paths: dict[str, Any] = {
         "/rest/{jobtype}/{job_id}": {
             "parameters": base,
-            "get": {
-                "operationId": "getJob",
-                "tags": ["job"],
-                "summary": "The job",
-                "parameters": [
-                    {
-                        "name": "WAIT",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "integer", "minimum": -1, "maximum": 5},
-                        "description": "block up to this many seconds (-1: the longest allowed) "
+            "get": operation(
+                "getJob",
+                "job",
+                answers("the job", *uws("job"), links={"Results": results_link}),
+                summary="The job",
+                parameters=[
+                    query_param(
+                        "WAIT",
+                        wait,
+                        description="block up to this many seconds (-1: the longest allowed) "
                         "while the job is PENDING, QUEUED or EXECUTING",
-                    },
-                    {
-                        "name": "PHASE",
-                        "in": "query",
-                        "required": False,
-                        "schema": ref("Phase"),
-                        "description": "with WAIT: block only while the job is in this phase",
-                    },
-                ],
-                "responses": {
-                    **ok(
-                        "the job",
-                        *uws("job"),
-                        links={
-                            "Results": {
-                                "operationId": "getJobResults",
-                                "parameters": {
-                                    "jobtype": "$request.path.jobtype",
-                                    "job_id": "$request.path.job_id",
-                                },
-                            },
-                        },
                     ),
-                    **errors(),
-                },
-            },
-            "post": {
-                "operationId": "postJob",
-                "tags": ["job"],
-                "summary": "Change the job: PHASE=RUN or ABORT, ACTION=DELETE, or its values",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        FORM: {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "PHASE": postable["phase"],
-                                    "ACTION": {"enum": ["DELETE"]},
-                                    "EXECUTIONDURATION": CONTROL["EXECUTIONDURATION"],
-                                    "DESTRUCTION": CONTROL["DESTRUCTION"],
-                                    "RUNID": CONTROL["RUNID"],
-                                },
-                                "additionalProperties": False,
-                            }
-                        }
+                    query_param(
+                        "PHASE",
+                        ref("Phase"),
+                        description="with WAIT: block only while the job is in this phase",
+                    ),
+                ],
+            ),
+            "post": operation(
+                "postJob",
+                "job",
+                changed(),
+                summary="Change the job: PHASE=RUN or ABORT, ACTION=DELETE, or its values",
+                requestBody=form(
+                    {
+                        "PHASE": postable["phase"],
+                        "ACTION": {"enum": ["DELETE"]},
+                        "EXECUTIONDURATION": CONTROL["EXECUTIONDURATION"],
+                        "DESTRUCTION": CONTROL["DESTRUCTION"],
+                        "RUNID": CONTROL["RUNID"],
                     },
-                },
-                "responses": {"303": SEE_OTHER, **errors()},
-            },
-            "delete": {
-                "operationId": "deleteJob",
-                "tags": ["job"],
-                "summary": "Delete the job",
-                "responses": {"303": SEE_OTHER, **errors()},
-            },
+                    additionalProperties=False,
+                ),
+            ),
+            "delete": operation("deleteJob", "job", changed(), summary="Delete the job"),
         },
         "/rest/{jobtype}/{job_id}/parameters": {
             "parameters": base,
-            "get": {
-                "operationId": "getJobParameters",
-                "tags": ["job"],
-                "responses": {**ok("the parameters", *uws("parameters")), **errors()},
-            },
-            "post": {
-                "operationId": "postJobParameters",
-                "tags": ["job"],
-                "summary": "Set parameters of a PENDING job",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        FORM: {
-                            "schema": {
-                                "type": "object",
-                                "additionalProperties": {"type": "string", "pattern": PRINTABLE},
-                            }
-                        }
-                    },
-                },
-                "responses": {"303": SEE_OTHER, **errors()},
-            },
+            "get": operation(
+                "getJobParameters", "job", answers("the parameters", *uws("parameters"))
+            ),
+            "post": operation(
+                "postJobParameters",
+                "job",
+                changed(),
+                summary="Set parameters of a PENDING job",
+                requestBody=form(
+                    type="object",
+                    additionalProperties={"type": "string", "pattern": PRINTABLE},
+                ),
+            ),
         },
         "/rest/{jobtype}/{job_id}/parameters/{name}": {
-            "parameters": [
-                *base,
-                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-            ],
-            "get": {
-                "operationId": "getJobParameter",
-                "tags": ["job"],
-                "responses": {
-                    **ok(
-                        "the value (or the uploaded file)",
-                        (TEXT, {"type": "string"}),
-                        ("application/octet-stream", {"type": "string"}),
-                    ),
-                    **errors(),
-                },
-            },
-            "put": {
-                "operationId": "putJobParameter",
-                "tags": ["job"],
-                "summary": "Set one parameter of a PENDING job (the body is its value)",
-                "requestBody": {
+            "parameters": [*base, path_param("name")],
+            "get": operation(
+                "getJobParameter",
+                "job",
+                answers(
+                    "the value (or the uploaded file)",
+                    (TEXT, STRING),
+                    ("application/octet-stream", STRING),
+                ),
+            ),
+            "put": operation(
+                "putJobParameter",
+                "job",
+                changed(),
+                summary="Set one parameter of a PENDING job (the body is its value)",
+                requestBody={
                     "required": True,
                     "content": {TEXT: {"schema": {"type": "string", "pattern": PRINTABLE}}},
                 },
-                "responses": {"303": SEE_OTHER, **errors()},
-            },
+            ),
         },
         "/rest/{jobtype}/{job_id}/provenance": {
             "parameters": base,
-            "get": {
-                "operationId": "getJobProvenance",
-                "tags": ["provenance"],
-                "summary": "The finished job's provenance (409 before it has finished)",
-                "parameters": [
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "enum": ["json", "xml", "provn", "svg"]},
-                    }
+            "get": operation(
+                "getJobProvenance",
+                "provenance",
+                {**provenance_ok(), **errors()},
+                summary="The finished job's provenance (409 before it has finished)",
+                parameters=[
+                    query_param(
+                        "format", {"type": "string", "enum": ["json", "xml", "provn", "svg"]}
+                    )
                 ],
-                "responses": {**provenance_ok(), **errors()},
-            },
+            ),
         },
         "/rest/{jobtype}/{job_id}/results": {
             "parameters": base,
-            "get": {
-                "operationId": "getJobResults",
-                "tags": ["job"],
-                "responses": {**ok("the results", *uws("results")), **errors()},
-            },
+            "get": operation("getJobResults", "job", answers("the results", *uws("results"))),
         },
         "/rest/{jobtype}/{job_id}/results/{result_id}": {
-            "parameters": [
-                *base,
-                {"name": "result_id", "in": "path", "required": True, "schema": {"type": "string"}},
-            ],
-            "get": {
-                "operationId": "getJobResult",
-                "tags": ["job"],
-                "responses": {
+            "parameters": [*base, path_param("result_id")],
+            "get": operation(
+                "getJobResult",
+                "job",
+                {
                     "200": {
                         "description": "the result's file (its own type; "
                         "ETag and Repr-Digest: its SHA-256)",
@@ -470,335 +432,214 @@ def job_paths(types: list[str]) -> dict[str, Any]:
                     "304": {"description": "not modified (If-None-Match)"},
                     **errors(),
                 },
-            },
+            ),
         },
         "/rest/{jobtype}/{job_id}/results.zip": {
             "parameters": base,
-            "get": {
-                "operationId": "getJobResultsZip",
-                "tags": ["job"],
-                "summary": "Every result in one zip archive, streamed",
-                "responses": {
-                    **ok(
-                        "the archive", ("application/zip", {"type": "string", "format": "binary"})
-                    ),
-                    **errors(),
-                },
-            },
+            "get": operation(
+                "getJobResultsZip",
+                "job",
+                answers("the archive", ("application/zip", {"type": "string", "format": "binary"})),
+                summary="Every result in one zip archive, streamed",
+            ),
         },
     }
     for prop, (summary, schema) in properties.items():
-        item: dict[str, Any] = {
-            "parameters": base,
-            "get": {
-                "operationId": f"getJob_{prop}",
-                "tags": ["job"],
-                "summary": summary,
-                "responses": {**ok(summary, (TEXT, schema)), **errors()},
-            },
-        }
+        get = operation(f"getJob_{prop}", "job", answers(summary, (TEXT, schema)), summary=summary)
+        item: dict[str, Any] = {"parameters": base, "get": get}
         if prop in postable:
             name = prop.upper()
-            item["post"] = {
-                "operationId": "postJobPhase" if prop == "phase" else f"postJob_{prop}",
-                "tags": ["job"],
-                "summary": f"Set {name}",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        FORM: {
-                            "schema": {
-                                "type": "object",
-                                "properties": {name: postable[prop]},
-                                "required": [name],
-                                "additionalProperties": False,
-                            }
-                        }
-                    },
-                },
-                "responses": {"303": SEE_OTHER, **errors()},
-            }
+            item["post"] = operation(
+                "postJobPhase" if prop == "phase" else f"postJob_{prop}",
+                "job",
+                changed(),
+                summary=f"Set {name}",
+                requestBody=form(
+                    {name: postable[prop]}, required=[name], additionalProperties=False
+                ),
+            )
         paths[f"/rest/{{jobtype}}/{{job_id}}/{prop}"] = item
     return paths
 
 
+def public(op_id: str, tag: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """An operation open to anyone, whatever the service's authentication."""
+    return {**PUBLIC_OP, **operation(op_id, tag, responses, **more)}
+
+
 def service_paths(types: list[str]) -> dict[str, Any]:
-    jobtype = {
-        "name": "jobtype",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "enum": types} if types else {"type": "string"},
+    jobtype = job_type_param(types)
+    html = ("text/html", STRING)
+    obj = {"type": "object"}
+    provenance_id = {
+        "type": "string",
+        "pattern": "^\\s*([a-z0-9]+(/[A-Za-z_][A-Za-z0-9_.-]*)?|[A-Za-z][A-Za-z0-9+.-]*:\\S*)\\s*$",
+        "description": "a job id, <job id>/<result id>, or the URL of a job or of a result",
     }
-    html = ("text/html", {"type": "string"})
     return {
         "/": {
-            "get": {
-                **PUBLIC_OP,
-                "operationId": "home",
-                "tags": ["service"],
-                "summary": "The service's page (JSON: its links)",
-                "responses": ok("the page", html, (JSON, {"type": "object"})),
-            }
+            "get": public(
+                "home",
+                "service",
+                ok("the page", html, (JSON, obj)),
+                summary="The service's page (JSON: its links)",
+            )
         },
         "/capabilities": {
-            "get": {
-                **PUBLIC_OP,
-                "operationId": "capabilities",
-                "tags": ["service"],
-                "summary": "VOSI capabilities",
-                "responses": ok("capabilities", (XML, {"type": "string"})),
-            }
+            "get": public(
+                "capabilities",
+                "service",
+                ok("capabilities", (XML, STRING)),
+                summary="VOSI capabilities",
+            )
         },
         "/availability": {
-            "get": {
-                **PUBLIC_OP,
-                "operationId": "availability",
-                "tags": ["service"],
-                "summary": "VOSI availability",
-                "responses": ok("availability", (XML, {"type": "string"})),
-            }
+            "get": public(
+                "availability",
+                "service",
+                ok("availability", (XML, STRING)),
+                summary="VOSI availability",
+            )
         },
-        "/openapi.json": {
-            "get": {
-                **PUBLIC_OP,
-                "operationId": "openapi",
-                "tags": ["service"],
-                "responses": ok("this document", (JSON, {"type": "object"})),
-            }
-        },
-        "/docs": {
-            "get": {
-                **PUBLIC_OP,
-                "operationId": "docs",
-                "tags": ["service"],
-                "responses": ok("a page showing this document", html),
-            }
-        },
+        "/openapi.json": {"get": public("openapi", "service", ok("this document", (JSON, obj)))},
+        "/docs": {"get": public("docs", "service", ok("a page showing this document", html))},
         "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "tags": ["admin"],
-                "summary": "Prometheus metrics (administrators, uws.metrics.allow)",
-                "responses": {**ok("metrics", (TEXT, {"type": "string"})), **errors()},
-            }
+            "get": operation(
+                "metrics",
+                "admin",
+                answers("metrics", (TEXT, STRING)),
+                summary="Prometheus metrics (administrators, uws.metrics.allow)",
+            )
         },
         "/rest": {
-            "get": {
-                "operationId": "allJobs",
-                "tags": ["service"],
-                "summary": "The caller's jobs of every type",
-                "parameters": LIST_FILTERS,
-                "responses": {**ok("the job list", *uws("jobs")), **errors()},
-            }
+            "get": operation(
+                "allJobs",
+                "service",
+                answers("the job list", *uws("jobs")),
+                summary="The caller's jobs of every type",
+                parameters=LIST_FILTERS,
+            )
         },
         "/provenance": {
-            "get": {
-                "operationId": "provenance",
-                "tags": ["provenance"],
-                "summary": "The provenance of a chain of jobs (in the spirit of IVOA ProvSAP)",
-                "parameters": [
-                    {
-                        "name": "ID",
-                        "in": "query",
-                        "required": True,
-                        "schema": {
-                            "type": "string",
-                            "pattern": "^\\s*([a-z0-9]+(/[A-Za-z_][A-Za-z0-9_.-]*)?|"
-                            "[A-Za-z][A-Za-z0-9+.-]*:\\S*)\\s*$",
-                            "description": "a job id, <job id>/<result id>, or the URL of a job or of "
-                            "a result",
-                        },
-                    },
-                    {
-                        "name": "DEPTH",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "pattern": "^([0-9]|10|ALL)$", "default": "1"},
-                    },
-                    {
-                        "name": "DIRECTION",
-                        "in": "query",
-                        "required": False,
-                        "schema": {
-                            "type": "string",
-                            "enum": ["BACK", "FORWARD"],
-                            "default": "BACK",
-                        },
-                    },
-                    {
-                        "name": "RESPONSEFORMAT",
-                        "in": "query",
-                        "required": False,
-                        "schema": {
-                            "type": "string",
-                            "enum": ["PROV-JSON", "PROV-XML", "PROV-N", "SVG"],
-                        },
-                    },
+            "get": operation(
+                "provenance",
+                "provenance",
+                {**provenance_ok(), **errors()},
+                summary="The provenance of a chain of jobs (in the spirit of IVOA ProvSAP)",
+                parameters=[
+                    {**query_param("ID", provenance_id), "required": True},
+                    query_param(
+                        "DEPTH", {"type": "string", "pattern": "^([0-9]|10|ALL)$", "default": "1"}
+                    ),
+                    query_param(
+                        "DIRECTION",
+                        {"type": "string", "enum": ["BACK", "FORWARD"], "default": "BACK"},
+                    ),
+                    query_param(
+                        "RESPONSEFORMAT",
+                        {"type": "string", "enum": ["PROV-JSON", "PROV-XML", "PROV-N", "SVG"]},
+                    ),
                 ],
-                "responses": {**provenance_ok(), **errors()},
-            }
+            )
         },
         "/jdl": {
-            "get": {
-                "operationId": "jobTypes",
-                "tags": ["job descriptions"],
-                "responses": {**ok("the job types", (JSON, {"type": "object"})), **errors()},
-            }
+            "get": operation("jobTypes", "job descriptions", answers("the job types", (JSON, obj)))
         },
         "/jdl/{jobtype}": {
             "parameters": [jobtype],
-            "get": {
-                "operationId": "getWadl",
-                "tags": ["job descriptions"],
-                "summary": "The description's file, or it in another format",
-                "parameters": [
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "enum": ["wadl", "votable"]},
-                    }
-                ],
-                "responses": {
-                    **ok(
-                        "the job description (WADL or VOTable)",
-                        (XML, {"type": "string"}),
-                        ("application/x-votable+xml", {"type": "string"}),
-                    ),
-                    **errors(),
-                },
-            },
-            "put": {
-                "operationId": "putDescription",
-                "tags": ["admin"],
-                "summary": "Save a job description (administrators, uws.editor on)",
-                "parameters": [
-                    {
-                        "name": "check",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "enum": ["1"]},
-                    }
-                ],
-                "requestBody": {"required": True, "content": content((JSON, {"type": "object"}))},
-                "responses": {**ok("saved (or checked)", (JSON, {"type": "object"})), **errors()},
-            },
+            "get": operation(
+                "getWadl",
+                "job descriptions",
+                answers(
+                    "the job description (WADL or VOTable)",
+                    (XML, STRING),
+                    ("application/x-votable+xml", STRING),
+                ),
+                summary="The description's file, or it in another format",
+                parameters=[query_param("format", {"type": "string", "enum": ["wadl", "votable"]})],
+            ),
+            "put": operation(
+                "putDescription",
+                "admin",
+                answers("saved (or checked)", (JSON, obj)),
+                summary="Save a job description (administrators, uws.editor on)",
+                parameters=[query_param("check", {"type": "string", "enum": ["1"]})],
+                requestBody={"required": True, "content": content((JSON, obj))},
+            ),
         },
         "/jdl/{jobtype}/json": {
             "parameters": [jobtype],
-            "get": {
-                "operationId": "getDescriptionJson",
-                "tags": ["job descriptions"],
-                "responses": {**ok("the job description", (JSON, {"type": "object"})), **errors()},
-            },
+            "get": operation(
+                "getDescriptionJson",
+                "job descriptions",
+                answers("the job description", (JSON, obj)),
+            ),
         },
         "/jdl/{jobtype}/script": {
             "parameters": [jobtype],
-            "get": {
-                "operationId": "getScript",
-                "tags": ["admin"],
-                "responses": {
-                    **ok("the job type's script", (TEXT, {"type": "string"})),
-                    **errors(),
-                },
-            },
+            "get": operation(
+                "getScript", "admin", answers("the job type's script", (TEXT, STRING))
+            ),
         },
         "/jdl/{jobtype}/history": {
             "parameters": [jobtype],
-            "get": {
-                "operationId": "listDescriptionVersions",
-                "tags": ["admin"],
-                "summary": "The saved earlier versions of a job type, newest first (editor)",
-                "responses": {
-                    **ok("their stamps and replacement times", (JSON, {"type": "object"})),
-                    **errors(),
-                },
-            },
+            "get": operation(
+                "listDescriptionVersions",
+                "admin",
+                answers("their stamps and replacement times", (JSON, obj)),
+                summary="The saved earlier versions of a job type, newest first (editor)",
+            ),
         },
         "/jdl/{jobtype}/history/{stamp}": {
-            "parameters": [
-                jobtype,
-                {"name": "stamp", "in": "path", "required": True, "schema": {"type": "string"}},
-            ],
-            "get": {
-                "operationId": "getDescriptionVersion",
-                "tags": ["admin"],
-                "summary": "One saved version: description, WADL and script (editor)",
-                "responses": {**ok("the version", (JSON, {"type": "object"})), **errors()},
-            },
+            "parameters": [jobtype, path_param("stamp")],
+            "get": operation(
+                "getDescriptionVersion",
+                "admin",
+                answers("the version", (JSON, obj)),
+                summary="One saved version: description, WADL and script (editor)",
+            ),
         },
         "/events/{job_id}": {
-            "post": {
-                **PUBLIC_OP,
-                "operationId": "jobEvent",
-                "tags": ["internal"],
-                "summary": "A signed event from a job's own process",
-                "parameters": [
-                    {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        FORM: {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "event": {"type": "string"},
-                                    "time": {"type": "string"},
-                                    "signature": {"type": "string"},
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {"204": {"description": "taken"}, **errors()},
-            }
+            "post": public(
+                "jobEvent",
+                "internal",
+                {"204": {"description": "taken"}, **errors()},
+                summary="A signed event from a job's own process",
+                parameters=[path_param("job_id")],
+                requestBody=form({"event": STRING, "time": STRING, "signature": STRING}),
+            )
         },
         "/login": {
-            "post": {
-                **PUBLIC_OP,
-                "operationId": "login",
-                "tags": ["browser client"],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        FORM: {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "username": {"type": "string"},
-                                    "password": {"type": "string"},
-                                    "next": {
-                                        "type": "string",
-                                        "description": "a path on this service",
-                                        "pattern": LOCAL_PATH,
-                                    },
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {"303": {"description": "logged in: a session cookie"}, **errors()},
-            }
+            "post": public(
+                "login",
+                "browser client",
+                {"303": {"description": "logged in: a session cookie"}, **errors()},
+                requestBody=form(
+                    {
+                        "username": STRING,
+                        "password": STRING,
+                        "next": {
+                            "type": "string",
+                            "description": "a path on this service",
+                            "pattern": LOCAL_PATH,
+                        },
+                    }
+                ),
+            )
         },
         "/logout": {
-            "post": {
-                **PUBLIC_OP,
-                "operationId": "logout",
-                "tags": ["browser client"],
-                "responses": {"303": {"description": "the session ended"}, **errors()},
-            }
+            "post": public(
+                "logout",
+                "browser client",
+                {"303": {"description": "the session ended"}, **errors()},
+            )
         },
         "/client/config": {
-            "get": {
-                **PUBLIC_OP,
-                "operationId": "clientConfig",
-                "tags": ["browser client"],
-                "responses": {
-                    **ok("what the browser client may offer", (JSON, {"type": "object"})),
-                    **errors(),
-                },
-            }
+            "get": public(
+                "clientConfig",
+                "browser client",
+                answers("what the browser client may offer", (JSON, obj)),
+            )
         },
     }
 

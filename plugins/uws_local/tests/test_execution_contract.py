@@ -213,6 +213,64 @@ def test_the_wrapper_refuses_an_unsafe_job_file(tmp_path: Path) -> None:
     assert job_dir.stdout.read_text() == ""
 
 
+def test_the_wrapper_imports_nothing_the_interpreter_has_not_loaded(tmp_path: Path) -> None:
+    # Every job pays its imports: not even os (posix instead) nor __future__.
+    boot = contract.BOOT.replace("sys.exit(wrapper.main(sys.argv[2:]))", "print(*sys.modules)")
+    command = [sys.executable, "-I", "-S", "-B", "-c", boot, str(contract.WRAPPER_SCRIPT)]
+    loaded = set(subprocess.run(command, capture_output=True, text=True, check=True).stdout.split())
+    assert "wrapper" in loaded
+    assert not loaded & {"os", "posixpath", "__future__", "signal", "enum", "json", "logging"}
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [("/a//b/./c/../d/", "/a/b/d"), ("/..", "/"), ("x/../y", os.path.abspath("y"))],
+)
+def test_the_wrapper_makes_paths_absolute_like_os_path(given: str, expected: str) -> None:
+    assert wrapper._absolute(given) == expected == os.path.abspath(given)
+    assert wrapper._join("/a/", "b", "c") == os.path.join("/a/", "b", "c")
+
+
+def test_the_wrapper_bytecode_is_cached_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "wrapper.py"
+    source.write_text(contract.WRAPPER_SCRIPT.read_text())
+    monkeypatch.setattr(contract, "WRAPPER_SCRIPT", source)
+    cached = tmp_path / "__pycache__" / f"wrapper.{sys.implementation.cache_tag}.pyc"
+    assert contract.compile_wrapper() and cached.is_file()
+    written = cached.stat().st_mtime_ns
+    assert contract.compile_wrapper() and cached.stat().st_mtime_ns == written  # current: kept
+    source.write_text(source.read_text() + "# changed\n")
+    os.utime(source, ns=(written + 10**9, written + 10**9))
+    assert contract.compile_wrapper() and contract._bytecode_current(source, cached)
+
+
+def test_an_unwritable_wrapper_cache_is_only_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = tmp_path / "wrapper.py"
+    source.write_text("X = 1\n")
+    (tmp_path / "__pycache__").write_text("a file, not a folder")
+    monkeypatch.setattr(contract, "WRAPPER_SCRIPT", source)
+    assert not contract.compile_wrapper()
+    assert "each job compiles it" in caplog.text
+
+
+def test_the_wrapper_bytecode_of_another_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "wrapper.py"
+    source.write_text("X = 1\n")
+    monkeypatch.setattr(contract, "WRAPPER_SCRIPT", source)
+    other = tmp_path / "python"  # another interpreter: it compiles the wrapper itself
+    other.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    other.chmod(0o700)
+    assert contract.compile_wrapper(str(other))
+    assert (tmp_path / "__pycache__" / f"wrapper.{sys.implementation.cache_tag}.pyc").is_file()
+    assert not contract.compile_wrapper(str(tmp_path / "missing-python"))
+
+
 def test_record_json_escapes_everything(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     text = 'a"b\\c\nd\x01é😀\udcff'

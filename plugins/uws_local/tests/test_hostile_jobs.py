@@ -353,3 +353,92 @@ def test_uploads_never_collide(make: Make, tmp_path: Path) -> None:
     assert harness.service.result_file(done, "stdout")[1].read_text() == (
         '{"a": "uploads/a/parameters.json", "b": "uploads/b/parameters.json"}'
     )
+
+
+def test_the_sandbox_etc_is_the_hosts_in_one_mount(make: Make, tmp_path: Path) -> None:
+    """The files of /etc a job sees are copies of the host's, which the job cannot change;
+    its folders are the host's."""
+    require_bwrap()
+    listing = "ls /etc/ssl/certs | head -3"
+    job_type(
+        tmp_path,
+        "etc",
+        f"cat /etc/passwd /etc/hosts > etc.txt\n{listing} > certs.txt\n"
+        "ls -a /etc | sort > names.txt\n"
+        "echo x >> /etc/passwd 2>/dev/null && echo written > write.txt || true\n",
+    )
+    harness = make("bwrap")
+    job = harness.wait(harness.run("etc").job_id)
+    assert job.phase == Phase.COMPLETED, job.error
+    work = harness.job_dir(job.job_id).path
+    host = Path("/etc/passwd").read_bytes() + Path("/etc/hosts").read_bytes()
+    assert (work / "etc.txt").read_bytes() == host
+    certs = os.popen(listing).read()
+    assert (work / "certs.txt").read_text() == certs
+    expected = {".", ".."} | {n.split("/")[0] for n in sandbox.ETC if Path("/etc", n).exists()}
+    assert set((work / "names.txt").read_text().split()) == expected
+    assert not (work / "write.txt").exists()
+    view = sandbox.etc_view().path
+    assert (view / "passwd").read_bytes() == Path("/etc/passwd").read_bytes()
+    assert stat.S_IMODE(view.stat().st_mode) == 0o700
+    assert not (work.parent / view.name).exists()  # not in the jobs' space
+
+
+def test_the_etc_view_follows_the_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "etc"
+    (source / "ssl" / "certs").mkdir(parents=True)
+    (source / "ssl" / "openssl.cnf").write_text("conf")
+    (source / "passwd").write_text("root:x:0:0\n")
+    (source / "zone").write_text("UTC\n")
+    (source / "localtime").symlink_to(source / "zone")
+    view = sandbox.EtcView(tmp_path / "view", source).current()
+    assert view.folders == ("ssl/certs",)
+    assert (view.path / "passwd").read_text() == "root:x:0:0\n"
+    assert (view.path / "localtime").read_text() == "UTC\n"  # a link's target, copied
+    assert (view.path / "ssl" / "openssl.cnf").read_text() == "conf"
+    assert (view.path / "ssl" / "certs").is_dir() and not (view.path / "group").exists()
+    (source / "passwd").write_text("root:x:0:0\nuws:x:1000:1000\n")
+    (source / "group").write_text("uws:x:1000:\n")
+    (source / "ssl" / "openssl.cnf").unlink()
+    view.current()  # within ETC_REFRESH: as it was
+    assert (view.path / "passwd").read_text() == "root:x:0:0\n"
+    monkeypatch.setattr(sandbox, "ETC_REFRESH", 0.0)
+    view.current()
+    assert (view.path / "passwd").read_text() == "root:x:0:0\nuws:x:1000:1000\n"
+    assert (view.path / "group").read_text() == "uws:x:1000:\n"
+    assert not (view.path / "ssl" / "openssl.cnf").exists()
+    monkeypatch.setattr(sandbox, "ETC_REFRESH", 3600.0)
+    shutil.rmtree(view.path)  # a cleaner of old files took it: made again at once
+    view.current()
+    assert (view.path / "passwd").read_text() == "root:x:0:0\nuws:x:1000:1000\n"
+    assert (view.path / "ssl" / "certs").is_dir()
+
+
+def test_one_etc_view_per_process_or_each_file_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    view = sandbox.etc_view()
+    assert sandbox.etc_view() is view and view.path.is_dir()
+    assert sandbox.etc_binds()[:3] == ["--ro-bind", str(view.path), "/etc"]
+
+    def full(self: sandbox.EtcView) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sandbox, "ETC_REFRESH", 0.0)
+    monkeypatch.setattr(sandbox.EtcView, "_refresh", full)
+    view._checked = float("-inf")
+    binds = sandbox.etc_binds()
+    assert binds[:3] == ["--ro-bind-try", "/etc/passwd", "/etc/passwd"]
+    assert len(binds) == 3 * len(sandbox.ETC)
+
+
+def test_an_etc_view_folder_not_ours_alone_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "view"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)  # another user could have put files there: never bound
+    with pytest.raises(PermissionError, match="not a private folder"):
+        sandbox.EtcView(folder).current()
+    assert list(folder.iterdir()) == []
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(PermissionError):
+        sandbox.EtcView(link).current()
+    assert not (tmp_path / "elsewhere").exists()

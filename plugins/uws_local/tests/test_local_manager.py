@@ -14,7 +14,17 @@ import pytest
 
 from uws_local.manager import LocalManager
 from uws_local.options import LocalOptions
-from uws_pyramid.api import VANISHED, ConfigurationError, Job, Phase, new_job_id, utcnow
+from uws_pyramid.api import (
+    VANISHED,
+    ConfigurationError,
+    Job,
+    JobDir,
+    Phase,
+    ServiceUnavailable,
+    contract,
+    new_job_id,
+    utcnow,
+)
 from uws_pyramid.execution import wrapper
 from uws_pyramid.testing import (
     EXAMPLE_JDL,
@@ -296,3 +306,84 @@ def test_a_job_run_at_creation_is_claimed_in_its_insert_with_no_accepted_write(
     phases = [u for u in updates if u[0] == queued.job_id]
     assert len(phases) == 2, phases
     assert "start_time" in phases[0][1] and "end_time" in phases[1][1]
+
+
+def test_what_the_wrapper_interpreter_prints_lands_in_the_job_stderr(tmp_path: Path) -> None:
+    from uws_local.processes import spawn
+    from uws_pyramid.api import JobDir
+
+    job = Job(new_job_id(), "t")
+    job_dir = JobDir(tmp_path / "jobs", job.job_id)
+    script = tmp_path / "job.sh"
+    script.write_text("exit 0\n")
+    fake = tmp_path / "python"  # an interpreter that fails before the wrapper runs
+    fake.write_text("#!/bin/sh\necho 'interpreter trouble' >&2\nexit 3\n")
+    fake.chmod(0o700)
+    run = spawn(job, job_dir, script, str(fake), wrapper.DEFAULT_PATH)
+    assert run.process is not None and run.process.wait(timeout=20) == 3
+    assert job_dir.stderr.read_text() == "interpreter trouble\n"
+    assert sorted(p.name for p in job_dir.meta.iterdir()) == ["job.env", "stderr.txt"]
+
+
+def test_the_end_of_a_job_started_here_is_recorded_without_reading_the_job(
+    make: Factory,
+) -> None:
+    harness = make()
+    storage = harness.runtime.storage
+    reads: list[str] = []
+    get = storage.get
+
+    def counted(job_id: str, *args: object, **kwargs: object) -> Job:
+        if threading.current_thread().name.startswith("uws-local-"):
+            reads.append(job_id)  # the thread that waits for the job, then records its end
+        return get(job_id, *args, **kwargs)  # type: ignore[arg-type]
+
+    storage.get = counted  # type: ignore[method-assign]
+    job = harness.wait(harness.run("echo", message="kept").job_id)
+    assert job.phase == Phase.COMPLETED and job.start_time is not None
+    assert job.job_info["server"] == harness.runtime.manager.identity  # type: ignore[attr-defined]
+    assert {r.id for r in job.results} >= {"output", "stdout", "stderr"}
+    assert reads == []
+
+
+def test_an_end_recorded_late_keeps_the_time_the_wrapper_recorded(make: Factory) -> None:
+    harness = make()
+    manager = harness.runtime.manager
+    assert isinstance(manager, LocalManager)
+    failures = [1, 1, 1]  # retried after 0.5, 1 and 2 s: the end time is seconds old then
+    ended = manager.context.ended
+
+    def outage(*args: object, **kwargs: object) -> object:
+        if failures:
+            failures.pop()
+            raise ServiceUnavailable("storage is down")
+        return ended(*args, **kwargs)  # type: ignore[arg-type]
+
+    manager.context.ended = outage  # type: ignore[method-assign]
+    job = harness.run("sleep", duration="1")
+    done = harness.wait(job.job_id, timeout=30)
+    assert done.phase == Phase.COMPLETED and not failures
+    status = contract.read_exit(harness.job_dir(job.job_id))
+    assert status is not None and status.ended is not None and done.end_time is not None
+    assert done.end_time.strftime("%Y-%m-%dT%H:%M:%SZ") == status.ended
+
+
+def test_the_sandbox_looks_at_the_system_folders_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from uws_local import sandbox
+
+    looked: list[str] = []
+    islink = os.path.islink
+    monkeypatch.setattr(os.path, "islink", lambda path: looked.append(path) or islink(path))
+    sandbox._system_part.cache_clear()
+    box = sandbox.Sandbox("/usr/bin/bwrap", (str(tmp_path),))
+    script = tmp_path / "job.sh"
+    first, second = (box.launcher(JobDir(tmp_path, name), script) for name in ("a", "b"))
+    assert looked == list(sandbox.SYSTEM)  # for the first job only
+    assert first[: first.index("--proc")] == second[: second.index("--proc")]
+    assert ["--ro-bind", str(tmp_path), str(tmp_path)] == first[
+        first.index("--proc") - 3 : first.index("--proc")
+    ]
+    assert str(tmp_path / "a") in first and str(tmp_path / "b") in second
+    sandbox._system_part.cache_clear()

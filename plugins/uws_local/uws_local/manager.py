@@ -58,6 +58,7 @@ class LocalManager(Manager):
         self._pause = options.poll_interval
         self._monitor = Worker("uws-local-monitor", self._step, 0.0)
         self.sandbox = sandbox.resolve(options.sandbox, options.sandbox_bind)
+        contract.compile_wrapper(options.python)  # or each job compiles its wrapper
         self.identity = owner.claim()
 
     @classmethod
@@ -177,7 +178,7 @@ class LocalManager(Manager):
         started = utcnow()
         recorded = None
         try:
-            recorded = self._record_start(run, started)
+            recorded = run.job = self._record_start(run, started)
         except ServiceUnavailable as exc:
             # It runs, and its end will be recorded: the monitor records the start later.
             log.warning("job %s started; recording it waits for storage: %s", job.job_id, exc)
@@ -255,20 +256,24 @@ class LocalManager(Manager):
         """Record the end of a job whose process is gone: collect results, free its slot.
         If storage cannot record it now, the monitor tries again until it can."""
         supervisor = None
+        ended: str | None = None
         try:
             status = contract.read_exit(run.job_dir)
             # Without an exit record, ``returncode`` is the wrapper's own: it died, or it
             # could not write the record (a full disk).
             supervisor = None if status is not None or run.adopted else returncode
             returncode = status.returncode if status is not None else None
+            ended = status.ended if status is not None else None
             if not run.deleted:
-                self._record_end(run, returncode, supervisor)
+                self._record_end(run, returncode, supervisor, ended)
         except Exception as exc:
             log.warning(
                 "job %s ended; recording its end failed (%s): trying again later", run.job_id, exc
             )
             with self.runs.lock:
-                self.runs.ends[run.job_id] = Unrecorded(run, returncode, supervisor=supervisor)
+                self.runs.ends[run.job_id] = Unrecorded(
+                    run, returncode, supervisor=supervisor, ended=ended
+                )
         finally:
             run.finished.set()
             with self.runs.lock:
@@ -276,13 +281,19 @@ class LocalManager(Manager):
             self._start_queued()
 
     def _record_end(
-        self, run: Running, returncode: int | None, supervisor: int | None = None
+        self,
+        run: Running,
+        returncode: int | None,
+        supervisor: int | None = None,
+        ended: str | None = None,
     ) -> None:
-        try:
-            job = self.context.storage.get(run.job_id)
-        except NotFound:
-            return
-        status = contract.read_exit(run.job_dir)
+        """Record the end; ``ended``: its time in the wrapper's exit record."""
+        job = run.job
+        if job is None:  # adopted, or its start is not recorded yet
+            try:
+                job = self.context.storage.get(run.job_id)
+            except NotFound:
+                return
         with self.runs.lock:
             start = self.runs.starts.pop(run.job_id, None)
         started = job.start_time or (start.start_time if start is not None else None)
@@ -291,7 +302,7 @@ class LocalManager(Manager):
             self.context.description(job.job_type),
             job.parameters,
             returncode,
-            ended_at(status.ended if status else None, started),
+            ended_at(ended, started),
             supervisor=supervisor,
         )
         # (Aborted meanwhile, by a user or for its duration: the results are kept.)
@@ -325,7 +336,7 @@ class LocalManager(Manager):
             run = end.run
             try:
                 if not run.deleted:
-                    self._record_end(run, end.returncode, end.supervisor)
+                    self._record_end(run, end.returncode, end.supervisor, end.ended)
             except Exception as exc:
                 end.later()
                 log.debug("job %s: end still not recorded: %s", run.job_id, exc)

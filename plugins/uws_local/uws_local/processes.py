@@ -34,6 +34,9 @@ class Running:
     expired: bool = False
     deleted: bool = False
     progress: float | None = None
+    # The job as its start was recorded (None for an adopted one): what its end needs to
+    # know of it (type, parameters, start) without reading it again.
+    job: Job | None = None
     # Set once the wrapper has exited (under the manager's lock): from then on its PID and
     # process group id may name a stranger, so the group is never signalled again.
     done: bool = False
@@ -68,9 +71,9 @@ def spawn(
     wrapper runs the script in ``sandbox`` if given."""
     contract.prepare(job, job_dir, path)
     launcher = sandbox.launcher(job_dir, script) if sandbox is not None else []
-    fd = os.open(
-        job_dir.meta / "wrapper.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600
-    )
+    # What the wrapper's interpreter itself prints (a traceback) goes to the job's stderr,
+    # which the wrapper appends to as well: no file more to create per job.
+    fd = os.open(job_dir.stderr, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     with open(fd, "ab") as wrapper_log:
         process = subprocess.Popen(
             contract.wrapper_command(job_dir, script, python) + launcher,

@@ -22,6 +22,7 @@ class Unrecorded:
     returncode: int | None = None
     start_time: datetime | None = None  # set for a start, None for an end
     supervisor: int | None = None  # an end's wrapper status, when it left no exit record
+    ended: str | None = None  # an end's time, as the wrapper recorded it
     delay: float = RETRY_FIRST
     next_try: float = 0.0
 

@@ -10,6 +10,10 @@ The wrapper stays outside and runs ``env --ignore-signal ... bwrap ... -- env
 --default-signal ... bash script``: bwrap's outer process ignores the SIGTERM sent to the
 job's process group (its death would otherwise kill the script at once, without the grace
 period), while the script gets the usual signal dispositions back.
+
+Each mount costs the sandbox's start (~0.16 ms of CPU): the files of /etc a job sees are
+copies kept in one private folder of the server's user (``EtcView``), bound as /etc in one
+mount, and only the folders among them are bound each on its own.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ import functools
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from uws_pyramid.api import BASH, TMP_DIR, ConfigurationError, JobDir
+from uws_pyramid.api import BASH, TMP_DIR, ConfigurationError, JobDir, contract
 
 log = logging.getLogger(__name__)
 
@@ -89,24 +96,8 @@ class Sandbox:
         """The command before ``bash <script>`` (the wrapper appends those two)."""
         work, meta = str(job_dir.path), str(job_dir.meta)
         tmp = os.path.join(meta, TMP_DIR)
-        args = [
-            ENV,
-            f"--ignore-signal={SIGNALS}",
-            self.bwrap,
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-cgroup-try",
-            "--die-with-parent",
-            "--cap-drop",
-            "ALL",
-        ]
-        for folder in SYSTEM:
-            if os.path.islink(folder):
-                args += ["--symlink", os.readlink(folder), folder]
-            elif os.path.isdir(folder):
-                args += ["--ro-bind", folder, folder]
-        for name in ETC:
-            args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        args = list(_system_part(self.bwrap))
+        args += etc_binds()
         for folder in self.extra:
             args += ["--ro-bind", folder, folder]
         args += [
@@ -138,6 +129,136 @@ class Sandbox:
             f"--default-signal={SIGNALS}",
         ]
         return args
+
+
+@functools.lru_cache(maxsize=8)
+def _system_part(bwrap: str) -> tuple[str, ...]:
+    """The first arguments, the same for every job: bwrap and the system's folders.
+    Looked at once (up to 14 stat calls a job otherwise): a system folder that appears or
+    goes while the server runs (/lib32) is seen at its next start."""
+    args = [
+        ENV,
+        f"--ignore-signal={SIGNALS}",
+        bwrap,
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--cap-drop",
+        "ALL",
+    ]
+    for folder in SYSTEM:
+        if os.path.islink(folder):
+            args += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            args += ["--ro-bind", folder, folder]
+    return tuple(args)
+
+
+#: Seconds between two looks at /etc for changed files (a job started in between sees the
+#: copy of the file as it was at the last look).
+ETC_REFRESH = 1.0
+
+
+@dataclass
+class EtcView:
+    """The /etc of the sandbox: a copy of each file of ETC (a link's target), and an empty
+    folder for each folder of ETC, which the sandbox binds from the host one by one.
+
+    One mount for all the files instead of one each: ~3.5 ms less of CPU per job. Copies
+    follow the host's files (by modification time, size, inode) within ETC_REFRESH
+    seconds; a view removed meanwhile (a cleaner of old files) is made again."""
+
+    path: Path
+    source: Path = Path("/etc")
+    folders: tuple[str, ...] = ()
+    _copied: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    _checked: float = float("-inf")
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def current(self) -> EtcView:
+        """The view, refreshed if ETC_REFRESH seconds have passed or it is gone;
+        PermissionError if its folder is not a private folder of this user."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked >= ETC_REFRESH or not self._present():
+                self._refresh()
+                self._checked = now
+        return self
+
+    def _present(self) -> bool:
+        """Whether the folder is there; PermissionError unless it is ours alone (another
+        user could have made it first, to give our jobs an /etc of theirs)."""
+        try:
+            info = os.lstat(self.path)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+            raise PermissionError(f"{self.path} is not a private folder of this user")
+        return True
+
+    def _refresh(self) -> None:
+        if not self._present():
+            self._copied.clear()
+            try:
+                self.path.mkdir(mode=0o700)
+            except FileExistsError:
+                self._present()  # made meanwhile (another server process): ours?
+        folders = []
+        for name in ETC:
+            try:
+                info = os.stat(self.source / name)  # through a link: what programs read
+            except OSError:
+                self._forget(name)
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                (self.path / name).mkdir(mode=0o700, parents=True, exist_ok=True)
+                folders.append(name)  # its mount point: bound from the host
+            elif stat.S_ISREG(info.st_mode):
+                self._copy(name, (info.st_mtime_ns, info.st_size, info.st_ino))
+        self.folders = tuple(folders)
+
+    def _copy(self, name: str, key: tuple[int, int, int]) -> None:
+        target = self.path / name
+        if self._copied.get(name) == key and target.is_file():
+            return
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # A rename: a job starting meanwhile sees the old copy or the new one, whole.
+        contract.write_private(target, (self.source / name).read_bytes())
+        self._copied[name] = key
+
+    def _forget(self, name: str) -> None:
+        if self._copied.pop(name, None) is not None:
+            (self.path / name).unlink(missing_ok=True)
+
+
+_view: EtcView | None = None
+_view_lock = threading.Lock()
+
+
+def etc_view() -> EtcView:
+    """The view of /etc (refreshed), in a private folder of the system's temporary folder
+    (not in the jobs' folder: its space is the jobs'), one per user. Never removed: jobs
+    outlive the server that started them, and their /etc is that folder."""
+    global _view
+    with _view_lock:
+        if _view is None:
+            _view = EtcView(Path(tempfile.gettempdir(), f"uws-sandbox-etc-{os.getuid()}"))
+    return _view.current()
+
+
+def etc_binds() -> list[str]:
+    """The arguments that show ETC in the sandbox: the view and the folders of ETC or, if
+    the view cannot be refreshed now (a full disk), each entry of ETC bound from the host."""
+    try:
+        view = etc_view()
+    except OSError as exc:
+        log.warning("the sandbox's copy of /etc was not refreshed (%s): binding each file", exc)
+        return [arg for name in ETC for arg in ("--ro-bind-try", f"/etc/{name}", f"/etc/{name}")]
+    args = ["--ro-bind", str(view.path), "/etc"]
+    for name in view.folders:
+        args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    return args
 
 
 def resolve(setting: str, extra: tuple[str, ...]) -> Sandbox | None:

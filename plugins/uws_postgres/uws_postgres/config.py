@@ -52,6 +52,13 @@ class PostgresSettings:
     # (often as a role the service does not have), not when a process happens to start.
     auto_migrate: bool = False
 
+    def kept_connections(self) -> int:
+        """Connections kept out of the pool for one-row reads and creates (sql/fastread.py):
+        as many as the pool keeps, each read or create the kept ones cannot serve costing a
+        checkout, a ping and a reset; but at most half of all the pool may open, since a
+        kept connection sits idle between reads and transactions need the rest."""
+        return max(1, min(self.pool_size, (self.pool_size + self.max_overflow) // 2))
+
     def connect_args(self) -> dict[str, Any]:
         """Extra libpq parameters of every connection, the pool's and the dedicated ones."""
         args: dict[str, Any] = {"connect_timeout": self.connect_timeout}

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.types.string import TextLoader
 from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from uws_pyramid.api import ConfigurationError, Job, SQLStorage
+from uws_pyramid.api import ConfigurationError, Job, Quota, SQLStorage
 
+from .announce import Announcer
 from .config import PostgresSettings, parse_options
 from .listener import Listener
 from .locks import AdvisoryLocks, owner_lock_key
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: The NOTIFY channel; the payload is the id of the job that changed.
 CHANNEL = "uws_job_changed"
+#: The payload that wakes job lists waiting for a new job (uws_pyramid.notify.NEW_JOB).
+NEW_JOB = "uws:new-job"
 #: The dedicated connections sit idle for long: TCP keepalives find a silently dead one.
 KEEPALIVES = {
     "keepalives": 1,
@@ -28,6 +32,11 @@ KEEPALIVES = {
     "keepalives_interval": 5,
     "keepalives_count": 3,
 }
+
+
+def _json_as_text(cursor: psycopg.Cursor[Any]) -> None:
+    for name in ("json", "jsonb"):
+        cursor.adapters.register_loader(name, TextLoader)
 
 
 def make_engine(settings: PostgresSettings) -> Engine:
@@ -48,12 +57,21 @@ class PostgresStorage(SQLStorage):
     name = "postgres"
     read_options = {"isolation_level": "AUTOCOMMIT"}
     fast_reads = True
+    lone_inserts = True
 
-    def __init__(self, engine: Engine, connect_args: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        connect_args: Mapping[str, Any] | None = None,
+        kept_connections: int | None = None,
+    ) -> None:
+        if kept_connections is not None:
+            self.kept_connections = kept_connections
         super().__init__(engine)
         self._connect_args = dict(connect_args or {})
         self.listener = Listener(self.dedicated_connection, CHANNEL, self._notified, self._missed)
         self.locks = AdvisoryLocks(self.dedicated_connection)
+        self.announcer = Announcer(self.dedicated_connection, CHANNEL, NEW_JOB)
 
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
@@ -62,10 +80,11 @@ class PostgresStorage(SQLStorage):
     @classmethod
     def from_settings(cls, options: Mapping[str, str], here: str) -> PostgresStorage:
         settings = parse_options(options, here)
-        storage = cls(make_engine(settings), settings.connect_args())
+        storage = cls(make_engine(settings), settings.connect_args(), settings.kept_connections())
         try:
             storage.prepare_schema(settings.auto_migrate)
             storage.listener.start()
+            storage.announcer.start()
         except (OperationalError, psycopg.OperationalError) as exc:
             storage.close()
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
@@ -79,6 +98,9 @@ class PostgresStorage(SQLStorage):
             raise
         return storage
 
+    def json_as_text(self) -> Callable[[Any], None]:
+        return _json_as_text
+
     def dedicated_connection(self) -> psycopg.Connection:
         """A connection outside the pool, for LISTEN and for the advisory locks."""
         _, params = self.engine.dialect.create_connect_args(self.engine.url)
@@ -86,6 +108,11 @@ class PostgresStorage(SQLStorage):
         params.update(self._connect_args)
         params.update(KEEPALIVES)
         return psycopg.connect(**params, autocommit=True)
+
+    def create(self, job: Job, *, quotas: Collection[Quota] = ()) -> None:
+        super().create(job, quotas=quotas)
+        # For job lists waiting in the other server processes (this one's are awake).
+        self.announcer.announce()
 
     # -- quotas --------------------------------------------------------------------------
 
@@ -119,6 +146,7 @@ class PostgresStorage(SQLStorage):
         yield self.locks.holds(task)
 
     def close(self) -> None:
+        self.announcer.stop()
         self.listener.stop(wake=self._wake_listener)
         self.locks.close()
         super().close()

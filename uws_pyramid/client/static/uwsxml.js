@@ -5,6 +5,8 @@
 export const UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0";
 export const XLINK_NS = "http://www.w3.org/1999/xlink";
 export const XSI_NS = "http://www.w3.org/2001/XMLSchema-instance";
+/** Attributes of this server beyond UWS 1.1 (a result's description). */
+export const CUSTOM_NS = "urn:uwscustom";
 
 /** Every UWS 1.1 phase. */
 export const PHASES = Object.freeze([
@@ -20,7 +22,8 @@ export const FINAL = Object.freeze(["COMPLETED", "ERROR", "ABORTED", "ARCHIVED"]
  * @typedef {{id: string, href: string, phase: string, runId: string|null,
  *   ownerId: string|null, creationTime: string|null}} JobRef
  * @typedef {{id: string, value: string, byReference: boolean}} Parameter
- * @typedef {{id: string, href: string, size: number|null, mimeType: string|null}} Result
+ * @typedef {{id: string, href: string, size: number|null, mimeType: string|null,
+ *   description: string|null}} Result
  * @typedef {{type: string, hasDetail: boolean, message: string}} ErrorSummary
  * @typedef {{jobId: string, runId: string|null, ownerId: string|null, phase: string,
  *   quote: string|null, creationTime: string|null, startTime: string|null,
@@ -95,6 +98,7 @@ function results(node) {
         href: href(r),
         size: size === null || size === "" ? null : Number(size),
         mimeType: r.getAttribute("mime-type") || null,
+        description: r.getAttributeNS(CUSTOM_NS, "description") || null,
       };
     });
 }

@@ -91,6 +91,7 @@ function resultItem(result) {
   const details = h("details", { class: "result", "data-result": result.id, open: true },
     h("summary", {}, h("span", { class: "result-id" }, result.id), " ",
       h("span", { class: "muted" }, [result.mimeType, sizeText(result.size)].filter(Boolean).join(" · "))),
+    result.description && h("p", { class: "result-description" }, result.description),
     h("p", { class: "links" },
       h("a", { href: result.href, class: "open" }, "Open"), " · ",
       h("a", { href: result.href, download: stream ? `${job.jobId}.${result.id}.txt` : "" }, "Download")),
