@@ -74,6 +74,9 @@ class JobService:
         # A quota of 0 means no limit: no Quota for storage to check.
         self._active_quota = per_owner(Quota.active_jobs, settings.quota_active_jobs)
         self._running_quota = per_owner(Quota.running_jobs, settings.quota_running_jobs)
+        #: uploads(): job type -> (its description, its file parameters); a reloaded
+        #: description is a new object, and its entry is made anew.
+        self._uploads: dict[str, tuple[Any, frozenset[str]]] = {}
 
     # -- reading ------------------------------------------------------------------------
 
@@ -121,7 +124,12 @@ class JobService:
             jd = self.descriptions.get(job.job_type)
         except NotFound:
             return frozenset()  # its type is gone: values are shown as they were stored
-        return frozenset(p.name for p in jd.parameters if p.type == "file")
+        known = self._uploads.get(job.job_type)
+        if known is not None and known[0] is jd:
+            return known[1]
+        names = frozenset(p.name for p in jd.parameters if p.type == "file")
+        self._uploads[job.job_type] = (jd, names)
+        return names
 
     def job_dir(self, job_id: str) -> JobDir:
         return JobDir(self.settings.workdir, job_id)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pyramid.config import Configurator
 
 from .requests import UWSRequest
-from .resources import USE, JobContext, JobTypeResource, ServiceRoot
+from .resources import JOB_PATTERN, USE, JobContext, JobTypeResource, ServiceRoot
 
 
 def includeme(config: Configurator) -> None:
     config.set_request_factory(UWSRequest)
     # First of all routes (Pyramid tries them in order, a regular expression each): a job
     # and the job lists take most requests. No other route matches their paths.
-    config.add_route("job", "/rest/{jobtype}/{job_id}", factory=JobContext)
+    config.add_route("job", JOB_PATTERN, factory=JobContext)
     config.add_route("jobs", "/rest/{jobtype}", factory=JobTypeResource)
     config.include(".limits")
     config.include(".cors")

@@ -27,7 +27,8 @@ def body_limit_tween(handler: Handler, registry: Registry) -> Handler:
     limit: int = registry.uws_settings.limit_body
 
     def check(request: Request) -> Response:
-        length = request.content_length
+        # Most requests (GETs) announce no body: no parsing of the header then.
+        length = request.content_length if request.environ.get("CONTENT_LENGTH") else None
         if length is not None and length > limit:
             raise PayloadTooLarge(
                 f"the request body has {length} bytes; at most {limit} are accepted "

@@ -20,11 +20,16 @@ ADMINS = (Allow, f"role:{ADMIN}", ALL_PERMISSIONS)
 USERS = (Authenticated, ANONYMOUS)  # ANONYMOUS is held only when anonymous access is on
 #: What every caller allowed in may do: administrators everything, users USE.
 SERVICE_ACL = [ADMINS, *((Allow, p, USE) for p in USERS)]
+#: The route of one job (``job``): views.job_url fills in the pattern itself.
+JOB_PREFIX = "/rest/"
+JOB_PATTERN = JOB_PREFIX + "{jobtype}/{job_id}"
 
 
 def require_login(request: Request) -> None:
     """401 before anything is looked up, so that strangers learn nothing of jobs."""
-    if request.identity is None and not request.registry.uws_settings.anonymous:
+    # The setting first: with anonymous access on, no identity is needed here (the screen
+    # tween has already refused bad credentials).
+    if not request.registry.uws_settings.anonymous and request.identity is None:
         raise Unauthorized("log in to use this service")
 
 
@@ -61,7 +66,9 @@ class JobTypeResource:
 def job_acl(job: Job) -> list[Any]:
     """Who may read and change a job: its owner (anonymous callers, for an anonymous job)."""
     owner = job.owner_id
-    return [ADMINS, (Allow, f"user:{owner}" if owner else ANONYMOUS, (READ, CHANGE))]
+    # The owner first: every entry allows, so the order changes nothing but how soon
+    # Pyramid finds the owner's (most requests are theirs).
+    return [(Allow, f"user:{owner}" if owner else ANONYMOUS, (READ, CHANGE)), ADMINS]
 
 
 class JobAccess:
@@ -80,7 +87,8 @@ class JobContext:
 
     def __init__(self, request: Request) -> None:
         require_login(request)
-        self.job: Job = request.jobs.get(request.matchdict["jobtype"], request.matchdict["job_id"])
+        match = request.matchdict
+        self.job: Job = request.jobs.get(match["jobtype"], match["job_id"])
         self.__acl__ = job_acl(self.job)
 
     def denial(self, permission: str) -> str:

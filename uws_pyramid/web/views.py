@@ -20,9 +20,9 @@ from ..jobs import Job
 from ..submission import Submission, Upload
 from ..timeparse import parse_int
 from . import joblists, jsonform, xml, zipstream
-from .resources import CHANGE, CREATE, READ
+from .resources import CHANGE, CREATE, JOB_PREFIX, READ
 from .security import owner_of_new_jobs
-from .requests import parse_phase, query_value, submission, wants_json
+from .requests import application_url, parse_phase, query_value, submission, wants_json
 
 #: How many jobs the job list shows after a DELETE redirects there (UWS 1.1 section 2.2.2.1).
 LAST_AFTER_DELETE = 100
@@ -37,8 +37,15 @@ def uws_document(
     """The XML form of a UWS document, or its JSON form when the client prefers JSON."""
     if wants_json(request):
         body = json.dumps(json_form(*args), ensure_ascii=False).encode("utf-8")
-        return Response(body=body, content_type="application/json", charset="utf-8")
-    return Response(body=xml_form(*args), content_type="application/xml", charset="utf-8")
+        return document_response(body, "application/json; charset=utf-8")
+    return document_response(xml_form(*args), "application/xml; charset=utf-8")
+
+
+def document_response(body: bytes, content_type: str) -> Response:
+    """A 200 with ``body``, its headers given whole: WebOb then skips working out the
+    Content-Type's charset and the Content-Length (a twentieth of a job GET's calls)."""
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+    return Response(headerlist=headers, app_iter=[body])
 
 
 def text(value: str) -> Response:
@@ -50,7 +57,12 @@ def not_allowed(request: Request) -> Response:
 
 
 def job_url(request: Request, job: Job) -> str:
-    return request.route_url("job", jobtype=job.job_type, job_id=job.job_id)
+    """The URL of the ``job`` route for ``job``: what ``route_url`` makes, without its
+    generality (a sixth of a job GET's Python calls) when neither segment needs quoting."""
+    job_type, job_id = job.job_type, job.job_id
+    if xml.url_safe(job_type) and xml.url_safe(job_id):
+        return f"{application_url(request)}{JOB_PREFIX}{job_type}/{job_id}"
+    return request.route_url("job", jobtype=job_type, job_id=job_id)
 
 
 def see_job(request: Request, job: Job) -> HTTPSeeOther:

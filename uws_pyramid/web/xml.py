@@ -20,6 +20,7 @@ __all__ = [
     "XSI_NS",
     "UWS_VERSION",
     "format_time",
+    "url_safe",
     "url_segment",
     "job_xml",
     "job_list_xml",
@@ -92,6 +93,11 @@ def _attr(value: str) -> str:
     value = _NOT_XML.sub("\ufffd", value)
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _ATTR_REFS.sub(lambda m: _ATTR_ESCAPES[m.group()], value)
+
+
+def url_safe(value: str) -> bool:
+    """Whether ``value`` is a URL path segment as it is (no percent-encoding needed)."""
+    return _URL_SAFE.fullmatch(value) is not None
 
 
 def url_segment(value: str) -> str:
@@ -171,26 +177,30 @@ def job_list_xml_parts(
 
 def _parameters(
     job: Job, job_url: str | None, head: str = "", uploads: Collection[str] = ()
-) -> Iterator[str]:
+) -> list[str]:
     """``uws:parameters``; ``head`` goes into its start tag (namespaces when it is the root).
 
     Uploaded files (``uploads``: parameter names) are given by reference, as UWS 1.1 section
     2.2.3.1.1 asks: the value is the URL where the file's content is served."""
     if not job.parameters:
-        yield f"<uws:parameters{head}/>"
-        return
-    yield f"<uws:parameters{head}>"
+        return [f"<uws:parameters{head}/>"]
+    parts = [f"<uws:parameters{head}>"]
+    append = parts.append
     for name, value in job.parameters.items():
-        if job_url is not None and (name in uploads or _NOT_XML.search(value)):
+        if name not in uploads and _TEXT_SPECIAL.search(value) is None:
+            # Most values: text as it is (what XML cannot carry is among the specials).
+            append(f'<uws:parameter id="{_attr(name)}">{value}</uws:parameter>')
+        elif job_url is not None and (name in uploads or _NOT_XML.search(value)):
             # UWS 1.1 section 2.2.2.4: a value that XML cannot carry is given by reference.
             href = f"{job_url.rstrip('/')}/parameters/{url_segment(name)}"
-            yield (
+            append(
                 f'<uws:parameter id="{_attr(name)}" byReference="true">'
                 f"{_text(href)}</uws:parameter>"
             )
         else:
-            yield f'<uws:parameter id="{_attr(name)}">{_text(value)}</uws:parameter>'
-    yield "</uws:parameters>"
+            append(f'<uws:parameter id="{_attr(name)}">{_text(value)}</uws:parameter>')
+    append("</uws:parameters>")
+    return parts
 
 
 def _result(result: Result, base: str) -> str:
@@ -203,16 +213,16 @@ def _result(result: Result, base: str) -> str:
     return f'<uws:result id="{_attr(result.id)}" xlink:href="{href}"{extra}/>'
 
 
-def _results(job: Job, results_base: str, head: str = "") -> Iterator[str]:
+def _results(job: Job, results_base: str, head: str = "") -> list[str]:
     """``uws:results`` with links ``{results_base}/{id}``."""
     if not job.results:
-        yield f"<uws:results{head}/>"
-        return
-    yield f"<uws:results{head}>"
+        return [f"<uws:results{head}/>"]
     base = _attr(results_base.rstrip("/")) + "/"
-    for result in job.results:
-        yield _result(result, base)
-    yield "</uws:results>"
+    return [
+        f"<uws:results{head}>",
+        *(_result(result, base) for result in job.results),
+        "</uws:results>",
+    ]
 
 
 def parameters_xml(job: Job, job_url: str | None = None, uploads: Collection[str] = ()) -> bytes:
@@ -289,33 +299,40 @@ def _job_info(info: Mapping[str, Any]) -> Iterator[str]:
     yield "</uws:jobInfo>"
 
 
-def _job(job: Job, job_url: str, uploads: Collection[str]) -> Iterator[str]:
-    yield f'<uws:job {_NAMESPACES} version="{UWS_VERSION}">'
-    yield f"<uws:jobId>{_text(job.job_id)}</uws:jobId>"
-    # runId is optional but not nillable in the schema: absent when the client gave none.
-    if job.run_id is not None:
-        yield f"<uws:runId>{_text(job.run_id)}</uws:runId>"
-    if job.owner_id is None:
-        yield f"<uws:ownerId{_NIL}"
-    else:
-        yield f"<uws:ownerId>{_text(job.owner_id)}</uws:ownerId>"
-    yield f"<uws:phase>{job.phase}</uws:phase>"
-    yield _time_element("quote", job.quote)
-    yield _time_element("creationTime", job.creation_time)
-    yield _time_element("startTime", job.start_time)
-    yield _time_element("endTime", job.end_time)
-    yield f"<uws:executionDuration>{int(job.execution_duration)}</uws:executionDuration>"
-    yield _time_element("destruction", job.destruction)
-    yield from _parameters(job, job_url, uploads=uploads)
-    yield from _results(job, _results_base(job_url))
+_NIL_QUOTE = f"<uws:quote{_NIL}"
+_NIL_START = f"<uws:startTime{_NIL}"
+_NIL_END = f"<uws:endTime{_NIL}"
+
+
+def _job(job: Job, job_url: str, uploads: Collection[str]) -> list[str]:
+    # One list, not a generator of a piece each: a job's GET builds this for every request.
+    owner = job.owner_id
+    parts = [
+        f'{_DECLARATION}<uws:job {_NAMESPACES} version="{UWS_VERSION}">'
+        f"<uws:jobId>{_text(job.job_id)}</uws:jobId>",
+        # runId is optional but not nillable in the schema: absent when the client gave none.
+        "" if job.run_id is None else f"<uws:runId>{_text(job.run_id)}</uws:runId>",
+        f"<uws:ownerId{_NIL}" if owner is None else f"<uws:ownerId>{_text(owner)}</uws:ownerId>",
+        f"<uws:phase>{job.phase}</uws:phase>",
+        # The nil times written here: most jobs have some, each a call less.
+        _NIL_QUOTE if job.quote is None else _time_element("quote", job.quote),
+        _time_element("creationTime", job.creation_time),
+        _NIL_START if job.start_time is None else _time_element("startTime", job.start_time),
+        _NIL_END if job.end_time is None else _time_element("endTime", job.end_time),
+        f"<uws:executionDuration>{int(job.execution_duration)}</uws:executionDuration>",
+        _time_element("destruction", job.destruction),
+    ]
+    parts += _parameters(job, job_url, uploads=uploads)
+    parts += _results(job, _results_base(job_url)) if job.results else ["<uws:results/>"]
     if job.error is not None:
-        yield _error_summary(job.error)
+        parts.append(_error_summary(job.error))
     if job.job_info:
-        yield from _job_info(job.job_info)
-    yield "</uws:job>"
+        parts.extend(_job_info(job.job_info))
+    parts.append("</uws:job>")
+    return parts
 
 
 def job_xml(job: Job, job_url: str, uploads: Collection[str] = ()) -> bytes:
     """The ``uws:job`` document of /{jobs}/{job-id}, elements in the schema's order; result
     links are ``{job_url}/results/{id}``, uploaded parameters are given by reference."""
-    return _document(_job(job, job_url, uploads))
+    return "".join(_job(job, job_url, uploads)).encode("utf-8")
