@@ -13,7 +13,10 @@ The uws servers write access lines at INFO to a file, as production logging woul
 (--no-access-log: at WARNING, as bench_core.py's servers).
 
 Usage: python bench/callgrind_get.py [--servers uws,untweened,bare] [--few 100] [--many 500]
-    [--no-access-log] [--parallel 2]
+    [--no-access-log] [--parallel 2] [--auth anonymous|basic|bearer]
+
+--auth basic or bearer: the client sends HTTP Basic credentials (verified on the first
+request, then cached) or an API token, and gets jobs of that account.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
+
+from callers import KINDS  # noqa: E402
+
 #: The request tween whose cost issue 16 bounds.
 TWEEN = "uws_pyramid.web.observe.tween"
 
@@ -83,7 +89,9 @@ def serve(kind: str, tmp: str, access_log: bool) -> None:
     serve_paste(app, {}, listen="127.0.0.1:0", threads="8")
 
 
-def instructions(kind: str, count: int, ids: list[str], tmp: str, access_log: bool) -> int:
+def instructions(
+    kind: str, count: int, ids: list[str], tmp: str, access_log: bool, headers: dict[str, str]
+) -> int:
     """Total instructions of a server process of ``kind`` that served ``count`` requests."""
     out = Path(tmp) / f"callgrind.{kind}.{count}"
     command = [
@@ -110,7 +118,7 @@ def instructions(kind: str, count: int, ids: list[str], tmp: str, access_log: bo
         port = int(line.rsplit(":", 1)[1])
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         for i in range(count):
-            connection.request("GET", f"/rest/echo/{ids[i % len(ids)]}")
+            connection.request("GET", f"/rest/echo/{ids[i % len(ids)]}", headers=headers)
             response = connection.getresponse()
             response.read()
             assert response.status == 200, response.status
@@ -131,6 +139,7 @@ def main() -> None:
     parser.add_argument("--many", type=int, default=500)
     parser.add_argument("--no-access-log", action="store_true")
     parser.add_argument("--parallel", type=int, default=2, help="valgrind runs at once")
+    parser.add_argument("--auth", choices=KINDS, default="anonymous")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -139,6 +148,7 @@ def main() -> None:
         serve(args.serve, args.tmp, access_log)
         return
     from bench_core import prefill
+    from callers import caller_headers
 
     from uws_sqlite.storage import SQLiteStorage
 
@@ -147,7 +157,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as top:
         # One database, copied for each run (each run's server writes its own files).
         storage = SQLiteStorage.from_settings({"path": f"{top}/uws.sqlite"}, top)
-        ids = prefill(storage, 100)
+        headers = caller_headers(storage, args.auth)
+        ids = prefill(storage, 100, owner=None if args.auth == "anonymous" else "bench")
         storage.close()
         dirs: dict[tuple[str, int], str] = {}
         for run in runs:
@@ -155,7 +166,7 @@ def main() -> None:
             shutil.copy(f"{top}/uws.sqlite", dirs[run])
 
         def one(run: tuple[str, int]) -> int:
-            return instructions(run[0], run[1], ids, dirs[run], access_log)
+            return instructions(run[0], run[1], ids, dirs[run], access_log, headers)
 
         with ThreadPoolExecutor(args.parallel) as pool:
             totals = dict(zip(runs, pool.map(one, runs)))
@@ -163,7 +174,7 @@ def main() -> None:
     print(
         f"get job over HTTP (waitress, 8 threads, one keep-alive client): instructions per "
         f"request, ({args.many} - {args.few} requests); access lines "
-        f"{'on (file, INFO)' if access_log else 'off'}; load average {load}"
+        f"{'on (file, INFO)' if access_log else 'off'}; caller {args.auth}; load average {load}"
     )
     per: dict[str, float] = {}
     for kind in kinds:

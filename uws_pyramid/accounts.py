@@ -112,6 +112,14 @@ class Accounts(ABC):
     def get_token(self, token_id: str) -> Token | None:
         """The token with that id, or None."""
 
+    def token_owner(self, token_id: str) -> tuple[str, Account] | None:
+        """The token's hash and its owner's account, or None if either is missing: what
+        checking a token needs, read at once (one query where the storage can). This
+        default reads the token, then the account."""
+        token = self.get_token(token_id)
+        account = self.get(token.user) if token is not None else None
+        return None if token is None or account is None else (token.token_hash, account)
+
     @abstractmethod
     def tokens(self, user: str) -> builtins.list[Token]:
         """The user's tokens, oldest first."""

@@ -121,6 +121,32 @@ class AccountsContract:
         assert accounts.get_token(middle.token_id) == middle
         assert accounts.get_token("nosuchtoken") is None
 
+    def test_token_owner_reads_the_token_and_its_account_as_they_are_now(
+        self, accounts: Accounts
+    ) -> None:
+        def owner(token_id: str) -> tuple[str, Account] | None:
+            found = accounts.token_owner(token_id)
+            # The storage's own read answers as the interface's default (two reads) does.
+            assert Accounts.token_owner(accounts, token_id) == found
+            return found
+
+        alice = Account("alice", "hash", frozenset({"astro"}), created=utcnow())
+        accounts.add(alice)
+        accounts.add(Account("bob", created=utcnow()))
+        token, bobs = make_token("alice"), make_token("bob")
+        accounts.add_token(token)
+        accounts.add_token(bobs)
+        assert owner(token.token_id) == (token.token_hash, alice)
+        assert owner(bobs.token_id) == (bobs.token_hash, accounts.get("bob"))
+        assert owner("nosuchtoken") is None
+        # Each read sees the account's last change, and a revoked token is gone at once.
+        changed = accounts.update("alice", disabled=True, roles=frozenset())
+        assert owner(token.token_id) == (token.token_hash, changed)
+        assert accounts.remove_token(token.token_id) is True
+        assert owner(token.token_id) is None
+        assert accounts.remove("bob") is True
+        assert owner(bobs.token_id) is None
+
     def test_token_of_an_unknown_user_is_not_found(self, accounts: Accounts) -> None:
         token = make_token("nobody")
         with pytest.raises(NotFound):

@@ -4,24 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Select, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts import Account, Accounts, Token, changed
 from ..errors import Conflict, NotFound
+from .fastread import ReadConnections, RowReader
 from .tables import tokens, users
+
+T = TypeVar("T")
 
 
 # Built once: looked up on every authenticated request, and building a statement costs more
 # than running it.
 GET_USER = select(users).where(users.c.name == bindparam("name"))
 GET_TOKEN = select(tokens).where(tokens.c.token_id == bindparam("token_id"))
+# A token's hash and its owner in one read: each request with a token needs both.
+GET_TOKEN_OWNER = (
+    select(tokens.c.token_hash, *users.c)
+    .join_from(tokens, users, users.c.name == tokens.c.user_name)
+    .where(tokens.c.token_id == bindparam("token_id"))
+)
 
 
 def _account(m: Mapping[str, Any]) -> Account:
-    return Account(
+    # Filled in without the frozen dataclass's __init__, whose object.__setattr__ per field
+    # made a fifth of each authenticated request's account read: the same frozen object,
+    # every field set (the accounts contract compares whole accounts read back).
+    account: Account = object.__new__(Account)
+    account.__dict__.update(
         name=m["name"],
         password_hash=m["password_hash"],
         roles=frozenset(m["roles"]),
@@ -29,6 +42,7 @@ def _account(m: Mapping[str, Any]) -> Account:
         created=m["created"],
         session_epoch=m["session_epoch"],
     )
+    return account
 
 
 def _token(m: Mapping[str, Any]) -> Token:
@@ -46,6 +60,58 @@ def _user_row(account: Account) -> dict[str, Any]:
     }
 
 
+class MadeRowReader(RowReader, Generic[T]):
+    """A RowReader that gives what ``make`` builds of the row (an Account): the row is read
+    from the database every time, and what was built of it is kept by its raw values, as
+    RowReader keeps converted rows, so an account read again builds nothing (a row another
+    process changed is built afresh). Driver errors become ServiceUnavailable."""
+
+    def __init__(
+        self, connections: ReadConnections, stmt: Select[Any], make: Callable[[dict[str, Any]], T]
+    ) -> None:
+        super().__init__(connections, stmt)
+        self._make = make
+        self._made: dict[tuple[Any, ...], T] = {}
+
+    def read(self, params: Mapping[str, Any]) -> T | None:
+        row = self._raw(params)
+        if row is None:
+            return None
+        raw = tuple(row)
+        try:
+            return self._made[raw]
+        except KeyError:
+            pass
+        except TypeError:  # a value the driver gave is not hashable: nothing kept
+            return self._build(raw)
+        made = self._build(raw)
+        if len(self._made) >= self.KEEP:
+            self._made.clear()  # bounded; the next reads fill it again
+        self._made[raw] = made
+        return made
+
+    def _raw(self, params: Mapping[str, Any]) -> Any:
+        args = tuple(params[k] for k in self.order) if self.order is not None else params
+        connections = self.connections
+        try:
+            try:
+                return connections.run(connections.take(), self.sql, args)
+            except connections.lost:
+                # A kept connection the server closed: one retry on one of the pool's.
+                return connections.run(connections.fresh(), self.sql, args)
+        except connections.lost as exc:
+            from .storage import unavailable  # (storage.py imports this module)
+
+            raise unavailable(exc) from exc
+
+    def _build(self, raw: tuple[Any, ...]) -> T:
+        return self._make(dict(zip(self.names, self._process(raw))))
+
+
+def _token_owner(m: Mapping[str, Any]) -> tuple[str, Account]:
+    return m["token_hash"], _account(m)
+
+
 class SQLAccounts(Accounts):
     """Accounts on the connections of an SQL storage (its read and write transactions)."""
 
@@ -54,10 +120,18 @@ class SQLAccounts(Accounts):
         one: Callable[[Select[Any], Mapping[str, Any]], Mapping[str, Any] | None],
         read: Callable[[], AbstractContextManager[Connection]],
         write: Callable[[], AbstractContextManager[Connection]],
+        connections: ReadConnections | None = None,
     ) -> None:
         self._one = one
         self._read = read
         self._write = write
+        # With the storage's kept read connections: the two reads of every request with
+        # credentials, each a third cheaper than through ``one``.
+        self._users: MadeRowReader[Account] | None = None
+        self._owners: MadeRowReader[tuple[str, Account]] | None = None
+        if connections is not None:
+            self._users = MadeRowReader(connections, GET_USER, _account)
+            self._owners = MadeRowReader(connections, GET_TOKEN_OWNER, _token_owner)
 
     def add(self, account: Account) -> None:
         try:
@@ -67,6 +141,8 @@ class SQLAccounts(Accounts):
             raise Conflict(f"user {account.name!r} exists already") from None
 
     def get(self, name: str) -> Account | None:
+        if self._users is not None:
+            return self._users.read({"name": name})
         row = self._one(GET_USER, {"name": name})
         return None if row is None else _account(row)
 
@@ -116,6 +192,12 @@ class SQLAccounts(Accounts):
     def get_token(self, token_id: str) -> Token | None:
         row = self._one(GET_TOKEN, {"token_id": token_id})
         return None if row is None else _token(row)
+
+    def token_owner(self, token_id: str) -> tuple[str, Account] | None:
+        if self._owners is not None:
+            return self._owners.read({"token_id": token_id})
+        row = self._one(GET_TOKEN_OWNER, {"token_id": token_id})
+        return None if row is None else _token_owner(row)
 
     def tokens(self, user: str) -> list[Token]:
         stmt = select(tokens).where(tokens.c.user_name == user).order_by(tokens.c.created)

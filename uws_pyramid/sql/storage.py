@@ -148,12 +148,13 @@ class SQLStorage(Storage):
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self.engine = engine
-        self._accounts = SQLAccounts(self.one, self._read, self._write)
         self._readers: dict[int, RowReader] = {}
         autocommit = self.read_options.get("isolation_level") == "AUTOCOMMIT"
         self._read_connections = ReadConnections(
             engine, self.kept_connections, autocommit, self.json_as_text()
         )
+        fast = self._read_connections if self.fast_reads else None
+        self._accounts = SQLAccounts(self.one, self._read, self._write, fast)
         self._inserter = RowInserter(engine.dialect, jobs)
 
     def json_as_text(self) -> Callable[[Any], None] | None:

@@ -9,8 +9,7 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.config import Configurator
@@ -40,9 +39,10 @@ IDENTITY_KEY = "uws.identity"
 _NOT_YET = object()
 
 
-@dataclass(frozen=True)
-class Identity:
-    """An authenticated caller; ``session`` is set when the session cookie said who it is."""
+class Identity(NamedTuple):
+    """An authenticated caller; ``session`` is set when the session cookie said who it is.
+    A named tuple: made on every authenticated request, at a third of a frozen dataclass's
+    cost."""
 
     name: str
     roles: frozenset[str] = frozenset()
@@ -83,7 +83,8 @@ class SecurityPolicy:
         return found  # type: ignore[return-value]
 
     def _find(self, request: Request) -> Identity | None:
-        header = request.headers.get("Authorization")
+        # The environ itself: WebOb's headers view translates the name on every lookup.
+        header = request.environ.get("HTTP_AUTHORIZATION")
         if header is not None and not (self.settings.anonymous and _empty_basic(header)):
             return self._from_authorization(header, request.remote_addr)
         proxied = self._from_proxy(request)
@@ -158,12 +159,10 @@ class SecurityPolicy:
         identity: Identity | None = request.identity
         if identity is None:
             return [Everyone, ANONYMOUS] if self.settings.anonymous else [Everyone]
-        return [
-            Everyone,
-            Authenticated,
-            f"user:{identity.name}",
-            *(f"role:{role}" for role in sorted(identity.roles)),
-        ]
+        found = [Everyone, Authenticated, "user:" + identity.name]
+        if identity.roles:
+            found.extend(sorted("role:" + role for role in identity.roles))
+        return found
 
     def permits(self, request: Request, context: Any, permission: str) -> Any:
         return self.acl.permits(context, self.principals(request), permission)
