@@ -6,19 +6,24 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pyramid.request import Request
 
-from uws_pyramid import main
+from uws_pyramid import logs, main
 from uws_pyramid.errors import ConfigurationError
 from uws_pyramid.jobs import FINAL
 from uws_pyramid.logs import redact
 from uws_pyramid.settings import parse_settings
 from uws_pyramid.testing import wait_for
+from uws_pyramid.web import observe
 
 from .conftest import UWSTestApp, add_user
 
@@ -136,3 +141,145 @@ def test_log_format_is_checked() -> None:
     with pytest.raises(ConfigurationError, match="uws.log.format"):
         parse_settings({"uws.log.format": "xml"})
     assert parse_settings({}).log_format == "text"
+
+
+FIELDS = {
+    "method": "GET",
+    "route": "job",
+    "path": "/rest/echo/abc",
+    "status": 200,
+    "duration_ms": 1.25,
+    "user": None,
+    "job_id": "abc",
+    "request_id": "r-1",
+    "client": "127.0.0.1",
+}
+
+
+@pytest.fixture
+def access() -> Iterator[tuple[logging.Logger, logging.Handler, io.StringIO]]:
+    """The access logger with a handler of its own that shows what logging's records hold."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        logging.Formatter(
+            "%(name)s %(levelname)s %(process)d %(threadName)s %(thread)d %(funcName)s "
+            "%(module)s %(created)f %(message)s"
+        )
+    )
+    logger = logging.getLogger("uws_pyramid.access")
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    yield logger, handler, out
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = propagate
+
+
+def test_access_lines_hold_what_a_logged_record_holds(
+    access: tuple[logging.Logger, logging.Handler, io.StringIO],
+) -> None:
+    logger, _, out = access
+    before = time.time()
+    thread = threading.Thread(target=logs.request_line, args=(FIELDS,), name="waitress-7")
+    thread.start()
+    thread.join()
+    after = time.time()
+    logger.info("%s %s", "by", "logger")  # the logger's own record, to compare with
+    ours, theirs = (line.split(" ") for line in out.getvalue().splitlines())
+    assert ours[:3] == theirs[:3] == ["uws_pyramid.access", "INFO", str(os.getpid())]
+    assert ours[3:8] == ["waitress-7", str(thread.ident), "request_line", "logs", ours[7]]
+    assert before <= float(ours[7]) <= after
+    assert " ".join(ours[8:]) == "GET /rest/echo/abc 200 1.2 ms user=- job=abc request=r-1"
+
+
+def test_access_lines_go_where_levels_handlers_and_filters_say(
+    access: tuple[logging.Logger, logging.Handler, io.StringIO],
+) -> None:
+    logger, handler, out = access
+    handler.setLevel(logging.WARNING)
+    logs.request_line(FIELDS)
+    handler.setLevel(logging.NOTSET)
+    logger.setLevel(logging.WARNING)
+    logs.request_line(FIELDS)
+    logger.setLevel(logging.INFO)
+    refuse = logging.Filter("nothing.of.ours")
+    logger.addFilter(refuse)
+    logs.request_line(FIELDS)
+    logger.removeFilter(refuse)
+    assert out.getvalue() == ""
+    # Propagated: the parents' handlers have it too, once each.
+    parent = io.StringIO()
+    above = logging.StreamHandler(parent)
+    logging.getLogger("uws_pyramid").addHandler(above)
+    logger.propagate = True
+    try:
+        logs.request_line(FIELDS)
+    finally:
+        logging.getLogger("uws_pyramid").removeHandler(above)
+    assert len(out.getvalue().splitlines()) == len(parent.getvalue().splitlines()) == 1
+
+
+def test_access_lines_of_a_forked_child_name_its_process(
+    access: tuple[logging.Logger, logging.Handler, io.StringIO],
+) -> None:
+    logs.request_line(FIELDS)  # the parent's record state is made
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        try:
+            os.write(writer, str(logs._access_record(FIELDS).process).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader) as pipe:
+        assert pipe.read() == str(child)
+
+
+def test_access_lines_with_a_record_factory_of_the_deployment(
+    access: tuple[logging.Logger, logging.Handler, io.StringIO],
+) -> None:
+    logger, handler, out = access
+    handler.setFormatter(logging.Formatter("%(site)s %(message)s"))
+    factory = logging.getLogRecordFactory()
+
+    def made(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.site = "site-a"
+        return record
+
+    logging.setLogRecordFactory(made)
+    try:
+        logs.request_line(FIELDS)
+    finally:
+        logging.setLogRecordFactory(factory)
+    assert out.getvalue().startswith("site-a GET /rest/echo/abc 200")
+
+
+@pytest.mark.parametrize(
+    "path", ["/rest/echo/abc", "/a b", "/caf\xc3\xa9", "/x%2Fy", "/~!$&'()*+,;=:@-._", "/a^b?c"]
+)
+def test_access_line_paths_are_webobs_quoted_paths(path: str) -> None:
+    request = Request.blank("/")
+    request.environ.update({"SCRIPT_NAME": "/uws", "PATH_INFO": path})
+    assert observe._path(request, request.environ) == request.path
+
+
+def test_json_access_lines_keep_their_fields(
+    access: tuple[logging.Logger, logging.Handler, io.StringIO],
+) -> None:
+    logger, handler, out = access
+    handler.setFormatter(logs.JsonFormatter())
+    logs.request_line(FIELDS)
+    line = json.loads(out.getvalue())
+    assert line.pop("time").endswith("Z")
+    assert line == {
+        "level": "INFO",
+        "logger": "uws_pyramid.access",
+        "message": "GET /rest/echo/abc 200 1.2 ms user=- job=abc request=r-1",
+        "event": "request",
+        **FIELDS,
+    }

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from uws_pyramid import main
+from uws_pyramid import main, metrics
+from uws_pyramid.errors import ServiceUnavailable
 from uws_pyramid.jobs import FINAL, Job, Phase
 from uws_pyramid.storage import Storage
 from uws_pyramid.testing import wait_for
@@ -254,3 +256,90 @@ def test_processes_report_one_view(tmp_path: Path) -> None:
     text = process(0)
     requests = "uws_http_request_duration_seconds_count"
     assert sample(text, requests, route="jobs", method="GET", status="200") == 7
+
+
+REQUESTS = [
+    ("job", "GET", 200, 0.0),
+    ("job", "GET", 200, 0.002),  # on a bound: counted in its bucket (le)
+    ("job", "GET", 200, 0.0021),
+    ("job", "GET", 404, 0.7),
+    ("jobs", "POST", 303, 600.0),
+    ("jobs", "POST", 303, 601.5),  # past the last bound: +Inf only
+    ("jobs", "BREW", 405, 3.0),  # an unknown method is "other"
+]
+
+
+def test_request_histogram_scrapes_as_prometheus_clients_own() -> None:
+    ours = metrics.RequestHistogram(metrics.HTTP_BUCKETS, shared=False)
+    theirs = Histogram(
+        ours.NAME, ours.HELP, ours.LABELS, buckets=metrics.HTTP_BUCKETS, registry=None
+    )
+    for route, method, status, seconds in REQUESTS:
+        ours.observe(route, method, status, seconds)
+        method = method if method in metrics.METHODS else "other"
+        theirs.labels(route, method, str(status)).observe(seconds)
+    mine, reference = CollectorRegistry(), CollectorRegistry()
+    mine.register(ours)
+    reference.register(theirs)
+    text = generate_latest(mine).decode()
+    assert sorted(text.splitlines()) == sorted(generate_latest(reference).decode().splitlines())
+    assert (
+        sample(text, "uws_http_request_duration_seconds_count", route="jobs", method="other") == 1
+    )
+    assert sample(text, "uws_http_request_duration_seconds_bucket", route="job", le="0.002") == 2
+
+
+def test_request_histogram_loses_no_request_between_threads() -> None:
+    histogram = metrics.RequestHistogram(metrics.HTTP_BUCKETS, shared=False)
+
+    def serve() -> None:
+        for _ in range(5000):
+            histogram.observe("job", "GET", 200, 0.001)
+
+    threads = [threading.Thread(target=serve) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    registry = CollectorRegistry()
+    registry.register(histogram)
+    text = generate_latest(registry).decode()
+    assert sample(text, "uws_http_request_duration_seconds_count", route="job") == 40000
+    assert sample(text, "uws_http_request_duration_seconds_sum", route="job") == pytest.approx(
+        8 * 5000 * 0.001
+    )
+
+
+def test_request_histogram_of_several_processes_is_prometheus_clients_own() -> None:
+    """Multiprocess mode: each update is the shared histogram's (its files are summed)."""
+    histogram = metrics.RequestHistogram(metrics.HTTP_BUCKETS, shared=True)
+    assert histogram.shared is not None
+    for route, method, status, seconds in REQUESTS:
+        histogram.observe(route, method, status, seconds)
+    registry = CollectorRegistry()
+    registry.register(histogram.shared)
+    text = generate_latest(registry).decode()
+    assert sample(text, "uws_http_request_duration_seconds_count", route="jobs", status="303") == 2
+    assert sample(text, "uws_http_request_duration_seconds_count", method="other") == 1
+
+
+def test_an_outage_answered_503_counts_a_storage_error(testapp: UWSTestApp) -> None:
+    job_id = testapp.post("/rest/echo", {}, status=303).location.rsplit("/", 1)[-1]
+    storage = testapp.app.registry.uws.storage
+    before = scrape(testapp)
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ServiceUnavailable("the job database is down")
+
+    real = storage.get
+    storage.get = down
+    try:
+        testapp.get(f"/rest/echo/{job_id}", status=503)
+    finally:
+        storage.get = real
+    testapp.get("/rest/echo/nosuchjob", status=404)
+    after = scrape(testapp)
+    grew = sample(after, "uws_errors_total", component="storage") - sample(
+        before, "uws_errors_total", component="storage"
+    )
+    assert grew == 1

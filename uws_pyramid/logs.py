@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import threading
+import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -93,10 +96,59 @@ def includeme(config: Configurator) -> None:
     configure(config.registry.uws_settings.log_format)
 
 
-def request_line(fields: dict[str, Any]) -> None:
-    """One line per request answered."""
-    ACCESS.info(
-        "%s %s %s %.1f ms user=%s job=%s request=%s",
+#: An access line's text; its arguments are the request's fields.
+ACCESS_LINE = "%s %s %s %.1f ms user=%s job=%s request=%s"
+#: The state of a record made by the logger for an access line, copied for each line with
+#: its time, thread and arguments (made again in a child process: its process id differs).
+_access_state: tuple[dict[str, Any], float] | None = None
+
+
+def _forget_access_state() -> None:
+    global _access_state
+    _access_state = None
+
+
+os.register_at_fork(after_in_child=_forget_access_state)
+
+
+def _access_record(fields: dict[str, Any]) -> logging.LogRecord:
+    """The record of an access line, as ``ACCESS.info`` in ``request_line`` would make it, at
+    a third of the cost: a copy of one record's state (LogRecord.__init__ reads names of
+    files, process and thread; the logger walks the stack for the caller) with this line's
+    time, thread and arguments."""
+    global _access_state
+    if _access_state is None:
+        code = request_line.__code__
+        made = ACCESS.makeRecord(
+            ACCESS.name,
+            logging.INFO,
+            code.co_filename,
+            code.co_firstlineno,
+            ACCESS_LINE,
+            (),
+            None,
+            code.co_name,
+        )
+        # With relativeCreated less the time in ms: a line's relativeCreated is this plus its.
+        _access_state = made.__dict__.copy(), made.relativeCreated - made.created * 1000
+    state, relative = _access_state
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    mine = record.__dict__
+    mine.update(state)
+    now = time.time()
+    mine["created"] = now
+    mine["msecs"] = int((now - int(now)) * 1000) + 0.0  # as LogRecord has it
+    mine["relativeCreated"] = relative + now * 1000
+    if state["thread"] is not None:  # else logging.logThreads is off
+        thread = threading.current_thread()
+        mine["thread"], mine["threadName"] = thread.ident, thread.name
+    mine["args"] = _access_args(fields)
+    mine["uws"] = {"event": "request", **fields}
+    return record
+
+
+def _access_args(fields: dict[str, Any]) -> tuple[Any, ...]:
+    return (
         fields["method"],
         fields["path"],
         fields["status"],
@@ -104,8 +156,19 @@ def request_line(fields: dict[str, Any]) -> None:
         fields["user"] or "-",
         fields["job_id"] or "-",
         fields["request_id"],
-        extra={"uws": {"event": "request", **fields}},
     )
+
+
+def request_line(fields: dict[str, Any]) -> None:
+    """One line per request answered, to the handlers of the access logger and its parents,
+    as its level, theirs and their filters decide."""
+    if not ACCESS.isEnabledFor(logging.INFO):
+        return
+    if logging.getLogRecordFactory() is logging.LogRecord:
+        ACCESS.handle(_access_record(fields))
+    else:  # a factory of the deployment's own may add to each record: the logger's own way
+        extra = {"uws": {"event": "request", **fields}}
+        ACCESS.info(ACCESS_LINE, *_access_args(fields), extra=extra)
 
 
 def background_pass(task: str, seconds: float, error: BaseException | None) -> None:

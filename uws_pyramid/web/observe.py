@@ -25,6 +25,8 @@ from .security import IDENTITY_KEY, Identity, from_networks
 
 #: A caller's own request id is echoed if it is this tame (it goes into log lines).
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
+#: Paths that WebOb's quoting leaves as they are (its safe characters, ASCII letters and digits).
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~/!$&'()*+,;=:@-]*\Z")
 #: Routes whose last path segment is a job id.
 _JOB_ROUTES = frozenset({"job", "job_property", "job_parameter", "job_result", "job_event"})
 _error_counter: metrics.ErrorCounter | None = None
@@ -32,13 +34,20 @@ _error_counter: metrics.ErrorCounter | None = None
 
 #: Request ids made here: this process's random prefix and a count (unique, and cheaper
 #: than random bytes for every request).
-_PREFIX = secrets.token_hex(6)
+_PREFIX = secrets.token_hex(6) + "-"
 _count = itertools.count(1)
 
 
-def request_id(request: Request) -> str:
-    given = request.environ.get("HTTP_X_REQUEST_ID")
-    return given if given and _REQUEST_ID.match(given) else f"{_PREFIX}-{next(_count):x}"
+def request_id(environ: dict[str, Any]) -> str:
+    given = environ.get("HTTP_X_REQUEST_ID")
+    return given if given and _REQUEST_ID.match(given) else f"{_PREFIX}{next(_count):x}"
+
+
+def _path(request: Request, environ: dict[str, Any]) -> str:
+    """``request.path`` (quoted): the raw path when quoting would not change it (WebOb's
+    quoting costs a tenth of a get-job request)."""
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    return path if _UNQUOTED.match(path) else str(request.path)
 
 
 def _job_id(request: Request, route: str, response: Response | None) -> str | None:
@@ -54,10 +63,13 @@ def _job_id(request: Request, route: str, response: Response | None) -> str | No
 def tween(handler: Callable[[Request], Response], registry: Registry) -> Callable[..., Response]:
     """Time, count and log every request (outermost: the status is the one sent). On every
     request's path: each step here is the cheapest form of itself (bench/bench_metrics.py)."""
+    # Looked up once, not at each request.
+    observe_request, access, perf_counter = metrics.observe_request, logs.ACCESS, time.perf_counter
 
     def observe(request: Request) -> Response:
-        started = time.perf_counter()
-        rid = request_id(request)
+        started = perf_counter()
+        environ = request.environ
+        rid = request_id(environ)
         response: Response | None = None
         try:
             response = handler(request)
@@ -66,25 +78,30 @@ def tween(handler: Callable[[Request], Response], registry: Registry) -> Callabl
             response.headerlist.append(("X-Request-ID", rid))
             return response
         finally:
-            seconds = time.perf_counter() - started
+            seconds = perf_counter() - started
             status = response.status_code if response is not None else 500
-            route = request.matched_route.name if request.matched_route else "unmatched"
-            metrics.observe_request(route, request.environ["REQUEST_METHOD"], status, seconds)
-            if isinstance(getattr(request, "exception", None), ServiceUnavailable):
+            matched = request.matched_route
+            route = matched.name if matched is not None else "unmatched"
+            observe_request(route, environ["REQUEST_METHOD"], status, seconds)
+            # An outage's 503 (or an error past the exception views): only then the cause.
+            if status >= 500 and isinstance(
+                getattr(request, "exception", None), ServiceUnavailable
+            ):
                 metrics.ERRORS.labels("storage").inc()
-            if logs.ACCESS.isEnabledFor(logging.INFO):
-                identity = request.environ.get(IDENTITY_KEY)
+            if access.isEnabledFor(logging.INFO):
+                identity = environ.get(IDENTITY_KEY)
                 logs.request_line(
                     {
-                        "method": request.method,
+                        "method": environ["REQUEST_METHOD"],
                         "route": route,
-                        "path": request.path,
+                        "path": _path(request, environ),
                         "status": status,
-                        "duration_ms": round(seconds * 1000, 2),
+                        # Rounded to 10 us (round() costs three times as much).
+                        "duration_ms": int(seconds * 100000 + 0.5) / 100,
                         "user": identity.name if isinstance(identity, Identity) else None,
                         "job_id": _job_id(request, route, response),
                         "request_id": rid,
-                        "client": request.remote_addr,
+                        "client": environ.get("REMOTE_ADDR"),
                     }
                 )
 
