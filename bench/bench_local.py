@@ -41,9 +41,11 @@ _connections = threading.local()
 
 def request(base: str, method: str, path: str, body: bytes | None = None) -> tuple[int, Any, bytes]:
     """Send one request on this thread's connection; return status, headers and body."""
-    connection = getattr(_connections, "connection", None)
-    if connection is None:
-        connection = _connections.connection = http.client.HTTPConnection(urlsplit(base).netloc)
+    netloc = urlsplit(base).netloc
+    if getattr(_connections, "netloc", None) != netloc:  # a new server (the last one stopped)
+        _connections.connection = http.client.HTTPConnection(netloc)
+        _connections.netloc = netloc
+    connection = _connections.connection
     headers = {"Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
