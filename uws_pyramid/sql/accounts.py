@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts import Account, Accounts, Token, changed
 from ..errors import Conflict, NotFound
-from .fastread import ReadConnections, RowReader
+from .fastread import ReadConnections, RowReader, kept
 from .tables import tokens, users
 
 T = TypeVar("T")
@@ -77,18 +77,7 @@ class MadeRowReader(RowReader, Generic[T]):
         row = self._raw(params)
         if row is None:
             return None
-        raw = tuple(row)
-        try:
-            return self._made[raw]
-        except KeyError:
-            pass
-        except TypeError:  # a value the driver gave is not hashable: nothing kept
-            return self._build(raw)
-        made = self._build(raw)
-        if len(self._made) >= self.KEEP:
-            self._made.clear()  # bounded; the next reads fill it again
-        self._made[raw] = made
-        return made
+        return kept(self._made, tuple(row), self._build, self.KEEP)
 
     def _raw(self, params: Mapping[str, Any]) -> Any:
         args = tuple(params[k] for k in self.order) if self.order is not None else params

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Engine, Select
 from sqlalchemy.pool import PoolProxiedConnection
@@ -105,6 +105,27 @@ class ReadConnections:
             self._back_to_pool(self._idle.pop())
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def kept(cache: dict[K, V], key: K, make: Callable[[K], V], most: int) -> V:
+    """``make(key)``, kept in ``cache`` by ``key`` (at most ``most``: emptied when full,
+    the next calls fill it again); made every time for a key that is not hashable (a value
+    a driver gave)."""
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    except TypeError:
+        return make(key)
+    made = make(key)
+    if len(cache) >= most:
+        cache.clear()
+    cache[key] = made
+    return made
+
+
 class RowReader:
     """Runs one SELECT that yields at most one row; gives it as a column-name mapping."""
 
@@ -149,17 +170,7 @@ class RowReader:
         return dict(zip(self.names, self._convert(tuple(row))))
 
     def _convert(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        try:
-            return self._converted[row]
-        except KeyError:
-            pass
-        except TypeError:  # a value the driver gave is not hashable: nothing kept
-            return self._process(row)
-        found = self._process(row)
-        if len(self._converted) >= self.KEEP:
-            self._converted.clear()  # bounded; the next reads fill it again
-        self._converted[row] = found
-        return found
+        return kept(self._converted, row, self._process, self.KEEP)
 
     def _process(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple(
