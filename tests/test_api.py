@@ -14,21 +14,10 @@ from uws_pyramid.jobs import ID_ALPHABET, Phase, Result, new_job_id
 from uws_pyramid.xsdcheck import UWS_NS
 
 from .conftest import UWSTestApp
-from .fakes import FakesPlugin, HoldingManager
+from .fakes import HoldingManager
+from .holding import manager, settings  # noqa: F401  (fixtures)
 
 NS = {"uws": UWS_NS}
-
-
-@pytest.fixture
-def settings(settings: dict[str, Any]) -> dict[str, Any]:
-    settings["uws.manager"] = "holding"
-    settings["testing.plugins"] = [FakesPlugin()]
-    return settings
-
-
-@pytest.fixture
-def manager(app: Any) -> HoldingManager:
-    return app.registry.uws.manager
 
 
 def xml(response: Any) -> etree._Element:

@@ -10,18 +10,8 @@ import pytest
 from uws_pyramid.events import job_secret, sign
 
 from .conftest import UWSTestApp
-from .fakes import FakesPlugin, HoldingManager
-
-
-@pytest.fixture
-def settings(settings: dict[str, Any]) -> dict[str, Any]:
-    settings.update({"uws.manager": "holding", "testing.plugins": [FakesPlugin()]})
-    return settings
-
-
-@pytest.fixture
-def manager(app: Any) -> HoldingManager:
-    return app.registry.uws.manager
+from .fakes import HoldingManager
+from .holding import manager, settings  # noqa: F401  (fixtures)
 
 
 def event_form(secret: str, job_id: str, event: str, when: int | None = None) -> dict[str, str]:

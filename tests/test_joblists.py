@@ -15,16 +15,9 @@ from uws_pyramid.jobs import utcnow
 from uws_pyramid.xsdcheck import UWS_NS
 
 from .conftest import ADMIN_PASSWORD, UWSTestApp, add_user
-from .fakes import FakesPlugin
+from .holding import settings  # noqa: F401  (fixture)
 
 NS = {"uws": UWS_NS}
-
-
-@pytest.fixture
-def settings(settings: dict[str, Any]) -> dict[str, Any]:
-    settings["uws.manager"] = "holding"
-    settings["testing.plugins"] = [FakesPlugin()]
-    return settings
 
 
 def create(testapp: UWSTestApp, job_type: str = "echo", **params: str) -> str:

@@ -23,25 +23,14 @@ from uws_pyramid.transitions import Ending
 from uws_pyramid.xsdcheck import UWS_NS
 
 from .conftest import UWSTestApp, add_user
-from .fakes import FakesPlugin, HoldingManager
+from .fakes import HoldingManager
+from .holding import manager, settings  # noqa: F401  (fixtures)
 
 NS = {"uws": UWS_NS}
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 #: UWS 1.1 section 2.2.1: instants are ISO 8601 with "T" and the "Z" designator.
 INSTANT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
-
-
-@pytest.fixture
-def settings(settings: dict[str, Any]) -> dict[str, Any]:
-    settings["uws.manager"] = "holding"
-    settings["testing.plugins"] = [FakesPlugin()]
-    return settings
-
-
-@pytest.fixture
-def manager(app: Any) -> HoldingManager:
-    return app.registry.uws.manager
 
 
 def doc(response: Any) -> etree._Element:
