@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,8 +87,16 @@ def serve(app: Any, threads: int = 4) -> Iterator[str]:
         # sockets from here while it is in select() kills it with EBADF).
         for channel in list(server.active_channels.values()):
             channel.will_close = True
-        server.trigger.pull_trigger(server.close)
-        thread.join(timeout=5)
+        try:
+            server.trigger.pull_trigger(server.close)
+        except OSError as exc:
+            # Seen once in CI (EBADF: the trigger's pipe was already closed, cause not
+            # found). The test's own checks are done; say so instead of failing it, and
+            # leave the daemon loop thread be: closing its sockets from here could close
+            # descriptors that now belong to someone else.
+            warnings.warn(f"the test server could not be woken to stop: {exc!r}", stacklevel=2)
+        else:
+            thread.join(timeout=5)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
