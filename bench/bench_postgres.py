@@ -8,6 +8,7 @@ Needs a PostgreSQL server (UWS_TEST_POSTGRES_URL, default postgres@127.0.0.1:543
 from __future__ import annotations
 
 import argparse
+import collections
 import http.client
 import os
 import statistics
@@ -141,12 +142,15 @@ def phase_changes(threads: int, seconds: float) -> None:
                 done[n] += 1
 
         workers = [threading.Thread(target=change, args=(n,)) for n in range(threads)]
+        waits: collections.Counter[str] = collections.Counter()
+        sampler = threading.Thread(target=sample_waits, args=(url, stop, waits))
         cpu = time.process_time()
         for worker in workers:
             worker.start()
+        sampler.start()
         time.sleep(seconds)
         stop.set()
-        for worker in workers:
+        for worker in [*workers, sampler]:
             worker.join()
         cpu = time.process_time() - cpu
         store.close()  # what is still to be announced is sent before it returns
@@ -159,6 +163,23 @@ def phase_changes(threads: int, seconds: float) -> None:
         f"CPU each in this process; {received} notifications received by another "
         f"connection's LISTEN ({received / commits:.2f} per commit)"
     )
+    samples = waits.pop("samples")
+    shown = ", ".join(f"{name} {n / samples:.2f}" for name, n in waits.most_common(6))
+    print(f"  backends busy, mean over {samples} samples of pg_stat_activity: {shown}")
+
+
+def sample_waits(url: str, stop: threading.Event, waits: collections.Counter[str]) -> None:
+    """What the database's busy backends wait for, every 5 ms: counts by wait event ("CPU"
+    for none), and the number of samples under "samples"."""
+    query = (
+        "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE datname = %s "
+        "AND pid <> pg_backend_pid() AND state NOT IN ('idle', 'idle in transaction')"
+    )
+    with psycopg.connect(**libpq_params(make_url(url)), autocommit=True) as conn:
+        while not stop.wait(0.005):
+            rows = conn.execute(query, (make_url(url).database,)).fetchall()
+            waits.update(f"{kind}/{event}" if kind else "CPU" for kind, event in rows)
+            waits["samples"] += 1
 
 
 def main() -> None:
