@@ -5,8 +5,11 @@ holds a cluster-wide lock from a notifying transaction's pre-commit until its WA
 done). Here a thread of its own sends, in one transaction, one notification for each payload
 (a job's id, or NEW_JOB) announced since its last one, on a connection of its own whose
 commits do not wait for the flush (a notification lost in a crash is harmless: the listeners
-reconnect and wake every waiter). Payloads it could not send are kept and sent again later,
-so that a waiter in another process is woken late rather than at its WAIT's end."""
+reconnect and wake every waiter). Payloads it could not send are kept (at most one per job
+changed meanwhile) and sent again later, so that a waiter in another process is woken late
+rather than at its WAIT's end. What a server process killed between a commit and its
+announcement (~5 ms) had to send is lost with it: waiters elsewhere answer at their WAIT's
+end, which UWS allows (the price of commits that do not queue behind each other)."""
 
 from __future__ import annotations
 
