@@ -1,14 +1,16 @@
 """PostgreSQL beside SQLite: the core benchmark on both, and cross-process WAIT wake-up latency.
 
 Usage: python bench/bench_postgres.py [--jobs 10000] [--clients 8] [--seconds 5] [--wakeups 100]
-    [--rounds 3] [--side-by-side]
+    [--rounds 3] [--side-by-side] [--phase-changes]
 Needs a PostgreSQL server (UWS_TEST_POSTGRES_URL, default postgres@127.0.0.1:5432).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import http.client
+import os
 import statistics
 import sys
 import tempfile
@@ -18,13 +20,17 @@ from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
+from sqlalchemy.engine import make_url
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_core import OPERATIONS, load_average, measure, prefill, sqlite_settings  # noqa: E402
 from loadgen import cpu_seconds, latencies, throughput, trivial_server, uws_server  # noqa: E402
 
 from uws_postgres.storage import PostgresStorage  # noqa: E402
-from uws_postgres.testing import ADMIN_URL, temporary_database  # noqa: E402
+from uws_postgres.testing import ADMIN_URL, libpq_params, temporary_database  # noqa: E402
+from uws_pyramid.api import Phase  # noqa: E402
 from uws_sqlite.storage import SQLiteStorage  # noqa: E402
 
 
@@ -116,6 +122,66 @@ def side_by_side(clients: int, seconds: float, rounds: int) -> None:
         )
 
 
+def phase_changes(threads: int, seconds: float) -> None:
+    """Phase changes from ``threads`` threads, each on a job of its own, through one storage
+    in this process (no HTTP): commits/s, and the notifications that another process's
+    listener received (each phase change wakes the waiters of other processes)."""
+    with tempfile.TemporaryDirectory() as tmp, temporary_database(ADMIN_URL) as url:
+        options = {"url": url, "auto_migrate": "true", "pool_size": str(threads)}
+        store = PostgresStorage.from_settings(options, tmp)
+        ids = prefill(store, threads)
+        listen = psycopg.connect(**libpq_params(make_url(url)), autocommit=True)
+        listen.execute("LISTEN uws_job_changed")
+        done = [0] * threads
+        stop = threading.Event()
+
+        def change(n: int) -> None:
+            phases = (Phase.QUEUED, Phase.EXECUTING)
+            while not stop.is_set():
+                store.update(ids[n], None, phase=phases[done[n] % 2])
+                done[n] += 1
+
+        workers = [threading.Thread(target=change, args=(n,)) for n in range(threads)]
+        waits: collections.Counter[str] = collections.Counter()
+        sampler = threading.Thread(target=sample_waits, args=(url, stop, waits))
+        cpu = time.process_time()
+        for worker in workers:
+            worker.start()
+        sampler.start()
+        time.sleep(seconds)
+        stop.set()
+        for worker in [*workers, sampler]:
+            worker.join()
+        cpu = time.process_time() - cpu
+        store.close()  # what is still to be announced is sent before it returns
+        received = sum(1 for _ in listen.notifies(timeout=1.0))
+        listen.close()
+    commits = sum(done)
+    print(
+        f"phase changes, {threads} threads, {seconds} s (pid {os.getpid()}, load average "
+        f"{load_average()}): {commits / seconds:.0f} commits/s, {1e6 * cpu / commits:.0f} us "
+        f"CPU each in this process; {received} notifications received by another "
+        f"connection's LISTEN ({received / commits:.2f} per commit)"
+    )
+    samples = waits.pop("samples")
+    shown = ", ".join(f"{name} {n / samples:.2f}" for name, n in waits.most_common(6))
+    print(f"  backends busy, mean over {samples} samples of pg_stat_activity: {shown}")
+
+
+def sample_waits(url: str, stop: threading.Event, waits: collections.Counter[str]) -> None:
+    """What the database's busy backends wait for, every 5 ms: counts by wait event ("CPU"
+    for none), and the number of samples under "samples"."""
+    query = (
+        "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE datname = %s "
+        "AND pid <> pg_backend_pid() AND state NOT IN ('idle', 'idle in transaction')"
+    )
+    with psycopg.connect(**libpq_params(make_url(url)), autocommit=True) as conn:
+        while not stop.wait(0.005):
+            rows = conn.execute(query, (make_url(url).database,)).fetchall()
+            waits.update(f"{kind}/{event}" if kind else "CPU" for kind, event in rows)
+            waits["samples"] += 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=10_000)
@@ -126,7 +192,13 @@ def main() -> None:
     parser.add_argument(
         "--side-by-side", action="store_true", help="only get job and create on both databases"
     )
+    parser.add_argument(
+        "--phase-changes", action="store_true", help="only phase changes from --clients threads"
+    )
     args = parser.parse_args()
+    if args.phase_changes:
+        phase_changes(args.clients, args.seconds)
+        return
     side_by_side(args.clients, min(args.seconds, 3.0), args.rounds)
     if args.side_by_side:
         return

@@ -363,10 +363,10 @@ class SQLStorage(Storage):
         a database that runs them side by side must override this."""
 
     def on_changed(self, conn: Connection, before: Job, after: Job) -> None:
-        """Inside the write transaction, after an update (PostgreSQL sends NOTIFY here)."""
+        """Inside the write transaction, after an update."""
 
     def on_deleted(self, conn: Connection, job_id: str) -> None:
-        """Inside the write transaction, after a delete (PostgreSQL sends NOTIFY here)."""
+        """Inside the write transaction, after a delete."""
 
     @staticmethod
     def _columns_of(changes: Mapping[str, Any]) -> set[str]:

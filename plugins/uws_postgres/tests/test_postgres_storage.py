@@ -109,6 +109,29 @@ def test_a_rolled_back_change_wakes_nobody(
     assert first.get(job.job_id).phase == Phase.PENDING
 
 
+def test_changes_wake_waiters_in_another_process_after_the_announcer_was_cut(
+    pair: tuple[PostgresStorage, ...], postgres_admin_url: str
+) -> None:
+    first, second = pair
+    job = make_job()
+    first.create(job)
+    with second.notifier.subscribe(job.job_id) as changed:
+        first.update(job.job_id, None, phase=Phase.QUEUED)
+        assert changed.wait(5)
+    # The announcer's connection dropped: the phase change goes on a new one.
+    terminate(postgres_admin_url, first.announcer.backend_pid)
+    with second.notifier.subscribe(job.job_id) as changed:
+        started = time.monotonic()
+        first.update(job.job_id, None, phase=Phase.EXECUTING)
+        assert changed.wait(5)
+        assert time.monotonic() - started < 1.0
+    assert second.get(job.job_id).phase == Phase.EXECUTING
+    terminate(postgres_admin_url, first.announcer.backend_pid)
+    with second.notifier.subscribe(job.job_id) as changed:
+        first.delete(job.job_id)
+        assert changed.wait(5)
+
+
 def test_listener_reconnects_and_wakes_everyone(
     pair: tuple[PostgresStorage, ...], postgres_admin_url: str
 ) -> None:

@@ -4,6 +4,7 @@ they recover from connections the server dropped; new jobs are announced after c
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -181,16 +182,69 @@ def test_announcements_made_meanwhile_share_one_notification(postgres_url: str) 
     with psycopg.connect(**libpq_params(make_url(postgres_url)), autocommit=True) as listen:
         listen.execute("LISTEN uws_job_changed")
         connect = partial(psycopg.connect, **libpq_params(make_url(postgres_url)))
-        announcer = Announcer(connect, "uws_job_changed", NEW_JOB)
-        announcer.announce()  # before start: sent once started
+        announcer = Announcer(connect, "uws_job_changed")
+        announcer.announce(NEW_JOB)  # before start: sent once started
         announcer.start()
         for _ in range(100):
-            announcer.announce()
+            announcer.announce(NEW_JOB)
         announcer.stop()  # sends what is pending first
         received += [n.payload for n in listen.notifies(timeout=1, stop_after=100)]
     assert announcer.sent == len(received) and 1 <= announcer.sent <= 2
     assert set(received) == {NEW_JOB}
-    announcer.announce()  # after stop: dropped, no error
+    announcer.announce(NEW_JOB)  # after stop: dropped, no error
+
+
+def test_each_payload_announced_meanwhile_is_sent_once(postgres_url: str) -> None:
+    with psycopg.connect(**libpq_params(make_url(postgres_url)), autocommit=True) as listen:
+        listen.execute("LISTEN uws_job_changed")
+        connect = partial(psycopg.connect, **libpq_params(make_url(postgres_url)))
+        announcer = Announcer(connect, "uws_job_changed")
+        for payload in ("job-a", NEW_JOB, "job-b", "job-a", NEW_JOB, "job-a"):
+            announcer.announce(payload)  # before start: one transaction sends them all
+        announcer.start()
+        announcer.stop()
+        received = [n.payload for n in listen.notifies(timeout=1, stop_after=10)]
+    assert sorted(received) == sorted(["job-a", "job-b", NEW_JOB]) and announcer.sent == 3
+
+
+def test_what_could_not_be_announced_is_sent_once_the_database_is_reached(
+    postgres_url: str,
+) -> None:
+    reachable = threading.Event()
+    params = libpq_params(make_url(postgres_url))
+
+    def connect() -> psycopg.Connection:
+        if reachable.is_set():
+            return psycopg.connect(**params)
+        return psycopg.connect(**{**params, "port": 1})  # nothing listens there: refused
+
+    with psycopg.connect(**params, autocommit=True) as listen:
+        listen.execute("LISTEN uws_job_changed")
+        announcer = Announcer(connect, "uws_job_changed")
+        announcer.start()
+        try:
+            announcer.announce("job-a")
+            assert not list(listen.notifies(timeout=0.8))  # tried (and failed) a few times
+            announcer.announce("job-b")
+            reachable.set()
+            received = [n.payload for n in listen.notifies(timeout=5, stop_after=2)]
+        finally:
+            announcer.stop()
+    assert sorted(received) == ["job-a", "job-b"]
+
+
+def test_no_write_transaction_notifies(storage: PostgresStorage) -> None:
+    """A NOTIFY at commit would serialize the commits of every writer (announce.py)."""
+    traffic = Traffic(storage)
+    job = make_job()
+    storage.create(job, quotas=[Quota.active_jobs(10)])
+    storage.update(job.job_id, None, phase=Phase.QUEUED)
+    storage.update(job.job_id, [Phase.QUEUED], phase=Phase.EXECUTING, run_id="r")
+    assert storage.delete(job.job_id)
+    traffic.out.seek(0)
+    sent = traffic.out.read()
+    assert "UPDATE uws_jobs" in sent and "DELETE FROM uws_jobs" in sent
+    assert "notify" not in sent.lower()
 
 
 @pytest.mark.parametrize(

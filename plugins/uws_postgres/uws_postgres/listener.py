@@ -10,6 +10,8 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
+from .closing import close_quietly
+
 log = logging.getLogger(__name__)
 
 #: How long one wait for notifications lasts; also how often a quiet connection is checked.
@@ -86,11 +88,7 @@ class Listener:
 
     def _discard(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except psycopg.Error:
-                pass
+        close_quietly(conn)
 
     def stop(self, wake: Callable[[], None] | None = None) -> None:
         """Stop the thread; ``wake`` sends an empty notification so that it notices at once."""

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import psycopg
 
+from .closing import close_quietly
+
 log = logging.getLogger(__name__)
 
 #: First half of every lock key of a background task ("UWS1"): keeps clear of other
@@ -79,11 +81,7 @@ class AdvisoryLocks:
     def _discard(self) -> None:
         conn, self._conn = self._conn, None
         self._held.clear()
-        if conn is not None:
-            try:
-                conn.close()
-            except psycopg.Error:
-                pass
+        close_quietly(conn)
 
     def close(self) -> None:
         """Release every lock (closing the session does): another process takes over."""

@@ -12,7 +12,7 @@ from psycopg.types.string import TextLoader
 from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from uws_pyramid.api import ConfigurationError, Job, Quota, SQLStorage
+from uws_pyramid.api import ConfigurationError, Job, Phase, Quota, SQLStorage
 
 from .announce import Announcer
 from .config import PostgresSettings, parse_options
@@ -21,7 +21,8 @@ from .locks import AdvisoryLocks, owner_lock_key
 
 log = logging.getLogger(__name__)
 
-#: The NOTIFY channel; the payload is the id of the job that changed.
+#: The NOTIFY channel; the payload is the id of the job whose phase changed (or that was
+#: deleted), NEW_JOB, or empty (the listener is stopping). Sent after commit (announce.py).
 CHANNEL = "uws_job_changed"
 #: The payload that wakes job lists waiting for a new job (uws_pyramid.notify.NEW_JOB).
 NEW_JOB = "uws:new-job"
@@ -71,7 +72,7 @@ class PostgresStorage(SQLStorage):
         self._connect_args = dict(connect_args or {})
         self.listener = Listener(self.dedicated_connection, CHANNEL, self._notified, self._missed)
         self.locks = AdvisoryLocks(self.dedicated_connection)
-        self.announcer = Announcer(self.dedicated_connection, CHANNEL, NEW_JOB)
+        self.announcer = Announcer(self.dedicated_connection, CHANNEL)
 
     @classmethod
     def engine_from_settings(cls, options: Mapping[str, str], here: str) -> Engine:
@@ -102,17 +103,12 @@ class PostgresStorage(SQLStorage):
         return _json_as_text
 
     def dedicated_connection(self) -> psycopg.Connection:
-        """A connection outside the pool, for LISTEN and for the advisory locks."""
+        """A connection outside the pool, for LISTEN, NOTIFY and the advisory locks."""
         _, params = self.engine.dialect.create_connect_args(self.engine.url)
         params.pop("context", None)  # SQLAlchemy's adapters: plain psycopg types here
         params.update(self._connect_args)
         params.update(KEEPALIVES)
         return psycopg.connect(**params, autocommit=True)
-
-    def create(self, job: Job, *, quotas: Collection[Quota] = ()) -> None:
-        super().create(job, quotas=quotas)
-        # For job lists waiting in the other server processes (this one's are awake).
-        self.announcer.announce()
 
     # -- quotas --------------------------------------------------------------------------
 
@@ -121,15 +117,30 @@ class PostgresStorage(SQLStorage):
         # queue here instead, and the lock goes at commit or rollback, never left behind.
         conn.execute(select(func.pg_advisory_xact_lock(*owner_lock_key(owner_id))))
 
-    # -- wake-ups across processes --------------------------------------------------------
+    # -- wake-ups across processes: sent after commit (no write transaction NOTIFYs) ------
 
-    def on_changed(self, conn: Connection, before: Job, after: Job) -> None:
-        if before.phase != after.phase:
-            # Sent at commit, so listeners read the new phase; never sent on rollback.
-            conn.execute(select(func.pg_notify(CHANNEL, after.job_id)))
+    def create(self, job: Job, *, quotas: Collection[Quota] = ()) -> None:
+        super().create(job, quotas=quotas)
+        self.announcer.announce(NEW_JOB)  # for job lists waiting in other processes
 
-    def on_deleted(self, conn: Connection, job_id: str) -> None:
-        conn.execute(select(func.pg_notify(CHANNEL, job_id)))
+    def update(
+        self,
+        job_id: str,
+        when: Collection[Phase] | None = None,
+        *,
+        quotas: Collection[Quota] = (),
+        **changes: Any,
+    ) -> tuple[Job, Job] | None:
+        done = super().update(job_id, when, quotas=quotas, **changes)
+        if done is not None and done[0].phase != done[1].phase:
+            self.announcer.announce(job_id)  # what WAIT requests wait for
+        return done
+
+    def delete(self, job_id: str) -> bool:
+        deleted = super().delete(job_id)
+        if deleted:
+            self.announcer.announce(job_id)
+        return deleted
 
     def _notified(self, job_id: str) -> None:
         self.notifier.publish(job_id)
