@@ -95,13 +95,14 @@ def test_a_rolled_back_change_wakes_nobody(
     first, second = pair
     job = make_job()
     first.create(job)
-    notify = first.on_changed
+    hook = first.on_changed
 
-    def notify_then_fail(conn: Connection, before: Job, after: Job) -> None:
-        notify(conn, before, after)
-        raise RuntimeError("the transaction fails after its NOTIFY")
+    def fail_in_transaction(conn: Connection, before: Job, after: Job) -> None:
+        hook(conn, before, after)
+        raise RuntimeError("the transaction fails after the change was written")
 
-    monkeypatch.setattr(first, "on_changed", notify_then_fail)
+    # The announcement comes after commit: a transaction rolled back announces nothing.
+    monkeypatch.setattr(first, "on_changed", fail_in_transaction)
     with second.notifier.subscribe(job.job_id) as changed:
         with pytest.raises(RuntimeError):
             first.update(job.job_id, None, phase=Phase.QUEUED)
