@@ -18,6 +18,7 @@ import tempfile
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert
 
@@ -25,8 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadgen import (  # noqa: E402
     ROOT,
+    context_switches,
     cpu_seconds,
     latencies,
+    loop_cpu_seconds,
     throughput,
     timed,
     trivial_server,
@@ -104,6 +107,11 @@ OPERATIONS = {
 }
 
 
+def figures(servers: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
+    """Operation -> server -> one figure per round."""
+    return {op: {name: [] for name in servers} for op in OPERATIONS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=100)
@@ -125,18 +133,17 @@ def main() -> None:
             ),
             "uws-pyramid": stack.enter_context(uws_server(settings, with_pid=True)),
         }
-        rates: dict[str, dict[str, list[float]]] = {
-            op: {name: [] for name in servers} for op in OPERATIONS
-        }
-        cpu: dict[str, dict[str, list[float]]] = {
-            op: {name: [] for name in servers} for op in OPERATIONS
-        }
+        rates = figures(servers)
+        # Per request: the server's CPU time, its loop thread's, its context switches.
+        cpu, loop, switches = (figures(servers) for _ in range(3))
         for _ in range(args.rounds):  # interleaved: each round measures every server
             for op, make in OPERATIONS.items():
                 for name, (base, pid) in servers.items():
-                    before = cpu_seconds(pid)
+                    before = cpu_seconds(pid), loop_cpu_seconds(pid), context_switches(pid)
                     done = len(latencies(base, make(ids), args.clients, args.seconds))
-                    cpu[op][name].append((cpu_seconds(pid) - before) / done)
+                    cpu[op][name].append((cpu_seconds(pid) - before[0]) / done)
+                    loop[op][name].append((loop_cpu_seconds(pid) - before[1]) / done)
+                    switches[op][name].append((context_switches(pid) - before[2]) / done)
                     rates[op][name].append(done / args.seconds)
     print(
         f"SQLite, {args.jobs} jobs, {args.clients} clients, median of {args.rounds} "
@@ -159,6 +166,12 @@ def main() -> None:
             f"  {op:10s} {trivial:9.0f} {bare:13.0f} {uws:12.0f} {100 * trivial / uws:12.1f}"
             f"% {100 * bare / uws:9.1f}%   (server CPU us/request; shares: reference / uws)"
         )
+        trivial, bare, uws = (1e6 * statistics.median(loop[op][n]) for n in servers)
+        print(
+            f"  {'':10s} {trivial:9.0f} {bare:13.0f} {uws:12.0f}   (of which waitress's loop thread)"
+        )
+        trivial, bare, uws = (statistics.median(switches[op][n]) for n in servers)
+        print(f"  {'':10s} {trivial:9.1f} {bare:13.1f} {uws:12.1f}   (context switches/request)")
 
 
 def load_average() -> str:

@@ -71,6 +71,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def loop_cpu_seconds(pid: int) -> float:
+    """CPU time of a server's main thread, which runs waitress's socket loop (the workers
+    run the app)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def context_switches(pid: int) -> int:
+    """Context switches of all a process's threads so far, voluntary or not: each wait for
+    the GIL that blocks is one (Linux: /proc/<pid>/task/*/status)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            lines = (task / "status").read_text().splitlines()
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+        total += sum(int(line.split()[1]) for line in lines if "ctxt_switches:" in line)
+    return total
+
+
 def server_memory(pid: int) -> int:
     """Peak resident memory of a server process, in bytes (Linux: VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

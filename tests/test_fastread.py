@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from uws_pyramid.jobs import Phase
+from sqlalchemy import Column, Float, Integer, MetaData, Table, bindparam, insert, select
+
+from uws_pyramid.jobs import ErrorSummary, Phase, Result
+from uws_pyramid.sql.fastread import ReadConnections, RowReader
+from uws_pyramid.sql.rows import row_to_job
+from uws_pyramid.sql.storage import GET_JOB
 from uws_pyramid.storage_contract import make_job, race
 from uws_sqlite.storage import SQLiteStorage
 
@@ -60,3 +65,59 @@ def test_read_connections_are_bounded_and_closed(tmp_path: Path) -> None:
     storage.close()
     assert connections._idle == []
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_packed_rows_read_as_the_columns_do(tmp_path: Path) -> None:
+    # SQLite reads a row as one JSON array (fewer calls into the driver): every value must
+    # come back as reading the columns one by one gives it.
+    storage = open_storage(tmp_path)
+    odd = 'quote " backslash \\ newline \n tab \t nul \x00 bell \x07 é 漢 😀 \u2028'
+    jobs = [
+        make_job(),
+        make_job(
+            run_id=odd,
+            owner_id="ünïcode",
+            phase=Phase.ERROR,
+            execution_duration=2**62,
+            error=ErrorSummary(odd, "transient", has_detail=True),
+            parameters={"message": odd, "n": "-0"},
+            results=[Result("r", "file:///tmp/x")],
+            job_info={"nested": [1, -2, 2**53 + 1, None, True, "ok"]},
+        ),
+    ]
+    try:
+        for job in jobs:
+            storage.create(job)
+        plain = ReadConnections(storage.engine)
+        packed = ReadConnections(storage.engine, packed=True)
+        try:
+            for job in jobs:
+                key = {"job_id": job.job_id}
+                reader = RowReader(packed, GET_JOB)
+                assert reader.packed  # every column of a job can be packed
+                assert reader.one(key) == RowReader(plain, GET_JOB).one(key)
+                assert row_to_job(reader.one(key) or {}) == job
+            assert RowReader(packed, GET_JOB).one({"job_id": "none"}) is None
+        finally:
+            plain.close()
+            packed.close()
+        assert storage._read_connections.packed  # SQLite's storage reads packed rows
+    finally:
+        storage.close()
+
+
+def test_rows_with_values_json_would_change_are_not_packed(tmp_path: Path) -> None:
+    # A REAL would come back rounded to 15 digits and a BLOB is refused: read as columns.
+    storage = open_storage(tmp_path)
+    table = Table("t", MetaData(), Column("k", Integer, primary_key=True), Column("x", Float))
+    try:
+        table.create(storage.engine)
+        with storage.engine.begin() as conn:
+            conn.execute(insert(table), [{"k": 1, "x": 0.1 + 0.2}])
+        packed = ReadConnections(storage.engine, packed=True)
+        reader = RowReader(packed, select(table).where(table.c.k == bindparam("k")))
+        assert not reader.packed
+        assert reader.one({"k": 1}) == {"k": 1, "x": 0.1 + 0.2}
+        packed.close()
+    finally:
+        storage.close()

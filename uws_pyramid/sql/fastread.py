@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Engine, Select
+from sqlalchemy import JSON, Boolean, Engine, Integer, Select, String, func
 from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 
 @dataclass
@@ -31,7 +32,8 @@ class ReadConnections:
     they read outside transactions while kept: no BEGIN and ROLLBACK around one SELECT, and
     a lone INSERT commits by itself. Each keeps its cursor; ``json_as_text``, called on each
     new cursor, makes it return JSON as text (RowReader then parses it only for a row it
-    has not converted before; the driver would parse it on every read)."""
+    has not converted before; the driver would parse it on every read). With ``packed``
+    (SQLite), RowReader asks for a row as one JSON array (``PACKABLE`` columns only)."""
 
     def __init__(
         self,
@@ -39,11 +41,13 @@ class ReadConnections:
         keep: int = 4,
         autocommit: bool = False,
         json_as_text: Callable[[Any], None] | None = None,
+        packed: bool = False,
     ) -> None:
         self.engine = engine
         self.keep = keep
         self.autocommit = autocommit
         self.json_as_text = json_as_text
+        self.packed = packed
         dbapi = engine.dialect.dbapi
         #: What a connection the server dropped raises (a kept one is never pinged).
         self.lost: tuple[type[BaseException], ...] = (
@@ -126,21 +130,43 @@ def kept(cache: dict[K, V], key: K, make: Callable[[K], V], most: int) -> V:
     return made
 
 
+#: Column types whose values SQLite's json_array gives back exactly (text, integers, NULL;
+#: not REAL, printed to 15 digits, nor BLOB, which it refuses).
+PACKABLE = (String, Integer, Boolean, JSON)
+
+
+def packable(columns: list[ColumnElement[Any]], connections: ReadConnections) -> bool:
+    dialect = connections.engine.dialect
+    # The affinity of the type as this dialect stores it (UTCDateTime: String on SQLite).
+    return connections.packed and all(
+        issubclass(c.type.dialect_impl(dialect)._type_affinity or object, PACKABLE) for c in columns
+    )
+
+
 class RowReader:
-    """Runs one SELECT that yields at most one row; gives it as a column-name mapping."""
+    """Runs one SELECT that yields at most one row; gives it as a column-name mapping.
+
+    Packed (SQLite, ReadConnections.packed): the row comes as one column, a JSON array of
+    its values, unpacked here (by json.loads, only for a row not converted before).
+    Python's sqlite3 releases and takes back the GIL around each call into SQLite, one per
+    column of a fetched row: a job's 18 columns made a get release it 33 times, 16 now, and
+    with waitress's threads waiting for it each release may wake one of them."""
 
     #: Converted rows kept, by their raw values (a job polled again converts nothing).
     KEEP = 2000
 
     def __init__(self, connections: ReadConnections, stmt: Select[Any]) -> None:
         dialect = connections.engine.dialect
+        columns = list(stmt.selected_columns)
+        self.packed = packable(columns, connections)
+        if self.packed:
+            stmt = stmt.with_only_columns(func.json_array(*columns))
         compiled = stmt.compile(dialect=dialect)
         self.connections = connections
         self.sql = str(compiled)
         self.order: tuple[str, ...] | None = (
             tuple(compiled.positiontup or ()) if compiled.positional else None
         )
-        columns = list(stmt.selected_columns)
         self.names = [c.name for c in columns]
         self.processors: list[Callable[[Any], Any] | None] = [
             c.type._cached_result_processor(dialect, None) for c in columns
@@ -173,6 +199,8 @@ class RowReader:
         return kept(self._converted, row, self._process, self.KEEP)
 
     def _process(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        if self.packed:
+            row = json.loads(row[0])
         return tuple(
             process(value) if process is not None and value is not None else value
             for process, value in zip(self.processors, row)

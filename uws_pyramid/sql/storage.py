@@ -144,6 +144,8 @@ class SQLStorage(Storage):
     lone_inserts = False
     #: Connections kept out of the pool for one-row reads and lone inserts.
     kept_connections = 4
+    #: One-row reads fetch their row as one JSON array (sql/fastread.py: SQLite).
+    packed_rows = False
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
@@ -151,7 +153,7 @@ class SQLStorage(Storage):
         self._readers: dict[int, RowReader] = {}
         autocommit = self.read_options.get("isolation_level") == "AUTOCOMMIT"
         self._read_connections = ReadConnections(
-            engine, self.kept_connections, autocommit, self.json_as_text()
+            engine, self.kept_connections, autocommit, self.json_as_text(), self.packed_rows
         )
         fast = self._read_connections if self.fast_reads else None
         self._accounts = SQLAccounts(self.one, self._read, self._write, fast)

@@ -82,6 +82,7 @@ class SQLiteStorage(SQLStorage):
     name = "sqlite"
     write_options = {"sqlite_begin": "IMMEDIATE"}
     fast_reads = True
+    packed_rows = True
 
     def __init__(self, engine: Engine, busy_timeout: float = OPTIONS[1].default) -> None:
         super().__init__(engine)
