@@ -9,7 +9,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from pyramid.config import Configurator
@@ -33,24 +33,20 @@ _JOB_ROUTES = frozenset({"job", "job_property", "job_parameter", "job_result", "
 _error_counter: metrics.ErrorCounter | None = None
 
 
-def _new_ids() -> Iterator[str]:
-    """Request ids for this process: a random prefix of 48 bits (processes of a deployment,
-    restarts and forked children each draw their own) and a count in hex. Unique, not
-    secrets: an id only ties a response to its log lines, and guessing one gains nothing.
-    ``next()`` on it runs C code alone (the count, then ``%``): atomic under the GIL, and
-    a third of the cost of formatting the count in Python."""
-    return map(f"{secrets.token_hex(6)}-%x".__mod__, itertools.count(1))
+#: Request ids made here: a random prefix of 48 bits per process (processes of a deployment,
+#: restarts and forked children each draw their own) and a count. Unique, not secrets: an id
+#: only ties a response to its log lines, and guessing one gains nothing. The count's next()
+#: is atomic under the GIL; prefix + str(count) costs 1.5k instructions (hex: 2.2k).
+_prefix = secrets.token_hex(6) + "-"
+_count = itertools.count(1)
 
 
-_ids = _new_ids()
+def _renew_prefix() -> None:
+    global _prefix
+    _prefix = secrets.token_hex(6) + "-"
 
 
-def _renew_ids() -> None:
-    global _ids
-    _ids = _new_ids()
-
-
-os.register_at_fork(after_in_child=_renew_ids)
+os.register_at_fork(after_in_child=_renew_prefix)
 
 
 def _path(request: Request, environ: dict[str, Any]) -> str:
@@ -82,7 +78,7 @@ def tween(handler: Callable[[Request], Response], registry: Registry) -> Callabl
         environ = request.environ
         rid = environ.get("HTTP_X_REQUEST_ID")
         if not (rid and tame(rid)):
-            rid = next(_ids)  # the module's: a forked child renews it
+            rid = _prefix + str(next(_count))  # the module's: a forked child renews it
         response: Response | None = None
         try:
             response = handler(request)
