@@ -13,7 +13,10 @@ The uws servers write access lines at INFO to a file, as production logging woul
 (--no-access-log: at WARNING, as bench_core.py's servers).
 
 Usage: python bench/callgrind_get.py [--servers uws,untweened,bare] [--few 100] [--many 500]
-    [--no-access-log] [--parallel 2] [--auth anonymous|basic|bearer]
+    [--no-access-log] [--parallel 2] [--auth anonymous|basic|bearer] [--keep DIR]
+
+--keep DIR: the callgrind outputs are copied there (callgrind.<server>.<requests>), for
+``callgrind_annotate --inclusive=yes`` of two runs: where a server's instructions differ.
 
 --auth basic or bearer: the client sends HTTP Basic credentials (verified on the first
 request, then cached) or an API token, and gets jobs of that account.
@@ -140,6 +143,7 @@ def main() -> None:
     parser.add_argument("--no-access-log", action="store_true")
     parser.add_argument("--parallel", type=int, default=2, help="valgrind runs at once")
     parser.add_argument("--auth", choices=KINDS, default="anonymous")
+    parser.add_argument("--keep", help="copy the callgrind outputs to this directory")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -170,6 +174,10 @@ def main() -> None:
 
         with ThreadPoolExecutor(args.parallel) as pool:
             totals = dict(zip(runs, pool.map(one, runs)))
+        if args.keep:
+            Path(args.keep).mkdir(parents=True, exist_ok=True)
+            for (kind, count), tmp in dirs.items():
+                shutil.copy(f"{tmp}/callgrind.{kind}.{count}", args.keep)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     print(
         f"get job over HTTP (waitress, 8 threads, one keep-alive client): instructions per "

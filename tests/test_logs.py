@@ -114,6 +114,21 @@ def test_request_id_is_echoed_only_when_tame(testapp: UWSTestApp) -> None:
     assert testapp.get("/nowhere", status=404).headers["X-Request-ID"]
 
 
+def test_request_ids_of_a_forked_process_have_their_own_prefix() -> None:
+    """Server processes forked from one that imported the app (one per core, say) make
+    ids of their own: the prefix is drawn again in the child."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its prefix to the parent, and out
+        os.write(write, observe._prefix.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        theirs = pipe.read()
+    os.waitpid(pid, 0)
+    assert re.fullmatch(r"[0-9a-f]{12}-", theirs) and theirs != observe._prefix
+
+
 def test_default_text_lines_keep_secrets_out(
     tmp_path: Path, settings: dict[str, Any], stream: io.StringIO
 ) -> None:

@@ -289,6 +289,32 @@ def test_request_histogram_scrapes_as_prometheus_clients_own() -> None:
     assert sample(text, "uws_http_request_duration_seconds_bucket", route="job", le="0.002") == 2
 
 
+def test_request_histogram_counts_status_lines_by_their_code() -> None:
+    """The tween gives WebOb's status line ("200 OK"): one series per code, as if it were
+    the code, in both modes."""
+    ours = metrics.RequestHistogram(metrics.HTTP_BUCKETS, shared=False)
+    theirs = Histogram(
+        ours.NAME, ours.HELP, ours.LABELS, buckets=metrics.HTTP_BUCKETS, registry=None
+    )
+    shared = metrics.RequestHistogram(metrics.HTTP_BUCKETS, shared=True)
+    for route, method, status, seconds in REQUESTS:
+        line = f"{status} Whatever"
+        for histogram in (ours, shared):
+            histogram.observe(route, method, status, seconds)
+            histogram.observe(route, method, line, seconds + 1)
+        method = method if method in metrics.METHODS else "other"
+        theirs.labels(route, method, str(status)).observe(seconds)
+        theirs.labels(route, method, str(status)).observe(seconds + 1)
+    assert shared.shared is not None
+    mine, reference, several = CollectorRegistry(), CollectorRegistry(), CollectorRegistry()
+    mine.register(ours)
+    reference.register(theirs)
+    several.register(shared.shared)
+    expected = sorted(generate_latest(reference).decode().splitlines())
+    assert sorted(generate_latest(mine).decode().splitlines()) == expected
+    assert sorted(generate_latest(several).decode().splitlines()) == expected
+
+
 def test_request_histogram_loses_no_request_between_threads() -> None:
     histogram = metrics.RequestHistogram(metrics.HTTP_BUCKETS, shared=False)
 

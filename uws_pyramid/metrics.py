@@ -97,8 +97,10 @@ class RequestHistogram:
     and their time to answer. One update per request (its _count is the number of requests),
     on every request's path: counted here in plain lists under one lock, and made a histogram
     when a scrape collects it (prometheus-client's Histogram.observe costs three times as
-    much: a lock per bucket and one for the sum). In multiprocess mode the counts must reach
-    the processes' shared files at once: there the update is prometheus-client's own."""
+    much: a lock per bucket and one for the sum). A request's status is its code or its status
+    line ("200 OK", as WebOb keeps it): the code is read from the line at scrape time, not on
+    every request. In multiprocess mode the counts must reach the processes' shared files at
+    once: there the update is prometheus-client's own."""
 
     NAME = "uws_http_request_duration_seconds"
     HELP = "HTTP requests answered and their time to answer (body not included)"
@@ -107,11 +109,12 @@ class RequestHistogram:
     def __init__(self, buckets: tuple[float, ...], shared: bool) -> None:
         # Floats only: bisect then compares floats with floats (a third cheaper).
         self._bounds = tuple(float(bound) for bound in buckets)
+        self._first = self._bounds[0]
         #: Each label set's counts by bucket (not cumulative; the last is +Inf), then the sum.
-        self._rows: dict[tuple[str, str, int], list[float]] = {}
+        self._rows: dict[tuple[str, str, int | str], list[float]] = {}
         self._empty: list[float] = [0] * (len(self._bounds) + 1) + [0.0]
         self._lock = threading.Lock()
-        self._children: dict[tuple[str, str, int], Any] = {}
+        self._children: dict[tuple[str, str, int | str], Any] = {}
         #: Multiprocess mode: prometheus-client's histogram, its values in the processes' files
         #: (a scrape reads them all; no registry of this process's needs it).
         self.shared: Histogram | None = None
@@ -122,9 +125,10 @@ class RequestHistogram:
         #: What a request's update calls.
         self.observe = self._observe_shared if shared else self._observe_here
 
-    def _observe_here(self, route: str, method: str, status: int, seconds: float) -> None:
+    def _observe_here(self, route: str, method: str, status: int | str, seconds: float) -> None:
         key = (route, method if method in METHODS else "other", status)
-        index = bisect_left(self._bounds, seconds)  # the first bound >= seconds (le)
+        # The first bound >= seconds (le); most requests are within the first, unsearched.
+        index = 0 if seconds <= self._first else bisect_left(self._bounds, seconds)
         lock = self._lock
         lock.acquire()  # not "with": a fifth of this update's cost
         try:
@@ -136,27 +140,38 @@ class RequestHistogram:
         finally:
             lock.release()
 
-    def _observe_shared(self, route: str, method: str, status: int, seconds: float) -> None:
+    def _observe_shared(self, route: str, method: str, status: int | str, seconds: float) -> None:
         key = (route, method if method in METHODS else "other", status)
         child = self._children.get(key)
         if child is None:  # labels() is slow for every request: its children are kept
             assert self.shared is not None
-            child = self._children.setdefault(key, self.shared.labels(*key[:2], str(status)))
+            child = self.shared.labels(*key[:2], _code(status))
+            child = self._children.setdefault(key, child)
         child.observe(seconds)
 
     def collect(self) -> Iterator[Metric]:
         """The histogram as prometheus-client's own would show it (single-process mode)."""
         with self._lock:
             rows = [(key, row.copy()) for key, row in self._rows.items()]
+        # One series per code: a code's status lines and the code itself are added up.
+        series: dict[tuple[str, str, str], list[float]] = {}
+        for (route, method, status), row in rows:
+            key = (route, method, _code(status))
+            if key in series:
+                row = [mine + theirs for mine, theirs in zip(series[key], row)]
+            series[key] = row
         family = HistogramMetricFamily(self.NAME, self.HELP, labels=self.LABELS)
         # As prometheus-client writes bounds (Go's form, the same as repr below 1e16): 1.0.
         bounds = [repr(bound) for bound in self._bounds] + ["+Inf"]
-        for (route, method, status), row in sorted(rows):
+        for labels, row in sorted(series.items()):
             cumulative = list(itertools.accumulate(row[:-1]))
-            family.add_metric(
-                [route, method, str(status)], list(zip(bounds, cumulative)), sum_value=row[-1]
-            )
+            family.add_metric(list(labels), list(zip(bounds, cumulative)), sum_value=row[-1])
         yield family
+
+
+def _code(status: int | str) -> str:
+    """A status's code as a label value: "200" of 200 or of "200 OK"."""
+    return str(status).partition(" ")[0]
 
 
 HTTP_SECONDS = RequestHistogram(HTTP_BUCKETS, shared=multiprocess())
