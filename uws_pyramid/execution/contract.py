@@ -95,9 +95,10 @@ def prepare(job: Job, job_dir: JobDir, path: str = wrapper.DEFAULT_PATH) -> None
 #: imported module's bytecode is cached (``__pycache__``, written by ``compile_wrapper`` when a
 #: manager starts), a script given as a file is compiled at every start (~4 ms of CPU).
 #: -B: never writes a cache itself (a copy beside a batch job's files stays alone).
+#: ``wrapper.leave`` exits without the interpreter's finalization (see there).
 BOOT = (
     "import sys;sys.path.append(sys.argv[1].rpartition('/')[0]);"
-    "import wrapper;sys.exit(wrapper.main(sys.argv[2:]))"
+    "import wrapper;wrapper.leave(wrapper.main(sys.argv[2:]))"
 )
 
 

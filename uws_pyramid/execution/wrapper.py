@@ -294,5 +294,14 @@ def main(argv: list[str]) -> int:
     return returncode if returncode >= 0 else 128 - returncode
 
 
+def leave(status: int) -> None:
+    """Exit with ``status`` at once: the interpreter's finalization (a garbage collection,
+    every module torn down) is work for nothing here, ~1 ms of every job's CPU. This
+    program writes through file descriptors; only sys.stdout and sys.stderr buffer."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    posix._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    leave(main(sys.argv[1:]))

@@ -213,9 +213,22 @@ def test_the_wrapper_refuses_an_unsafe_job_file(tmp_path: Path) -> None:
     assert job_dir.stdout.read_text() == ""
 
 
+def test_the_wrapper_leaves_without_finalization_but_flushed(tmp_path: Path) -> None:
+    # It exits through posix._exit: what sys.stdout and sys.stderr buffered is written first.
+    command = contract.wrapper_command(JobDir(tmp_path, "x"), tmp_path / "s.sh")[:-2]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=20)
+    usage = "usage: wrapper.py <job_dir> <script> [<launcher> ...]\n"
+    assert (done.returncode, done.stderr) == (2, usage)
+    boot = "import sys;sys.path.insert(0, sys.argv[1]);import wrapper;print(1, end='');wrapper.leave(3)"
+    folder = str(contract.WRAPPER_SCRIPT.parent)
+    command = [sys.executable, "-I", "-S", "-B", "-c", boot, folder]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=20)
+    assert (done.returncode, done.stdout) == (3, "1")
+
+
 def test_the_wrapper_imports_nothing_the_interpreter_has_not_loaded(tmp_path: Path) -> None:
     # Every job pays its imports: not even os (posix instead) nor __future__.
-    boot = contract.BOOT.replace("sys.exit(wrapper.main(sys.argv[2:]))", "print(*sys.modules)")
+    boot = contract.BOOT.replace("wrapper.leave(wrapper.main(sys.argv[2:]))", "print(*sys.modules)")
     command = [sys.executable, "-I", "-S", "-B", "-c", boot, str(contract.WRAPPER_SCRIPT)]
     loaded = set(subprocess.run(command, capture_output=True, text=True, check=True).stdout.split())
     assert "wrapper" in loaded
