@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -257,6 +258,28 @@ def test_the_sandbox_keeps_the_contract(make: Make, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(("network", "expected"), [("", "unreachable"), ("host", "reached")])
+def test_in_the_sandbox_a_job_reaches_no_port_of_this_host_unless_given_the_network(
+    make: Make, tmp_path: Path, network: str, expected: str
+) -> None:
+    """A database server or the service itself listening on this host (here: a socket on
+    127.0.0.1) is out of a job's reach, unless uws.manager.sandbox_network = host."""
+    require_bwrap()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        job_type(
+            tmp_path,
+            "dial",
+            f"if (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null\n"
+            "then echo reached; else echo unreachable; fi > out.txt\n",
+            results=[ResultSpec("out", default="out.txt")],
+        )
+        harness = make("bwrap", **{"uws.manager.sandbox_network": network})
+        job = harness.wait(harness.run("dial").job_id)
+    assert job.phase == Phase.COMPLETED, job.error
+    assert harness.service.result_file(job, "out")[1].read_text() == expected + "\n"
+
+
 def test_a_killed_supervisor_is_named_and_its_job_ends(make: Make, tmp_path: Path) -> None:
     job_type(tmp_path, "hold", "sleep 30\n")
     harness = make("")
@@ -275,6 +298,10 @@ def test_a_killed_supervisor_is_named_and_its_job_ends(make: Make, tmp_path: Pat
 def test_sandbox_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match="uws.manager.sandbox = 'jail': expected bwrap"):
         LocalManager.from_settings({"sandbox": "jail"}, ".")
+    with pytest.raises(
+        ConfigurationError, match="uws.manager.sandbox_network = 'lan': expected none .* or host"
+    ):
+        LocalManager.from_settings({"sandbox_network": "lan"}, ".")
     with pytest.raises(ConfigurationError, match="uws.manager.sandbox_bind: 'rel' is not"):
         LocalManager.from_settings({"sandbox_bind": "rel"}, ".")
     assert LocalManager.from_settings({"sandbox": "none"}, ".").sandbox is None

@@ -57,7 +57,9 @@ class LocalManager(Manager):
         self._closed = False
         self._pause = options.poll_interval
         self._monitor = Worker("uws-local-monitor", self._step, 0.0)
-        self.sandbox = sandbox.resolve(options.sandbox, options.sandbox_bind)
+        self.sandbox = sandbox.resolve(
+            options.sandbox, options.sandbox_bind, options.sandbox_network
+        )
         contract.compile_wrapper(options.python)  # or each job compiles its wrapper
         self.identity = owner.claim()
 
@@ -139,7 +141,9 @@ class LocalManager(Manager):
         JobDir(self.context.workdir_root, job.job_id).remove()
 
     def problems(self) -> list[str]:
-        return sandbox.problems(self.options.sandbox, self.options.sandbox_bind)
+        return sandbox.problems(
+            self.options.sandbox, self.options.sandbox_bind, self.options.sandbox_network
+        )
 
     def reconcile(self) -> None:
         if not self._closed:

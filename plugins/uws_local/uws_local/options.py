@@ -10,7 +10,7 @@ from typing import Any
 
 from uws_pyramid.api import DEFAULT_PATH, ConfigurationError
 
-from .sandbox import BWRAP, NONE, check_extra
+from .sandbox import BWRAP, HOST, NONE, check_extra
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class LocalOptions:
     python: str = sys.executable
     sandbox: str = ""  # "bwrap", "none", or "": bubblewrap where it works
     sandbox_bind: tuple[str, ...] = ()
+    sandbox_network: bool = False  # "host": jobs in the sandbox share the host's network
 
     @classmethod
     def parse(cls, options: Mapping[str, str]) -> LocalOptions:
@@ -35,6 +36,7 @@ class LocalOptions:
             "python",
             "sandbox",
             "sandbox_bind",
+            "sandbox_network",
         }
         for key in options:
             if key not in known:
@@ -63,6 +65,7 @@ class LocalOptions:
             python=str(options.get("python") or sys.executable),
             sandbox=_sandbox(str(options.get("sandbox", "")).strip().lower()),
             sandbox_bind=check_extra(str(options.get("sandbox_bind", ""))),
+            sandbox_network=_network(str(options.get("sandbox_network", "")).strip().lower()),
         )
 
 
@@ -73,3 +76,12 @@ def _sandbox(value: str) -> str:
             f"without bubblewrap) or {NONE} (jobs run unisolated)"
         )
     return value
+
+
+def _network(value: str) -> bool:
+    if value not in ("", NONE, HOST):
+        raise ConfigurationError(
+            f"uws.manager.sandbox_network = {value!r}: expected {NONE} (jobs in the sandbox "
+            f"have no network; the default) or {HOST} (they share the host's network)"
+        )
+    return value == HOST
