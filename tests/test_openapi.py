@@ -219,3 +219,35 @@ def test_run_id_with_control_characters_is_refused(testapp: UWSTestApp) -> None:
     assert "RUNID" in response.text
     job = testapp.post("/rest/echo", {"RUNID": "fine"}, status=303).location
     testapp.post(job.replace("http://localhost", ""), {"RUNID": "\x01"}, status=400)
+
+
+# Regression tests of what hand-made hostile requests found (beyond schemathesis).
+
+#: Dates the email parser reads but Python's datetime cannot hold.
+UNREADABLE_DATES = [
+    "Sat, 01 Jan 10000 00:00:00 GMT",
+    "Fri, 31 Dec 9999 23:59:59 -1200",
+    "Sat, 01 Jan 99999999999999999999 00:00:00 GMT",
+]
+
+
+def test_an_unreadable_date_in_a_conditional_header_is_ignored(testapp: UWSTestApp) -> None:
+    """WebOb parsed these when it answered the conditional request, after every tween and
+    view: the ValueError became waitress's bare 500. RFC 9110 13.1.3: an invalid date is
+    ignored, so the whole file is served."""
+    url = testapp.post("/rest/echo", {"message": "hi", "PHASE": "RUN"}).location
+    url = url.replace("http://localhost", "")
+    job = testapp.get(url + "?WAIT=10", headers={"Accept": "application/json"}).json
+    assert job["phase"] == "COMPLETED", job
+    output = url + "/results/output"
+    for date in UNREADABLE_DATES:
+        for name in ("If-Modified-Since", "If-Unmodified-Since"):
+            assert testapp.get(output, headers={name: date}, status=200).body == b"hi\n"
+        ranged = testapp.get(output, headers={"Range": "bytes=0-0", "If-Range": date})
+        assert ranged.status_int == 200 and ranged.body == b"hi\n"
+    # A readable date still works, and so does an ETag in If-Range.
+    stamp = testapp.get(output).headers["Last-Modified"]
+    testapp.get(output, headers={"If-Modified-Since": stamp}, status=304)
+    etag = testapp.get(output).headers["ETag"]
+    ranged = testapp.get(output, headers={"Range": "bytes=0-0", "If-Range": etag}, status=206)
+    assert ranged.body == b"h"
