@@ -251,3 +251,15 @@ def test_an_unreadable_date_in_a_conditional_header_is_ignored(testapp: UWSTestA
     etag = testapp.get(output).headers["ETag"]
     ranged = testapp.get(output, headers={"Range": "bytes=0-0", "If-Range": etag}, status=206)
     assert ranged.body == b"h"
+
+
+def test_a_query_that_is_not_utf8_is_400_naming_the_parameter(testapp: UWSTestApp) -> None:
+    """WebOb's GET raised UnicodeDecodeError on a percent-encoded byte that is not UTF-8:
+    a 500 on every list and on /sync."""
+    for path in ("/rest", "/rest/echo", "/sync/echo", "/provenance"):
+        response = testapp.get(path + "?LAST=2&cursor=%ff", status=400)
+        assert "cursor" in response.text and "UTF-8" in response.text, response.text
+        response = testapp.get(path + "?%ff=1", status=400)
+        assert "name of a query parameter" in response.text and "UTF-8" in response.text
+    assert testapp.get("/rest/echo?cursor=%ff", status=400).content_type == "text/plain"
+    testapp.get("/rest/echo?RUNID=%C3%A9", status=200)  # UTF-8 itself is fine
