@@ -263,3 +263,19 @@ def test_a_query_that_is_not_utf8_is_400_naming_the_parameter(testapp: UWSTestAp
         assert "name of a query parameter" in response.text and "UTF-8" in response.text
     assert testapp.get("/rest/echo?cursor=%ff", status=400).content_type == "text/plain"
     testapp.get("/rest/echo?RUNID=%C3%A9", status=200)  # UTF-8 itself is fine
+
+
+def test_a_range_of_a_result_is_a_declared_206(testapp: UWSTestApp) -> None:
+    """A result answers a Range with 206 (and a conditional GET with 304): the document
+    declared the 304 only."""
+    url = testapp.post("/rest/echo", {"message": "hi", "PHASE": "RUN"}).location
+    url = url.replace("http://localhost", "")
+    testapp.get(url + "?WAIT=10")
+    ranged = testapp.get(url + "/results/output", headers={"Range": "bytes=1-"}, status=206)
+    assert ranged.body == b"i\n" and ranged.headers["Content-Range"] == "bytes 1-2/3"
+    document = testapp.get("/openapi.json").json
+    responses = document["paths"]["/rest/{jobtype}/{job_id}/results/{result_id}"]["get"]
+    assert {"200", "206", "304"} <= set(responses["responses"])
+    # An unsatisfiable range is a 416, which 4XX covers.
+    testapp.get(url + "/results/output", headers={"Range": "bytes=9-"}, status=416)
+    assert "4XX" in responses["responses"]

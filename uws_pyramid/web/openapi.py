@@ -429,7 +429,11 @@ def job_paths(types: list[str]) -> dict[str, Any]:
                         "ETag and Repr-Digest: its SHA-256)",
                         "content": {"*/*": {"schema": {}}},
                     },
-                    "304": {"description": "not modified (If-None-Match)"},
+                    "206": {
+                        "description": "the bytes asked for (Range; If-Range)",
+                        "content": {"*/*": {"schema": {}}},
+                    },
+                    "304": {"description": "not modified (If-None-Match, If-Modified-Since)"},
                     **errors(),
                 },
             ),
