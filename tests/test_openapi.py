@@ -279,3 +279,12 @@ def test_a_range_of_a_result_is_a_declared_206(testapp: UWSTestApp) -> None:
     # An unsatisfiable range is a 416, which 4XX covers.
     testapp.get(url + "/results/output", headers={"Range": "bytes=9-"}, status=416)
     assert "4XX" in responses["responses"]
+
+
+def test_public_routes_declare_the_401_of_bad_credentials(testapp: UWSTestApp) -> None:
+    """Open to anyone, yet credentials sent are checked: the document declared a 200 only."""
+    document = testapp.get("/openapi.json").json
+    for path in ("/", "/capabilities", "/availability", "/openapi.json", "/docs"):
+        refused = testapp.get(path, headers={"Authorization": "Basic !!!"}, status=401)
+        assert "Basic" in refused.text
+        assert "4XX" in document["paths"][path]["get"]["responses"], path
