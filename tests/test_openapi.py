@@ -288,3 +288,10 @@ def test_public_routes_declare_the_401_of_bad_credentials(testapp: UWSTestApp) -
         refused = testapp.get(path, headers={"Authorization": "Basic !!!"}, status=401)
         assert "Basic" in refused.text
         assert "4XX" in document["paths"][path]["get"]["responses"], path
+
+
+def test_basic_credentials_beyond_ascii_are_401(testapp: UWSTestApp) -> None:
+    """base64 of a non-ASCII string raised ValueError, not binascii.Error: a 500."""
+    for value in ("Basic \xff", "Basic \xe9t\xe9==", "Bearer \xff"):
+        refused = testapp.get("/rest/echo", headers={"Authorization": value}, status=401)
+        assert "credentials" in refused.text or "token" in refused.text, refused.text
