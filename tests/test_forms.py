@@ -169,6 +169,16 @@ def test_destruction_past_the_year_9999_is_400(testapp: UWSTestApp) -> None:
     testapp.post("/rest/echo", {"DESTRUCTION": "9999-12-31T23:59:59-01:00"}, status=400)
 
 
+def test_destruction_before_the_year_1_is_400_saying_so(testapp: UWSTestApp) -> None:
+    """0001-01-01T00:00:00+14:00 is in the year 0 in UTC: the answer spoke of the year 10000."""
+    url = testapp.post("/rest/echo", {"message": "hi"}, status=303).location
+    refused = testapp.post(
+        url + "/destruction", {"DESTRUCTION": "0001-01-01T00:00:00+14:00"}, status=400
+    )
+    assert "DESTRUCTION" in refused.text and "from the year 1 on" in refused.text
+    assert "10000" not in refused.text
+
+
 def test_login_next_beyond_latin_1_is_percent_encoded(testapp: UWSTestApp, app: Any) -> None:
     add_user(app, "alice", "alice-secret-1")
     form = {"username": "alice", "password": "alice-secret-1", "next": "/client/job.html?n=ā b"}

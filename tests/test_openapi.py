@@ -219,3 +219,79 @@ def test_run_id_with_control_characters_is_refused(testapp: UWSTestApp) -> None:
     assert "RUNID" in response.text
     job = testapp.post("/rest/echo", {"RUNID": "fine"}, status=303).location
     testapp.post(job.replace("http://localhost", ""), {"RUNID": "\x01"}, status=400)
+
+
+# Regression tests of what hand-made hostile requests found (beyond schemathesis).
+
+#: Dates the email parser reads but Python's datetime cannot hold.
+UNREADABLE_DATES = [
+    "Sat, 01 Jan 10000 00:00:00 GMT",
+    "Fri, 31 Dec 9999 23:59:59 -1200",
+    "Sat, 01 Jan 99999999999999999999 00:00:00 GMT",
+]
+
+
+def test_an_unreadable_date_in_a_conditional_header_is_ignored(testapp: UWSTestApp) -> None:
+    """WebOb parsed these when it answered the conditional request, after every tween and
+    view: the ValueError became waitress's bare 500. RFC 9110 13.1.3: an invalid date is
+    ignored, so the whole file is served."""
+    url = testapp.post("/rest/echo", {"message": "hi", "PHASE": "RUN"}).location
+    url = url.replace("http://localhost", "")
+    job = testapp.get(url + "?WAIT=10", headers={"Accept": "application/json"}).json
+    assert job["phase"] == "COMPLETED", job
+    output = url + "/results/output"
+    for date in UNREADABLE_DATES:
+        for name in ("If-Modified-Since", "If-Unmodified-Since"):
+            assert testapp.get(output, headers={name: date}, status=200).body == b"hi\n"
+        ranged = testapp.get(output, headers={"Range": "bytes=0-0", "If-Range": date})
+        assert ranged.status_int == 200 and ranged.body == b"hi\n"
+    # A readable date still works, and so does an ETag in If-Range.
+    stamp = testapp.get(output).headers["Last-Modified"]
+    testapp.get(output, headers={"If-Modified-Since": stamp}, status=304)
+    etag = testapp.get(output).headers["ETag"]
+    ranged = testapp.get(output, headers={"Range": "bytes=0-0", "If-Range": etag}, status=206)
+    assert ranged.body == b"h"
+
+
+def test_a_query_that_is_not_utf8_is_400_naming_the_parameter(testapp: UWSTestApp) -> None:
+    """WebOb's GET raised UnicodeDecodeError on a percent-encoded byte that is not UTF-8:
+    a 500 on every list and on /sync."""
+    for path in ("/rest", "/rest/echo", "/sync/echo", "/provenance"):
+        response = testapp.get(path + "?LAST=2&cursor=%ff", status=400)
+        assert "cursor" in response.text and "UTF-8" in response.text, response.text
+        response = testapp.get(path + "?%ff=1", status=400)
+        assert "name of a query parameter" in response.text and "UTF-8" in response.text
+    assert testapp.get("/rest/echo?cursor=%ff", status=400).content_type == "text/plain"
+    testapp.get("/rest/echo?RUNID=%C3%A9", status=200)  # UTF-8 itself is fine
+
+
+def test_a_range_of_a_result_is_a_declared_206(testapp: UWSTestApp) -> None:
+    """A result answers a Range with 206 (and a conditional GET with 304): the document
+    declared the 304 only."""
+    url = testapp.post("/rest/echo", {"message": "hi", "PHASE": "RUN"}).location
+    url = url.replace("http://localhost", "")
+    testapp.get(url + "?WAIT=10")
+    ranged = testapp.get(url + "/results/output", headers={"Range": "bytes=1-"}, status=206)
+    assert ranged.body == b"i\n" and ranged.headers["Content-Range"] == "bytes 1-2/3"
+    document = testapp.get("/openapi.json").json
+    responses = document["paths"]["/rest/{jobtype}/{job_id}/results/{result_id}"]["get"]
+    assert {"200", "206", "304"} <= set(responses["responses"])
+    # An unsatisfiable range is a 416, which 4XX covers.
+    testapp.get(url + "/results/output", headers={"Range": "bytes=9-"}, status=416)
+    assert "4XX" in responses["responses"]
+
+
+def test_public_routes_declare_the_401_of_bad_credentials(testapp: UWSTestApp) -> None:
+    """Open to anyone, yet credentials sent are checked: the document declared a 200 only."""
+    document = testapp.get("/openapi.json").json
+    for path in ("/", "/capabilities", "/availability", "/openapi.json", "/docs"):
+        refused = testapp.get(path, headers={"Authorization": "Basic !!!"}, status=401)
+        assert "Basic" in refused.text
+        assert "4XX" in document["paths"][path]["get"]["responses"], path
+
+
+def test_basic_credentials_beyond_ascii_are_401(testapp: UWSTestApp) -> None:
+    """base64 of a non-ASCII string raised ValueError, not binascii.Error: a 500."""
+    for value in ("Basic \xff", "Basic \xe9t\xe9==", "Bearer \xff"):
+        refused = testapp.get("/rest/echo", headers={"Authorization": value}, status=401)
+        assert "credentials" in refused.text or "token" in refused.text, refused.text

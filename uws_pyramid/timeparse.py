@@ -53,7 +53,9 @@ def parse_datetime(name: str, text: str) -> datetime:
     try:
         return value.astimezone(timezone.utc)
     except OverflowError:  # 9999-12-31T23:59:59-01:00 is in the year 10000 in UTC
-        raise InvalidValue(name, "a date and time before the year 10000 in UTC", text) from None
+        # ... and 0001-01-01T00:00:00+01:00 in the year 0: say which end was passed.
+        bound = "before the year 10000" if value.year > 1 else "from the year 1 on"
+        raise InvalidValue(name, f"a date and time {bound} in UTC", text) from None
 
 
 #: The largest integer a client may send: what every storage keeps in an INTEGER column.

@@ -429,7 +429,11 @@ def job_paths(types: list[str]) -> dict[str, Any]:
                         "ETag and Repr-Digest: its SHA-256)",
                         "content": {"*/*": {"schema": {}}},
                     },
-                    "304": {"description": "not modified (If-None-Match)"},
+                    "206": {
+                        "description": "the bytes asked for (Range; If-Range)",
+                        "content": {"*/*": {"schema": {}}},
+                    },
+                    "304": {"description": "not modified (If-None-Match, If-Modified-Since)"},
                     **errors(),
                 },
             ),
@@ -463,8 +467,9 @@ def job_paths(types: list[str]) -> dict[str, Any]:
 
 
 def public(op_id: str, tag: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
-    """An operation open to anyone, whatever the service's authentication."""
-    return {**PUBLIC_OP, **operation(op_id, tag, responses, **more)}
+    """An operation open to anyone, whatever the service's authentication. Credentials sent
+    all the same are checked: wrong ones are a 401, so the errors are declared too."""
+    return {**PUBLIC_OP, **operation(op_id, tag, {**responses, **errors()}, **more)}
 
 
 def service_paths(types: list[str]) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from pyramid.request import Request
-from webob.multidict import MultiDict, NoVars
+from webob.multidict import GetDict, MultiDict, NoVars
 
 from ..errors import BadRequest, InvalidValue, PayloadTooLarge, UWSError
 from ..jdl.datatypes import NOT_XML
@@ -28,6 +29,15 @@ class UWSRequest(Request):
         """The job service (a property of the class: Pyramid's ``add_request_method`` with
         ``reify`` would build a new request class for every request, 20 us each)."""
         return self.registry.uws.service  # type: ignore[no-any-return]
+
+    @property
+    def GET(self) -> GetDict:  # type: ignore[override]
+        """The query's fields (WebOb's), or a 400 naming the field that is not UTF-8 (WebOb
+        raised UnicodeDecodeError: a 500)."""
+        try:
+            return super().GET
+        except UnicodeDecodeError:
+            raise BadRequest(_not_utf8(self.environ.get("QUERY_STRING", ""))) from None
 
     @property
     def POST(self) -> MultiDict | NoVars:  # type: ignore[override]
@@ -80,6 +90,24 @@ class UWSRequest(Request):
         # Whatever else asks WebOb for the form (request.params) gets this one.
         self.environ["webob._parsed_post_vars"] = (form.fields, self.body_file_raw)
         return form.fields
+
+
+_NOT_UTF8 = "is not UTF-8 text (percent-encode UTF-8 bytes)"
+
+
+def _not_utf8(query: str) -> str:
+    """What of the query (a WSGI string: its bytes as Latin-1) is not UTF-8."""
+    for piece in query.encode("latin-1").split(b"&"):
+        name, _, value = (unquote_to_bytes(p.replace(b"+", b" ")) for p in piece.partition(b"="))
+        try:
+            text = name.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"the name of a query parameter {_NOT_UTF8}"
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"the value of query parameter {text[:80]!r} {_NOT_UTF8}"
+    return f"the query {_NOT_UTF8}"
 
 
 def _fields(request: Request) -> list[tuple[str, Any]]:

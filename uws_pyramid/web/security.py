@@ -4,7 +4,6 @@ which ACL principals they hold: the application's one Pyramid security policy.""
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import ipaddress
 import logging
@@ -103,7 +102,9 @@ class SecurityPolicy:
         elif scheme == "basic":
             try:
                 user, sep, secret = base64.b64decode(value, validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
+            # binascii.Error, UnicodeDecodeError, and the ValueError of a header beyond ASCII
+            # (WSGI's Latin-1), which b64decode refuses before decoding.
+            except ValueError:
                 sep = ""
             if not sep:
                 raise Unauthorized("malformed Basic credentials: expected base64 of user:password")
