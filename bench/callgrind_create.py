@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_core import sqlite_settings  # noqa: E402
 from callers import KINDS, caller_headers  # noqa: E402
-from loadgen import BIN, ROOT, free_port, wait_until_up  # noqa: E402
+from loadgen import BIN, ROOT, callgrind, callgrind_total, free_port, wait_until_up  # noqa: E402
 
 from uws_pyramid.testing import write_ini  # noqa: E402
 
@@ -52,11 +51,10 @@ def dumped_total(pid: int, out: Path, before: set[Path]) -> int:
     for _ in range(600):
         fresh = set(out.parent.glob(out.name + "*")) - before
         for path in fresh:
-            text = path.read_text(errors="replace")
-            found = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
-            if found:
+            total = callgrind_total(path)
+            if total is not None:
                 before.add(path)
-                return int(found.group(1))
+                return total
         time.sleep(0.2)
     raise RuntimeError("callgrind wrote no dump")
 
@@ -65,12 +63,11 @@ def per_create(app: str, count: int, tmp: str, kind: str = "anonymous") -> float
     port = free_port()
     auth: dict[str, str] = {}
     out = Path(tmp) / f"callgrind.{app}"
-    valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
     env = dict(os.environ)
     if app == "bare":
         env["PYTHONPATH"] = str(ROOT / "bench")
         server = [str(BIN / "waitress-serve"), f"--listen=127.0.0.1:{port}", "--threads=4"]
-        command = [*valgrind, sys.executable, *server, "barepyramid:app"]
+        command = callgrind(out, sys.executable, *server, "barepyramid:app")
     else:
         settings = {**sqlite_settings(tmp), "uws.manager.poll_interval": "3600"}
         if kind != "anonymous":
@@ -80,7 +77,7 @@ def per_create(app: str, count: int, tmp: str, kind: str = "anonymous") -> float
             auth = caller_headers(storage, kind)
             storage.close()
         ini = write_ini(Path(tmp) / "bench.ini", settings, port, 4)
-        command = [*valgrind, sys.executable, str(BIN / "pserve"), str(ini)]
+        command = callgrind(out, sys.executable, str(BIN / "pserve"), str(ini))
     proc = subprocess.Popen(command, cwd=tmp, env=env, stderr=subprocess.DEVNULL)
     try:
         wait_until_up(port, timeout=900)  # valgrind starts slowly on a loaded machine

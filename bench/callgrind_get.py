@@ -40,6 +40,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from callers import KINDS  # noqa: E402
+from loadgen import callgrind, callgrind_total  # noqa: E402
 
 #: The request tween whose cost issue 16 bounds.
 TWEEN = "uws_pyramid.web.observe.tween"
@@ -97,17 +98,7 @@ def instructions(
 ) -> int:
     """Total instructions of a server process of ``kind`` that served ``count`` requests."""
     out = Path(tmp) / f"callgrind.{kind}.{count}"
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        f"--callgrind-out-file={out}",
-        sys.executable,
-        __file__,
-        "--serve",
-        kind,
-        "--tmp",
-        tmp,
-    ]
+    command = callgrind(out, sys.executable, __file__, "--serve", kind, "--tmp", tmp)
     if not access_log:
         command.append("--no-access-log")
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1"}
@@ -129,10 +120,9 @@ def instructions(
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=600)
-    for line in out.read_text().splitlines():
-        if line.startswith(("summary:", "totals:")):
-            return int(line.split()[1])
-    raise RuntimeError(f"no total in {out}")
+    total = callgrind_total(out)
+    assert total is not None, f"no total in {out}"
+    return total
 
 
 def main() -> None:

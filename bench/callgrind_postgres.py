@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_core import prefill  # noqa: E402
 from bench_postgres import postgres_settings  # noqa: E402
+from loadgen import callgrind, callgrind_total  # noqa: E402
 
 from uws_postgres.storage import PostgresStorage  # noqa: E402
 from uws_postgres.testing import ADMIN_URL, temporary_database  # noqa: E402
@@ -61,28 +61,14 @@ def serve(spec: str) -> None:
     app.registry.uws.close()
 
 
-def total(out: Path) -> int:
-    for line in reversed(out.read_text().splitlines()):
-        found = re.match(r"(?:summary|totals): (\d+)", line)
-        if found:
-            return int(found.group(1))
-    raise RuntimeError(f"no total in {out}")
-
-
 def instructions(base: dict[str, object], gets: int, creates: int, tmp: str) -> int:
     out = Path(tmp, f"callgrind.{gets}.{creates}.out")
     spec = json.dumps({**base, "gets": gets, "creates": creates})
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        f"--callgrind-out-file={out}",
-        sys.executable,
-        __file__,
-        "--serve",
-        spec,
-    ]
+    command = callgrind(out, sys.executable, __file__, "--serve", spec)
     subprocess.run(command, check=True, capture_output=True, env={**os.environ})
-    return total(out)
+    total = callgrind_total(out)
+    assert total is not None, f"no total in {out}"
+    return total
 
 
 def main() -> None:

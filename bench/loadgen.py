@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import multiprocessing
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -21,6 +22,17 @@ from uws_pyramid.testing import write_ini
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+
+def callgrind(out: Path, *command: str) -> list[str]:
+    """``command`` run under valgrind's callgrind, which writes its counts to ``out``."""
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command]
+
+
+def callgrind_total(out: Path) -> int | None:
+    """The total instructions of a callgrind output (None: not written yet)."""
+    found = re.search(r"^(?:summary|totals): (\d+)", out.read_text(errors="replace"), re.MULTILINE)
+    return int(found.group(1)) if found else None
 
 
 def free_port() -> int:
